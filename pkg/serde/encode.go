@@ -1,0 +1,210 @@
+package serde
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+)
+
+// AppendVehicle appends the JSON form of v to dst, as VehicleCodec.Encode
+// writes it, without validating v: the caller has (an invalid type is written
+// as its String form and the record would not decode). It does not allocate
+// when dst has room.
+func AppendVehicle(dst []byte, v model.Vehicle) []byte {
+	dst = append(dst, `{"plateNumber":`...)
+	dst = appendString(dst, v.PlateNumber)
+	dst = append(dst, `,"vignetteStickerId":`...)
+	dst = appendString(dst, v.VignetteStickerID)
+	dst = append(dst, `,"timestamp":"`...)
+	dst = AppendTimestamp(dst, v.Timestamp)
+	dst = append(dst, `","vehicleType":"`...)
+	dst = append(dst, v.VehicleType.String()...)
+	return append(dst, `"}`...)
+}
+
+// AppendStatistics appends the byte-exact JSON form of s to dst, as
+// StatisticsCodec.Encode writes it, without validating s. It does not
+// allocate when dst has room (112 bytes are enough for any valid s).
+func AppendStatistics(dst []byte, s model.VehicleStatistics) []byte {
+	dst = append(dst, `{"start":"`...)
+	dst = AppendTimestamp(dst, s.Start)
+	dst = append(dst, `","end":"`...)
+	dst = AppendTimestamp(dst, s.End)
+	dst = append(dst, `","vehicleType":"`...)
+	dst = append(dst, s.VehicleType.String()...)
+	dst = append(dst, `","count":`...)
+	dst = strconv.AppendInt(dst, s.Count, 10)
+	return append(dst, '}')
+}
+
+// AppendTimestamp appends t as RFC 3339 in UTC with exactly three fraction
+// digits and a 'Z', e.g. 2026-11-21T23:45:05.123Z, truncating toward the
+// past to the millisecond. A time outside the event-time range (year 0000
+// through 9999) is written by time.Time.AppendFormat with the same layout,
+// which is not RFC 3339 and which the decoders reject.
+func AppendTimestamp(dst []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if sec < model.MinEventTime/1000 || sec > model.MaxEventTime/1000 {
+		return t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+	}
+	return appendMillis(dst, sec*1000+int64(t.Nanosecond()/1e6))
+}
+
+// AppendTimestampMillis appends the epoch-millisecond instant ms as
+// AppendTimestamp does.
+func AppendTimestampMillis(dst []byte, ms int64) []byte {
+	if ms < model.MinEventTime || ms > model.MaxEventTime {
+		return time.UnixMilli(ms).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+	}
+	return appendMillis(dst, ms)
+}
+
+const msPerDay = 86400000
+
+// appendMillis formats ms, which must be within the event-time range, with
+// the civil-from-days algorithm of H. Hinnant: a few integer divisions
+// instead of time.Time's general calendar code.
+func appendMillis(dst []byte, ms int64) []byte {
+	days := ms / msPerDay
+	rem := ms - days*msPerDay
+	if rem < 0 {
+		rem += msPerDay
+		days--
+	}
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+		y++
+	}
+	secOfDay := rem / 1000
+	milli := rem - secOfDay*1000
+	hh := secOfDay / 3600
+	mm := secOfDay / 60 % 60
+	ss := secOfDay % 60
+
+	var b [24]byte
+	b[0] = byte('0' + y/1000)
+	b[1] = byte('0' + y/100%10)
+	b[2] = byte('0' + y/10%10)
+	b[3] = byte('0' + y%10)
+	b[4] = '-'
+	b[5] = byte('0' + m/10)
+	b[6] = byte('0' + m%10)
+	b[7] = '-'
+	b[8] = byte('0' + d/10)
+	b[9] = byte('0' + d%10)
+	b[10] = 'T'
+	b[11] = byte('0' + hh/10)
+	b[12] = byte('0' + hh%10)
+	b[13] = ':'
+	b[14] = byte('0' + mm/10)
+	b[15] = byte('0' + mm%10)
+	b[16] = ':'
+	b[17] = byte('0' + ss/10)
+	b[18] = byte('0' + ss%10)
+	b[19] = '.'
+	b[20] = byte('0' + milli/100)
+	b[21] = byte('0' + milli/10%10)
+	b[22] = byte('0' + milli%10)
+	b[23] = 'Z'
+	return append(dst, b[:]...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. It escapes what JSON requires
+// (quote, backslash, control characters) plus U+2028 and U+2029, which
+// JavaScript does not allow unescaped in string literals; the rest of the
+// UTF-8 is copied as it is. Invalid UTF-8 is copied too: callers validate
+// first, because replacing it would break the round trip silently.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < 0xe2 {
+			i++
+			continue
+		}
+		if c >= 0xe2 {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != '\u2028' && r != '\u2029' {
+				i += size
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\u202`...)
+			dst = append(dst, hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// validateStatistics applies the rules StatisticsCodec.Decode reads by, so
+// that Encode writes only what Decode accepts. It returns the field at fault
+// and a sentinel, or "" and nil.
+func validateStatistics(s model.VehicleStatistics) error {
+	bad := func(field, reason string, err error) error {
+		return fmt.Errorf("%s: %s: %w", field, reason, err)
+	}
+	if !inRange(s.Start) {
+		return bad("start", "time out of range", model.ErrTimestampOutOfRange)
+	}
+	if !inRange(s.End) {
+		return bad("end", "time out of range", model.ErrTimestampOutOfRange)
+	}
+	if s.End.UnixMilli() <= s.Start.UnixMilli() {
+		return bad("end", "must be after start", ErrInvalidTimestamp)
+	}
+	if !s.VehicleType.Valid() {
+		return bad("vehicleType", "unknown vehicle type "+s.VehicleType.String(), model.ErrUnknownVehicleType)
+	}
+	if s.Count < 0 {
+		return bad("count", "negative", ErrInvalidCount)
+	}
+	return nil
+}
+
+// inRange reports whether t, truncated to the millisecond, is within the
+// event-time range.
+func inRange(t time.Time) bool {
+	sec := t.Unix()
+	return sec >= model.MinEventTime/1000 && sec <= model.MaxEventTime/1000
+}
