@@ -1,0 +1,64 @@
+# vehicle-stats: see README.md. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+GOFLAGS_TEST ?= -race -count=1
+STACK := deploy/local/stack.sh
+WITH_STACK := deploy/local/with-stack.sh
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+SERVICES := $(notdir $(wildcard services/*))
+
+.PHONY: help build test test-unit test-integration run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## build bin/vehicle-producer and bin/stats-processor
+	@mkdir -p bin
+	@for s in $(SERVICES); do \
+		if ls services/$$s/*.go >/dev/null 2>&1; then \
+			echo "go build -o bin/$$s ./services/$$s"; \
+			CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/$$s ./services/$$s || exit 1; \
+		fi; \
+	done
+
+test: test-unit test-integration ## unit tests, then integration tests against a real Kafka and Redis (started if needed)
+
+test-unit: ## unit tests only (no services), with the race detector
+	$(GO) test $(GOFLAGS_TEST) -short ./...
+
+test-integration: build ## integration and end-to-end tests against the local stack
+	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 20m -run 'Integration|E2E' ./...
+
+run: ## the whole pipeline on this machine: stack, producer, processor; Ctrl-C stops it
+	deploy/local/run.sh
+
+up: ## the whole system under Docker Compose
+	docker compose up --build
+
+down: ## stop Docker Compose
+	docker compose down
+
+bench: ## micro-benchmarks of the per-event path (figures, no assertions)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+stack-start: ## start the local Kafka and Redis
+	$(STACK) start
+stack-stop: ## stop the local Kafka and Redis
+	$(STACK) stop
+stack-status: ## show the local stack
+	$(STACK) status
+stack-reset: ## stop the local stack and delete its data
+	$(STACK) reset
+
+clean: ## remove build output (the local stack's data stays; see stack-reset)
+	rm -rf bin out

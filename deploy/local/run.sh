@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# run.sh: the whole pipeline on this machine. Starts the local stack (Kafka and
+# Redis), builds and starts vehicle-producer and stats-processor against it,
+# prints what to open, and stops everything it started on Ctrl-C.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STACK="$ROOT/deploy/local/stack.sh"
+LOGS="$ROOT/.local/logs"
+cd "$ROOT"
+
+started_stack=0
+"$STACK" status >/dev/null 2>&1 || started_stack=1
+"$STACK" start
+eval "$("$STACK" env)"
+
+make -s build
+mkdir -p "$LOGS"
+pids=()
+cleanup() {
+	trap - INT TERM EXIT
+	echo
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ $started_stack == 1 ]]; then
+		"$STACK" stop
+	else
+		echo "the local stack was running before; it keeps running (make stack-stop stops it)"
+	fi
+}
+trap cleanup INT TERM EXIT
+
+urls=()
+if [[ -x bin/stats-processor ]]; then
+	PROCESSOR_KAFKA_BROKERS=$VS_KAFKA_BROKERS PROCESSOR_REDIS_ADDR=$VS_REDIS_ADDR \
+		bin/stats-processor --config configs/stats-processor.yaml >"$LOGS/stats-processor.log" 2>&1 &
+	pids+=($!)
+	urls+=("stats-processor  http://localhost:9080/        live page"
+		"                 http://localhost:9080/stats   window counts (JSON)"
+		"                 http://localhost:9080/metrics Prometheus metrics"
+		"                 log: $LOGS/stats-processor.log")
+fi
+if [[ -x bin/vehicle-producer ]]; then
+	PRODUCER_KAFKA_BROKERS=$VS_KAFKA_BROKERS \
+		bin/vehicle-producer --config configs/vehicle-producer.yaml >"$LOGS/vehicle-producer.log" 2>&1 &
+	pids+=($!)
+	urls+=("vehicle-producer http://localhost:9090/status  what it sends"
+		"                 log: $LOGS/vehicle-producer.log")
+fi
+
+echo
+echo "vehicle-stats is running:"
+echo "  Kafka            $VS_KAFKA_BROKERS"
+echo "  Redis            $VS_REDIS_ADDR"
+for u in "${urls[@]}"; do echo "  $u"; done
+echo "Press Ctrl-C to stop."
+if [[ ${#pids[@]} -eq 0 ]]; then
+	echo "(no service is built yet: only the stack runs)"
+	while sleep 3600; do :; done
+fi
+# Wait until Ctrl-C, or until a service exits by itself (then say so and stop).
+while true; do
+	for i in "${!pids[@]}"; do
+		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+			echo "a service exited; see the logs in $LOGS"
+			exit 1
+		fi
+	done
+	sleep 1
+done

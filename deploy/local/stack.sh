@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# The local stack: a real single-node Apache Kafka broker (KRaft, broker and
+# controller in one JVM) and a real Redis, as plain processes on loopback, for
+# machines without a Docker engine. Everything lives under .local/ (ignored by
+# git): the Maven cache, the Kafka and Redis data, logs and pid files.
+#
+#   deploy/local/stack.sh start    start what is not running yet, wait until ready
+#   deploy/local/stack.sh stop     stop only the processes this script started
+#   deploy/local/stack.sh status   say what runs, where, and whether it answers
+#   deploy/local/stack.sh env      print the environment variables tests and services use
+#   deploy/local/stack.sh reset    stop, then delete all Kafka and Redis data (keeps the Maven cache)
+#
+# Ports (override with VS_KAFKA_PORT, VS_KAFKA_CONTROLLER_PORT, VS_REDIS_PORT)
+# are off the defaults so that a Kafka or Redis you already run is not touched.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL="${VS_LOCAL_DIR:-$ROOT/.local}"
+KAFKA_PORT="${VS_KAFKA_PORT:-19092}"
+CONTROLLER_PORT="${VS_KAFKA_CONTROLLER_PORT:-19093}"
+REDIS_PORT="${VS_REDIS_PORT:-16379}"
+KAFKA_HEAP="${VS_KAFKA_HEAP:-768m}"
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/local/pom.xml")"
+
+M2="$LOCAL/m2"
+KDIR="$LOCAL/kafka"
+RDIR="$LOCAL/redis"
+RUN="$LOCAL/run"
+CLASSPATH_FILE="$KDIR/classpath-$KAFKA_VERSION.txt"
+
+log() { printf '%s stack: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# alive PIDFILE PATTERN: the pid in PIDFILE runs and its command line matches
+# PATTERN, so a pid reused by another program is never taken for ours.
+alive() {
+	local pidfile=$1 pattern=$2 pid
+	[[ -f $pidfile ]] || return 1
+	pid=$(<"$pidfile")
+	[[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ---------------------------------------------------------------- Kafka
+
+kafka_classpath() {
+	if [[ -s $CLASSPATH_FILE ]]; then
+		cat "$CLASSPATH_FILE"
+		return
+	fi
+	command -v mvn >/dev/null || die "Maven (mvn) is needed once to fetch Kafka $KAFKA_VERSION; install it (Debian: apt-get install maven) and run again"
+	command -v java >/dev/null || die "Java 17 or later is needed to run Kafka; install it (Debian: apt-get install openjdk-17-jre-headless)"
+	mkdir -p "$KDIR" "$M2"
+	log "first start: Maven downloads Apache Kafka $KAFKA_VERSION and its dependencies (~80 MB) into $M2; this takes a minute or two"
+	local started=$SECONDS
+	(
+		while sleep 10; do
+			log "  still downloading: $(du -sh "$M2" 2>/dev/null | cut -f1) so far ($((SECONDS - started)) s)"
+		done
+	) &
+	local ticker=$!
+	if ! mvn -B -q -f "$ROOT/deploy/local/pom.xml" dependency:build-classpath \
+		-Dmdep.includeScope=runtime -Dmdep.outputFile="$CLASSPATH_FILE.tmp" \
+		-Dmaven.repo.local="$M2" >"$KDIR/maven.log" 2>&1; then
+		kill "$ticker" 2>/dev/null || true
+		tail -20 "$KDIR/maven.log" >&2
+		die "Maven could not resolve Kafka $KAFKA_VERSION (full log: $KDIR/maven.log); check network access to the Maven repository and run again"
+	fi
+	kill "$ticker" 2>/dev/null || true
+	wait "$ticker" 2>/dev/null || true
+	mv "$CLASSPATH_FILE.tmp" "$CLASSPATH_FILE"
+	log "Kafka $KAFKA_VERSION resolved in $((SECONDS - started)) s"
+	cat "$CLASSPATH_FILE"
+}
+
+kafka_config() {
+	mkdir -p "$KDIR/config" "$KDIR/data" "$KDIR/logs"
+	cat >"$KDIR/config/server.properties" <<EOF
+# Written by deploy/local/stack.sh; edits are overwritten on start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KDIR/data
+# Code creates its topics on purpose.
+auto.create.topics.enable=false
+delete.topic.enable=true
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+log.segment.bytes=268435456
+EOF
+	cat >"$KDIR/config/log4j.properties" <<EOF
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$KDIR/logs/server.log
+log4j.appender.file.MaxFileSize=50MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.request.logger=WARN
+EOF
+}
+
+kafka_ready() {
+	"$ROOT/bin/stackcheck" kafka -brokers "127.0.0.1:$KAFKA_PORT" -timeout "$1" >&2
+}
+
+build_stackcheck() {
+	if [[ ! -x $ROOT/bin/stackcheck || $ROOT/deploy/local/stackcheck/main.go -nt $ROOT/bin/stackcheck ]]; then
+		(cd "$ROOT" && go build -o bin/stackcheck ./deploy/local/stackcheck) || die "could not build bin/stackcheck; is Go 1.26 installed?"
+	fi
+}
+
+kafka_start() {
+	if alive "$RUN/kafka.pid" kafka.Kafka; then
+		log "Kafka already runs (pid $(<"$RUN/kafka.pid")) on 127.0.0.1:$KAFKA_PORT; reusing it"
+		kafka_ready 60s
+		return
+	fi
+	if port_open "$KAFKA_PORT"; then
+		die "port $KAFKA_PORT is taken by a process this script did not start; stop it or set VS_KAFKA_PORT"
+	fi
+	local cp
+	cp=$(kafka_classpath)
+	kafka_config
+	if [[ ! -f $KDIR/data/meta.properties ]]; then
+		log "formatting Kafka storage in $KDIR/data"
+		local id
+		id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+		java -Dlog4j.configuration="file:$KDIR/config/log4j.properties" -cp "$cp" kafka.tools.StorageTool format \
+			-t "$id" -c "$KDIR/config/server.properties" >"$KDIR/logs/format.log" 2>&1 ||
+			{ cat "$KDIR/logs/format.log" >&2; die "formatting Kafka storage failed; 'stack.sh reset' clears the data folder"; }
+	fi
+	mkdir -p "$RUN"
+	log "starting Kafka $KAFKA_VERSION (KRaft, heap $KAFKA_HEAP) on 127.0.0.1:$KAFKA_PORT; log: $KDIR/logs/server.log"
+	# setsid: the broker must outlive the shell that started it (make run, CI steps).
+	setsid nohup java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-Djava.awt.headless=true -Dkafka.logs.dir="$KDIR/logs" \
+		-Dlog4j.configuration="file:$KDIR/config/log4j.properties" \
+		-cp "$cp" kafka.Kafka "$KDIR/config/server.properties" \
+		>"$KDIR/logs/stdout.log" 2>&1 </dev/null &
+	echo $! >"$RUN/kafka.pid"
+	if ! kafka_ready 180s; then
+		tail -20 "$KDIR/logs/server.log" >&2 || true
+		tail -20 "$KDIR/logs/stdout.log" >&2 || true
+		die "Kafka did not become ready; see $KDIR/logs/server.log"
+	fi
+}
+
+# ---------------------------------------------------------------- Redis
+
+redis_bin() {
+	if command -v redis-server >/dev/null; then
+		return
+	fi
+	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+		log "redis-server is missing: installing Debian's redis-server package"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2 ||
+			die "apt-get install redis-server failed"
+		# The package starts a system Redis on 6379; we run our own and leave that one alone.
+		return
+	fi
+	die "redis-server is not installed; install it (Debian/Ubuntu: sudo apt-get install redis-server, macOS: brew install redis) and run again"
+}
+
+redis_start() {
+	if alive "$RUN/redis.pid" redis-server; then
+		log "Redis already runs (pid $(<"$RUN/redis.pid")) on 127.0.0.1:$REDIS_PORT; reusing it"
+		return
+	fi
+	if port_open "$REDIS_PORT"; then
+		die "port $REDIS_PORT is taken by a process this script did not start; stop it or set VS_REDIS_PORT"
+	fi
+	redis_bin
+	mkdir -p "$RDIR/data" "$RDIR/logs" "$RUN"
+	cat >"$RDIR/redis.conf" <<EOF
+# Written by deploy/local/stack.sh; edits are overwritten on start.
+bind 127.0.0.1
+port $REDIS_PORT
+protected-mode yes
+daemonize yes
+pidfile $RUN/redis.pid
+logfile $RDIR/logs/redis.log
+dir $RDIR/data
+# State must survive a Redis restart: AOF, fsync once a second.
+appendonly yes
+appendfsync everysec
+save ""
+EOF
+	log "starting Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT (AOF on); log: $RDIR/logs/redis.log"
+	redis-server "$RDIR/redis.conf"
+	local i
+	for i in $(seq 1 100); do
+		if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+			log "Redis ready"
+			return
+		fi
+		sleep 0.1
+	done
+	tail -20 "$RDIR/logs/redis.log" >&2 || true
+	die "Redis did not answer PING; see $RDIR/logs/redis.log"
+}
+
+# ---------------------------------------------------------------- commands
+
+stop_one() {
+	local name=$1 pattern=$2 pidfile="$RUN/$1.pid" pid i
+	if ! alive "$pidfile" "$pattern"; then
+		rm -f "$pidfile"
+		log "$name is not running (not started by this script)"
+		return
+	fi
+	pid=$(<"$pidfile")
+	log "stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 1 300); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$name did not stop within 30 s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$pidfile"
+}
+
+status() {
+	local rc=0
+	if alive "$RUN/kafka.pid" kafka.Kafka; then
+		if port_open "$KAFKA_PORT"; then
+			echo "kafka: running, pid $(<"$RUN/kafka.pid"), 127.0.0.1:$KAFKA_PORT, version $KAFKA_VERSION, data $KDIR/data"
+		else
+			echo "kafka: process $(<"$RUN/kafka.pid") runs but 127.0.0.1:$KAFKA_PORT does not answer (starting?)"; rc=1
+		fi
+	else
+		echo "kafka: stopped"; rc=1
+	fi
+	if alive "$RUN/redis.pid" redis-server; then
+		echo "redis: running, pid $(<"$RUN/redis.pid"), 127.0.0.1:$REDIS_PORT, data $RDIR/data"
+	else
+		echo "redis: stopped"; rc=1
+	fi
+	return $rc
+}
+
+case "${1:-}" in
+start)
+	t0=$SECONDS
+	build_stackcheck
+	redis_start
+	kafka_start
+	log "stack ready in $((SECONDS - t0)) s: Kafka 127.0.0.1:$KAFKA_PORT, Redis 127.0.0.1:$REDIS_PORT"
+	;;
+stop)
+	stop_one kafka kafka.Kafka
+	stop_one redis redis-server
+	;;
+status) status ;;
+env)
+	echo "export VS_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+	echo "export VS_REDIS_ADDR=127.0.0.1:$REDIS_PORT"
+	;;
+classpath) kafka_classpath ;;
+reset)
+	"$0" stop
+	log "deleting $KDIR/data, $KDIR/logs and $RDIR"
+	rm -rf "$KDIR/data" "$KDIR/logs" "$RDIR"
+	;;
+*)
+	echo "usage: $0 start|stop|status|env|classpath|reset" >&2
+	exit 2
+	;;
+esac

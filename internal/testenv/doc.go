@@ -1,0 +1,13 @@
+// Package testenv gives integration tests a real Kafka broker and a real Redis,
+// each test its own topics and key prefix, and cleans up after it.
+//
+// Where they come from, in order:
+//  1. VS_KAFKA_BROKERS (comma-separated) and VS_REDIS_ADDR: the local stack
+//     that `make test` starts (deploy/local/stack.sh env prints them);
+//  2. a Docker engine that answers: testcontainers-go starts Kafka and Redis
+//     once per test binary (Ryuk removes them when the binary exits);
+//  3. neither: the test is skipped with one line saying how to run it.
+//
+// Under `go test -short` integration tests are always skipped, so the unit
+// tier never needs a service.
+package testenv
