@@ -1,0 +1,357 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// ErrHelp is returned by Load when the command line asked for --help; the
+// usage has been printed and the caller should exit 0.
+var ErrHelp = pflag.ErrHelp
+
+// Validator is implemented by configuration structs that check their values
+// after loading. Validate returns every problem found, joined (errors.Join)
+// or as a *Error.
+type Validator interface {
+	Validate() error
+}
+
+// Problem is one bad key.
+type Problem struct {
+	// Key is the dotted key path, e.g. "window.size".
+	Key string
+	// Reason says what is wrong and, where it helps, what is expected.
+	Reason string
+}
+
+// Error lists every bad key found while loading a configuration.
+type Error struct {
+	// Service names the service, for the message.
+	Service string
+	// EnvPrefix is the service's environment prefix, to name variables.
+	EnvPrefix string
+	// Problems are sorted by key.
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: invalid configuration (%d problem", e.Service, len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n  %s", p.Key)
+		if e.EnvPrefix != "" && p.Key != "" {
+			fmt.Fprintf(&b, " (%s)", EnvName(e.EnvPrefix, p.Key))
+		}
+		fmt.Fprintf(&b, ": %s", p.Reason)
+	}
+	return b.String()
+}
+
+// Options say where a service's configuration comes from.
+type Options struct {
+	// Service is the program name, used in messages and --help.
+	Service string
+	// EnvPrefix is prepended to every environment variable, e.g. "PROCESSOR_".
+	EnvPrefix string
+	// Args are the command-line arguments without the program name.
+	Args []string
+	// Environ is the environment as KEY=VALUE pairs (os.Environ()).
+	Environ []string
+	// DefaultFile is read when --config is not given, if it exists.
+	DefaultFile string
+	// Output receives --help; os.Stderr when nil.
+	Output io.Writer
+}
+
+// EnvName is the environment variable of a key: prefix + upper case path
+// with "." as "_".
+func EnvName(prefix, key string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+type field struct {
+	key   string
+	usage string
+	value reflect.Value
+}
+
+// Load fills cfg, a pointer to a struct whose current values are the
+// defaults, and then calls its Validate method if it has one.
+func Load(cfg any, opts Options) error {
+	rv := reflect.ValueOf(cfg)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("config.Load: want a pointer to a struct, got %T", cfg)
+	}
+	fields := collect(rv.Elem(), "")
+	known := make(map[string]field, len(fields))
+	for _, f := range fields {
+		known[f.key] = f
+	}
+
+	fs := pflag.NewFlagSet(opts.Service, pflag.ContinueOnError)
+	out := opts.Output
+	if out == nil {
+		out = os.Stderr
+	}
+	fs.SetOutput(out)
+	configFile := fs.String("config", opts.DefaultFile, "YAML configuration file")
+	for _, f := range fields {
+		fs.String(f.key, "", fmt.Sprintf("%s (env %s, default %s)", f.usage, EnvName(opts.EnvPrefix, f.key), display(f.value)))
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage of %s:\n%s", opts.Service, fs.FlagUsages())
+	}
+	if err := fs.Parse(opts.Args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return ErrHelp
+		}
+		return &Error{Service: opts.Service, Problems: []Problem{{Key: "command line", Reason: err.Error()}}}
+	}
+
+	var problems []Problem
+	v := viper.New()
+	if *configFile != "" {
+		if _, err := os.Stat(*configFile); err == nil || fs.Changed("config") {
+			v.SetConfigFile(*configFile)
+			v.SetConfigType("yaml")
+			if err := v.ReadInConfig(); err != nil {
+				problems = append(problems, Problem{Key: "--config", Reason: fmt.Sprintf("cannot read %s: %v", *configFile, err)})
+			}
+		}
+	}
+	for _, k := range v.AllKeys() {
+		if _, ok := known[k]; !ok && !isParentKey(k, known) {
+			problems = append(problems, Problem{Key: k, Reason: fmt.Sprintf("unknown key in %s", *configFile)})
+		}
+	}
+	env := make(map[string]string, len(opts.Environ))
+	for _, kv := range opts.Environ {
+		if k, val, ok := strings.Cut(kv, "="); ok {
+			env[k] = val
+		}
+	}
+
+	for _, f := range fields {
+		var raw any
+		source := ""
+		if v.IsSet(f.key) {
+			raw, source = v.Get(f.key), "in "+*configFile
+		}
+		if val, ok := env[EnvName(opts.EnvPrefix, f.key)]; ok {
+			raw, source = val, "from "+EnvName(opts.EnvPrefix, f.key)
+		}
+		if fl := fs.Lookup(f.key); fl.Changed {
+			raw, source = fl.Value.String(), "from --"+f.key
+		}
+		if source == "" {
+			continue
+		}
+		if err := decode(raw, f.value); err != nil {
+			problems = append(problems, Problem{Key: f.key, Reason: fmt.Sprintf("%v (value %q %s)", err, fmt.Sprint(raw), source)})
+		}
+	}
+	if len(problems) == 0 {
+		if vd, ok := cfg.(Validator); ok {
+			problems = append(problems, flatten(vd.Validate())...)
+		}
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
+		return &Error{Service: opts.Service, EnvPrefix: opts.EnvPrefix, Problems: problems}
+	}
+	return nil
+}
+
+func isParentKey(k string, known map[string]field) bool {
+	for key := range known {
+		if strings.HasPrefix(key, k+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// flatten turns a Validate error into problems: a *Error's own problems, a
+// *FieldError as its key and reason, joined errors one by one, anything else
+// as a problem without a key.
+func flatten(err error) []Problem {
+	var ce *Error
+	var fe *FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return ce.Problems
+	case errors.As(err, &fe) && fe == err:
+		return []Problem{{Key: fe.Key, Reason: fe.Reason}}
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []Problem
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []Problem{{Reason: err.Error()}}
+}
+
+// FieldError is a problem with one key, for Validate methods.
+type FieldError struct {
+	Key    string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Reason }
+
+// Check collects FieldErrors for a Validate method:
+//
+//	var c config.Check
+//	c.Require(cfg.Size > 0, "window.size", "must be positive")
+//	return c.Err()
+type Check struct{ errs []error }
+
+// Require records reason for key unless ok.
+func (c *Check) Require(ok bool, key, reason string) {
+	if !ok {
+		c.errs = append(c.errs, &FieldError{Key: key, Reason: reason})
+	}
+}
+
+// Add records a problem with key when err is not nil.
+func (c *Check) Add(key string, err error) {
+	if err != nil {
+		c.errs = append(c.errs, &FieldError{Key: key, Reason: err.Error()})
+	}
+}
+
+// Merge records every problem of another Validate, its keys under prefix.
+func (c *Check) Merge(prefix string, err error) {
+	for _, p := range flatten(err) {
+		key := p.Key
+		if prefix != "" && key != "" {
+			key = prefix + "." + key
+		}
+		c.errs = append(c.errs, &FieldError{Key: key, Reason: p.Reason})
+	}
+}
+
+// Err returns the recorded problems joined, or nil.
+func (c *Check) Err() error { return errors.Join(c.errs...) }
+
+func collect(v reflect.Value, prefix string) []field {
+	var out []field
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		name := sf.Tag.Get("mapstructure")
+		if name == "" || name == "-" {
+			continue
+		}
+		key := name
+		if prefix != "" {
+			key = prefix + "." + name
+		}
+		fv := v.Field(i)
+		if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeFor[time.Time]() {
+			out = append(out, collect(fv, key)...)
+			continue
+		}
+		out = append(out, field{key: key, usage: sf.Tag.Get("usage"), value: fv})
+	}
+	return out
+}
+
+func display(v reflect.Value) string {
+	switch x := v.Interface().(type) {
+	case []string:
+		return fmt.Sprintf("%q", strings.Join(x, ","))
+	case string:
+		return fmt.Sprintf("%q", x)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+var hooks = mapstructure.ComposeDecodeHookFunc(
+	mapstructure.StringToTimeDurationHookFunc(),
+	stringToTrimmedSlice,
+	mapstructure.TextUnmarshallerHookFunc(),
+)
+
+func stringToTrimmedSlice(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to.Kind() != reflect.Slice {
+		return data, nil
+	}
+	s := strings.TrimSpace(data.(string))
+	if s == "" {
+		return []string{}, nil
+	}
+	parts := strings.Split(s, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return slices.DeleteFunc(parts, func(p string) bool { return p == "" }), nil
+}
+
+// decode converts raw into the field, strictly: "abc" is no number, 1.5 is
+// no integer, and a bare number is no duration (it would mean nanoseconds).
+func decode(raw any, dst reflect.Value) error {
+	if dst.Type() == reflect.TypeFor[time.Duration]() {
+		switch raw.(type) {
+		case string:
+		default:
+			return fmt.Errorf("want a duration with a unit, like 500ms, 20s or 1m")
+		}
+	}
+	target := reflect.New(dst.Type())
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		DecodeHook:       hooks,
+		WeaklyTypedInput: true,
+		Result:           target.Interface(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := dec.Decode(raw); err != nil {
+		return cleanDecodeError(err, dst.Type())
+	}
+	dst.Set(target.Elem())
+	return nil
+}
+
+func cleanDecodeError(err error, t reflect.Type) error {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32:
+		if t == reflect.TypeFor[time.Duration]() {
+			return fmt.Errorf("want a duration with a unit, like 500ms, 20s or 1m")
+		}
+		return fmt.Errorf("want a whole number")
+	case reflect.Float64, reflect.Float32:
+		return fmt.Errorf("want a number")
+	case reflect.Bool:
+		return fmt.Errorf("want true or false")
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return errors.New(msg)
+}

@@ -1,0 +1,127 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
+)
+
+type kafkaConfig struct {
+	Brokers []string `mapstructure:"brokers" usage:"bootstrap brokers"`
+	Topic   string   `mapstructure:"topic"`
+}
+
+type testConfig struct {
+	Kafka  kafkaConfig   `mapstructure:"kafka"`
+	Rate   float64       `mapstructure:"rate"`
+	Count  int64         `mapstructure:"count"`
+	Window time.Duration `mapstructure:"window"`
+	Debug  bool          `mapstructure:"debug"`
+}
+
+func (c *testConfig) Validate() error {
+	var chk config.Check
+	chk.Require(c.Rate >= 0, "rate", "must be 0 or more")
+	chk.Require(len(c.Kafka.Brokers) > 0, "kafka.brokers", "must name at least one broker")
+	return chk.Err()
+}
+
+func defaults() *testConfig {
+	return &testConfig{Kafka: kafkaConfig{Brokers: []string{"localhost:9092"}, Topic: "t"}, Rate: 0.5, Window: 20 * time.Second}
+}
+
+func writeYAML(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadPriority(t *testing.T) {
+	file := writeYAML(t, "kafka:\n  brokers: [a:1, b:2]\n  topic: from-file\nrate: 2\nwindow: 30s\n")
+	cfg := defaults()
+	err := config.Load(cfg, config.Options{
+		Service: "svc", EnvPrefix: "SVC_",
+		Args:    []string{"--config", file, "--count=7"},
+		Environ: []string{"SVC_KAFKA_TOPIC=from-env", "SVC_RATE=3.5", "OTHER=1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Kafka.Brokers, ","); got != "a:1,b:2" {
+		t.Errorf("brokers from file = %q", got)
+	}
+	if cfg.Kafka.Topic != "from-env" || cfg.Rate != 3.5 || cfg.Count != 7 || cfg.Window != 30*time.Second {
+		t.Errorf("got %+v", cfg)
+	}
+}
+
+func TestLoadEnvList(t *testing.T) {
+	cfg := defaults()
+	if err := config.Load(cfg, config.Options{Service: "svc", EnvPrefix: "SVC_", Environ: []string{"SVC_KAFKA_BROKERS= x:1 , y:2 "}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Kafka.Brokers, "|"); got != "x:1|y:2" {
+		t.Errorf("brokers = %q", got)
+	}
+}
+
+func TestLoadNamesEveryBadKey(t *testing.T) {
+	file := writeYAML(t, "kafka:\n  topik: x\nwindow: 20\n")
+	cfg := defaults()
+	err := config.Load(cfg, config.Options{
+		Service: "svc", EnvPrefix: "SVC_",
+		Args:    []string{"--config", file, "--debug=maybe"},
+		Environ: []string{"SVC_RATE=fast", "SVC_COUNT=1.5"},
+	})
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *config.Error, got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"kafka.topik", "unknown key", "window (SVC_WINDOW)", "duration", "rate (SVC_RATE)", "count (SVC_COUNT)", "debug (SVC_DEBUG)"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if len(ce.Problems) != 5 {
+		t.Errorf("want 5 problems, got %d:\n%s", len(ce.Problems), msg)
+	}
+}
+
+func TestLoadRunsValidate(t *testing.T) {
+	cfg := defaults()
+	err := config.Load(cfg, config.Options{Service: "svc", EnvPrefix: "SVC_", Environ: []string{"SVC_RATE=-1", "SVC_KAFKA_BROKERS="}})
+	if err == nil || !strings.Contains(err.Error(), "rate (SVC_RATE): must be 0 or more") || !strings.Contains(err.Error(), "kafka.brokers (SVC_KAFKA_BROKERS)") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLoadMissingExplicitFile(t *testing.T) {
+	err := config.Load(defaults(), config.Options{Service: "svc", Args: []string{"--config", "/nonexistent.yaml"}})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent.yaml") {
+		t.Fatalf("got %v", err)
+	}
+	// A missing default file is fine: defaults apply.
+	if err := config.Load(defaults(), config.Options{Service: "svc", DefaultFile: "/nonexistent.yaml"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	var out strings.Builder
+	err := config.Load(defaults(), config.Options{Service: "svc", EnvPrefix: "SVC_", Args: []string{"--help"}, Output: &out})
+	if !errors.Is(err, config.ErrHelp) {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.Contains(out.String(), "--kafka.brokers") || !strings.Contains(out.String(), "SVC_KAFKA_BROKERS") {
+		t.Errorf("usage lacks keys:\n%s", out.String())
+	}
+}

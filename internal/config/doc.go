@@ -1,0 +1,12 @@
+// Package config loads a service's configuration struct from, in rising
+// priority: the struct's own default values, a YAML file (--config PATH),
+// environment variables (PREFIX + key path in upper case, "." as "_") and
+// command-line flags (--key.path=value, one per key).
+//
+// Keys come from the struct's `mapstructure` tags, nested structs giving the
+// dotted path (`kafka.brokers`); a `usage` tag documents the key in --help.
+// Load reports every problem at once in one *Error: unknown keys in the YAML
+// file, values that do not parse (naming the key and the environment
+// variable), and whatever the struct's Validate method finds. Only this
+// package imports viper; everything else takes plain structs.
+package config
