@@ -9,6 +9,9 @@
 #   deploy/local/stack.sh status   say what runs, where, and whether it answers
 #   deploy/local/stack.sh env      print the environment variables tests and services use
 #   deploy/local/stack.sh reset    stop, then delete all Kafka and Redis data (keeps the Maven cache)
+#   deploy/local/stack.sh kafka-start|kafka-stop|kafka-kill|redis-start|redis-stop
+#                                  one service alone (chaos tests use these with
+#                                  VS_LOCAL_DIR set to a private folder and their own ports)
 #
 # Ports (override with VS_KAFKA_PORT, VS_KAFKA_CONTROLLER_PORT, VS_REDIS_PORT)
 # are off the defaults so that a Kafka or Redis you already run is not touched.
@@ -22,11 +25,13 @@ REDIS_PORT="${VS_REDIS_PORT:-16379}"
 KAFKA_HEAP="${VS_KAFKA_HEAP:-768m}"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/local/pom.xml")"
 
-M2="$LOCAL/m2"
+# The Maven cache and the resolved class path stay under the checkout even when
+# VS_LOCAL_DIR points elsewhere (tests run private brokers in temp folders).
+M2="$ROOT/.local/m2"
+CLASSPATH_FILE="$ROOT/.local/kafka-classpath-$KAFKA_VERSION.txt"
 KDIR="$LOCAL/kafka"
 RDIR="$LOCAL/redis"
 RUN="$LOCAL/run"
-CLASSPATH_FILE="$KDIR/classpath-$KAFKA_VERSION.txt"
 
 log() { printf '%s stack: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -52,7 +57,7 @@ kafka_classpath() {
 	fi
 	command -v mvn >/dev/null || die "Maven (mvn) is needed once to fetch Kafka $KAFKA_VERSION; install it (Debian: apt-get install maven) and run again"
 	command -v java >/dev/null || die "Java 17 or later is needed to run Kafka; install it (Debian: apt-get install openjdk-17-jre-headless)"
-	mkdir -p "$KDIR" "$M2"
+	mkdir -p "$KDIR" "$M2" "$(dirname "$CLASSPATH_FILE")"
 	log "first start: Maven downloads Apache Kafka $KAFKA_VERSION and its dependencies (~80 MB) into $M2; this takes a minute or two"
 	local started=$SECONDS
 	(
@@ -271,6 +276,11 @@ stop)
 	stop_one redis redis-server
 	;;
 status) status ;;
+kafka-start) build_stackcheck; kafka_start ;;
+kafka-stop) stop_one kafka kafka.Kafka ;;
+kafka-kill) [[ -f $RUN/kafka.pid ]] && kill -KILL "$(<"$RUN/kafka.pid")" 2>/dev/null; rm -f "$RUN/kafka.pid" ;;
+redis-start) redis_start ;;
+redis-stop) stop_one redis redis-server ;;
 env)
 	echo "export VS_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
 	echo "export VS_REDIS_ADDR=127.0.0.1:$REDIS_PORT"
@@ -282,7 +292,7 @@ reset)
 	rm -rf "$KDIR/data" "$KDIR/logs" "$RDIR"
 	;;
 *)
-	echo "usage: $0 start|stop|status|env|classpath|reset" >&2
+	echo "usage: $0 start|stop|status|env|classpath|reset|kafka-start|kafka-stop|kafka-kill|redis-start|redis-stop" >&2
 	exit 2
 	;;
 esac

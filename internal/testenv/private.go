@@ -1,0 +1,87 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Private is a Kafka broker or Redis server of a test's own, run by
+// deploy/local/stack.sh in a temporary folder on free ports, for tests that
+// stop, kill and restart it without disturbing other tests.
+type Private struct {
+	// Addr is 127.0.0.1:port.
+	Addr string
+	kind string
+	env  []string
+}
+
+// PrivateKafka starts a broker for this test alone and removes it when the
+// test ends. Skipped where the local stack cannot run (no Java), and under
+// -short.
+func PrivateKafka(t testing.TB) *Private {
+	return startPrivate(t, "kafka", "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
+}
+
+// PrivateRedis starts a Redis server (AOF on) for this test alone.
+func PrivateRedis(t testing.TB) *Private {
+	return startPrivate(t, "redis", "VS_REDIS_PORT")
+}
+
+func startPrivate(t testing.TB, kind string, portVars ...string) *Private {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test skipped under -short")
+	}
+	if _, err := exec.LookPath("java"); kind == "kafka" && err != nil {
+		t.Skip("private Kafka needs Java: " + howToRun)
+	}
+	p := &Private{kind: kind, env: append(os.Environ(), "VS_LOCAL_DIR="+t.TempDir(), "VS_KAFKA_HEAP=512m")}
+	for i, v := range portVars {
+		port := Port(t)
+		p.env = append(p.env, fmt.Sprintf("%s=%d", v, port))
+		if i == 0 {
+			p.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+	}
+	p.Start(t)
+	t.Cleanup(func() { p.run(t, kind+"-stop") })
+	return p
+}
+
+// Start starts (or restarts) the process and waits until it is ready.
+func (p *Private) Start(t testing.TB) { t.Helper(); p.run(t, p.kind+"-start") }
+
+// Stop stops the process gracefully (SIGTERM) and waits for it to exit.
+func (p *Private) Stop(t testing.TB) { t.Helper(); p.run(t, p.kind+"-stop") }
+
+func (p *Private) run(t testing.TB, cmd string) {
+	t.Helper()
+	c := exec.Command(filepath.Join(RepoRoot(t), "deploy", "local", "stack.sh"), cmd)
+	c.Env = p.env
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("stack.sh %s: %v\n%s", cmd, err, out)
+	}
+}
+
+// RepoRoot is the folder holding go.mod, found upwards from the test's
+// working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
