@@ -34,7 +34,8 @@ func (VehicleCodec) Encode(v model.Vehicle) ([]byte, error) {
 	if err := v.Validate(); err != nil {
 		return nil, fmt.Errorf("encode vehicle: %w", err)
 	}
-	buf := make([]byte, 0, 96+len(v.PlateNumber)+len(v.VignetteStickerID))
+	// 108 bytes of structure with the longest type name; escapes may grow it.
+	buf := make([]byte, 0, 108+len(v.PlateNumber)+len(v.VignetteStickerID))
 	return AppendVehicle(buf, v), nil
 }
 
@@ -92,7 +93,7 @@ func (StatisticsCodec) Encode(s model.VehicleStatistics) ([]byte, error) {
 	if err := validateStatistics(s); err != nil {
 		return nil, fmt.Errorf("encode statistics: %w", err)
 	}
-	return AppendStatistics(make([]byte, 0, 112), s), nil
+	return AppendStatistics(make([]byte, 0, 128), s), nil
 }
 
 // Decode parses and validates one VehicleStatistics record: all four fields

@@ -27,7 +27,7 @@ func AppendVehicle(dst []byte, v model.Vehicle) []byte {
 
 // AppendStatistics appends the byte-exact JSON form of s to dst, as
 // StatisticsCodec.Encode writes it, without validating s. It does not
-// allocate when dst has room (112 bytes are enough for any valid s).
+// allocate when dst has room (128 bytes are enough for any s).
 func AppendStatistics(dst []byte, s model.VehicleStatistics) []byte {
 	dst = append(dst, `{"start":"`...)
 	dst = AppendTimestamp(dst, s.Start)
@@ -64,24 +64,34 @@ func AppendTimestampMillis(dst []byte, ms int64) []byte {
 
 const msPerDay = 86400000
 
+// twoDigits holds "00" through "99".
+const twoDigits = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
 // appendMillis formats ms, which must be within the event-time range, with
-// the civil-from-days algorithm of H. Hinnant: a few integer divisions
-// instead of time.Time's general calendar code.
+// the civil-from-days algorithm of H. Hinnant: a few unsigned divisions by
+// constants instead of time.Time's general calendar code (about 4x faster
+// than time.Time.AppendFormat; see BenchmarkTimeAppendFormat).
 func appendMillis(dst []byte, ms int64) []byte {
-	days := ms / msPerDay
-	rem := ms - days*msPerDay
-	if rem < 0 {
-		rem += msPerDay
-		days--
-	}
-	z := days + 719468
+	// Shift the origin back by one 400-year era from 0000-03-01 so that all
+	// arithmetic is on non-negative numbers.
+	u := uint64(ms - model.MinEventTime) // ms since 0000-01-01
+	days := u / msPerDay
+	rem := u - days*msPerDay
+	// 0000-01-01 is day 306 of the era that starts on -0400-03-01.
+	z := days + 146097 - 60
 	era := z / 146097
-	if z < 0 && z%146097 != 0 {
-		era--
-	}
 	doe := z - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y := yoe + era*400
+	y := yoe + era*400 - 400
 	doy := doe - (365*yoe + yoe/4 - yoe/100)
 	mp := (5*doy + 2) / 153
 	d := doy - (153*mp+2)/5 + 1
@@ -90,38 +100,27 @@ func appendMillis(dst []byte, ms int64) []byte {
 		m = mp - 9
 		y++
 	}
-	secOfDay := rem / 1000
-	milli := rem - secOfDay*1000
-	hh := secOfDay / 3600
-	mm := secOfDay / 60 % 60
-	ss := secOfDay % 60
+	sec := rem / 1000
+	milli := rem - sec*1000
+	hh := sec / 3600
+	mm := sec/60 - hh*60
+	ss := sec - (sec/60)*60
 
-	var b [24]byte
-	b[0] = byte('0' + y/1000)
-	b[1] = byte('0' + y/100%10)
-	b[2] = byte('0' + y/10%10)
-	b[3] = byte('0' + y%10)
-	b[4] = '-'
-	b[5] = byte('0' + m/10)
-	b[6] = byte('0' + m%10)
-	b[7] = '-'
-	b[8] = byte('0' + d/10)
-	b[9] = byte('0' + d%10)
-	b[10] = 'T'
-	b[11] = byte('0' + hh/10)
-	b[12] = byte('0' + hh%10)
-	b[13] = ':'
-	b[14] = byte('0' + mm/10)
-	b[15] = byte('0' + mm%10)
-	b[16] = ':'
-	b[17] = byte('0' + ss/10)
-	b[18] = byte('0' + ss%10)
-	b[19] = '.'
+	n := len(dst)
+	dst = append(dst, "0000-00-00T00:00:00.000Z"...)
+	b := dst[n : n+24]
+	yh, yl := y/100, y%100
+	b[0], b[1] = twoDigits[2*yh], twoDigits[2*yh+1]
+	b[2], b[3] = twoDigits[2*yl], twoDigits[2*yl+1]
+	b[5], b[6] = twoDigits[2*m], twoDigits[2*m+1]
+	b[8], b[9] = twoDigits[2*d], twoDigits[2*d+1]
+	b[11], b[12] = twoDigits[2*hh], twoDigits[2*hh+1]
+	b[14], b[15] = twoDigits[2*mm], twoDigits[2*mm+1]
+	b[17], b[18] = twoDigits[2*ss], twoDigits[2*ss+1]
 	b[20] = byte('0' + milli/100)
-	b[21] = byte('0' + milli/10%10)
-	b[22] = byte('0' + milli%10)
-	b[23] = 'Z'
-	return append(dst, b[:]...)
+	ml := milli % 100
+	b[21], b[22] = twoDigits[2*ml], twoDigits[2*ml+1]
+	return dst
 }
 
 const hexDigits = "0123456789abcdef"

@@ -646,11 +646,12 @@ func (r *vehicleRecord) scan(data []byte, full bool) error {
 				if ferr != nil {
 					break
 				}
+				text := raw // a separate variable keeps buf on the stack
 				if esc {
 					var buf [40]byte
-					raw = unescape(buf[:0], raw)
+					text = unescape(buf[:0], raw)
 				}
-				ms, reason, sentinel := parseRFC3339(raw)
+				ms, reason, sentinel := parseRFC3339(text)
 				if sentinel != nil {
 					bad(name, reason, sentinel, start)
 				}
@@ -659,13 +660,14 @@ func (r *vehicleRecord) scan(data []byte, full bool) error {
 				if ferr != nil {
 					break
 				}
+				text := raw
 				if esc {
 					var buf [16]byte
-					raw = unescape(buf[:0], raw)
+					text = unescape(buf[:0], raw)
 				}
-				t, ok := lookupType(raw)
+				t, ok := lookupType(text)
 				if !ok {
-					bad(name, "unknown vehicle type "+quoteShort(raw), model.ErrUnknownVehicleType, start)
+					bad(name, "unknown vehicle type "+quoteShort(text), model.ErrUnknownVehicleType, start)
 				}
 				r.vtype = t
 			}
