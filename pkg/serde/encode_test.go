@@ -23,8 +23,8 @@ func TestAppendTimestampMillis(t *testing.T) {
 	for _, ms := range []int64{
 		0, -1, 1, model.MinEventTime, model.MinEventTime + 1, model.MaxEventTime, model.MaxEventTime - 1,
 		model.ZeroTimeMillis, 1763768705123, 951782400000, /* 2000-02-29 */
-		-62162035200000, /* 0000-02-29 */ -62162035200001, -62159443200000,
-		4107542400000, /* 2100-03-01 */ 4107542399999,
+		-62162035200000 /* 0000-02-29 */, -62162035200001, -62159443200000,
+		4107542400000 /* 2100-03-01 */, 4107542399999,
 	} {
 		check(ms)
 	}
