@@ -1,0 +1,30 @@
+package state
+
+import "strconv"
+
+// Keys names the Redis keys of one pipeline: a key prefix and an input topic.
+type Keys struct {
+	prefix, topic string
+}
+
+// NewKeys returns the key names for prefix and topic.
+func NewKeys(prefix, topic string) Keys { return Keys{prefix: prefix, topic: topic} }
+
+// Partition is the hash of one input partition.
+func (k Keys) Partition(p int) string {
+	return k.prefix + ":{" + k.topic + "." + strconv.Itoa(p) + "}"
+}
+
+func (k Keys) global(name string) string { return k.prefix + ":{" + k.topic + "}:" + name }
+
+// Meta is the pipeline's hash: closed bound, watermark, partition count.
+func (k Keys) Meta() string { return k.global("meta") }
+
+// Closed is the sorted set of closed windows' starts.
+func (k Keys) Closed() string { return k.global("closed") }
+
+// Window is the hash of one closed window's counts.
+func (k Keys) Window(start int64) string { return k.global("win:" + strconv.FormatInt(start, 10)) }
+
+// Closer is the lease of the instance that closes windows.
+func (k Keys) Closer() string { return k.global("closer") }

@@ -1,0 +1,135 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+)
+
+const size = 20 * time.Second
+
+func newStore(t *testing.T) *state.RedisStore {
+	env := testenv.Get(t)
+	rdb, prefix := env.Redis(t)
+	return state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size)
+}
+
+func counts(v ...int64) eventtime.Counts {
+	var c eventtime.Counts
+	copy(c[:], v)
+	return c
+}
+
+func TestIntegrationSaveLoadFence(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+
+	st, err := s.Load(ctx, 3)
+	if err != nil || st.Saved || st.MaxEventTime != state.NoWatermark || len(st.Windows) != 0 {
+		t.Fatalf("fresh load: %+v, %v", st, err)
+	}
+	cp := state.Checkpoint{Partition: 3, ExpectedOffset: -1, Offset: 10, MaxEventTime: 25_000, Owner: "a",
+		Windows: map[int64]eventtime.Counts{0: counts(3, 1), 20_000: counts(1)}}
+	if _, err := s.Save(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	// Repeating the first save is fenced: the offset moved on.
+	if _, err := s.Save(ctx, cp); !errors.Is(err, state.ErrFenced) {
+		t.Fatalf("repeated save: %v", err)
+	}
+	st, err = s.Load(ctx, 3)
+	if err != nil || !st.Saved || st.Offset != 10 || st.MaxEventTime != 25_000 || st.Windows[0] != counts(3, 1) || st.Windows[20_000] != counts(1) {
+		t.Fatalf("load after save: %+v, %v", st, err)
+	}
+	// A stale instance that expects an older offset is fenced.
+	_, err = s.Save(ctx, state.Checkpoint{Partition: 3, ExpectedOffset: 5, Offset: 12})
+	var fe *state.FencedError
+	if !errors.As(err, &fe) || fe.StoredOffset != 10 {
+		t.Fatalf("stale save: %v", err)
+	}
+	// Seal window 0; a save that writes it is then fenced, one that does not applies.
+	sums, err := s.Seal(ctx, 4, 20_000)
+	if err != nil || len(sums) != 1 || sums[0] != counts(3, 1) {
+		t.Fatalf("seal: %v, %v", sums, err)
+	}
+	_, err = s.Save(ctx, state.Checkpoint{Partition: 3, ExpectedOffset: 10, Offset: 11, MaxEventTime: 25_000,
+		Windows: map[int64]eventtime.Counts{0: counts(4, 1)}})
+	if !errors.As(err, &fe) || fe.ClosedThrough != 20_000 {
+		t.Fatalf("save into a sealed window: %v", err)
+	}
+	closed, err := s.Save(ctx, state.Checkpoint{Partition: 3, ExpectedOffset: 10, Offset: 11, MaxEventTime: 26_000,
+		Windows: map[int64]eventtime.Counts{20_000: counts(2)}})
+	if err != nil || closed != 20_000 {
+		t.Fatalf("save after seal: %d, %v", closed, err)
+	}
+	st, _ = s.Load(ctx, 3)
+	if _, ok := st.Windows[0]; ok || st.ClosedThrough != 20_000 || st.Windows[20_000] != counts(2) {
+		t.Fatalf("load after seal: %+v", st)
+	}
+}
+
+func TestIntegrationCloseAndRead(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	for p := range 2 {
+		_, err := s.Save(ctx, state.Checkpoint{Partition: p, ExpectedOffset: -1, Offset: 5, MaxEventTime: 45_000,
+			IdleUntil: int64(p) * 99, Windows: map[int64]eventtime.Counts{0: counts(1, 2), 20_000: counts(5), 40_000: counts(0, 0, 1)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sts, err := s.Statuses(ctx, 3)
+	if err != nil || len(sts) != 3 || !sts[0].Saved || sts[1].IdleUntil != 99 || sts[2].Saved || sts[2].MaxEventTime != state.NoWatermark {
+		t.Fatalf("statuses %+v, %v", sts, err)
+	}
+	sums, err := s.Seal(ctx, 3, 40_000)
+	if err != nil || len(sums) != 2 || sums[0] != counts(2, 4) || sums[20_000] != counts(10) {
+		t.Fatalf("seal: %v, %v", sums, err)
+	}
+	if err := s.MarkClosed(ctx, []state.ClosedWindow{{Start: 0, Counts: sums[0]}, {Start: 20_000, Counts: sums[20_000]}}, 40_000, 44_999, 3, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropClosed(ctx, 3, []int64{0, 20_000}); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := s.ReadMeta(ctx)
+	if err != nil || meta.ClosedThrough != 40_000 || meta.Watermark != 44_999 || meta.Partitions != 3 {
+		t.Fatalf("meta %+v, %v", meta, err)
+	}
+	ws, err := s.ClosedWindows(ctx, -1<<50, 1<<50, 10)
+	if err != nil || len(ws) != 2 || ws[0].Start != 20_000 || ws[0].Counts != counts(10) || ws[1].Counts != counts(2, 4) {
+		t.Fatalf("closed windows %+v, %v", ws, err)
+	}
+	if ws, _ := s.ClosedWindows(ctx, 0, 20_000, 10); len(ws) != 1 || ws[0].Start != 0 {
+		t.Fatalf("closed windows in [0,20000): %+v", ws)
+	}
+	open, err := s.OpenWindows(ctx, 3, 40_000)
+	if err != nil || len(open) != 1 || open[0].Start != 40_000 || open[0].Counts != counts(0, 0, 2) {
+		t.Fatalf("open windows %+v, %v", open, err)
+	}
+}
+
+func TestIntegrationLead(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if ok, err := s.TryLead(ctx, "a", time.Second); !ok || err != nil {
+		t.Fatalf("a: %v %v", ok, err)
+	}
+	if ok, _ := s.TryLead(ctx, "b", time.Second); ok {
+		t.Fatal("b took a held lease")
+	}
+	if ok, _ := s.TryLead(ctx, "a", time.Second); !ok {
+		t.Fatal("a could not renew")
+	}
+	if err := s.ReleaseLead(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.TryLead(ctx, "b", time.Second); !ok {
+		t.Fatal("b could not take a released lease")
+	}
+}
