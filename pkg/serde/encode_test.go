@@ -1,6 +1,7 @@
 package serde
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -68,5 +69,42 @@ func TestAppendTimestampTruncates(t *testing.T) {
 	tm = time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC)
 	if got := string(AppendTimestamp(nil, tm)); got != "1969-12-31T23:59:59.999Z" {
 		t.Errorf("AppendTimestamp = %s", got)
+	}
+}
+
+func TestSkipPlain(t *testing.T) {
+	naive := func(data []byte, i int) int {
+		for i < len(data) && plainString[data[i]] {
+			i++
+		}
+		return i
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	special := []byte{0, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xff, 'a', '!', '#', '[', ']', 0x21, 0x5b, 0x5d}
+	for range 200000 {
+		data := make([]byte, r.IntN(40))
+		for j := range data {
+			if r.IntN(3) == 0 {
+				data[j] = special[r.IntN(len(special))]
+			} else if r.IntN(2) == 0 {
+				data[j] = byte(r.IntN(256))
+			} else {
+				data[j] = byte(0x20 + r.IntN(0x5f))
+			}
+		}
+		i := 0
+		if len(data) > 0 {
+			i = r.IntN(len(data) + 1)
+		}
+		if got, want := skipPlain(data, i), naive(data, i); got != want {
+			t.Fatalf("skipPlain(%q, %d) = %d, want %d", data, i, got, want)
+		}
+	}
+	for c := range 256 {
+		data := bytes.Repeat([]byte{'a'}, 20)
+		data[11] = byte(c)
+		if got, want := skipPlain(data, 0), naive(data, 0); got != want {
+			t.Fatalf("skipPlain with byte %#x = %d, want %d", c, got, want)
+		}
 	}
 }

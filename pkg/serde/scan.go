@@ -1,6 +1,8 @@
 package serde
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -67,6 +69,32 @@ var plainString = func() (t [256]bool) {
 	return t
 }()
 
+// skipPlain returns the index of the first byte at or after i that is not
+// plain string content. It looks at eight bytes at a time (SWAR): a byte
+// needs a closer look if it is below 0x20, a quote, a backslash or non-ASCII.
+// The classic "has zero byte" test can also flag a byte above a true hit
+// (borrows run upward), never below it, so the lowest flag is exact.
+func skipPlain(data []byte, i int) int {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	for i+8 <= len(data) {
+		x := binary.LittleEndian.Uint64(data[i:])
+		q := x ^ ('"' * ones)
+		b := x ^ ('\\' * ones)
+		m := ((x - 0x20*ones) & ^x) | ((q - ones) & ^q) | ((b - ones) & ^b) | x
+		if m &= high; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(data) && plainString[data[i]] {
+		i++
+	}
+	return i
+}
+
 // scanString validates the JSON string starting with the quote at i. It
 // returns the index just past the closing quote (or -1) and whether the
 // string holds escapes, in which case its contents need unescape.
@@ -75,9 +103,7 @@ func (s *scanner) scanString(i int) (int, bool) {
 	i++ // opening quote
 	esc := false
 	for {
-		for i < len(data) && plainString[data[i]] {
-			i++
-		}
+		i = skipPlain(data, i)
 		if i >= len(data) {
 			return s.fail(i, "unexpected end of input in string"), esc
 		}
