@@ -23,7 +23,8 @@ type Codec[T any] interface {
 // {"plateNumber":...,"vignetteStickerId":...,"timestamp":"2026-11-21T23:45:05.123Z","vehicleType":"CAR"}
 // with the timestamp in UTC, truncated to the millisecond. Decode reads every
 // form the contract allows (see the package documentation) and returns the
-// timestamp in UTC at millisecond precision.
+// timestamp in UTC at millisecond precision; an absent or null
+// vignetteStickerId decodes as "".
 type VehicleCodec struct{}
 
 var _ Codec[model.Vehicle] = VehicleCodec{}
