@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"go.uber.org/fx"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/app"
+	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/producer"
+	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/sink"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
+}
+
+// run is main with its inputs explicit; it returns the exit code.
+func run(args, environ []string, stderr io.Writer) int {
+	cfg, err := app.Load(args, environ)
+	if errors.Is(err, config.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	log := logging.New(cfg.Log, stderr, app.Service).With("version", version)
+
+	var (
+		p *producer.Producer
+		s *sink.Kafka
+	)
+	a := app.New(cfg, version, log, fx.Populate(&p, &s))
+	if err := a.Err(); err != nil {
+		log.Error("cannot assemble the application", "error", err)
+		return 1
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		log.Error("start-up failed", "error", err)
+		return 1
+	}
+
+	sig := <-a.Wait()
+	code := sig.ExitCode
+	log.Info("stopping", "reason", reason(sig, p.Status()), "exit_code", code)
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), a.StopTimeout())
+	defer cancelStop()
+	if err := a.Stop(stopCtx); err != nil {
+		log.Error("stopping failed", "error", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	ps, ss := p.Status(), s.Stats()
+	if ss.InFlight > 0 && code == 0 {
+		code = 1
+	}
+	level := slog.LevelInfo
+	if code != 0 {
+		level = slog.LevelError
+	}
+	log.Log(context.Background(), level, "stopped",
+		"generated", ps.Generated, "sent", ss.Sent, "unacknowledged", ss.InFlight,
+		"send_failures", ss.Failures, "seed", ps.Seed, "exit_code", code)
+	return code
+}
+
+// reason says why the application stops. fx reports its own Shutdown as
+// SIGTERM, so the producer's state tells the cases apart.
+func reason(sig fx.ShutdownSignal, ps producer.Status) string {
+	switch {
+	case ps.Complete:
+		return "count reached"
+	case sig.ExitCode != 0:
+		return "fatal error"
+	case sig.Signal != nil:
+		return sig.Signal.String()
+	}
+	return "shutdown"
+}
