@@ -165,9 +165,17 @@ func Load(cfg any, opts Options) error {
 			problems = append(problems, Problem{Key: f.key, Reason: fmt.Sprintf("%v (value %q %s)", err, fmt.Sprint(raw), source)})
 		}
 	}
-	if len(problems) == 0 {
-		if vd, ok := cfg.(Validator); ok {
-			problems = append(problems, flatten(vd.Validate())...)
+	// Validate too, so one message names every bad key; a key whose value
+	// did not even parse kept its default and is reported once.
+	if vd, ok := cfg.(Validator); ok {
+		bad := map[string]bool{}
+		for _, p := range problems {
+			bad[p.Key] = true
+		}
+		for _, p := range flatten(vd.Validate()) {
+			if !bad[p.Key] {
+				problems = append(problems, p)
+			}
 		}
 	}
 	if len(problems) > 0 {
@@ -207,7 +215,17 @@ func flatten(err error) []Problem {
 		}
 		return out
 	}
-	return []Problem{{Reason: err.Error()}}
+	return []Problem{splitKey(err.Error())}
+}
+
+// splitKey turns "window.size: must be positive" into a keyed problem, so
+// plain errors from Validate methods still name their key.
+func splitKey(msg string) Problem {
+	key, reason, ok := strings.Cut(msg, ": ")
+	if !ok || key == "" || strings.Trim(key, "abcdefghijklmnopqrstuvwxyz0123456789_.") != "" {
+		return Problem{Reason: msg}
+	}
+	return Problem{Key: key, Reason: reason}
 }
 
 // FieldError is a problem with one key, for Validate methods.

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+)
+
+// Options is the whole application as fx options: the same wiring runs in
+// main and in tests.
+func Options(cfg Config, log *slog.Logger) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, log, cfg.HTTP, cfg.Pipeline()),
+		fx.StartTimeout(45*time.Second),
+		fx.StopTimeout(15*time.Second),
+		httpserver.Module,
+		fx.Provide(newRedis, newStore, newProcessor, newMetrics),
+		fx.Invoke(registerRoutes, runProcessor),
+	)
+}
+
+func newRedis(lc fx.Lifecycle, cfg Config) *redis.Client {
+	opts := &redis.Options{
+		Addr: cfg.Redis.Addr, Username: cfg.Redis.Username, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
+		DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
+	}
+	if cfg.Redis.TLS {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	rdb := redis.NewClient(opts)
+	lc.Append(fx.StopHook(rdb.Close))
+	return rdb
+}
+
+func newStore(rdb *redis.Client, cfg Config) *state.RedisStore {
+	return state.NewRedisStore(rdb, state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.InputTopic), cfg.Window.Size)
+}
+
+func newMetrics(reg *prometheus.Registry) *pipeline.Metrics { return pipeline.NewMetrics(reg) }
+
+func newProcessor(cfg pipeline.Config, store *state.RedisStore, log *slog.Logger, m *pipeline.Metrics) *pipeline.Processor {
+	return pipeline.New(cfg, store, log, m, pipeline.Options{})
+}
+
+func registerRoutes(e *gin.Engine, store *state.RedisStore, p *pipeline.Processor, cfg Config, ready *httpserver.Readiness) {
+	api.NewHandler(store, cfg.Window.Size, p.Partitions).Register(e)
+	ready.Add("redis", store.Ping)
+	ready.Add("kafka", p.PingKafka)
+	ready.Add("consumer_group", func(context.Context) error { return p.Ready() })
+}
+
+// runProcessor checks Redis and Kafka at start (waiting up to 30 s for them,
+// so a bad address fails start-up with a clear message), creates the topics,
+// then runs the pipeline on its own context until stop.
+func runProcessor(lc fx.Lifecycle, sd fx.Shutdowner, p *pipeline.Processor, store *state.RedisStore, cfg Config, log *slog.Logger) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			if err := waitFor(ctx, log, "redis", cfg.Redis.Addr, "redis.addr", store.Ping); err != nil {
+				return err
+			}
+			if err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Brokers), "kafka.brokers", p.Prepare); err != nil {
+				return err
+			}
+			go func() {
+				defer close(done)
+				if err := p.Run(runCtx); err != nil {
+					log.Error("pipeline stopped", "error", err)
+					_ = sd.Shutdown(fx.ExitCode(1))
+				}
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return errors.New("pipeline did not stop in time; the next start replays from the last checkpoint")
+			}
+			return p.Close()
+		},
+	})
+}
+
+// waitFor retries check until it passes or ctx (fx's start timeout) ends.
+func waitFor(ctx context.Context, log *slog.Logger, name, addr, key string, check func(context.Context) error) error {
+	start := time.Now()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := check(cctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || time.Since(start) > 25*time.Second {
+			return fmt.Errorf("%s at %s is not reachable after %s: %w; check %s and that %s is running",
+				name, addr, time.Since(start).Round(time.Second), err, key, name)
+		}
+		log.Warn("waiting for "+name, "addr", addr, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
