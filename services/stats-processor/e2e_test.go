@@ -1,0 +1,133 @@
+package main_test
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// base is the event time the datasets start at: an hour ago, so that when
+// every partition is idle at the end the wall-clock watermark closes all
+// windows.
+func base() int64 { return time.Now().Add(-time.Hour).UnixMilli() }
+
+// TestE2EExactCounts: one instance over a preloaded 6-partition topic with
+// out-of-order, late and bad records. The output topic and /stats must equal
+// the independently computed counts; every bad record is dead-lettered.
+func TestE2EExactCounts(t *testing.T) {
+	s := newScenario(t, 6)
+	data := dataset(1, 6, 3000, base(), s.ooo)
+	want, late, bad := expected(data, s.window, s.ooo)
+	t.Logf("dataset: %d windows x types, %d late, %d bad", len(want), late, bad)
+	ctx := context.Background()
+	for _, c := range interleave(data, 1000) {
+		s.produce(ctx, c)
+	}
+	p := s.start("solo")
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkStats(p.addr, want)
+	metrics := get(t, "http://"+p.addr+"/metrics")
+	for _, line := range []string{
+		"stats_processor_late_events_total " + itoa(late),
+		"stats_processor_dead_letters_total " + itoa(bad),
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
+	if code := status(t, "http://"+p.addr+"/stats?limit=0"); code != http.StatusBadRequest {
+		t.Errorf("/stats?limit=0 = %d, want 400", code)
+	}
+	p.stop(t)
+}
+
+// TestE2EKillNine: the processor is killed with SIGKILL several times while
+// data flows, and restarted; counts stay exact.
+func TestE2EKillNine(t *testing.T) {
+	s := newScenario(t, 4)
+	data := dataset(2, 4, 4000, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	chunks := interleave(data, 100)
+	ctx := context.Background()
+	s.produce(ctx, chunks[0])
+	p := s.start("k0")
+	rng := rand.New(rand.NewPCG(3, 3))
+	kills := 0
+	for i, c := range chunks[1:] {
+		s.produce(ctx, c)
+		time.Sleep(100 * time.Millisecond)
+		if i%10 == 9 && kills < 3 {
+			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+			p.kill()
+			kills++
+			t.Logf("killed the processor with SIGKILL (%d)", kills)
+			p = s.start("k" + itoa(kills))
+		}
+	}
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkStats(p.addr, want)
+	p.stop(t)
+}
+
+// TestE2ERebalance: three instances share the group; one is stopped and
+// started again, another killed, while data flows.
+func TestE2ERebalance(t *testing.T) {
+	s := newScenario(t, 6)
+	data := dataset(3, 6, 3000, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	chunks := interleave(data, 75)
+	ctx := context.Background()
+	s.produce(ctx, chunks[0])
+	a, b, c := s.start("a"), s.start("b"), s.start("c")
+	for i, ch := range chunks[1:] {
+		s.produce(ctx, ch)
+		time.Sleep(100 * time.Millisecond)
+		switch i {
+		case 8:
+			b.stop(t)
+			t.Log("stopped b (SIGTERM)")
+		case 16:
+			b = s.start("b2")
+			t.Log("started b2")
+		case 26:
+			c.kill()
+			t.Log("killed c (SIGKILL)")
+		}
+	}
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkStats(a.addr, want)
+	s.checkStats(b.addr, want)
+	a.stop(t)
+	b.stop(t)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -1,0 +1,523 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
+)
+
+// The end-to-end tests run the built binary against the real broker and
+// Redis, feed it a deterministic dataset, and compare the output topic and
+// /stats with counts the test computes on its own from the same dataset.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func processorBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "stats-processor-e2e")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "stats-processor")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// scenario is one pipeline under test: its topics, group, key prefix and
+// processor settings.
+type scenario struct {
+	t          *testing.T
+	env        testenv.Services
+	input      string
+	output     string
+	dead       string
+	late       string
+	group      string
+	prefix     string
+	partitions int
+	window     time.Duration
+	ooo        time.Duration
+	extraEnv   []string
+	procs      []*proc
+}
+
+func newScenario(t *testing.T, partitions int) *scenario {
+	env := testenv.Get(t)
+	_, prefix := env.Redis(t)
+	s := &scenario{
+		t: t, env: env, partitions: partitions, prefix: prefix,
+		input:  env.Topic(t, "e2e-in", partitions),
+		output: env.Topic(t, "e2e-out", 1),
+		dead:   env.Topic(t, "e2e-dead", 1),
+		late:   env.Topic(t, "e2e-late", 1),
+		group:  testenv.UniqueName("e2e-group"),
+		window: 20 * time.Second,
+		ooo:    3 * time.Second,
+	}
+	t.Cleanup(func() {
+		for _, p := range s.procs {
+			p.kill()
+		}
+		if t.Failed() {
+			for _, p := range s.procs {
+				t.Logf("--- log of %s (last 40 lines)\n%s", p.name, p.tail(40))
+			}
+		}
+	})
+	return s
+}
+
+// proc is one running processor binary.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	addr    string
+	logPath string
+	done    chan error
+}
+
+func (s *scenario) start(name string) *proc {
+	t := s.t
+	t.Helper()
+	port := testenv.Port(t)
+	p := &proc{name: name, addr: fmt.Sprintf("127.0.0.1:%d", port), logPath: filepath.Join(t.TempDir(), name+".log"), done: make(chan error, 1)}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(processorBinary(t), "--config", "/dev/null")
+	p.cmd.Env = append(os.Environ(),
+		"PROCESSOR_KAFKA_BROKERS="+s.env.BrokerList(),
+		"PROCESSOR_KAFKA_INPUT_TOPIC="+s.input,
+		"PROCESSOR_KAFKA_OUTPUT_TOPIC="+s.output,
+		"PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="+s.dead,
+		"PROCESSOR_KAFKA_LATE_TOPIC="+s.late,
+		"PROCESSOR_KAFKA_GROUP_ID="+s.group,
+		"PROCESSOR_KAFKA_START_OFFSET=earliest",
+		"PROCESSOR_KAFKA_SESSION_TIMEOUT=6s",
+		"PROCESSOR_REDIS_ADDR="+s.env.RedisAddr,
+		"PROCESSOR_REDIS_KEY_PREFIX="+s.prefix,
+		"PROCESSOR_WINDOW_SIZE="+s.window.String(),
+		"PROCESSOR_WATERMARK_MAX_OUT_OF_ORDERNESS="+s.ooo.String(),
+		"PROCESSOR_WATERMARK_IDLE_TIMEOUT=5s",
+		"PROCESSOR_CHECKPOINT_INTERVAL=200ms",
+		"PROCESSOR_HTTP_ADDR="+p.addr,
+		"PROCESSOR_INSTANCE_ID="+name,
+		"PROCESSOR_LOG_FORMAT=text",
+	)
+	p.cmd.Env = append(p.cmd.Env, s.extraEnv...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait(); logf.Close() }()
+	s.procs = append(s.procs, p)
+	// Ready means started; it may still wait for its partitions.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("%s exited at start: %v\n%s", name, err, p.tail(30))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer /healthz\n%s", name, p.tail(30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return p
+}
+
+// stop sends SIGTERM and requires a clean exit 0 within 10 s.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("%s did not exit 0 on SIGTERM: %v\n%s", p.name, err, p.tail(30))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not stop within 10 s of SIGTERM\n%s", p.name, p.tail(30))
+	}
+}
+
+func (p *proc) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+func (p *proc) tail(n int) string {
+	b, _ := os.ReadFile(p.logPath)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// record is one input record of the dataset.
+type record struct {
+	partition int
+	key       string
+	value     []byte
+	bad       bool
+	eventTime int64
+	typ       model.VehicleType
+}
+
+// dataset builds a deterministic input: per partition, event times that
+// mostly advance, sometimes step back within the out-of-orderness bound,
+// sometimes far back (late), and bad records of many kinds.
+func dataset(seed uint64, partitions, perPartition int, base int64, ooo time.Duration) [][]record {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	types := model.VehicleTypes()
+	weights := []int{80, 12, 3, 3, 2}
+	bad := []func(i int) string{
+		func(int) string {
+			return `{"plateNumber":"CA1","vignetteStickerId":"x","timestamp":"2026-11-21T23:45:05Z","vehicleType":"BIKE"}`
+		},
+		func(int) string { return `{"plateNumber":"","timestamp":"2026-11-21T23:45:05Z","vehicleType":"CAR"}` },
+		func(int) string { return `{"plateNumber":"CA1","timestamp":"yesterday","vehicleType":"CAR"}` },
+		func(int) string { return `{"plateNumber":"CA1","vehicleType":"CAR"}` },
+		func(int) string { return `not json at all` },
+		func(int) string { return `` },
+		func(int) string { return `{"plateNumber":"CA1","timestamp":1629123456,"vehicleType":"CAR"} trailing` },
+		func(int) string { return `{"plateNumber":"CA1","timestamp":1e400,"vehicleType":"CAR"}` },
+		func(int) string {
+			return `{"plateNumber":"CA1","plateNumber":"CA2","timestamp":1629123456,"vehicleType":"CAR"}`
+		},
+		func(int) string { return "{\"plateNumber\":\"\xff\",\"timestamp\":1629123456,\"vehicleType\":\"CAR\"}" },
+		func(int) string { return `[1,2,3]` },
+		func(int) string { return `{"plateNumber":"CA1","timestamp":"2026-11-21T23:45:05Z","vehicleType":null}` },
+	}
+	out := make([][]record, partitions)
+	for p := range partitions {
+		tm := base + int64(rng.IntN(5000))
+		for i := range perPartition {
+			plate := fmt.Sprintf("P%d-%05d", p, i)
+			if rng.IntN(50) == 0 {
+				v := bad[rng.IntN(len(bad))](i)
+				out[p] = append(out[p], record{partition: p, key: plate, value: []byte(v), bad: true})
+				continue
+			}
+			tm += int64(rng.IntN(700))
+			et := tm
+			switch r := rng.IntN(100); {
+			case r < 8: // out of order within the bound
+				et = tm - int64(rng.IntN(int(ooo.Milliseconds())+1))
+			case r < 10: // far back: late unless its window is still open
+				et = tm - 20_000 - int64(rng.IntN(60_000))
+			}
+			w := rng.IntN(100)
+			ti := 0
+			for acc := weights[0]; w >= acc; acc += weights[ti] {
+				ti++
+			}
+			typ := types[ti]
+			// Mix timestamp forms: RFC 3339 with an offset, Jackson decimal seconds, epoch ms.
+			var ts string
+			switch rng.IntN(3) {
+			case 0:
+				ts = `"` + model.TimeFromMillis(et).In(time.FixedZone("", 2*3600)).Format("2006-01-02T15:04:05.000-07:00") + `"`
+			case 1:
+				ts = fmt.Sprintf("%d.%03d000000", floorDiv(et, 1000), et-floorDiv(et, 1000)*1000)
+			default:
+				ts = strconv.FormatInt(et, 10)
+			}
+			v := fmt.Sprintf(`{"plateNumber":%q,"vignetteStickerId":"s-%d","timestamp":%s,"vehicleType":%q}`, plate, i, ts, typ)
+			out[p] = append(out[p], record{partition: p, key: plate, value: []byte(v), eventTime: et, typ: typ})
+		}
+	}
+	return out
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+type winKey struct {
+	start int64
+	typ   model.VehicleType
+}
+
+// expected computes the contract's result independently: per partition, an
+// event is late when its window's end-1 is at or below that partition's
+// watermark before it (largest event time so far - ooo - 1).
+func expected(data [][]record, window, ooo time.Duration) (counts map[winKey]int64, late, bad int) {
+	size := window.Milliseconds()
+	counts = map[winKey]int64{}
+	for _, part := range data {
+		maxT := int64(-1 << 62)
+		for _, r := range part {
+			if r.bad {
+				bad++
+				continue
+			}
+			start := r.eventTime - ((r.eventTime%size)+size)%size
+			if start+size-1 <= maxT-ooo.Milliseconds()-1 {
+				late++
+			} else {
+				counts[winKey{start, r.typ}]++
+			}
+			maxT = max(maxT, r.eventTime)
+		}
+	}
+	return counts, late, bad
+}
+
+// produce writes records to their partitions, in order, acks=all.
+func (s *scenario) produce(ctx context.Context, recs []record) {
+	s.t.Helper()
+	w := &kafka.Writer{
+		Addr: kafka.TCP(s.env.Brokers...), Topic: s.input, RequiredAcks: kafka.RequireAll,
+		Balancer: kafka.BalancerFunc(func(m kafka.Message, _ ...int) int {
+			n, _ := strconv.Atoi(string(m.Headers[0].Value))
+			return n
+		}),
+		BatchSize: 5000, BatchTimeout: 2 * time.Millisecond, MaxAttempts: 10,
+	}
+	defer w.Close()
+	msgs := make([]kafka.Message, len(recs))
+	for i, r := range recs {
+		msgs[i] = kafka.Message{Key: []byte(r.key), Value: r.value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.partition))}}}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		s.t.Fatalf("produce: %v", err)
+	}
+}
+
+// interleave flattens the partitions' records into chunks, keeping each
+// partition's order.
+func interleave(data [][]record, chunk int) [][]record {
+	var out [][]record
+	pos := make([]int, len(data))
+	for {
+		var c []record
+		for p := range data {
+			end := min(pos[p]+chunk, len(data[p]))
+			c = append(c, data[p][pos[p]:end]...)
+			pos[p] = end
+		}
+		if len(c) == 0 {
+			return out
+		}
+		out = append(out, c)
+	}
+}
+
+// readAll reads a whole topic from the start up to its current end.
+func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, 0)
+	if err != nil {
+		t.Fatalf("dial %s: %v", topic, err)
+	}
+	defer conn.Close()
+	last, err := conn.ReadLastOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Seek(0, kafka.SeekAbsolute); err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for int64(len(out)) < last {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b := conn.ReadBatch(1, 10<<20)
+		for {
+			m, err := b.ReadMessage()
+			if err != nil {
+				break
+			}
+			out = append(out, m)
+		}
+		b.Close()
+	}
+	return out
+}
+
+// waitOutput waits until every expected (window, type) record is on the
+// output topic, then checks the topic: each key once per value, byte-exact
+// against the expectation, nothing unexpected.
+func (s *scenario) waitOutput(want map[winKey]int64) {
+	t := s.t
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		msgs := readAll(t, s.env.Brokers, s.output)
+		keys := map[string]bool{}
+		for _, m := range msgs {
+			keys[string(m.Key)] = true
+		}
+		if len(keys) >= len(want) {
+			s.checkOutput(msgs, want)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 120 s only %d of %d window records are on the output topic", len(keys), len(want))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func (s *scenario) checkOutput(msgs []kafka.Message, want map[winKey]int64) {
+	t := s.t
+	t.Helper()
+	size := s.window.Milliseconds()
+	byKey := map[string][]byte{}
+	dups := 0
+	for _, m := range msgs {
+		if prev, ok := byKey[string(m.Key)]; ok {
+			dups++
+			if !bytes.Equal(prev, m.Value) {
+				t.Errorf("key %s written with two different values:\n  %s\n  %s", m.Key, prev, m.Value)
+			}
+			continue
+		}
+		byKey[string(m.Key)] = m.Value
+		st, err := serde.StatisticsCodec{}.Decode(m.Value)
+		if err != nil {
+			t.Errorf("output %s: %v", m.Value, err)
+			continue
+		}
+		start := st.Start.UnixMilli()
+		if want := fmt.Sprintf("%s:%d", st.VehicleType, start); string(m.Key) != want {
+			t.Errorf("output key %s for value %s, want %s", m.Key, m.Value, want)
+		}
+		if st.End.UnixMilli() != start+size || m.Time.UnixMilli() != start+size-1 {
+			t.Errorf("output %s: bad end or record time %v", m.Value, m.Time)
+		}
+		exp := model.VehicleStatistics{Start: st.Start, End: st.End, VehicleType: st.VehicleType, Count: want[winKey{start, st.VehicleType}]}
+		if golden := serde.AppendStatistics(nil, exp); !bytes.Equal(golden, m.Value) {
+			t.Errorf("output %s\n          want %s", m.Value, golden)
+		}
+	}
+	for k, n := range want {
+		key := fmt.Sprintf("%s:%d", k.typ, k.start)
+		if _, ok := byKey[key]; !ok {
+			t.Errorf("missing output for %s (count %d)", key, n)
+		}
+	}
+	t.Logf("output: %d records, %d distinct keys, %d byte-identical repeats", len(msgs), len(byKey), dups)
+}
+
+// checkDeadLetters requires every bad record, and nothing else, in the
+// dead-letter topic with the contract's headers.
+func (s *scenario) checkDeadLetters(data [][]record) {
+	t := s.t
+	t.Helper()
+	wantBad := map[string][]byte{}
+	for _, part := range data {
+		for _, r := range part {
+			if r.bad {
+				wantBad[r.key] = r.value
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, m := range readAll(t, s.env.Brokers, s.dead) {
+		h := map[string]string{}
+		for _, x := range m.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		v, ok := wantBad[string(m.Key)]
+		if !ok {
+			t.Errorf("dead letter %s %q was a good record", m.Key, m.Value)
+			continue
+		}
+		if !bytes.Equal(v, m.Value) || h["error"] == "" || h["source-topic"] != s.input || h["source-partition"] == "" || h["source-offset"] == "" {
+			t.Errorf("dead letter %s: value %q headers %v", m.Key, m.Value, h)
+		}
+		got[string(m.Key)] = true
+	}
+	if len(got) != len(wantBad) {
+		t.Errorf("%d of %d bad records reached the dead-letter topic", len(got), len(wantBad))
+	}
+}
+
+// checkStats compares /stats with the expectation for the newest windows.
+func (s *scenario) checkStats(addr string, want map[winKey]int64) {
+	t := s.t
+	t.Helper()
+	totals := map[int64]map[string]int64{}
+	for k, n := range want {
+		if totals[k.start] == nil {
+			totals[k.start] = map[string]int64{}
+		}
+		totals[k.start][k.typ.String()] = n
+	}
+	resp, err := http.Get("http://" + addr + "/stats?limit=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Windows []struct {
+			Start  time.Time        `json:"start"`
+			Closed bool             `json:"closed"`
+			Counts map[string]int64 `json:"counts"`
+			Total  int64            `json:"total"`
+		} `json:"windows"`
+	}
+	if err := json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Windows) != min(len(totals), 1000) {
+		t.Errorf("/stats lists %d windows, want %d", len(st.Windows), len(totals))
+	}
+	for _, w := range st.Windows {
+		exp := totals[w.Start.UnixMilli()]
+		if !w.Closed || fmt.Sprint(exp) != fmt.Sprint(w.Counts) {
+			t.Errorf("/stats window %s closed=%v counts %v, want closed %v", w.Start, w.Closed, w.Counts, exp)
+		}
+	}
+}
