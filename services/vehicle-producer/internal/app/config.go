@@ -41,6 +41,15 @@ type Config struct {
 	HTTP httpserver.Config `mapstructure:"http"`
 	// Log is the level and format of the logs on stderr.
 	Log logging.Config `mapstructure:"log"`
+	// Debug holds switches for diagnosing the producer.
+	Debug Debug `mapstructure:"debug"`
+}
+
+// Debug holds switches for diagnosing the producer.
+type Debug struct {
+	// Pprof serves net/http/pprof under /debug/pprof/ on http.addr. Off by
+	// default: profiles expose internals and cost CPU while taken.
+	Pprof bool `mapstructure:"pprof" usage:"serve /debug/pprof/ on http.addr"`
 }
 
 // DefaultConfig returns the contract's defaults and the producer's own.

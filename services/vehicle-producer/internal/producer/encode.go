@@ -10,8 +10,8 @@ import (
 
 // MaxRecordSize bounds the bytes of one encoded event: the 8-byte key and
 // the JSON value with the longest plate, the sticker, the timestamp and the
-// longest type name (MOTORCYCLE) come to 166.
-const MaxRecordSize = 168
+// longest type name (MOTORCYCLE) come to 159.
+const MaxRecordSize = 160
 
 // AppendRecord appends e's key (its plate number) and then its contract JSON
 // to dst, and returns dst and where the value starts. It does not allocate

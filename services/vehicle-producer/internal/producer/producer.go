@@ -22,8 +22,10 @@ type Sender interface {
 	Acquire(ctx context.Context, n int) error
 	// Send hands over records for which room was reserved. It returns once
 	// they are accepted (not acknowledged); ctx bounds the wait when the
-	// sink cannot accept them.
-	Send(ctx context.Context, recs []sink.Record) error
+	// sink cannot accept them. done, if not nil, is called once every
+	// record was acknowledged; until then the records' bytes stay as they
+	// are.
+	Send(ctx context.Context, recs []sink.Record, done func()) error
 	// Flush waits until every record handed over is acknowledged.
 	Flush(ctx context.Context) error
 }
@@ -73,6 +75,7 @@ type Producer struct {
 
 	generated atomic.Uint64
 	complete  atomic.Bool
+	bufs      sync.Pool // of *[]byte, chunk buffers Kafka has acknowledged
 
 	mu         sync.Mutex
 	cancelGen  context.CancelFunc
@@ -195,10 +198,16 @@ func (p *Producer) run(genCtx, sendCtx context.Context) error {
 			}
 			return fmt.Errorf("reserve room for %d events: %w", n, err)
 		}
-		// One buffer per chunk holds every key and value: the sink keeps
-		// referring to them until Kafka acknowledges them.
+		// One buffer per chunk holds every key and value. The sink refers to
+		// them until Kafka acknowledged the whole chunk; then the buffer is
+		// reused, so that full speed does not mean 80 MB/s of garbage.
 		now := p.opts.Now()
-		buf := make([]byte, 0, n*MaxRecordSize)
+		bufp, _ := p.bufs.Get().(*[]byte)
+		if bufp == nil {
+			b := make([]byte, 0, maxChunk*MaxRecordSize)
+			bufp = &b
+		}
+		buf := (*bufp)[:0]
 		recs = recs[:0]
 		for range n {
 			p.gen.Next(now, &ev)
@@ -209,7 +218,8 @@ func (p *Producer) run(genCtx, sendCtx context.Context) error {
 		}
 		p.generated.Add(uint64(n))
 		p.m.Generated(n)
-		if err := p.out.Send(sendCtx, recs); err != nil {
+		*bufp = buf
+		if err := p.out.Send(sendCtx, recs, func() { p.bufs.Put(bufp) }); err != nil {
 			return fmt.Errorf("send %d events: %w", n, err)
 		}
 	}

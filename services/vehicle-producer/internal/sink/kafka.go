@@ -46,6 +46,7 @@ type Kafka struct {
 	win       *window
 	epoch     time.Time // for latency: monotonic offsets from here
 	msgs      []kafka.Message
+	chunks    sync.Pool // of *chunk
 
 	ctx    context.Context // ends at Close; bounds every retry
 	cancel context.CancelFunc
@@ -71,8 +72,18 @@ type Kafka struct {
 // pending is what the completion callback needs to know about a record; a
 // pointer to it travels in kafka.Message.WriterData.
 type pending struct {
-	at  time.Duration // since Kafka.epoch, when the record was handed over
-	typ model.VehicleType
+	at    time.Duration // since Kafka.epoch, when the record was handed over
+	typ   model.VehicleType
+	chunk *chunk
+}
+
+// chunk is the records of one Send call. When the last is acknowledged, done
+// runs (the caller may then reuse the records' memory) and the chunk goes
+// back to the pool: nothing refers to its pending records any more.
+type chunk struct {
+	left    atomic.Int64
+	done    func()
+	pending []pending
 }
 
 // New returns a sink for cfg. It does not talk to Kafka yet: EnsureTopic
@@ -151,19 +162,35 @@ func (s *Kafka) Acquire(ctx context.Context, n int) error {
 // returns once the writer holds them; Kafka acknowledges them later (see
 // Stats and Flush). If the writer cannot take them (no metadata while the
 // broker is away), Send retries with backoff until ctx ends or the sink is
-// closed; the records then stay counted as in flight, never as sent. The
-// keys and values must not change until Flush returns.
-func (s *Kafka) Send(ctx context.Context, recs []Record) error {
+// closed; the records then stay counted as in flight, never as sent.
+//
+// The keys and values must not change until done is called, which happens
+// once, from a writer goroutine, when Kafka has acknowledged every record of
+// this call; done may be nil. If some record is never acknowledged, done is
+// never called and the memory is left to the garbage collector.
+func (s *Kafka) Send(ctx context.Context, recs []Record, done func()) error {
 	if len(recs) == 0 {
+		if done != nil {
+			done()
+		}
 		return nil
 	}
 	at := time.Since(s.epoch)
 	wall := s.opts.Now()
-	meta := make([]pending, len(recs))
+	c, _ := s.chunks.Get().(*chunk)
+	if c == nil {
+		c = new(chunk)
+	}
+	if cap(c.pending) < len(recs) {
+		c.pending = make([]pending, len(recs))
+	}
+	c.pending = c.pending[:len(recs)]
+	c.done = done
+	c.left.Store(int64(len(recs)))
 	msgs := s.msgs[:0]
 	for i := range recs {
-		meta[i] = pending{at: at, typ: recs[i].Type}
-		msgs = append(msgs, kafka.Message{Key: recs[i].Key, Value: recs[i].Value, Time: wall, WriterData: &meta[i]})
+		c.pending[i] = pending{at: at, typ: recs[i].Type, chunk: c}
+		msgs = append(msgs, kafka.Message{Key: recs[i].Key, Value: recs[i].Value, Time: wall, WriterData: &c.pending[i]})
 	}
 	s.msgs = msgs
 	err := s.write(ctx, msgs)
@@ -217,6 +244,15 @@ func (s *Kafka) complete(msgs []kafka.Message, err error) {
 		p := msgs[i].WriterData.(*pending)
 		byType[p.typ.Index()]++
 		oldest = min(oldest, p.at)
+		// p must not be touched after this: the last record of a chunk
+		// recycles it.
+		if c := p.chunk; c.left.Add(-1) == 0 {
+			if c.done != nil {
+				c.done()
+			}
+			c.done = nil
+			s.chunks.Put(c)
+		}
 	}
 	for i, n := range byType {
 		if n > 0 {

@@ -1,0 +1,145 @@
+package app_test
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/app"
+)
+
+func TestDefaults(t *testing.T) {
+	// The test runs in the package folder, where configs/ does not exist:
+	// built-in defaults only.
+	cfg, err := app.Load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, app.DefaultConfig()) {
+		t.Fatalf("Load() = %+v, want the defaults", cfg)
+	}
+	// The contract's defaults.
+	if cfg.Kafka.Brokers[0] != "localhost:9092" || cfg.Kafka.Topic != "vehicle-topic" || cfg.Rate != 0.5 ||
+		cfg.Count != 0 || cfg.Seed != 0 || cfg.HTTP.Addr != ":9090" {
+		t.Errorf("defaults differ from the contract: %+v", cfg)
+	}
+}
+
+// TestYAMLFileHoldsTheDefaults keeps configs/vehicle-producer.yaml and the
+// code in step: the file documents every key with its default value.
+func TestYAMLFileHoldsTheDefaults(t *testing.T) {
+	file := filepath.Join(testenv.RepoRoot(t), "configs", "vehicle-producer.yaml")
+	cfg, err := app.Load([]string{"--config", file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, app.DefaultConfig()) {
+		t.Errorf("%s differs from the defaults:\n got %+v\nwant %+v", file, cfg, app.DefaultConfig())
+	}
+}
+
+func TestEnvironmentAndFlags(t *testing.T) {
+	env := []string{
+		"PRODUCER_KAFKA_BROKERS=k1:9092, k2:9092",
+		"PRODUCER_KAFKA_TOPIC=cams",
+		"PRODUCER_RATE=2.5",
+		"PRODUCER_COUNT=1000",
+		"PRODUCER_SEED=42",
+		"PRODUCER_KAFKA_COMPRESSION=lz4",
+		"PRODUCER_KAFKA_BATCH_TIMEOUT=10ms",
+		"PRODUCER_GENERATOR_WEIGHTS_BUS=0.3",
+		"PRODUCER_GENERATOR_JITTER=3s",
+		"PRODUCER_HTTP_ADDR=127.0.0.1:9999",
+		"OTHER_RATE=9", // not ours
+	}
+	cfg, err := app.Load([]string{"--rate=7", "--generator.late_fraction=0.01"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := app.DefaultConfig()
+	want.Kafka.Brokers = []string{"k1:9092", "k2:9092"}
+	want.Kafka.Topic = "cams"
+	want.Rate = 7 // the flag beats the environment
+	want.Count = 1000
+	want.Seed = 42
+	want.Kafka.Compression = "lz4"
+	want.Kafka.BatchTimeout = 10 * time.Millisecond
+	want.Generator.Weights.Bus = 0.3
+	want.Generator.Jitter = 3 * time.Second
+	want.Generator.LateFraction = 0.01
+	want.HTTP.Addr = "127.0.0.1:9999"
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got  %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestBadValuesAreAllNamed(t *testing.T) {
+	env := []string{
+		"PRODUCER_RATE=-1",
+		"PRODUCER_COUNT=-5",
+		"PRODUCER_KAFKA_COMPRESSION=brotli",
+		"PRODUCER_KAFKA_PARTITIONS=0",
+		"PRODUCER_KAFKA_TOPIC=no spaces",
+		"PRODUCER_GENERATOR_WEIGHTS_TRUCK=-0.1",
+		"PRODUCER_GENERATOR_LATE_FRACTION=2",
+		"PRODUCER_HTTP_ADDR=nonsense",
+		"PRODUCER_LOG_LEVEL=loud",
+	}
+	_, err := app.Load(nil, env)
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Load = %v, want a *config.Error", err)
+	}
+	msg := err.Error()
+	for _, key := range []string{"rate", "count", "kafka.compression", "kafka.partitions", "kafka.topic",
+		"generator.weights.truck", "generator.late_fraction", "http.addr", "log.level"} {
+		if !strings.Contains(msg, "\n  "+key+" (") {
+			t.Errorf("the message does not name %s:\n%s", key, msg)
+		}
+	}
+	if len(ce.Problems) != 9 {
+		t.Errorf("%d problems, want 9:\n%s", len(ce.Problems), msg)
+	}
+	// Values that do not parse are named with their variable too.
+	_, err = app.Load(nil, []string{"PRODUCER_RATE=fast", "PRODUCER_KAFKA_BATCH_TIMEOUT=5"})
+	for _, want := range []string{"rate (PRODUCER_RATE)", "kafka.batch_timeout (PRODUCER_KAFKA_BATCH_TIMEOUT)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+	// All weights zero is one problem of the whole mix.
+	zero := []string{"PRODUCER_GENERATOR_WEIGHTS_CAR=0", "PRODUCER_GENERATOR_WEIGHTS_TRUCK=0", "PRODUCER_GENERATOR_WEIGHTS_VAN=0",
+		"PRODUCER_GENERATOR_WEIGHTS_BUS=0", "PRODUCER_GENERATOR_WEIGHTS_MOTORCYCLE=0"}
+	if _, err := app.Load(nil, zero); err == nil || !strings.Contains(err.Error(), "generator.weights (") {
+		t.Errorf("all-zero weights: %v", err)
+	}
+}
+
+func TestPublicJSON(t *testing.T) {
+	raw, err := app.DefaultConfig().PublicJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Kafka struct {
+			Brokers      []string `json:"brokers"`
+			BatchTimeout string   `json:"batch_timeout"`
+		} `json:"kafka"`
+		Rate      float64 `json:"rate"`
+		Generator struct {
+			Weights map[string]float64 `json:"weights"`
+		} `json:"generator"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+	if v.Kafka.BatchTimeout != "5ms" || v.Rate != 0.5 || v.Generator.Weights["truck"] != 0.11 || v.Kafka.Brokers[0] != "localhost:9092" {
+		t.Errorf("PublicJSON = %s", raw)
+	}
+}
