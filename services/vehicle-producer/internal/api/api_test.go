@@ -2,15 +2,14 @@ package api_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/gin-gonic/gin"
+
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/api"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/pacer"
 )
@@ -30,7 +29,8 @@ func server(t *testing.T) (http.Handler, *pacer.Pacer) {
 		},
 		SetRate: func(r float64) (float64, error) { return p.SetRate(r, time.Now()) },
 	}
-	e := httpserver.NewEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), httpserver.NewRegistry(), httpserver.NewReadiness())
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
 	h.Register(e)
 	return e, p
 }
