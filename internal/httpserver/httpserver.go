@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // registers /debug/pprof on http.DefaultServeMux, served only when Config.Pprof
 	"sort"
 	"sync"
 	"time"
@@ -22,6 +23,9 @@ import (
 type Config struct {
 	// Addr is host:port to listen on; ":9080" listens on every interface.
 	Addr string `mapstructure:"addr" usage:"HTTP listen address"`
+	// Pprof serves Go's profiler under /debug/pprof/ when true. Off by
+	// default: profiles reveal internals and cost CPU while taken.
+	Pprof bool `mapstructure:"pprof" usage:"serve /debug/pprof/ (profiling)"`
 }
 
 // Validate checks that Addr is a host:port.
@@ -114,6 +118,11 @@ func NewEngine(log *slog.Logger, reg *prometheus.Registry, ready *Readiness) *gi
 	return e
 }
 
+// EnablePprof serves Go's profiler under /debug/pprof/.
+func EnablePprof(e *gin.Engine) {
+	e.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))
+}
+
 func requestLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -167,6 +176,9 @@ var Module = fx.Module("httpserver",
 )
 
 func register(lc fx.Lifecycle, cfg Config, e *gin.Engine, log *slog.Logger) {
+	if cfg.Pprof {
+		EnablePprof(e)
+	}
 	var s *Server
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
