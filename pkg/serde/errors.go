@@ -3,8 +3,6 @@ package serde
 import (
 	"errors"
 	"strconv"
-
-	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
 // ErrInvalidRecord matches every decode failure: every *DecodeError matches
@@ -88,12 +86,3 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Is makes every DecodeError match ErrInvalidRecord.
 func (e *DecodeError) Is(target error) bool { return target == ErrInvalidRecord }
-
-// fieldError turns a model validation error into a DecodeError.
-func fieldError(record string, err error, off int) *DecodeError {
-	var fe *model.FieldError
-	if errors.As(err, &fe) {
-		return &DecodeError{Field: fe.Field, Reason: fe.Reason, Offset: off, Err: fe, record: record}
-	}
-	return &DecodeError{Reason: err.Error(), Offset: off, Err: err, record: record}
-}
