@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SERVICES := $(notdir $(wildcard services/*))
 
-.PHONY: help build test test-unit test-integration run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
+.PHONY: bench-catchup help build test test-unit test-integration run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -62,3 +62,6 @@ stack-reset: ## stop the local stack and delete its data
 
 clean: ## remove build output (the local stack's data stays; see stack-reset)
 	rm -rf bin out
+
+bench-catchup: build ## stats-processor catching up on 2,000,000 preloaded events (EVENTS=N to change)
+	$(WITH_STACK) $(GO) run ./bench/catchup -events $${EVENTS:-2000000} $(CATCHUP_FLAGS)
