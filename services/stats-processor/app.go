@@ -17,6 +17,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/web"
 )
 
 // Options is the whole application as fx options: the same wiring runs in
@@ -55,8 +56,13 @@ func newProcessor(cfg pipeline.Config, store *state.RedisStore, log *slog.Logger
 	return pipeline.New(cfg, store, log, m, pipeline.Options{})
 }
 
-func registerRoutes(e *gin.Engine, store *state.RedisStore, p *pipeline.Processor, cfg Config, ready *httpserver.Readiness) {
-	api.NewHandler(store, cfg.Window.Size, p.Partitions).Register(e)
+func registerRoutes(lc fx.Lifecycle, e *gin.Engine, store *state.RedisStore, p *pipeline.Processor, m *pipeline.Metrics,
+	cfg Config, ready *httpserver.Readiness, log *slog.Logger) {
+	stats := api.NewHandler(store, cfg.Window.Size, p.Partitions)
+	stats.Register(e)
+	live := web.NewStream(stats, web.MetricsTotals(m), web.Options{Log: log})
+	live.Register(e)
+	lc.Append(fx.StartStopHook(live.Start, live.Stop))
 	ready.Add("redis", store.Ping)
 	ready.Add("kafka", p.PingKafka)
 	ready.Add("consumer_group", func(context.Context) error { return p.Ready() })

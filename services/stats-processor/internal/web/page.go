@@ -1,0 +1,45 @@
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// assets is the page's files: static/index.html, app.js, app.css, icon.svg.
+//
+//go:embed static
+var assets embed.FS
+
+// contentSecurityPolicy lets the page load only its own files and talk only
+// to its own server: nothing reaches a CDN even by mistake.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// Register adds GET / (the live page), GET /live/:file (its files) and
+// GET /stats/stream to e.
+func (s *Stream) Register(e *gin.Engine) {
+	e.GET("/", func(c *gin.Context) { serveAsset(c, "index.html") })
+	e.GET("/live/:file", func(c *gin.Context) { serveAsset(c, c.Param("file")) })
+	e.GET("/stats/stream", s.serve)
+}
+
+func serveAsset(c *gin.Context, name string) {
+	if name == "index.html" && c.Request.URL.Path != "/" {
+		c.Redirect(http.StatusMovedPermanently, "/")
+		return
+	}
+	path := "static/" + name
+	if fi, err := fs.Stat(assets, path); err != nil || fi.IsDir() {
+		c.JSON(http.StatusNotFound, gin.H{"error": "no such file: " + name})
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	// The files change only with the binary; revalidating is cheap.
+	h.Set("Cache-Control", "no-cache")
+	http.ServeFileFS(c.Writer, c.Request, assets, path)
+}
