@@ -9,6 +9,6 @@
 // How it fails: Vehicle.Validate reports the first problem as a *FieldError
 // that names the field and wraps one of the sentinels below, and always
 // matches ErrInvalidVehicle with errors.Is. ParseVehicleType wraps
-// ErrUnknownVehicleType. Window arithmetic never fails; a non-positive window
-// size is a programming error and panics, like a division by zero.
+// ErrUnknownVehicleType. Window arithmetic never fails on valid input; a
+// non-positive window size is a programming error and panics.
 package model

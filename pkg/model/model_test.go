@@ -255,13 +255,17 @@ func TestWindowStartProperty(t *testing.T) {
 	}
 }
 
-func TestWindowStartPanicsOnZeroSize(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("WindowStart(1, 0) did not panic")
-		}
-	}()
-	WindowStart(1, 0)
+func TestWindowStartPanicsOnBadSize(t *testing.T) {
+	for _, size := range []int64{0, -1, -20000} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("WindowStart(1, %d) did not panic", size)
+				}
+			}()
+			WindowStart(1, size)
+		}()
+	}
 }
 
 var sink int64

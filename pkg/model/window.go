@@ -22,6 +22,9 @@ const ZeroTimeMillis int64 = -62135596800000
 // negative t too (Go's % truncates toward zero, which would put t = -1 in the
 // window starting at 0). It panics if size <= 0.
 func WindowStart(t, size int64) int64 {
+	if size <= 0 {
+		panic("model.WindowStart: window size must be positive")
+	}
 	m := t % size
 	if m < 0 {
 		m += size

@@ -29,8 +29,8 @@ var ErrWrongType = errors.New("wrong JSON type")
 var ErrDuplicateKey = errors.New("duplicate key")
 
 // ErrInvalidTimestamp says a timestamp string is not RFC 3339 as this package
-// reads it (see the package documentation), or a field that must be an
-// integer is not one.
+// reads it (see the package documentation), or that a statistics window ends
+// before it starts.
 var ErrInvalidTimestamp = errors.New("invalid timestamp")
 
 // ErrInvalidCount says a statistics count is not a non-negative integer.
