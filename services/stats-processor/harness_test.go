@@ -74,7 +74,12 @@ type scenario struct {
 }
 
 func newScenario(t *testing.T, partitions int) *scenario {
-	env := testenv.Get(t)
+	return newScenarioOn(t, testenv.Get(t), partitions)
+}
+
+// newScenarioOn runs the scenario on the given services (private ones for
+// outage tests).
+func newScenarioOn(t *testing.T, env testenv.Services, partitions int) *scenario {
 	_, prefix := env.Redis(t)
 	s := &scenario{
 		t: t, env: env, partitions: partitions, prefix: prefix,

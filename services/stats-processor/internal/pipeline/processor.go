@@ -288,8 +288,20 @@ func (p *Processor) savedOffset(partition int, offset int64) {
 
 func partitionLabel(n int) string { return strconv.Itoa(n) }
 
-// PingKafka checks that the brokers answer a metadata request.
+// PingKafka checks that a broker answers on a fresh connection (the
+// client's pooled connections and cached metadata would hide an outage).
 func (p *Processor) PingKafka(ctx context.Context) error {
-	_, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.InputTopic}})
+	var err error
+	for _, b := range p.cfg.Brokers {
+		var conn *kafka.Conn
+		if conn, err = p.dialer.DialContext(ctx, "tcp", b); err == nil {
+			_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+			_, err = conn.ApiVersions()
+			conn.Close()
+			if err == nil {
+				return nil
+			}
+		}
+	}
 	return err
 }

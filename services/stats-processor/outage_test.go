@@ -1,0 +1,83 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+)
+
+// TestE2EOutages stops Redis and then Kafka (private instances of this test)
+// while data flows: the processor reports not ready naming the dependency,
+// keeps running, and resumes without loss; counts stay exact.
+func TestE2EOutages(t *testing.T) {
+	testenv.Get(t)
+	k, r := testenv.PrivateKafka(t), testenv.PrivateRedis(t)
+	s := newScenarioOn(t, testenv.Services{Brokers: []string{k.Addr}, RedisAddr: r.Addr}, 3)
+	data := dataset(4, 3, 2500, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	chunks := interleave(data, 100)
+	ctx := context.Background()
+	s.produce(ctx, chunks[0])
+	p := s.start("o")
+	waitReady(t, p.addr, "", 60*time.Second)
+	for i, c := range chunks[1:] {
+		s.produce(ctx, c)
+		time.Sleep(100 * time.Millisecond)
+		switch i {
+		case 5:
+			r.Stop(t)
+			waitReady(t, p.addr, "redis", 30*time.Second)
+			t.Log("Redis stopped: /readyz names redis")
+			time.Sleep(3 * time.Second)
+			r.Start(t)
+			waitReady(t, p.addr, "", 60*time.Second)
+			t.Log("Redis back: ready again")
+		case 12:
+			k.Stop(t)
+			waitReady(t, p.addr, "kafka", 30*time.Second)
+			t.Log("Kafka stopped: /readyz names kafka")
+			time.Sleep(3 * time.Second)
+			k.Start(t)
+			waitReady(t, p.addr, "", 90*time.Second)
+			t.Log("Kafka back: ready again")
+		}
+	}
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkStats(p.addr, want)
+	p.stop(t)
+}
+
+// waitReady waits until /readyz is 200 (failing == "") or 503 naming
+// failing.
+func waitReady(t *testing.T, addr, failing string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			var body struct {
+				Failing map[string]string `json:"failing"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if failing == "" && resp.StatusCode == 200 {
+				return
+			}
+			if failing != "" && resp.StatusCode == 503 && body.Failing[failing] != "" {
+				return
+			}
+			last = resp.Status
+			for k, v := range body.Failing {
+				last += " " + k + "=" + v
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("/readyz did not become %q within %s (last: %s)", map[bool]string{true: "ready", false: "503 " + failing}[failing == ""], timeout, last)
+}
