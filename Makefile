@@ -65,3 +65,7 @@ clean: ## remove build output (the local stack's data stays; see stack-reset)
 
 bench-catchup: build ## stats-processor catching up on 2,000,000 preloaded events (EVENTS=N to change)
 	$(WITH_STACK) $(GO) run ./bench/catchup -events $${EVENTS:-2000000} $(CATCHUP_FLAGS)
+
+.PHONY: bench-producer
+bench-producer: build ## vehicle-producer vs Kafka's ProducerPerformance, 1,000,000 events at full speed (N, ROUNDS, COMPRESSION; docs/vehicle-producer.md)
+	$(WITH_STACK) bench/producer/run.sh

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -73,8 +74,32 @@ func run(args, environ []string, stderr io.Writer) int {
 	}
 	log.Log(context.Background(), level, "stopped",
 		"generated", ps.Generated, "sent", ss.Sent, "unacknowledged", ss.InFlight,
-		"send_failures", ss.Failures, "seed", ps.Seed, "exit_code", code)
+		"send_failures", ss.Failures, "seed", ps.Seed, "exit_code", code,
+		slog.Group("throughput", throughput(ps, ss)...))
 	return code
+}
+
+// throughput is the run's sending speed: acknowledged events and bytes (key
+// plus value) per second from the start of the loop to the last
+// acknowledgement of a count run, or to now.
+func throughput(ps producer.Status, ss sink.Stats) []any {
+	if ps.Started.IsZero() {
+		return nil
+	}
+	end := ps.Finished
+	if end.IsZero() {
+		end = time.Now()
+	}
+	d := end.Sub(ps.Started).Seconds()
+	if d <= 0 {
+		return nil
+	}
+	return []any{
+		"seconds", d,
+		"events_per_second", float64(ss.Sent) / d,
+		"bytes", ss.SentBytes,
+		"mib_per_second", float64(ss.SentBytes) / d / (1 << 20),
+	}
 }
 
 // reason says why the application stops. fx reports its own Shutdown as

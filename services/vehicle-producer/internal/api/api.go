@@ -34,6 +34,8 @@ type Status struct {
 	Generated uint64 `json:"generated"`
 	// Sent counts the events Kafka acknowledged.
 	Sent uint64 `json:"sent"`
+	// SentBytes is the keys and values of the sent events, in bytes.
+	SentBytes uint64 `json:"sentBytes"`
 	// SentByType splits Sent by vehicle type.
 	SentByType map[string]uint64 `json:"sentByType"`
 	// InFlight counts events handed over and not yet acknowledged.

@@ -69,6 +69,7 @@ func status(version string, cfg json.RawMessage, p producer.Status, s sink.Stats
 		Seed:         p.Seed,
 		Generated:    p.Generated,
 		Sent:         s.Sent,
+		SentBytes:    s.SentBytes,
 		SentByType:   map[string]uint64{},
 		InFlight:     s.InFlight,
 		SendFailures: s.Failures,

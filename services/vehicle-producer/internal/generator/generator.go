@@ -105,12 +105,13 @@ func New(cfg Config, seed uint64) (*Generator, error) {
 
 // RandomSeed returns a non-zero seed from the operating system's random
 // source, for runs that asked for seed 0 (random). Log it: it reproduces the
-// run.
+// run. It is below 2^53, so it survives JSON parsers that read numbers as
+// float64 (jq, JavaScript) when copied from a log line or /status.
 func RandomSeed() uint64 {
 	var b [8]byte
 	for {
 		_, _ = crand.Read(b[:]) // never fails on supported platforms (Go 1.24+)
-		if s := binary.LittleEndian.Uint64(b[:]); s != 0 {
+		if s := binary.LittleEndian.Uint64(b[:]) & (1<<53 - 1); s != 0 {
 			return s
 		}
 	}

@@ -105,8 +105,10 @@ func TestSeedZeroIsAValidSeed(t *testing.T) {
 	if a[9] != b[9] {
 		t.Error("seed 0 is not reproducible inside the generator")
 	}
-	if generator.RandomSeed() == 0 {
-		t.Error("RandomSeed returned 0")
+	for range 100 {
+		if s := generator.RandomSeed(); s == 0 || s >= 1<<53 {
+			t.Fatalf("RandomSeed returned %d, want 1..2^53-1", s)
+		}
 	}
 }
 

@@ -72,6 +72,7 @@ type Producer struct {
 	log   *slog.Logger
 	opts  Options
 	start time.Time
+	end   time.Time // when Count events were acknowledged
 
 	generated atomic.Uint64
 	complete  atomic.Bool
@@ -230,8 +231,12 @@ func (p *Producer) run(genCtx, sendCtx context.Context) error {
 		}
 		return fmt.Errorf("flush: %w", err)
 	}
+	end := p.opts.Now()
+	p.mu.Lock()
+	p.end = end
+	p.mu.Unlock()
 	p.complete.Store(true)
-	p.log.Info("count reached: every event sent and acknowledged", "count", p.cfg.Count)
+	p.log.Info("count reached: every event sent and acknowledged", "count", p.cfg.Count, "duration", end.Sub(p.start))
 	return nil
 }
 
@@ -261,6 +266,8 @@ type Status struct {
 	Started time.Time
 	// Complete says Count events were sent and acknowledged.
 	Complete bool
+	// Finished is when Count events were acknowledged; zero before.
+	Finished time.Time
 	// Err is what ended the loop, if it ended with an error.
 	Err error
 }
@@ -268,7 +275,7 @@ type Status struct {
 // Status returns the current snapshot.
 func (p *Producer) Status() Status {
 	p.mu.Lock()
-	started, err := p.start, p.err
+	started, finished, err := p.start, p.end, p.err
 	p.mu.Unlock()
 	return Status{
 		Rate:      p.pace.Rate(),
@@ -277,6 +284,7 @@ func (p *Producer) Status() Status {
 		Generated: p.generated.Load(),
 		Started:   started,
 		Complete:  p.complete.Load(),
+		Finished:  finished,
 		Err:       err,
 	}
 }

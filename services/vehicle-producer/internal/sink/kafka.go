@@ -57,6 +57,7 @@ type Kafka struct {
 	retryDone chan struct{}
 
 	sent      atomic.Uint64
+	sentBytes atomic.Uint64
 	byType    [model.NumVehicleTypes]atomic.Uint64
 	failures  atomic.Uint64
 	failing   atomic.Bool
@@ -240,7 +241,9 @@ func (s *Kafka) complete(msgs []kafka.Message, err error) {
 	}
 	var byType [model.NumVehicleTypes]int
 	oldest := time.Duration(1<<63 - 1)
+	bytes := 0
 	for i := range msgs {
+		bytes += len(msgs[i].Key) + len(msgs[i].Value)
 		p := msgs[i].WriterData.(*pending)
 		byType[p.typ.Index()]++
 		oldest = min(oldest, p.at)
@@ -260,6 +263,7 @@ func (s *Kafka) complete(msgs []kafka.Message, err error) {
 		}
 	}
 	s.sent.Add(uint64(len(msgs)))
+	s.sentBytes.Add(uint64(bytes))
 	s.metrics.Acked(&byType, len(msgs), time.Since(s.epoch)-oldest)
 	s.noteSuccess()
 	s.win.release(len(msgs))
@@ -414,6 +418,9 @@ func (s *Kafka) Close(ctx context.Context) error {
 type Stats struct {
 	// Sent is the number of records Kafka acknowledged.
 	Sent uint64
+	// SentBytes is the keys and values of the Sent records, in bytes
+	// (before compression, without Kafka's per-record overhead).
+	SentBytes uint64
 	// SentByType splits Sent by vehicle type, indexed by VehicleType.Index.
 	SentByType [model.NumVehicleTypes]uint64
 	// InFlight is the number of records handed over and not yet acknowledged
@@ -431,7 +438,7 @@ type Stats struct {
 
 // Stats returns the current counters.
 func (s *Kafka) Stats() Stats {
-	st := Stats{Sent: s.sent.Load(), InFlight: s.win.inUse(), Failures: s.failures.Load()}
+	st := Stats{Sent: s.sent.Load(), SentBytes: s.sentBytes.Load(), InFlight: s.win.inUse(), Failures: s.failures.Load()}
 	for i := range st.SentByType {
 		st.SentByType[i] = s.byType[i].Load()
 	}
