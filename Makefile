@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SERVICES := $(notdir $(wildcard services/*))
 
-.PHONY: bench-catchup help build test test-unit test-integration run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
+.PHONY: bench-catchup bench-compare help build test test-unit test-integration run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ down: ## stop Docker Compose
 
 bench: ## micro-benchmarks of the per-event path (figures, no assertions)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-compare: ## stats-processor vs Flink vs Kafka's own consumer on one preloaded input (N=2000000; docs/benchmarks-compare.md)
+	$(WITH_STACK) bench/compare/run.sh
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# bench/compare/run.sh: `make bench-compare`. One run, one machine, one broker,
+# one preloaded input, three readers of it, side by side:
+#
+#   1. the limit:     Kafka's ConsumerPerformance reading the input topic
+#   2. the reference: the demo's Flink job (bench/flink-reference), local, parallelism 2
+#   3. ours:          bin/stats-processor with its default configuration
+#
+# For each: events/s from process start until the last expected window record
+# is on its output topic, time to the first record, peak RSS and CPU time.
+# Then it checks that Flink's and our window records are byte-identical to
+# the ones the loader computed from its own data (Flink runs twice: with
+# withIdleness as asked, and without, see the docs), prints one table and writes
+# it into docs/benchmarks-compare.md. docs/benchmarks-compare.md explains
+# every figure and setting.
+#
+# Run it through `make bench-compare` (which starts the local stack if needed
+# and sets VS_KAFKA_BROKERS / VS_REDIS_ADDR). Settings, as environment variables:
+#   N=2000000            input events
+#   PARTITIONS=6         input partitions
+#   IDLE_TIMEOUT=2s      the processor's watermark.idle_timeout and Flink's withIdleness
+#   STEP=10ms AGO=3h     event-time spacing per partition, and how long ago the first event is
+#   FLINK_HEAP=1g FLINK_PARALLELISM=2
+#   CPERF_HEAP=512m      heap of ConsumerPerformance
+#   RUN_TIMEOUT=8m       give up on one system after this long
+#   DOC=docs/benchmarks-compare.md   where the table goes; DOC= leaves the docs alone
+#   FLINK_NO_IDLENESS=1  also run the Flink job without withIdleness (0: skip it)
+#   KEEP=0               KEEP=1 keeps the run's topics, groups and Redis keys
+# Output (logs, records, results) goes to out/bench-compare/<run>/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+N=${N:-2000000}
+PARTITIONS=${PARTITIONS:-6}
+IDLE_TIMEOUT=${IDLE_TIMEOUT:-2s}
+STEP=${STEP:-10ms}
+AGO=${AGO:-3h}
+FLINK_HEAP=${FLINK_HEAP:-1g}
+FLINK_PARALLELISM=${FLINK_PARALLELISM:-2}
+CPERF_HEAP=${CPERF_HEAP:-512m}
+RUN_TIMEOUT=${RUN_TIMEOUT:-8m}
+DOC=${DOC-docs/benchmarks-compare.md}
+KEEP=${KEEP:-0}
+FLINK_NO_IDLENESS=${FLINK_NO_IDLENESS:-1}
+BROKERS=${VS_KAFKA_BROKERS:?run through make bench-compare (deploy/local/with-stack.sh sets VS_KAFKA_BROKERS)}
+REDIS=${VS_REDIS_ADDR:?run through make bench-compare (deploy/local/with-stack.sh sets VS_REDIS_ADDR)}
+
+RUN="$(date -u +%Y%m%d-%H%M%S)-$$"
+OUT="$ROOT/out/bench-compare/$RUN"
+mkdir -p "$OUT"
+M2="$ROOT/.local/m2"
+FLINK_DIR="$ROOT/bench/flink-reference"
+case $IDLE_TIMEOUT in
+*ms) idle_ms=${IDLE_TIMEOUT%ms} ;;
+*s) idle_ms=${IDLE_TIMEOUT%s}000 ;;
+*) idle_ms=x ;;
+esac
+[[ $idle_ms =~ ^[0-9]+$ ]] || { echo "IDLE_TIMEOUT must look like 2s or 1500ms" >&2; exit 2; }
+
+IN="bench-in-$RUN"
+OUT_FLINK="bench-out-flink-$RUN"
+OUT_FLINK2="bench-out-flink-noidle-$RUN"
+OUT_OURS="bench-out-ours-$RUN"
+DLQ_OURS="bench-dlq-ours-$RUN"
+G_CPERF="bench-cperf-$RUN"
+G_FLINK="bench-flink-$RUN"
+G_FLINK2="bench-flink-noidle-$RUN"
+G_OURS="bench-ours-$RUN"
+PREFIX="bench-$RUN"
+
+phase_no=0
+phase() { phase_no=$((phase_no + 1)); printf '\n== %s [%d/8] %s\n' "$(date +%H:%M:%S)" "$phase_no" "$*" >&2; }
+die() { echo "bench-compare: $*" >&2; exit 1; }
+
+cleanup() {
+	local rc=$?
+	if [[ $KEEP == 1 ]]; then
+		echo "bench-compare: KEEP=1: topics $IN $OUT_FLINK $OUT_FLINK2 $OUT_OURS $DLQ_OURS and Redis prefix $PREFIX stay" >&2
+	elif [[ -x $OUT/bin/measure ]]; then
+		"$OUT/bin/measure" cleanup -brokers "$BROKERS" -redis-addr "$REDIS" -redis-prefix "$PREFIX" \
+			-topics "$IN,$OUT_FLINK,$OUT_FLINK2,$OUT_OURS,$DLQ_OURS" -groups "$G_CPERF,$G_FLINK,$G_FLINK2,$G_OURS" ||
+			echo "bench-compare: cleanup incomplete (see above)" >&2
+	fi
+	echo "bench-compare: logs and results in ${OUT#"$ROOT"/}" >&2
+	exit $rc
+}
+trap cleanup EXIT
+
+# --------------------------------------------------------------- build
+phase "build: bin/stats-processor, the Go helpers, the Flink job (Maven, first time downloads Flink into .local/m2)"
+make -s build >&2
+mkdir -p "$OUT/bin"
+go build -o "$OUT/bin/" ./bench/compare/loader ./bench/compare/measure
+flink_jar="$FLINK_DIR/target/flink-reference-1.jar"
+if [[ ! -s $FLINK_DIR/target/classpath.txt || ! -f $flink_jar ||
+	-n $(find "$FLINK_DIR/pom.xml" "$FLINK_DIR/src" -newer "$flink_jar" -print -quit) ]]; then
+	mvn -B -q -Dmaven.repo.local="$M2" -f "$FLINK_DIR/pom.xml" package dependency:build-classpath \
+		-Dmdep.outputFile=target/classpath.txt >"$OUT/maven.log" 2>&1 ||
+		{ tail -30 "$OUT/maven.log" >&2; die "the Flink job did not build (log: $OUT/maven.log)"; }
+fi
+FLINK_CP="$FLINK_DIR/target/classes:$(<"$FLINK_DIR/target/classpath.txt")"
+KAFKA_CP="$("$ROOT/deploy/local/stack.sh" classpath)"
+FLINK_VERSION=$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' "$FLINK_DIR/pom.xml")
+CONNECTOR_VERSION=$(sed -n 's:.*<flink.kafka.connector.version>\(.*\)</flink.kafka.connector.version>.*:\1:p' "$FLINK_DIR/pom.xml")
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/local/pom.xml")
+KAFKA_CLIENTS_FLINK=$(tr ':' '\n' <"$FLINK_DIR/target/classpath.txt" | sed -n 's:.*/kafka-clients-\(.*\)\.jar$:\1:p')
+
+# --------------------------------------------------------------- load
+phase "load: $N events into $IN ($PARTITIONS partitions), once, for all three"
+"$OUT/bin/measure" topics -brokers "$BROKERS" -partitions 1 "$OUT_FLINK" "$OUT_FLINK2" "$OUT_OURS" "$DLQ_OURS"
+"$OUT/bin/loader" -brokers "$BROKERS" -topic "$IN" -n "$N" -partitions "$PARTITIONS" -step "$STEP" -ago "$AGO" \
+	-expected "$OUT/expected.tsv" -summary "$OUT/input.md"
+expected=$(wc -l <"$OUT/expected.tsv")
+
+measure_run() { # name, then measure run flags, then -- command
+	local name=$1
+	shift
+	"$OUT/bin/measure" run -name "$name" -brokers "$BROKERS" -events "$N" -timeout "$RUN_TIMEOUT" \
+		-result "$OUT/$name.json" -log "$OUT/$name.log" "$@"
+}
+failed=()
+
+# --------------------------------------------------------------- the limit
+phase "the limit: ConsumerPerformance reads $N records of $IN (new group, from the earliest offset)"
+cat >"$OUT/log4j.properties" <<'EOF'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=%d %p %m (%c)%n
+EOF
+measure_run limit -until-exit -- \
+	java -Xmx"$CPERF_HEAP" -Dlog4j.configuration="file:$OUT/log4j.properties" -cp "$KAFKA_CP" \
+	org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$BROKERS" --topic "$IN" \
+	--messages "$N" --group "$G_CPERF" --timeout 30000 || failed+=(limit)
+nmsg=$(awk -F', ' 'h && NF > 5 {print $5; exit} /^start.time,/ {h=1}' "$OUT/limit.log")
+[[ $nmsg == "$N" ]] || { failed+=(limit); echo "ConsumerPerformance read ${nmsg:-?} of $N messages (log: $OUT/limit.log)" >&2; }
+
+# --------------------------------------------------------------- Flink
+# Java 17 needs these for Flink's reflection and serialisers; the list is
+# Flink 1.20's own default (env.java.opts.all in its config.yaml).
+JAVA17_OPENS=(
+	--add-exports=java.base/sun.net.util=ALL-UNNAMED
+	--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED
+	--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED
+	--add-opens=java.base/java.lang=ALL-UNNAMED
+	--add-opens=java.base/java.net=ALL-UNNAMED
+	--add-opens=java.base/java.io=ALL-UNNAMED
+	--add-opens=java.base/java.nio=ALL-UNNAMED
+	--add-opens=java.base/sun.nio.ch=ALL-UNNAMED
+	--add-opens=java.base/java.lang.reflect=ALL-UNNAMED
+	--add-opens=java.base/java.text=ALL-UNNAMED
+	--add-opens=java.base/java.time=ALL-UNNAMED
+	--add-opens=java.base/java.util=ALL-UNNAMED
+	--add-opens=java.base/java.util.concurrent=ALL-UNNAMED
+	--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED
+	--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED
+)
+flink_run() { # name, idleness in ms (0: no withIdleness)
+	measure_run "$1" -topic "$2" -expected "$OUT/expected.tsv" -observed "$OUT/$1.tsv" -linger 15s -- \
+		java -Xmx"$FLINK_HEAP" "${JAVA17_OPENS[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+		-cp "$FLINK_CP" io.vehiclestats.bench.VehicleStatisticsJob \
+		--brokers "$BROKERS" --input "$IN" --output "$2" --group "$3" \
+		--parallelism "$FLINK_PARALLELISM" --idleness-ms "$4" --window-ms 20000 || failed+=("$1")
+}
+# late_events NAME: the late events the Flink job reported (its total, else its last report).
+late_events() {
+	local n
+	n=$(sed -n 's/^late events in total: \([0-9]*\).*/\1/p' "$OUT/$1.log" | tail -1)
+	[[ -n $n ]] || n=$(sed -n 's/^late events so far: \([0-9]*\).*/\1/p' "$OUT/$1.log" | tail -1)
+	echo "${n:-0}"
+}
+phase "the reference: Flink $FLINK_VERSION job (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT) → $OUT_FLINK"
+flink_run flink "$OUT_FLINK" "$G_FLINK" "$idle_ms"
+echo "  [flink] late events dropped by its window operator: $(late_events flink)" >&2
+
+# --------------------------------------------------------------- ours
+phase "ours: bin/stats-processor (defaults, earliest, idle timeout $IDLE_TIMEOUT) → $OUT_OURS"
+measure_run ours -topic "$OUT_OURS" -expected "$OUT/expected.tsv" -observed "$OUT/ours.tsv" -- \
+	env PROCESSOR_KAFKA_BROKERS="$BROKERS" PROCESSOR_KAFKA_INPUT_TOPIC="$IN" \
+	PROCESSOR_KAFKA_OUTPUT_TOPIC="$OUT_OURS" PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="$DLQ_OURS" \
+	PROCESSOR_KAFKA_GROUP_ID="$G_OURS" PROCESSOR_KAFKA_START_OFFSET=earliest \
+	PROCESSOR_REDIS_ADDR="$REDIS" PROCESSOR_REDIS_KEY_PREFIX="$PREFIX" PROCESSOR_HTTP_ADDR=127.0.0.1:0 \
+	PROCESSOR_WATERMARK_IDLE_TIMEOUT="$IDLE_TIMEOUT" PROCESSOR_LOG_LEVEL=info \
+	"$ROOT/bin/stats-processor" || failed+=(ours)
+
+# --------------------------------------------------------------- Flink without idleness
+systems=(flink="$OUT/flink.tsv")
+late=(flink="$(late_events flink)")
+flink_rows=(-flink "Flink $FLINK_VERSION, withIdleness $IDLE_TIMEOUT=$OUT/flink.json")
+if [[ $FLINK_NO_IDLENESS == 1 ]]; then
+	phase "the reference again, without withIdleness (bounded input: the final watermark still closes every window) → $OUT_FLINK2"
+	flink_run flink-noidle "$OUT_FLINK2" "$G_FLINK2" 0
+	echo "  [flink-noidle] late events dropped by its window operator: $(late_events flink-noidle)" >&2
+	systems+=(flink-noidle="$OUT/flink-noidle.tsv")
+	late+=(flink-noidle="$(late_events flink-noidle)")
+	flink_rows+=(-flink "Flink $FLINK_VERSION, no withIdleness=$OUT/flink-noidle.json")
+else
+	phase "(skipped: Flink without withIdleness; FLINK_NO_IDLENESS=1 runs it)"
+fi
+systems+=(ours="$OUT/ours.tsv")
+
+# --------------------------------------------------------------- verify
+phase "verify: Flink's and our window records against the $expected the loader expects, and against each other"
+verified=1
+"$OUT/bin/measure" verify -expected "$OUT/expected.tsv" -events "$N" -out "$OUT/verify.json" \
+	-late "$(IFS=,; echo "${late[*]}")" "${systems[@]}" || verified=0
+
+# --------------------------------------------------------------- report
+phase "report"
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem_total=$(free -g | awk '/^Mem:/ {print $2}')
+{
+	echo "Command: \`make bench-compare N=$N\` (run $RUN, $(date -u '+%Y-%m-%d %H:%M UTC'))."
+	echo
+	echo "- Machine: $(nproc) CPUs ($cpu_model), ${mem_total} GiB RAM (\`free -g\` total), $(uname -sr);" \
+		"load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; compare rows, not runs)."
+	echo "- Software: Kafka $KAFKA_VERSION broker (KRaft, one node, local stack) and its ConsumerPerformance;" \
+		"Flink $FLINK_VERSION with flink-connector-kafka $CONNECTOR_VERSION (kafka-clients $KAFKA_CLIENTS_FLINK);" \
+		"$(go version | cut -d' ' -f3); $(java -version 2>&1 | head -1 | sed 's/"//g')."
+	echo "- Input: $(<"$OUT/input.md")"
+	echo "- Settings: idle timeout $IDLE_TIMEOUT for both (processor \`watermark.idle_timeout\`, Flink \`withIdleness\`);" \
+		"Flink local MiniCluster, parallelism $FLINK_PARALLELISM, \`-Xmx$FLINK_HEAP\`, bounded KafkaSource, at-least-once sink, no checkpoints," \
+		"run with \`withIdleness($IDLE_TIMEOUT)\`$([[ $FLINK_NO_IDLENESS == 1 ]] && echo " and again without it");" \
+		"stats-processor with its defaults except brokers, topics, group, Redis prefix, HTTP address, \`earliest\` and the idle timeout;" \
+		"ConsumerPerformance with its defaults and \`-Xmx$CPERF_HEAP\`."
+	echo
+} >"$OUT/setup.md"
+doc_args=()
+[[ -n $DOC ]] && doc_args=(-doc "$ROOT/$DOC")
+"$OUT/bin/measure" report -limit "$OUT/limit.json" "${flink_rows[@]}" -ours "$OUT/ours.json" \
+	-verify "$OUT/verify.json" -cperf-log "$OUT/limit.log" \
+	-setup "$OUT/setup.md" -out "$OUT/table.md" "${doc_args[@]}"
+
+if ((${#failed[@]} > 0)); then
+	die "failed runs: ${failed[*]} (logs in ${OUT#"$ROOT"/})"
+fi
+((verified)) || die "the window records do not match (see verify above)"
