@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -120,7 +121,7 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 			closing = append(closing, state.ClosedWindow{Start: start, Counts: c})
 		}
 	}
-	slices.SortFunc(closing, func(a, b state.ClosedWindow) int { return int(a.Start - b.Start) })
+	slices.SortFunc(closing, func(a, b state.ClosedWindow) int { return cmp.Compare(a.Start, b.Start) })
 	if msgs := StatisticsRecords(closing, size); len(msgs) > 0 {
 		if err := p.output.WriteMessages(ctx, msgs...); err != nil {
 			p.metrics.Errors.WithLabelValues("kafka").Inc()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -285,8 +284,6 @@ func (p *Processor) savedOffset(partition int, offset int64) {
 	p.commits[partition] = offset
 	p.commitMu.Unlock()
 }
-
-func partitionLabel(n int) string { return strconv.Itoa(n) }
 
 // PingKafka checks that a broker answers on a fresh connection (the
 // client's pooled connections and cached metadata would hide an outage).
