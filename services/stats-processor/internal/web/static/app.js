@@ -147,7 +147,8 @@
       const prev = closed[1];
       if (prev && Date.parse(prev.end) === Date.parse(c.start)) {
         const d = c.total - prev.total;
-        setText('#closed-change', d === 0 ? 'same as the window before' : `${d > 0 ? '▲ ' : '▼ '}${num(Math.abs(d))} on the window before`);
+        setText('#closed-change', d === 0 ? 'as many as the window before'
+          : `${d > 0 ? '▲' : '▼'} ${num(Math.abs(d))} ${d > 0 ? 'more' : 'fewer'} than the window before`);
       } else {
         setText('#closed-change', '');
       }
@@ -201,20 +202,23 @@
 
   function renderChart(snap) {
     const host = $('#chart');
-    const wins = snap.windows.slice().reverse(); // oldest on the left
-    if (!wins.length) {
+    if (!snap.windows.length) {
       host.replaceChildren(el('p', { class: 'empty', text: 'Waiting for the first vehicles…' }));
       return;
     }
     const W = Math.max(280, Math.round(host.clientWidth));
-    const H = W < 560 ? 230 : 280;
+    const H = W < 560 ? 240 : 280;
     const m = { top: 34, right: 6, bottom: 44, left: 46 };
     const iw = W - m.left - m.right;
     const ih = H - m.top - m.bottom;
+    // As many of the newest windows as fit at a readable width (the table
+    // lists them all); oldest on the left.
+    const fit = Math.max(3, Math.floor(iw / 44));
+    const wins = snap.windows.slice(0, fit).reverse();
     const ticks = niceTicks(Math.max(1, ...wins.map((w) => w.total)), W < 560 ? 3 : 4);
     const yMax = ticks[ticks.length - 1];
     const y = (v) => m.top + ih - (v / yMax) * ih;
-    const slots = Math.max(wins.length, 8);
+    const slots = Math.max(wins.length, Math.min(8, fit));
     const slot = iw / slots;
     const bw = Math.min(76, slot * 0.64);
     const x0 = m.left + iw - wins.length * slot; // newest at the right edge
@@ -266,7 +270,7 @@
     if (head.dataset.key !== headKey) {
       head.dataset.key = headKey;
       head.replaceChildren(el('th', { scope: 'col', text: 'Window' }), el('th', { scope: 'col', text: 'State' }),
-        ...types.map((t) => el('th', { scope: 'col' }, swatch(t, 12), t.name.toLowerCase())),
+        ...types.map((t) => el('th', { scope: 'col', title: t.name.toLowerCase() }, swatch(t, 12), el('span', { class: 'name', text: t.name.toLowerCase() }))),
         el('th', { scope: 'col', class: 'total', text: 'Total' }));
     }
     const rows = snap.windows.map((w) => {
@@ -276,8 +280,9 @@
       tr.dataset.closed = String(w.closed);
       tr.dataset.total = String(w.total);
       tr.dataset.counts = JSON.stringify(w.counts);
-      tr.append(el('td', { text: range(w) }),
-        el('td', {}, el('span', { class: `state ${w.closed ? 'closed' : 'open'}`, text: w.closed ? '✓ closed' : '● open' })));
+      tr.append(el('td', {}, el('span', { text: clock(w.start) }), el('span', { class: 'end', text: `–${clock(w.end)}` })),
+        el('td', {}, el('span', { class: `state ${w.closed ? 'closed' : 'open'}`, title: w.closed ? 'closed' : 'open' },
+          w.closed ? '✓' : '●', el('span', { class: 'word', text: w.closed ? 'closed' : 'open' }))));
       for (const t of types) {
         const c = w.counts[t.name] || 0;
         tr.append(el('td', { class: c ? 'count' : 'count zero', 'data-type': t.name, text: c ? num(c) : '–' }));
