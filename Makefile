@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SERVICES := $(notdir $(wildcard services/*))
 
-.PHONY: bench-catchup bench-compare help build test test-unit test-integration run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
+.PHONY: bench-catchup bench-compare help build test test-unit test-integration chromium run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,8 +28,18 @@ test: test-unit test-integration ## unit tests, then integration tests against a
 test-unit: ## unit tests only (no services), with the race detector
 	$(GO) test $(GOFLAGS_TEST) -short ./...
 
-test-integration: build ## integration and end-to-end tests against the local stack
+test-integration: build chromium ## integration and end-to-end tests against the local stack
 	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 20m -run 'Integration|E2E' ./...
+
+chromium: ## Debian's chromium for the live page's browser test (installed when missing and root)
+	@command -v chromium >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+			|| echo "could not install chromium: the browser test will be skipped"; \
+	else \
+		echo "chromium is missing, so the browser test will be skipped; install it with: sudo apt-get install chromium"; \
+	fi
 
 run: ## the whole pipeline on this machine: stack, producer, processor; Ctrl-C stops it
 	deploy/local/run.sh
