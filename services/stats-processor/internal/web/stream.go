@@ -97,8 +97,8 @@ type Stream struct {
 	latest  []byte // the last event sent, as an SSE frame; nil before the first
 	stopped bool
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel context.CancelFunc // set by Start, under mu
+	done   chan struct{}      // closed when the poll loop ends
 
 	// Owned by the poll goroutine.
 	rate    rate
@@ -126,8 +126,14 @@ func NewStream(stats StatsReader, totals func() Totals, opts Options) *Stream {
 	}
 }
 
-// Start runs the poll loop on its own context until Stop.
+// Start runs the poll loop on its own context until Stop. It starts the loop
+// once; after Stop it does nothing.
 func (s *Stream) Start(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil || s.stopped {
+		return nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go s.run(ctx)
@@ -145,11 +151,12 @@ func (s *Stream) Stop(ctx context.Context) error {
 			delete(s.clients, c)
 		}
 	}
+	cancel := s.cancel
 	s.mu.Unlock()
-	if s.cancel == nil {
-		return nil
+	if cancel == nil {
+		return nil // never started
 	}
-	s.cancel()
+	cancel()
 	select {
 	case <-s.done:
 		return nil
@@ -185,6 +192,12 @@ func (s *Stream) poll(ctx context.Context) {
 	now := s.opts.Now()
 	totals := s.totals()
 	eps := round1(s.rate.add(now, totals.Events))
+	if !s.watched() {
+		// Nobody to tell: skip the Redis read. The next client gets a fresh
+		// snapshot at the next poll.
+		s.lastKey, s.lastErr = nil, ""
+		return
+	}
 	rctx, cancel := context.WithTimeout(ctx, max(s.opts.Interval*4, 2*time.Second))
 	st, err := s.stats.Read(rctx, api.Query{Limit: s.opts.Windows, From: model.MinEventTime, To: model.MaxEventTime + 1})
 	cancel()
@@ -236,6 +249,18 @@ func (s *Stream) poll(ctx context.Context) {
 		return
 	}
 	s.broadcast(frame("stats", b))
+}
+
+// watched reports whether a client is connected, and forgets the last frame
+// when none is, so that no client is ever primed with a stale one.
+func (s *Stream) watched() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.clients) == 0 {
+		s.latest = nil
+		return false
+	}
+	return true
 }
 
 func frame(event string, data []byte) []byte {

@@ -221,7 +221,10 @@ func TestStreamSendsTheStatsAnswerAndLiveFigures(t *testing.T) {
 	if lag := snap.Now.Sub(snap.Watermark).Seconds(); snap.WatermarkLagSeconds == nil || *snap.WatermarkLagSeconds != lag {
 		t.Errorf("watermarkLagSeconds %v, want now - watermark = %v", snap.WatermarkLagSeconds, lag)
 	}
-	if q := h.stats.query; q.Limit != DefaultWindows || q.Type != 0 {
+	h.stats.mu.Lock()
+	q := h.stats.query
+	h.stats.mu.Unlock()
+	if q.Limit != DefaultWindows || q.Type != 0 {
 		t.Errorf("query %+v, want the /stats default", q)
 	}
 }
@@ -259,6 +262,27 @@ func TestStreamSendsOnlyChanges(t *testing.T) {
 	if !snap.Windows[0].Closed {
 		t.Errorf("window not closed in %s", ev.data)
 	}
+}
+
+func TestStreamReadsOnlyWhileWatched(t *testing.T) {
+	h := newHarness(t, Options{})
+	reads := func() int { h.stats.mu.Lock(); defer h.stats.mu.Unlock(); return h.stats.reads }
+	time.Sleep(100 * time.Millisecond)
+	if n := reads(); n != 0 {
+		t.Errorf("%d reads with no client", n)
+	}
+	c := h.connect(t)
+	c.next(t, "stats", 2*time.Second)
+	c.close()
+	waitFor(t, "the client to leave", func() bool { return h.stream.Clients() == 0 })
+	time.Sleep(30 * time.Millisecond) // a poll that may have been under way
+	n := reads()
+	time.Sleep(100 * time.Millisecond)
+	if m := reads(); m != n {
+		t.Errorf("%d reads after the last client left", m-n)
+	}
+	// A client that comes back gets the state again, not silence.
+	h.connect(t).next(t, "stats", 2*time.Second)
 }
 
 func TestStreamReportsUnavailableState(t *testing.T) {
