@@ -43,7 +43,8 @@ BATCH_SIZE=$(sed -n 's/^  batch_size: *\([0-9]*\).*/\1/p' configs/vehicle-produc
 LINGER_MS=$(sed -n 's/^  batch_timeout: *\([0-9]*\)ms.*/\1/p' configs/vehicle-producer.yaml)
 
 topics=()
-java_tool() { java -Xms512m -Xmx1g -cp "$CP" "$@"; }
+# The heap kafka-producer-perf-test.sh gives it.
+java_tool() { java -Xmx512M -cp "$CP" "$@"; }
 new_topic() {
 	local t="bench-producer-$1-$RANDOM$RANDOM"
 	java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA" --create --topic "$t" \

@@ -20,9 +20,9 @@ type Sender interface {
 	// Acquire reserves room for n records, waiting while the window is full;
 	// it returns ctx's error when ctx ends first.
 	Acquire(ctx context.Context, n int) error
-	// Send hands over records for which room was reserved. It returns once
-	// they are accepted (not acknowledged); ctx bounds the wait when the
-	// sink cannot accept them. done, if not nil, is called once every
+	// Send hands over records for which room was reserved, without
+	// waiting for their acknowledgement; records it cannot hand over at
+	// once stay in the sink's care. done, if not nil, is called once every
 	// record was acknowledged; until then the records' bytes stay as they
 	// are.
 	Send(ctx context.Context, recs []sink.Record, done func()) error
@@ -78,11 +78,10 @@ type Producer struct {
 	complete  atomic.Bool
 	bufs      sync.Pool // of *[]byte, chunk buffers Kafka has acknowledged
 
-	mu         sync.Mutex
-	cancelGen  context.CancelFunc
-	cancelSend context.CancelFunc
-	done       chan struct{}
-	err        error
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
 }
 
 // New returns a producer that makes events with gen and hands them to out.
@@ -108,19 +107,18 @@ func (p *Producer) Start() {
 	if p.done != nil {
 		return
 	}
-	genCtx, cancelGen := context.WithCancel(context.Background())
-	sendCtx, cancelSend := context.WithCancel(context.Background())
-	p.cancelGen, p.cancelSend = cancelGen, cancelSend
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
 	p.done = make(chan struct{})
 	p.start = p.opts.Now()
 	p.log.Info("producing", "rate", p.cfg.Rate, "count", p.cfg.Count, "seed", p.gen.Seed())
 	go func() {
 		defer close(p.done)
-		err := p.run(genCtx, sendCtx)
+		err := p.run(ctx)
 		p.mu.Lock()
 		p.err = err
 		p.mu.Unlock()
-		if genCtx.Err() != nil && err == nil {
+		if ctx.Err() != nil && err == nil {
 			return // stopped from outside
 		}
 		if p.opts.OnDone != nil {
@@ -129,24 +127,22 @@ func (p *Producer) Start() {
 	}()
 }
 
-// Stop stops generating and waits for the loop to hand over what it has
-// made. If ctx ends first, the hand-over is abandoned too. It does not flush
-// the sink; the sink's own Stop does.
+// Stop stops generating and waits for the loop to hand what it has made to
+// the sink (the sink never blocks on Kafka for that, so this is quick). It
+// does not flush the sink; the sink's own stop hook does, after this one.
 func (p *Producer) Stop(ctx context.Context) error {
 	p.mu.Lock()
-	done, cancelGen, cancelSend := p.done, p.cancelGen, p.cancelSend
+	done, cancel := p.done, p.cancel
 	p.mu.Unlock()
 	if done == nil {
 		return nil
 	}
-	cancelGen()
+	cancel()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		cancelSend()
-		<-done
+		return fmt.Errorf("stop producer loop: %w", ctx.Err())
 	}
-	cancelSend()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
@@ -159,9 +155,9 @@ func (p *Producer) Wait() <-chan struct{} {
 	return p.done
 }
 
-// run is the loop. It returns nil when genCtx ends or Count events were sent
+// run is the loop. It returns nil when ctx ends or Count events were sent
 // and acknowledged.
-func (p *Producer) run(genCtx, sendCtx context.Context) error {
+func (p *Producer) run(ctx context.Context) error {
 	var (
 		ev    generator.Event
 		recs  = make([]sink.Record, 0, maxChunk)
@@ -177,14 +173,14 @@ func (p *Producer) run(genCtx, sendCtx context.Context) error {
 			}
 			limit = int(min(uint64(limit), left))
 		}
-		if genCtx.Err() != nil {
+		if ctx.Err() != nil {
 			return nil
 		}
 		n, wait := p.pace.Take(p.opts.Now(), limit)
 		if n == 0 {
 			timer.Reset(wait)
 			select {
-			case <-genCtx.Done():
+			case <-ctx.Done():
 				timer.Stop()
 				return nil
 			case <-timer.C:
@@ -193,8 +189,8 @@ func (p *Producer) run(genCtx, sendCtx context.Context) error {
 			}
 			continue
 		}
-		if err := p.out.Acquire(genCtx, n); err != nil {
-			if genCtx.Err() != nil {
+		if err := p.out.Acquire(ctx, n); err != nil {
+			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("reserve room for %d events: %w", n, err)
@@ -220,13 +216,13 @@ func (p *Producer) run(genCtx, sendCtx context.Context) error {
 		p.generated.Add(uint64(n))
 		p.m.Generated(n)
 		*bufp = buf
-		if err := p.out.Send(sendCtx, recs, func() { p.bufs.Put(bufp) }); err != nil {
+		if err := p.out.Send(ctx, recs, func() { p.bufs.Put(bufp) }); err != nil {
 			return fmt.Errorf("send %d events: %w", n, err)
 		}
 	}
 	p.log.Info("all events generated; waiting for acknowledgements", "count", p.cfg.Count)
-	if err := p.out.Flush(genCtx); err != nil {
-		if genCtx.Err() != nil {
+	if err := p.out.Flush(ctx); err != nil {
+		if ctx.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("flush: %w", err)

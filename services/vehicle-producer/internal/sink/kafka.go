@@ -159,17 +159,23 @@ func (s *Kafka) Acquire(ctx context.Context, n int) error {
 	return nil
 }
 
-// Send hands records, for which Acquire reserved room, to the writer. It
-// returns once the writer holds them; Kafka acknowledges them later (see
-// Stats and Flush). If the writer cannot take them (no metadata while the
-// broker is away), Send retries with backoff until ctx ends or the sink is
-// closed; the records then stay counted as in flight, never as sent.
+// Send hands records, for which Acquire reserved room, to the writer and
+// returns without waiting for Kafka: the records are in flight until Kafka
+// acknowledges them (see Stats and Flush). When the writer cannot take them
+// now (no metadata while the broker is away, or ctx ended), they join the
+// retry queue, so Send never blocks on an absent broker; the in-flight
+// window is what slows the caller down. Send fails only after Close
+// (ErrClosed) or on a permanent error, which is also reported to
+// Options.OnFatal.
 //
 // The keys and values must not change until done is called, which happens
 // once, from a writer goroutine, when Kafka has acknowledged every record of
 // this call; done may be nil. If some record is never acknowledged, done is
 // never called and the memory is left to the garbage collector.
 func (s *Kafka) Send(ctx context.Context, recs []Record, done func()) error {
+	if s.ctx.Err() != nil {
+		return ErrClosed
+	}
 	if len(recs) == 0 {
 		if done != nil {
 			done()
@@ -194,13 +200,29 @@ func (s *Kafka) Send(ctx context.Context, recs []Record, done func()) error {
 		msgs = append(msgs, kafka.Message{Key: recs[i].Key, Value: recs[i].Value, Time: wall, WriterData: &c.pending[i]})
 	}
 	s.msgs = msgs
-	err := s.write(ctx, msgs)
-	clear(msgs) // drop references to the records' bytes
-	return err
+	defer clear(msgs) // drop references to the records' bytes
+	// WriteMessages either takes every message or none (its errors all come
+	// before it batches anything), so on error the whole chunk is retried.
+	if err := s.w.WriteMessages(ctx, msgs...); err != nil {
+		if ctx.Err() != nil {
+			// The caller is stopping, Kafka is not at fault; the retry
+			// loop hands the records over.
+			s.requeue(msgs)
+			return nil
+		}
+		s.noteFailure(err, len(msgs))
+		if !Retryable(err) {
+			s.fatal(err)
+			return fmt.Errorf("hand %d records to the kafka writer: %w", len(msgs), err)
+		}
+		s.requeue(msgs)
+	}
+	return nil
 }
 
-// write hands msgs to the async writer, retrying with backoff until it takes
-// them. The writer copies the messages, so msgs may be reused afterwards.
+// write hands msgs to the async writer for the retry loop, retrying with
+// backoff until it takes them or ctx ends. The writer copies the messages,
+// so msgs may be reused afterwards.
 func (s *Kafka) write(ctx context.Context, msgs []kafka.Message) error {
 	for attempt := 0; ; attempt++ {
 		err := s.w.WriteMessages(ctx, msgs...)
