@@ -27,7 +27,7 @@ func main() {
 
 // run is main with its inputs explicit; it returns the exit code.
 func run(args, environ []string, stderr io.Writer) int {
-	cfg, err := app.Load(args, environ)
+	cfg, err := app.Load(args, environ, stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return 0
 	}

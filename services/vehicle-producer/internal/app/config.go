@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -84,8 +85,9 @@ func (c Config) Validate() error {
 
 // Load builds the configuration from the defaults, the YAML file, the
 // environment (environ, as os.Environ) and the command line (args, without
-// the program name), in rising priority.
-func Load(args, environ []string) (Config, error) {
+// the program name), in rising priority. --help is written to help
+// (os.Stderr when nil).
+func Load(args, environ []string, help io.Writer) (Config, error) {
 	cfg := DefaultConfig()
 	err := config.Load(&cfg, config.Options{
 		Service:     Service,
@@ -93,6 +95,7 @@ func Load(args, environ []string) (Config, error) {
 		Args:        args,
 		Environ:     environ,
 		DefaultFile: DefaultFile,
+		Output:      help,
 	})
 	return cfg, err
 }

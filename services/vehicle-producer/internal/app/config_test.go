@@ -17,7 +17,7 @@ import (
 func TestDefaults(t *testing.T) {
 	// The test runs in the package folder, where configs/ does not exist:
 	// built-in defaults only.
-	cfg, err := app.Load(nil, nil)
+	cfg, err := app.Load(nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 // code in step: the file documents every key with its default value.
 func TestYAMLFileHoldsTheDefaults(t *testing.T) {
 	file := filepath.Join(testenv.RepoRoot(t), "configs", "vehicle-producer.yaml")
-	cfg, err := app.Load([]string{"--config", file}, nil)
+	cfg, err := app.Load([]string{"--config", file}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		"PRODUCER_HTTP_ADDR=127.0.0.1:9999",
 		"OTHER_RATE=9", // not ours
 	}
-	cfg, err := app.Load([]string{"--rate=7", "--generator.late_fraction=0.01"}, env)
+	cfg, err := app.Load([]string{"--rate=7", "--generator.late_fraction=0.01"}, env, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestBadValuesAreAllNamed(t *testing.T) {
 		"PRODUCER_HTTP_ADDR=nonsense",
 		"PRODUCER_LOG_LEVEL=loud",
 	}
-	_, err := app.Load(nil, env)
+	_, err := app.Load(nil, env, nil)
 	var ce *config.Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("Load = %v, want a *config.Error", err)
@@ -107,7 +107,7 @@ func TestBadValuesAreAllNamed(t *testing.T) {
 		t.Errorf("%d problems, want 9:\n%s", len(ce.Problems), msg)
 	}
 	// Values that do not parse are named with their variable too.
-	_, err = app.Load(nil, []string{"PRODUCER_RATE=fast", "PRODUCER_KAFKA_BATCH_TIMEOUT=5"})
+	_, err = app.Load(nil, []string{"PRODUCER_RATE=fast", "PRODUCER_KAFKA_BATCH_TIMEOUT=5"}, nil)
 	for _, want := range []string{"rate (PRODUCER_RATE)", "kafka.batch_timeout (PRODUCER_KAFKA_BATCH_TIMEOUT)"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
@@ -116,7 +116,7 @@ func TestBadValuesAreAllNamed(t *testing.T) {
 	// All weights zero is one problem of the whole mix.
 	zero := []string{"PRODUCER_GENERATOR_WEIGHTS_CAR=0", "PRODUCER_GENERATOR_WEIGHTS_TRUCK=0", "PRODUCER_GENERATOR_WEIGHTS_VAN=0",
 		"PRODUCER_GENERATOR_WEIGHTS_BUS=0", "PRODUCER_GENERATOR_WEIGHTS_MOTORCYCLE=0"}
-	if _, err := app.Load(nil, zero); err == nil || !strings.Contains(err.Error(), "generator.weights (") {
+	if _, err := app.Load(nil, zero, nil); err == nil || !strings.Contains(err.Error(), "generator.weights (") {
 		t.Errorf("all-zero weights: %v", err)
 	}
 }
