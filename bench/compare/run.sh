@@ -65,13 +65,14 @@ OUT_FLINK2="bench-out-flink-noidle-$RUN"
 OUT_OURS="bench-out-ours-$RUN"
 DLQ_OURS="bench-dlq-ours-$RUN"
 G_CPERF="bench-cperf-$RUN"
+G_CPERF2="bench-cperf-tuned-$RUN"
 G_FLINK="bench-flink-$RUN"
 G_FLINK2="bench-flink-noidle-$RUN"
 G_OURS="bench-ours-$RUN"
 PREFIX="bench-$RUN"
 
 phase_no=0
-phase() { phase_no=$((phase_no + 1)); printf '\n== %s [%d/8] %s\n' "$(date +%H:%M:%S)" "$phase_no" "$*" >&2; }
+phase() { phase_no=$((phase_no + 1)); printf '\n== %s [%d/9] %s\n' "$(date +%H:%M:%S)" "$phase_no" "$*" >&2; }
 die() { echo "bench-compare: $*" >&2; exit 1; }
 
 cleanup() {
@@ -80,7 +81,7 @@ cleanup() {
 		echo "bench-compare: KEEP=1: topics $IN $OUT_FLINK $OUT_FLINK2 $OUT_OURS $DLQ_OURS and Redis prefix $PREFIX stay" >&2
 	elif [[ -x $OUT/bin/measure ]]; then
 		"$OUT/bin/measure" cleanup -brokers "$BROKERS" -redis-addr "$REDIS" -redis-prefix "$PREFIX" \
-			-topics "$IN,$OUT_FLINK,$OUT_FLINK2,$OUT_OURS,$DLQ_OURS" -groups "$G_CPERF,$G_FLINK,$G_FLINK2,$G_OURS" ||
+			-topics "$IN,$OUT_FLINK,$OUT_FLINK2,$OUT_OURS,$DLQ_OURS" -groups "$G_CPERF,$G_CPERF2,$G_FLINK,$G_FLINK2,$G_OURS" ||
 			echo "bench-compare: cleanup incomplete (see above)" >&2
 	fi
 	echo "bench-compare: logs and results in ${OUT#"$ROOT"/}" >&2
@@ -123,7 +124,6 @@ measure_run() { # name, then measure run flags, then -- command
 failed=()
 
 # --------------------------------------------------------------- the limit
-phase "the limit: ConsumerPerformance reads $N records of $IN (new group, from the earliest offset)"
 cat >"$OUT/log4j.properties" <<'EOF'
 log4j.rootLogger=WARN, stderr
 log4j.appender.stderr=org.apache.log4j.ConsoleAppender
@@ -131,12 +131,23 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=%d %p %m (%c)%n
 EOF
-measure_run limit -until-exit -- \
-	java -Xmx"$CPERF_HEAP" -Dlog4j.configuration="file:$OUT/log4j.properties" -cp "$KAFKA_CP" \
-	org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$BROKERS" --topic "$IN" \
-	--messages "$N" --group "$G_CPERF" --timeout 30000 || failed+=(limit)
-nmsg=$(awk -F', ' 'h && NF > 5 {print $5; exit} /^start.time,/ {h=1}' "$OUT/limit.log")
-[[ $nmsg == "$N" ]] || { failed+=(limit); echo "ConsumerPerformance read ${nmsg:-?} of $N messages (log: $OUT/limit.log)" >&2; }
+# Our processor fetches up to 4 MiB per partition (kafka.fetch_max_bytes);
+# the second run gives ConsumerPerformance the same, and larger polls.
+printf 'max.poll.records=10000\n' >"$OUT/cperf-tuned.properties"
+cperf_run() { # name, group, extra options...
+	local name=$1 group=$2 nmsg
+	shift 2
+	measure_run "$name" -until-exit -- \
+		java -Xmx"$CPERF_HEAP" -Dlog4j.configuration="file:$OUT/log4j.properties" -cp "$KAFKA_CP" \
+		org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$BROKERS" --topic "$IN" \
+		--messages "$N" --group "$group" --timeout 30000 "$@" || failed+=("$name")
+	nmsg=$(awk -F', ' 'h && NF > 5 {print $5; exit} /^start.time,/ {h=1}' "$OUT/$name.log")
+	[[ $nmsg == "$N" ]] || { failed+=("$name"); echo "ConsumerPerformance read ${nmsg:-?} of $N messages (log: $OUT/$name.log)" >&2; }
+}
+phase "the limit: ConsumerPerformance reads $N records of $IN (new group, from the earliest offset), defaults"
+cperf_run limit "$G_CPERF"
+phase "the limit again: ConsumerPerformance with --fetch-size 4194304 (our fetch size) and max.poll.records=10000"
+cperf_run limit-tuned "$G_CPERF2" --fetch-size 4194304 --consumer.config "$OUT/cperf-tuned.properties"
 
 # --------------------------------------------------------------- Flink
 # Java 17 needs these for Flink's reflection and serialisers; the list is
@@ -225,13 +236,15 @@ mem_total=$(free -g | awk '/^Mem:/ {print $2}')
 		"Flink local MiniCluster, parallelism $FLINK_PARALLELISM, \`-Xmx$FLINK_HEAP\`, bounded KafkaSource, at-least-once sink, no checkpoints," \
 		"run with \`withIdleness($IDLE_TIMEOUT)\`$([[ $FLINK_NO_IDLENESS == 1 ]] && echo " and again without it");" \
 		"stats-processor with its defaults except brokers, topics, group, Redis prefix, HTTP address, \`earliest\` and the idle timeout;" \
-		"ConsumerPerformance with its defaults and \`-Xmx$CPERF_HEAP\`."
+		"ConsumerPerformance (\`-Xmx$CPERF_HEAP\`) once with its defaults and once with \`--fetch-size 4194304\` (the processor's \`kafka.fetch_max_bytes\`) and \`max.poll.records=10000\`."
 	echo
 } >"$OUT/setup.md"
 doc_args=()
 [[ -n $DOC ]] && doc_args=(-doc "$ROOT/$DOC")
-"$OUT/bin/measure" report -limit "$OUT/limit.json" "${flink_rows[@]}" -ours "$OUT/ours.json" \
-	-verify "$OUT/verify.json" -cperf-log "$OUT/limit.log" \
+"$OUT/bin/measure" report -ours "$OUT/ours.json" "${flink_rows[@]}" \
+	-limit "ConsumerPerformance, defaults=$OUT/limit.json" \
+	-limit "ConsumerPerformance, 4 MiB fetches=$OUT/limit-tuned.json" \
+	-verify "$OUT/verify.json" \
 	-setup "$OUT/setup.md" -out "$OUT/table.md" "${doc_args[@]}"
 
 if ((${#failed[@]} > 0)); then

@@ -22,41 +22,29 @@ const (
 // reportCmd prints the comparison table and writes it into the docs page.
 func reportCmd(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
-	limitPath := fs.String("limit", "", "Result of the Kafka consumer (the limit)")
-	var flinks listFlag
-	fs.Var(&flinks, "flink", "LABEL=FILE: Result of a Flink reference run (repeatable; the first is the reference of the goals)")
+	var limitArgs, flinkArgs listFlag
+	fs.Var(&limitArgs, "limit", "LABEL=FILE: Result of a ConsumerPerformance run (repeatable)")
+	fs.Var(&flinkArgs, "flink", "LABEL=FILE: Result of a Flink reference run (repeatable)")
 	oursPath := fs.String("ours", "", "Result of stats-processor")
 	verifyPath := fs.String("verify", "", "Verdict of measure verify")
-	cperfLog := fs.String("cperf-log", "", "ConsumerPerformance's output (its own figures are quoted)")
 	setup := fs.String("setup", "", "file with the run's command, machine and settings (Markdown), quoted above the table")
 	out := fs.String("out", "", "file for the Markdown section")
 	doc := fs.String("doc", "", "docs page whose generated section is replaced (optional)")
 	_ = fs.Parse(args)
-	if *limitPath == "" || len(flinks) == 0 || *oursPath == "" || *out == "" {
+	if len(limitArgs) == 0 || len(flinkArgs) == 0 || *oursPath == "" || *out == "" {
 		return errors.New("-limit, -flink, -ours and -out are required")
 	}
-	var limit, ours Result
-	if err := readJSON(*limitPath, &limit); err != nil {
-		return err
-	}
+	var ours Result
 	if err := readJSON(*oursPath, &ours); err != nil {
 		return err
 	}
-	type labelled struct {
-		label string
-		r     Result
+	limits, err := readLabelled(limitArgs)
+	if err != nil {
+		return err
 	}
-	var flink []labelled
-	for _, f := range flinks {
-		label, path, ok := strings.Cut(f, "=")
-		if !ok {
-			return fmt.Errorf("-flink %q is not LABEL=FILE", f)
-		}
-		var r Result
-		if err := readJSON(path, &r); err != nil {
-			return err
-		}
-		flink = append(flink, labelled{label, r})
+	flinks, err := readLabelled(flinkArgs)
+	if err != nil {
+		return err
 	}
 
 	var b strings.Builder
@@ -80,11 +68,13 @@ func reportCmd(_ context.Context, args []string) error {
 			label, thousands(r.EventsPerSecond), r.WallSeconds, fst, r.PeakRSSBytes>>20,
 			cpu, r.CPUUserSeconds, r.CPUSysSeconds, cpu/float64(r.Events)*1e6, r.Status)
 	}
-	row("Kafka limit: ConsumerPerformance (reads only)", limit, false)
-	for _, f := range flink {
+	for _, l := range limits {
+		row(l.label, l.r, false)
+	}
+	for _, f := range flinks {
 		row(f.label, f.r, true)
 	}
-	row("stats-processor (ours)", ours, true)
+	row("**stats-processor (ours)**", ours, true)
 	b.WriteString("\n")
 
 	b.WriteString("| ratio | value | goal | met |\n|---|---:|---|---|\n")
@@ -102,32 +92,37 @@ func reportCmd(_ context.Context, args []string) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", label, val, goal, m)
 	}
-	evOL := div(ours.EventsPerSecond, limit.EventsPerSecond)
-	for i, f := range flink {
-		goal := func(g string) string {
-			if i == 0 {
-				return g
-			}
-			return ""
-		}
-		evOF := div(ours.EventsPerSecond, f.r.EventsPerSecond)
-		rssOF := div(float64(ours.PeakRSSBytes), float64(f.r.PeakRSSBytes))
-		ratio("events/s, ours / "+f.label, evOF, goal("≥ 2×"), evOF >= 2, false)
-		ratio("peak RSS, ours / "+f.label, rssOF, goal("≤ 0.20×"), rssOF > 0 && rssOF <= 0.2, false)
+	for _, f := range flinks {
+		v := div(ours.EventsPerSecond, f.r.EventsPerSecond)
+		ratio("events/s, ours / "+f.label, v, "≥ 2×", v >= 2, false)
+	}
+	for _, l := range limits {
+		v := div(ours.EventsPerSecond, l.r.EventsPerSecond)
+		ratio("events/s, ours / "+l.label, v, "≥ 80%", v >= 0.8, true)
+	}
+	for _, f := range flinks {
+		v := div(float64(ours.PeakRSSBytes), float64(f.r.PeakRSSBytes))
+		ratio("peak RSS, ours / "+f.label, v, "≤ 0.20×", v > 0 && v <= 0.2, false)
+	}
+	for _, f := range flinks {
 		ratio("CPU seconds, ours / "+f.label, div(ours.CPUUserSeconds+ours.CPUSysSeconds, f.r.CPUUserSeconds+f.r.CPUSysSeconds), "", false, false)
 	}
-	ratio("events/s, ours / limit", evOL, "≥ 80%", evOL >= 0.8, true)
-	for _, f := range flink {
-		ratio("events/s, "+f.label+" / limit", div(f.r.EventsPerSecond, limit.EventsPerSecond), "", false, true)
+	for _, f := range flinks {
+		for _, l := range limits {
+			ratio("events/s, "+f.label+" / "+l.label, div(f.r.EventsPerSecond, l.r.EventsPerSecond), "", false, true)
+		}
 	}
 	b.WriteString("\n")
 
-	if *cperfLog != "" {
-		if f, err := cperfFigures(*cperfLog); err == nil {
-			fmt.Fprintf(&b, "ConsumerPerformance's own figures (from its first poll, JVM start excluded): %s messages, %s msg/s overall, %s msg/s while fetching (rebalance %s ms).\n\n",
-				f["data.consumed.in.nMsg"], f["nMsg.sec"], f["fetch.nMsg.sec"], f["rebalance.time.ms"])
+	for _, l := range limits {
+		if l.r.Log == "" {
+			continue
+		}
+		if f, err := cperfFigures(l.r.Log); err == nil {
+			fmt.Fprintf(&b, "%s, its own figures (from its first poll: JVM start-up excluded, group join included): %s messages, %s msg/s overall; %s msg/s while fetching (group join %s ms).\n\n",
+				l.label, f["data.consumed.in.nMsg"], thousandsText(f["nMsg.sec"]), thousandsText(f["fetch.nMsg.sec"]), f["rebalance.time.ms"])
 		} else {
-			fmt.Fprintf(os.Stderr, "  report: ConsumerPerformance figures not found: %v\n", err)
+			fmt.Fprintf(os.Stderr, "  report: %s: ConsumerPerformance figures not found: %v\n", l.label, err)
 		}
 	}
 
@@ -176,6 +171,37 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+type labelled struct {
+	label string
+	r     Result
+}
+
+// readLabelled reads LABEL=FILE Results.
+func readLabelled(args []string) ([]labelled, error) {
+	var out []labelled
+	for _, a := range args {
+		label, path, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not LABEL=FILE", a)
+		}
+		var r Result
+		if err := readJSON(path, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, labelled{label, r})
+	}
+	return out, nil
+}
+
+// thousandsText formats a decimal number text as thousands does.
+func thousandsText(s string) string {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
+	}
+	return thousands(v)
+}
 
 func div(a, b float64) float64 {
 	if b == 0 {

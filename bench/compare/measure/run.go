@@ -49,6 +49,8 @@ type Result struct {
 	Expected int `json:"expected"`
 	// Exit is how the process ended.
 	Exit string `json:"exit"`
+	// Log is the file with the command's output.
+	Log string `json:"log"`
 }
 
 type procSample struct {
@@ -188,7 +190,7 @@ func runCmd(ctx context.Context, args []string) error {
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 
-	res := Result{Name: *name, Command: strings.Join(argv, " "), Events: *events, Expected: len(expected)}
+	res := Result{Name: *name, Command: strings.Join(argv, " "), Events: *events, Expected: len(expected), Log: *logPath}
 	var obsFile *bufio.Writer
 	if !*untilExit {
 		f, err := os.Create(*observedPath)

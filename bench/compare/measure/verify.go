@@ -133,10 +133,11 @@ func verifyCmd(_ context.Context, args []string) error {
 		}
 		sets = append(sets, distinct)
 	}
+	// Identity is reported, not required: a system that dropped late events
+	// (and said so) differs from the others without being wrong.
 	for _, s := range sets[1:] {
 		if !equalMaps(sets[0], s) {
 			v.Identical = false
-			v.OK = false
 		}
 	}
 
