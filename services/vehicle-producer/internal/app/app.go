@@ -3,11 +3,8 @@ package app
 import (
 	"encoding/json"
 	"log/slog"
-	"net/http"
-	_ "net/http/pprof" // registers /debug/pprof/ on http.DefaultServeMux, served only with debug.pprof
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"go.uber.org/fx"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
@@ -51,9 +48,6 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 		sink.Module,
 		producer.Module,
 		api.Module,
-	}
-	if cfg.Debug.Pprof {
-		opts = append(opts, fx.Invoke(func(e *gin.Engine) { e.Any("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux)) }))
 	}
 	return fx.New(append(opts, extra...)...)
 }

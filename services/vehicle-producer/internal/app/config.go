@@ -38,19 +38,11 @@ type Config struct {
 	Seed uint64 `mapstructure:"seed" usage:"0 = random; any other value makes the event sequence reproducible"`
 	// Generator shapes the events.
 	Generator generator.Config `mapstructure:"generator"`
-	// HTTP is the listener of /healthz, /readyz, /metrics, /status, /rate.
+	// HTTP is the listener of /healthz, /readyz, /metrics, /status, /rate
+	// (and /debug/pprof/ with http.pprof).
 	HTTP httpserver.Config `mapstructure:"http"`
 	// Log is the level and format of the logs on stderr.
 	Log logging.Config `mapstructure:"log"`
-	// Debug holds switches for diagnosing the producer.
-	Debug Debug `mapstructure:"debug"`
-}
-
-// Debug holds switches for diagnosing the producer.
-type Debug struct {
-	// Pprof serves net/http/pprof under /debug/pprof/ on http.addr. Off by
-	// default: profiles expose internals and cost CPU while taken.
-	Pprof bool `mapstructure:"pprof" usage:"serve /debug/pprof/ on http.addr"`
 }
 
 // DefaultConfig returns the contract's defaults and the producer's own.
