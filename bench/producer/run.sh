@@ -42,20 +42,24 @@ mkdir -p "$OUT"
 BATCH_SIZE=$(sed -n 's/^  batch_size: *\([0-9]*\).*/\1/p' configs/vehicle-producer.yaml)
 LINGER_MS=$(sed -n 's/^  batch_timeout: *\([0-9]*\)ms.*/\1/p' configs/vehicle-producer.yaml)
 
-topics=()
+# The runs happen in command substitutions (subshells), so the topics to
+# delete at the end are listed in a file.
+TOPICS="$OUT/topics"
+: >"$TOPICS"
 # The heap kafka-producer-perf-test.sh gives it.
 java_tool() { java -Xmx512M -cp "$CP" "$@"; }
 new_topic() {
 	local t="bench-producer-$1-$RANDOM$RANDOM"
 	java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA" --create --topic "$t" \
 		--partitions "$PARTITIONS" --replication-factor 1 >/dev/null 2>&1 || die "cannot create topic $t on $KAFKA"
-	topics+=("$t")
+	echo "$t" >>"$TOPICS"
 	echo "$t"
 }
 cleanup() {
-	for t in "${topics[@]}"; do
-		java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA" --delete --topic "$t" >/dev/null 2>&1 || true
-	done
+	[[ -s $TOPICS ]] || return 0
+	# One JVM for all: --topic takes a regular expression (names are [a-z0-9-]).
+	java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA" --delete \
+		--topic "$(paste -sd'|' "$TOPICS")" >/dev/null 2>&1 || echo "bench-producer: could not delete the topics in $TOPICS" >&2
 }
 trap cleanup EXIT
 
