@@ -189,11 +189,13 @@ echo "  [flink] late events dropped by its window operator: $(late_events flink)
 
 # --------------------------------------------------------------- ours
 phase "ours: bin/stats-processor (defaults, earliest, idle timeout $IDLE_TIMEOUT) → $OUT_OURS"
-measure_run ours -topic "$OUT_OURS" -expected "$OUT/expected.tsv" -observed "$OUT/ours.tsv" -- \
+http_port=$("$OUT/bin/measure" freeport)
+measure_run ours -topic "$OUT_OURS" -expected "$OUT/expected.tsv" -observed "$OUT/ours.tsv" \
+	-counter-url "http://127.0.0.1:$http_port/metrics" -counter stats_processor_events_total -- \
 	env PROCESSOR_KAFKA_BROKERS="$BROKERS" PROCESSOR_KAFKA_INPUT_TOPIC="$IN" \
 	PROCESSOR_KAFKA_OUTPUT_TOPIC="$OUT_OURS" PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="$DLQ_OURS" \
 	PROCESSOR_KAFKA_GROUP_ID="$G_OURS" PROCESSOR_KAFKA_START_OFFSET=earliest \
-	PROCESSOR_REDIS_ADDR="$REDIS" PROCESSOR_REDIS_KEY_PREFIX="$PREFIX" PROCESSOR_HTTP_ADDR=127.0.0.1:0 \
+	PROCESSOR_REDIS_ADDR="$REDIS" PROCESSOR_REDIS_KEY_PREFIX="$PREFIX" PROCESSOR_HTTP_ADDR="127.0.0.1:$http_port" \
 	PROCESSOR_WATERMARK_IDLE_TIMEOUT="$IDLE_TIMEOUT" PROCESSOR_LOG_LEVEL=info \
 	"$ROOT/bin/stats-processor" || failed+=(ours)
 

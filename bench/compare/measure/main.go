@@ -10,6 +10,7 @@
 //	measure report  print the comparison table and write it into the docs
 //	measure topics  create topics
 //	measure cleanup delete a run's topics, consumer groups and Redis keys
+//	measure freeport print a free TCP port on 127.0.0.1
 //
 // Each subcommand prints its usage with -h.
 package main
@@ -31,13 +32,13 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: measure run|verify|report|topics|cleanup [flags]")
+		fmt.Fprintln(os.Stderr, "usage: measure run|verify|report|topics|cleanup|freeport [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
-		"run": runCmd, "verify": verifyCmd, "report": reportCmd, "topics": topicsCmd, "cleanup": cleanupCmd,
+		"run": runCmd, "verify": verifyCmd, "report": reportCmd, "topics": topicsCmd, "cleanup": cleanupCmd, "freeport": freeportCmd,
 	}
 	cmd, ok := cmds[os.Args[1]]
 	if !ok {

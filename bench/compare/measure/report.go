@@ -114,6 +114,11 @@ func reportCmd(_ context.Context, args []string) error {
 	}
 	b.WriteString("\n")
 
+	if ours.CountedSeconds > 0 {
+		fmt.Fprintf(&b, "stats-processor had counted all %d events %.2f s after its start (its `stats_processor_events_total`), %s events/s; "+
+			"the %.2f s from there to the last window record are the idle timeout, which closes the last windows, and the closer's cadence.\n\n",
+			ours.Events, ours.CountedSeconds, thousands(float64(ours.Events)/ours.CountedSeconds), ours.WallSeconds-ours.CountedSeconds)
+	}
 	for _, l := range limits {
 		if l.r.Log == "" {
 			continue

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -43,6 +45,9 @@ type Result struct {
 	CPUSysSeconds  float64 `json:"cpu_sys_s"`
 	// Source says where RSS and CPU come from: "/proc at completion" or "rusage at exit".
 	Source string `json:"source"`
+	// CountedSeconds is from process start until the command's own counter
+	// (-counter on -counter-url) reached Events; 0 when not measured.
+	CountedSeconds float64 `json:"counted_s"`
 	// Records is how many output records were observed (duplicates included);
 	// Expected is how many distinct ones were awaited.
 	Records  int `json:"records"`
@@ -123,6 +128,8 @@ func runCmd(ctx context.Context, args []string) error {
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	linger := fs.Duration("linger", 0, "after completion: how long the command may take to end by itself before SIGTERM")
 	grace := fs.Duration("grace", 20*time.Second, "after SIGTERM: how long the command may take before SIGKILL")
+	counterURL := fs.String("counter-url", "", "Prometheus endpoint of the command, polled for -counter (optional)")
+	counter := fs.String("counter", "", "metric whose samples add up to the events counted so far")
 	_ = fs.Parse(args)
 	argv := fs.Args()
 	if *name == "" || *resultPath == "" || *logPath == "" || len(argv) == 0 || *events <= 0 {
@@ -202,6 +209,15 @@ func runCmd(ctx context.Context, args []string) error {
 		defer obsFile.Flush()
 	}
 
+	// The command's own progress, when it exposes a counter: when it had
+	// counted every input event, which separates its reading speed from the
+	// wait for the last windows to close.
+	countedCh := make(chan time.Time, 1)
+	if *counterURL != "" && *counter != "" {
+		go pollCounter(watchCtx, *counterURL, *counter, float64(*events), countedCh)
+	}
+	var counted time.Time
+
 	seen := map[string]bool{}
 	var first, last time.Time
 	var final procSample
@@ -233,6 +249,9 @@ loop:
 			}
 			// The last records may still be on their way to the watcher.
 			deadline = time.After(10 * time.Second)
+		case t := <-countedCh:
+			counted = t
+			fmt.Fprintf(os.Stderr, "  [%s] %5.1f s: all %d input events counted (its %s)\n", *name, t.Sub(start).Seconds(), *events, *counter)
 		case <-sampler.C:
 			if s := sampleProc(pid); s.ok {
 				lastSample = s
@@ -300,6 +319,9 @@ loop:
 	if !first.IsZero() {
 		res.FirstSeconds = first.Sub(start).Seconds()
 	}
+	if !counted.IsZero() {
+		res.CountedSeconds = counted.Sub(start).Seconds()
+	}
 	if final.ok {
 		res.PeakRSSBytes, res.CPUUserSeconds, res.CPUSysSeconds = final.hwm, final.utime, final.stime
 		res.Source = "/proc at completion"
@@ -330,6 +352,44 @@ loop:
 	return nil
 }
 
+// pollCounter scrapes url every 100 ms and sends the time at which the
+// samples of metric first add up to at least want.
+func pollCounter(ctx context.Context, url, metric string, want float64, done chan<- time.Time) {
+	client := &http.Client{Timeout: time.Second}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		resp, err := client.Get(url)
+		if err != nil {
+			continue // not listening yet
+		}
+		var sum float64
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, metric) || len(line) == len(metric) || (line[len(metric)] != '{' && line[len(metric)] != ' ') {
+				continue
+			}
+			if i := strings.LastIndexByte(line, ' '); i > 0 {
+				v, err := strconv.ParseFloat(line[i+1:], 64)
+				if err == nil {
+					sum += v
+				}
+			}
+		}
+		resp.Body.Close()
+		if sum >= want {
+			done <- time.Now()
+			return
+		}
+	}
+}
+
 type record struct{ key, value string }
 
 // readRecords reads key TAB value lines.
@@ -353,4 +413,15 @@ func readRecords(path string) ([]record, error) {
 		out = append(out, record{k, v})
 	}
 	return out, sc.Err()
+}
+
+// freeportCmd prints a TCP port on 127.0.0.1 that is free right now.
+func freeportCmd(context.Context, []string) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Println(l.Addr().(*net.TCPAddr).Port)
+	return nil
 }
