@@ -26,7 +26,8 @@ import (
 
 // The tests here run the built binary, as a user or a container would: its
 // configuration comes from PRODUCER_* variables, its results are read back
-// from the topic and its log.
+// from the topic and its log. The log is shown when a test fails, or always
+// with VS_SHOW_PRODUCER_LOG=1.
 
 var (
 	buildOnce sync.Once
@@ -110,7 +111,7 @@ func start(t *testing.T, env map[string]string) *proc {
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("VS_SHOW_PRODUCER_LOG") != "" {
 			t.Logf("producer log:\n%s", p.logText())
 		}
 	})

@@ -232,7 +232,7 @@ func (p *Producer) run(ctx context.Context) error {
 	p.end = end
 	p.mu.Unlock()
 	p.complete.Store(true)
-	p.log.Info("count reached: every event sent and acknowledged", "count", p.cfg.Count, "duration", end.Sub(p.start))
+	p.log.Info("count reached: every event sent and acknowledged", "count", p.cfg.Count, "duration", end.Sub(p.start).Round(time.Millisecond).String())
 	return nil
 }
 

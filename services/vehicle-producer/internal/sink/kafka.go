@@ -382,7 +382,7 @@ func (s *Kafka) noteSuccess() {
 	s.failing.Store(false)
 	s.healthMu.Unlock()
 	if !since.IsZero() {
-		s.log.Info("sending to kafka works again", "after", time.Since(since).Round(time.Millisecond), "in_flight", s.win.inUse())
+		s.log.Info("sending to kafka works again", "after", time.Since(since).Round(time.Millisecond).String(), "in_flight", s.win.inUse())
 	}
 }
 
