@@ -45,7 +45,7 @@ run: ## the whole pipeline on this machine: stack, producer, processor; Ctrl-C s
 	deploy/local/run.sh
 
 up: ## the whole system under Docker Compose
-	docker compose up --build
+	VERSION=$(VERSION) docker compose up --build
 
 down: ## stop Docker Compose
 	docker compose down
