@@ -25,6 +25,7 @@
 #   RUN_TIMEOUT=8m       give up on one system after this long
 #   DOC=docs/benchmarks-compare.md   where the table goes; DOC= leaves the docs alone
 #   FLINK_NO_IDLENESS=1  also run the Flink job without withIdleness (0: skip it)
+#   ROUNDS=3             rounds; each runs every system once and the table shows medians
 #   KEEP=0               KEEP=1 keeps the run's topics, groups and Redis keys
 # Output (logs, records, results) goes to out/bench-compare/<run>/.
 set -euo pipefail
@@ -44,6 +45,7 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-8m}
 DOC=${DOC-docs/benchmarks-compare.md}
 KEEP=${KEEP:-0}
 FLINK_NO_IDLENESS=${FLINK_NO_IDLENESS:-1}
+ROUNDS=${ROUNDS:-3}
 BROKERS=${VS_KAFKA_BROKERS:?run through make bench-compare (deploy/local/with-stack.sh sets VS_KAFKA_BROKERS)}
 REDIS=${VS_REDIS_ADDR:?run through make bench-compare (deploy/local/with-stack.sh sets VS_REDIS_ADDR)}
 
@@ -58,30 +60,25 @@ case $IDLE_TIMEOUT in
 *) idle_ms=x ;;
 esac
 [[ $idle_ms =~ ^[0-9]+$ ]] || { echo "IDLE_TIMEOUT must look like 2s or 1500ms" >&2; exit 2; }
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive number" >&2; exit 2; }
 
 IN="bench-in-$RUN"
-OUT_FLINK="bench-out-flink-$RUN"
-OUT_FLINK2="bench-out-flink-noidle-$RUN"
-OUT_OURS="bench-out-ours-$RUN"
-DLQ_OURS="bench-dlq-ours-$RUN"
-G_CPERF="bench-cperf-$RUN"
-G_CPERF2="bench-cperf-tuned-$RUN"
-G_FLINK="bench-flink-$RUN"
-G_FLINK2="bench-flink-noidle-$RUN"
-G_OURS="bench-ours-$RUN"
-PREFIX="bench-$RUN"
+# Everything a run creates, for the cleanup: topics, consumer groups, Redis prefixes.
+topics=("$IN")
+groups=()
+prefixes=()
 
-phase_no=0
-phase() { phase_no=$((phase_no + 1)); printf '\n== %s [%d/9] %s\n' "$(date +%H:%M:%S)" "$phase_no" "$*" >&2; }
+step() { printf '\n== %s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { echo "bench-compare: $*" >&2; exit 1; }
 
 cleanup() {
 	local rc=$?
 	if [[ $KEEP == 1 ]]; then
-		echo "bench-compare: KEEP=1: topics $IN $OUT_FLINK $OUT_FLINK2 $OUT_OURS $DLQ_OURS and Redis prefix $PREFIX stay" >&2
+		echo "bench-compare: KEEP=1: topics ${topics[*]}, groups ${groups[*]} and Redis prefixes ${prefixes[*]} stay" >&2
 	elif [[ -x $OUT/bin/measure ]]; then
-		"$OUT/bin/measure" cleanup -brokers "$BROKERS" -redis-addr "$REDIS" -redis-prefix "$PREFIX" \
-			-topics "$IN,$OUT_FLINK,$OUT_FLINK2,$OUT_OURS,$DLQ_OURS" -groups "$G_CPERF,$G_CPERF2,$G_FLINK,$G_FLINK2,$G_OURS" ||
+		"$OUT/bin/measure" cleanup -brokers "$BROKERS" -redis-addr "$REDIS" \
+			-topics "$(IFS=,; echo "${topics[*]}")" -groups "$(IFS=,; echo "${groups[*]}")" \
+			-redis-prefix "$(IFS=,; echo "${prefixes[*]}")" ||
 			echo "bench-compare: cleanup incomplete (see above)" >&2
 	fi
 	echo "bench-compare: logs and results in ${OUT#"$ROOT"/}" >&2
@@ -90,7 +87,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --------------------------------------------------------------- build
-phase "build: bin/stats-processor, the Go helpers, the Flink job (Maven, first time downloads Flink into .local/m2)"
+step "build: bin/stats-processor, the Go helpers, the Flink job (Maven, first time downloads Flink into .local/m2)"
 make -s build >&2
 mkdir -p "$OUT/bin"
 go build -o "$OUT/bin/" ./bench/compare/loader ./bench/compare/measure
@@ -109,8 +106,7 @@ KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT
 KAFKA_CLIENTS_FLINK=$(tr ':' '\n' <"$FLINK_DIR/target/classpath.txt" | sed -n 's:.*/kafka-clients-\(.*\)\.jar$:\1:p')
 
 # --------------------------------------------------------------- load
-phase "load: $N events into $IN ($PARTITIONS partitions), once, for all three"
-"$OUT/bin/measure" topics -brokers "$BROKERS" -partitions 1 "$OUT_FLINK" "$OUT_FLINK2" "$OUT_OURS" "$DLQ_OURS"
+step "load: $N events into $IN ($PARTITIONS partitions), once, for all systems and rounds"
 "$OUT/bin/loader" -brokers "$BROKERS" -topic "$IN" -n "$N" -partitions "$PARTITIONS" -step "$STEP" -ago "$AGO" \
 	-expected "$OUT/expected.tsv" -summary "$OUT/input.md"
 expected=$(wc -l <"$OUT/expected.tsv")
@@ -134,9 +130,10 @@ EOF
 # Our processor fetches up to 4 MiB per partition (kafka.fetch_max_bytes);
 # the second run gives ConsumerPerformance the same, and larger polls.
 printf 'max.poll.records=10000\n' >"$OUT/cperf-tuned.properties"
-cperf_run() { # name, group, extra options...
-	local name=$1 group=$2 nmsg
-	shift 2
+cperf_run() { # name, extra options...
+	local name=$1 group="bench-$1-$RUN" nmsg
+	shift
+	groups+=("$group")
 	measure_run "$name" -until-exit -- \
 		java -Xmx"$CPERF_HEAP" -Dlog4j.configuration="file:$OUT/log4j.properties" -cp "$KAFKA_CP" \
 		org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$BROKERS" --topic "$IN" \
@@ -144,10 +141,6 @@ cperf_run() { # name, group, extra options...
 	nmsg=$(awk -F', ' 'h && NF > 5 {print $5; exit} /^start.time,/ {h=1}' "$OUT/$name.log")
 	[[ $nmsg == "$N" ]] || { failed+=("$name"); echo "ConsumerPerformance read ${nmsg:-?} of $N messages (log: $OUT/$name.log)" >&2; }
 }
-phase "the limit: ConsumerPerformance reads $N records of $IN (new group, from the earliest offset), defaults"
-cperf_run limit "$G_CPERF"
-phase "the limit again: ConsumerPerformance with --fetch-size 4194304 (our fetch size) and max.poll.records=10000"
-cperf_run limit-tuned "$G_CPERF2" --fetch-size 4194304 --consumer.config "$OUT/cperf-tuned.properties"
 
 # --------------------------------------------------------------- Flink
 # Java 17 needs these for Flink's reflection and serialisers; the list is
@@ -170,63 +163,77 @@ JAVA17_OPENS=(
 	--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED
 )
 flink_run() { # name, idleness in ms (0: no withIdleness)
-	measure_run "$1" -topic "$2" -expected "$OUT/expected.tsv" -observed "$OUT/$1.tsv" -linger 15s -- \
+	local name=$1 topic="bench-out-$1-$RUN" group="bench-$1-$RUN"
+	topics+=("$topic")
+	groups+=("$group")
+	"$OUT/bin/measure" topics -brokers "$BROKERS" -partitions 1 "$topic"
+	measure_run "$name" -topic "$topic" -expected "$OUT/expected.tsv" -observed "$OUT/$name.tsv" -linger 15s -- \
 		java -Xmx"$FLINK_HEAP" "${JAVA17_OPENS[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
 		-cp "$FLINK_CP" io.vehiclestats.bench.VehicleStatisticsJob \
-		--brokers "$BROKERS" --input "$IN" --output "$2" --group "$3" \
-		--parallelism "$FLINK_PARALLELISM" --idleness-ms "$4" --window-ms 20000 || failed+=("$1")
+		--brokers "$BROKERS" --input "$IN" --output "$topic" --group "$group" \
+		--parallelism "$FLINK_PARALLELISM" --idleness-ms "$2" --window-ms 20000 || failed+=("$name")
+	echo "  [$name] late events dropped by its window operator: $(late_events "$name")" >&2
 }
 # late_events NAME: the late events the Flink job reported (its total, else its last report).
 late_events() {
 	local n
-	n=$(sed -n 's/^late events in total: \([0-9]*\).*/\1/p' "$OUT/$1.log" | tail -1)
-	[[ -n $n ]] || n=$(sed -n 's/^late events so far: \([0-9]*\).*/\1/p' "$OUT/$1.log" | tail -1)
+	n=$(sed -n 's/^late events in total: \([0-9]*\).*/\1/p' "$OUT/$1.log" 2>/dev/null | tail -1)
+	[[ -n $n ]] || n=$(sed -n 's/^late events so far: \([0-9]*\).*/\1/p' "$OUT/$1.log" 2>/dev/null | tail -1)
 	echo "${n:-0}"
 }
-phase "the reference: Flink $FLINK_VERSION job (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT) → $OUT_FLINK"
-flink_run flink "$OUT_FLINK" "$G_FLINK" "$idle_ms"
-echo "  [flink] late events dropped by its window operator: $(late_events flink)" >&2
 
 # --------------------------------------------------------------- ours
-phase "ours: bin/stats-processor (defaults, earliest, idle timeout $IDLE_TIMEOUT) → $OUT_OURS"
-http_port=$("$OUT/bin/measure" freeport)
-measure_run ours -topic "$OUT_OURS" -expected "$OUT/expected.tsv" -observed "$OUT/ours.tsv" \
-	-counter-url "http://127.0.0.1:$http_port/metrics" -counter stats_processor_events_total -- \
-	env PROCESSOR_KAFKA_BROKERS="$BROKERS" PROCESSOR_KAFKA_INPUT_TOPIC="$IN" \
-	PROCESSOR_KAFKA_OUTPUT_TOPIC="$OUT_OURS" PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="$DLQ_OURS" \
-	PROCESSOR_KAFKA_GROUP_ID="$G_OURS" PROCESSOR_KAFKA_START_OFFSET=earliest \
-	PROCESSOR_REDIS_ADDR="$REDIS" PROCESSOR_REDIS_KEY_PREFIX="$PREFIX" PROCESSOR_HTTP_ADDR="127.0.0.1:$http_port" \
-	PROCESSOR_WATERMARK_IDLE_TIMEOUT="$IDLE_TIMEOUT" PROCESSOR_LOG_LEVEL=info \
-	"$ROOT/bin/stats-processor" || failed+=(ours)
+ours_run() { # name
+	local name=$1 topic="bench-out-$1-$RUN" dlq="bench-dlq-$1-$RUN" group="bench-$1-$RUN" prefix="bench-$1-$RUN" port
+	topics+=("$topic" "$dlq")
+	groups+=("$group")
+	prefixes+=("$prefix")
+	"$OUT/bin/measure" topics -brokers "$BROKERS" -partitions 1 "$topic" "$dlq"
+	port=$("$OUT/bin/measure" freeport)
+	measure_run "$name" -topic "$topic" -expected "$OUT/expected.tsv" -observed "$OUT/$name.tsv" \
+		-counter-url "http://127.0.0.1:$port/metrics" -counter stats_processor_events_total -- \
+		env PROCESSOR_KAFKA_BROKERS="$BROKERS" PROCESSOR_KAFKA_INPUT_TOPIC="$IN" \
+		PROCESSOR_KAFKA_OUTPUT_TOPIC="$topic" PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="$dlq" \
+		PROCESSOR_KAFKA_GROUP_ID="$group" PROCESSOR_KAFKA_START_OFFSET=earliest \
+		PROCESSOR_REDIS_ADDR="$REDIS" PROCESSOR_REDIS_KEY_PREFIX="$prefix" PROCESSOR_HTTP_ADDR="127.0.0.1:$port" \
+		PROCESSOR_WATERMARK_IDLE_TIMEOUT="$IDLE_TIMEOUT" PROCESSOR_LOG_LEVEL=info \
+		"$ROOT/bin/stats-processor" || failed+=("$name")
+}
 
-# --------------------------------------------------------------- Flink without idleness
-systems=(flink="$OUT/flink.tsv")
-late=(flink="$(late_events flink)")
-flink_rows=(-flink "Flink $FLINK_VERSION, withIdleness $IDLE_TIMEOUT=$OUT/flink.json")
-if [[ $FLINK_NO_IDLENESS == 1 ]]; then
-	phase "the reference again, without withIdleness (bounded input: the final watermark still closes every window) → $OUT_FLINK2"
-	flink_run flink-noidle "$OUT_FLINK2" "$G_FLINK2" 0
-	echo "  [flink-noidle] late events dropped by its window operator: $(late_events flink-noidle)" >&2
-	systems+=(flink-noidle="$OUT/flink-noidle.tsv")
-	late+=(flink-noidle="$(late_events flink-noidle)")
-	flink_rows+=(-flink "Flink $FLINK_VERSION, no withIdleness=$OUT/flink-noidle.json")
-else
-	phase "(skipped: Flink without withIdleness; FLINK_NO_IDLENESS=1 runs it)"
-fi
-systems+=(ours="$OUT/ours.tsv")
-
-# --------------------------------------------------------------- verify
-phase "verify: Flink's and our window records against the $expected the loader expects, and against each other"
+# --------------------------------------------------------------- rounds
+# Each round runs every system once on the same input; ours runs between the
+# two Flink runs, so that a change of the machine's load during a round
+# shows up as a difference between those two.
 verified=1
-"$OUT/bin/measure" verify -expected "$OUT/expected.tsv" -events "$N" -out "$OUT/verify.json" \
-	-late "$(IFS=,; echo "${late[*]}")" "${systems[@]}" || verified=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	step "round $r/$ROUNDS: the limit, ConsumerPerformance with its defaults (new group, from the earliest offset)"
+	cperf_run "limit.r$r"
+	step "round $r/$ROUNDS: the limit, ConsumerPerformance with --fetch-size 4194304 (our fetch size) and max.poll.records=10000"
+	cperf_run "limit-tuned.r$r" --fetch-size 4194304 --consumer.config "$OUT/cperf-tuned.properties"
+	step "round $r/$ROUNDS: the reference, Flink $FLINK_VERSION (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT)"
+	flink_run "flink.r$r" "$idle_ms"
+	step "round $r/$ROUNDS: ours, bin/stats-processor (defaults, earliest, idle timeout $IDLE_TIMEOUT)"
+	ours_run "ours.r$r"
+	systems=(flink="$OUT/flink.r$r.tsv")
+	late=(flink="$(late_events "flink.r$r")")
+	if [[ $FLINK_NO_IDLENESS == 1 ]]; then
+		step "round $r/$ROUNDS: the reference without withIdleness (the bounded input's final watermark still closes every window)"
+		flink_run "flink-noidle.r$r" 0
+		systems+=(flink-noidle="$OUT/flink-noidle.r$r.tsv")
+		late+=(flink-noidle="$(late_events "flink-noidle.r$r")")
+	fi
+	systems+=(ours="$OUT/ours.r$r.tsv")
+	step "round $r/$ROUNDS: verify the window records against the $expected the loader expects"
+	"$OUT/bin/measure" verify -expected "$OUT/expected.tsv" -events "$N" -out "$OUT/verify.r$r.json" \
+		-late "$(IFS=,; echo "${late[*]}")" "${systems[@]}" || verified=0
+done
 
 # --------------------------------------------------------------- report
-phase "report"
+step "report"
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem_total=$(free -g | awk '/^Mem:/ {print $2}')
 {
-	echo "Command: \`make bench-compare N=$N\` (run $RUN, $(date -u '+%Y-%m-%d %H:%M UTC'))."
+	echo "Command: \`make bench-compare N=$N ROUNDS=$ROUNDS\` (run $RUN, $(date -u '+%Y-%m-%d %H:%M UTC'), $((SECONDS / 60)) min $((SECONDS % 60)) s up to the report)."
 	echo
 	echo "- Machine: $(nproc) CPUs ($cpu_model), ${mem_total} GiB RAM (\`free -g\` total), $(uname -sr);" \
 		"load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; compare rows, not runs)."
@@ -243,11 +250,19 @@ mem_total=$(free -g | awk '/^Mem:/ {print $2}')
 } >"$OUT/setup.md"
 doc_args=()
 [[ -n $DOC ]] && doc_args=(-doc "$ROOT/$DOC")
-"$OUT/bin/measure" report -ours "$OUT/ours.json" "${flink_rows[@]}" \
-	-limit "ConsumerPerformance, defaults=$OUT/limit.json" \
-	-limit "ConsumerPerformance, 4 MiB fetches=$OUT/limit-tuned.json" \
-	-verify "$OUT/verify.json" \
-	-setup "$OUT/setup.md" -out "$OUT/table.md" "${doc_args[@]}"
+results() { # name: the result files of all rounds, comma-separated
+	local r files=()
+	for ((r = 1; r <= ROUNDS; r++)); do files+=("$OUT/$1.r$r.json"); done
+	(IFS=,; echo "${files[*]}")
+}
+flink_rows=(-flink "Flink $FLINK_VERSION, withIdleness $IDLE_TIMEOUT=$(results flink)")
+[[ $FLINK_NO_IDLENESS == 1 ]] && flink_rows+=(-flink "Flink $FLINK_VERSION, no withIdleness=$(results flink-noidle)")
+verify_args=()
+for ((r = 1; r <= ROUNDS; r++)); do verify_args+=(-verify "$OUT/verify.r$r.json"); done
+"$OUT/bin/measure" report -ours "**stats-processor (ours)**=$(results ours)" "${flink_rows[@]}" \
+	-limit "ConsumerPerformance, defaults=$(results limit)" \
+	-limit "ConsumerPerformance, 4 MiB fetches=$(results limit-tuned)" \
+	"${verify_args[@]}" -setup "$OUT/setup.md" -out "$OUT/table.md" "${doc_args[@]}"
 
 if ((${#failed[@]} > 0)); then
 	die "failed runs: ${failed[*]} (logs in ${OUT#"$ROOT"/})"

@@ -106,7 +106,7 @@ func cleanupCmd(ctx context.Context, args []string) error {
 	topics := fs.String("topics", "", "topics to delete, comma-separated")
 	groups := fs.String("groups", "", "consumer groups to delete, comma-separated")
 	redisAddr := fs.String("redis-addr", "127.0.0.1:16379", "Redis host:port")
-	prefix := fs.String("redis-prefix", "", "delete the Redis keys that start with this prefix and a colon")
+	prefixes := fs.String("redis-prefix", "", "delete the Redis keys that start with one of these prefixes (comma-separated) and a colon")
 	_ = fs.Parse(args)
 	c := &kafka.Client{Addr: kafka.TCP(strings.Split(*brokers, ",")...), Timeout: 30 * time.Second}
 	var errs []error
@@ -134,9 +134,9 @@ func cleanupCmd(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	if *prefix != "" {
-		if err := redisClean(ctx, *redisAddr, *prefix); err != nil {
-			errs = append(errs, fmt.Errorf("redis keys %s:*: %w", *prefix, err))
+	for _, prefix := range split(*prefixes) {
+		if err := redisClean(ctx, *redisAddr, prefix); err != nil {
+			errs = append(errs, fmt.Errorf("redis keys %s:*: %w", prefix, err))
 		}
 	}
 	return errors.Join(errs...)

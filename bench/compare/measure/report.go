@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,33 +20,77 @@ const (
 	endMarker   = "<!-- bench-compare:results:end -->"
 )
 
+// system is one row of the table: a label and its runs, one per round.
+type system struct {
+	label string
+	runs  []Result
+}
+
+// ok returns the runs that completed.
+func (s system) ok() []Result {
+	var out []Result
+	for _, r := range s.runs {
+		if r.Status == "ok" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// med returns the median of f over the completed runs (0 when none).
+func (s system) med(f func(Result) float64) float64 {
+	var v []float64
+	for _, r := range s.ok() {
+		v = append(v, f(r))
+	}
+	return median(v)
+}
+
+func (s system) eps() float64  { return s.med(func(r Result) float64 { return r.EventsPerSecond }) }
+func (s system) rss() float64  { return s.med(func(r Result) float64 { return float64(r.PeakRSSBytes) }) }
+func (s system) cpu() float64  { return s.med(func(r Result) float64 { return r.CPUUserSeconds + r.CPUSysSeconds }) }
+func (s system) wall() float64 { return s.med(func(r Result) float64 { return r.WallSeconds }) }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
 // reportCmd prints the comparison table and writes it into the docs page.
 func reportCmd(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
-	var limitArgs, flinkArgs listFlag
-	fs.Var(&limitArgs, "limit", "LABEL=FILE: Result of a ConsumerPerformance run (repeatable)")
-	fs.Var(&flinkArgs, "flink", "LABEL=FILE: Result of a Flink reference run (repeatable)")
-	oursPath := fs.String("ours", "", "Result of stats-processor")
-	verifyPath := fs.String("verify", "", "Verdict of measure verify")
+	var limitArgs, flinkArgs, verifyArgs listFlag
+	fs.Var(&limitArgs, "limit", "LABEL=FILE,FILE...: Results of ConsumerPerformance, one per round (repeatable)")
+	fs.Var(&flinkArgs, "flink", "LABEL=FILE,FILE...: Results of a Flink reference, one per round (repeatable)")
+	oursArg := fs.String("ours", "", "LABEL=FILE,FILE...: Results of stats-processor, one per round")
+	fs.Var(&verifyArgs, "verify", "Verdict of measure verify, one per round (repeatable, in round order)")
 	setup := fs.String("setup", "", "file with the run's command, machine and settings (Markdown), quoted above the table")
 	out := fs.String("out", "", "file for the Markdown section")
 	doc := fs.String("doc", "", "docs page whose generated section is replaced (optional)")
 	_ = fs.Parse(args)
-	if len(limitArgs) == 0 || len(flinkArgs) == 0 || *oursPath == "" || *out == "" {
+	if len(limitArgs) == 0 || len(flinkArgs) == 0 || *oursArg == "" || *out == "" {
 		return errors.New("-limit, -flink, -ours and -out are required")
 	}
-	var ours Result
-	if err := readJSON(*oursPath, &ours); err != nil {
-		return err
-	}
-	limits, err := readLabelled(limitArgs)
+	limits, err := readSystems(limitArgs)
 	if err != nil {
 		return err
 	}
-	flinks, err := readLabelled(flinkArgs)
+	flinks, err := readSystems(flinkArgs)
 	if err != nil {
 		return err
 	}
+	o, err := readSystems([]string{*oursArg})
+	if err != nil {
+		return err
+	}
+	ours := o[0]
+	rounds := len(ours.runs)
 
 	var b strings.Builder
 	if *setup != "" {
@@ -56,28 +101,43 @@ func reportCmd(_ context.Context, args []string) error {
 		b.Write(s)
 		b.WriteString("\n")
 	}
-	b.WriteString("| system | events/s | wall s (start → last window record) | first record s | peak RSS MiB | CPU s (user+sys) | CPU µs/event | status |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|\n")
-	row := func(label string, r Result, first bool) {
-		fst := "—"
-		if first && r.FirstSeconds > 0 {
-			fst = fmt.Sprintf("%.2f", r.FirstSeconds)
+	if rounds > 1 {
+		fmt.Fprintf(&b, "Medians of %d rounds (each round runs every system once, in the order of the table's rows but with ours between the two Flink runs); events/s also as the range over the rounds.\n\n", rounds)
+	}
+	b.WriteString("| system | events/s | range | wall s (start → last window record) | first record s | peak RSS MiB | CPU s (user+sys) | CPU µs/event | completed |\n")
+	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---|\n")
+	row := func(s system, first bool) {
+		lo, hi := 0.0, 0.0
+		for i, r := range s.ok() {
+			if i == 0 || r.EventsPerSecond < lo {
+				lo = r.EventsPerSecond
+			}
+			hi = max(hi, r.EventsPerSecond)
 		}
-		cpu := r.CPUUserSeconds + r.CPUSysSeconds
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %s | %d | %.1f (%.1f + %.1f) | %.2f | %s |\n",
-			label, thousands(r.EventsPerSecond), r.WallSeconds, fst, r.PeakRSSBytes>>20,
-			cpu, r.CPUUserSeconds, r.CPUSysSeconds, cpu/float64(r.Events)*1e6, r.Status)
+		fst := "—"
+		if first {
+			fst = fmt.Sprintf("%.2f", s.med(func(r Result) float64 { return r.FirstSeconds }))
+		}
+		user := s.med(func(r Result) float64 { return r.CPUUserSeconds })
+		sys := s.med(func(r Result) float64 { return r.CPUSysSeconds })
+		events := 1.0
+		if len(s.runs) > 0 {
+			events = float64(s.runs[0].Events)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s–%s | %.2f | %s | %.0f | %.1f (%.1f + %.1f) | %.2f | %d of %d |\n",
+			s.label, thousands(s.eps()), thousands(lo), thousands(hi), s.wall(), fst, s.rss()/(1<<20),
+			s.cpu(), user, sys, s.cpu()/events*1e6, len(s.ok()), len(s.runs))
 	}
 	for _, l := range limits {
-		row(l.label, l.r, false)
+		row(l, false)
 	}
 	for _, f := range flinks {
-		row(f.label, f.r, true)
+		row(f, true)
 	}
-	row("**stats-processor (ours)**", ours, true)
+	row(ours, true)
 	b.WriteString("\n")
 
-	b.WriteString("| ratio | value | goal | met |\n|---|---:|---|---|\n")
+	b.WriteString("| ratio (of the medians) | value | goal | met |\n|---|---:|---|---|\n")
 	ratio := func(label string, v float64, goal string, met bool, pct bool) {
 		val := fmt.Sprintf("%.2f×", v)
 		if pct {
@@ -85,7 +145,7 @@ func reportCmd(_ context.Context, args []string) error {
 		}
 		m := "no"
 		if met {
-			m = "yes"
+			m = "**yes**"
 		}
 		if goal == "" {
 			goal, m = "—", "—"
@@ -93,67 +153,54 @@ func reportCmd(_ context.Context, args []string) error {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", label, val, goal, m)
 	}
 	for _, f := range flinks {
-		v := div(ours.EventsPerSecond, f.r.EventsPerSecond)
+		v := div(ours.eps(), f.eps())
 		ratio("events/s, ours / "+f.label, v, "≥ 2×", v >= 2, false)
 	}
 	for _, l := range limits {
-		v := div(ours.EventsPerSecond, l.r.EventsPerSecond)
+		v := div(ours.eps(), l.eps())
 		ratio("events/s, ours / "+l.label, v, "≥ 80%", v >= 0.8, true)
 	}
 	for _, f := range flinks {
-		v := div(float64(ours.PeakRSSBytes), float64(f.r.PeakRSSBytes))
+		v := div(ours.rss(), f.rss())
 		ratio("peak RSS, ours / "+f.label, v, "≤ 0.20×", v > 0 && v <= 0.2, false)
 	}
 	for _, f := range flinks {
-		ratio("CPU seconds, ours / "+f.label, div(ours.CPUUserSeconds+ours.CPUSysSeconds, f.r.CPUUserSeconds+f.r.CPUSysSeconds), "", false, false)
+		ratio("CPU seconds, ours / "+f.label, div(ours.cpu(), f.cpu()), "", false, false)
 	}
 	for _, f := range flinks {
 		for _, l := range limits {
-			ratio("events/s, "+f.label+" / "+l.label, div(f.r.EventsPerSecond, l.r.EventsPerSecond), "", false, true)
+			ratio("events/s, "+f.label+" / "+l.label, div(f.eps(), l.eps()), "", false, true)
 		}
 	}
 	b.WriteString("\n")
 
-	if ours.CountedSeconds > 0 {
-		fmt.Fprintf(&b, "stats-processor had counted all %d events %.2f s after its start (its `stats_processor_events_total`), %s events/s; "+
-			"the %.2f s from there to the last window record are the idle timeout, which closes the last windows, and the closer's cadence.\n\n",
-			ours.Events, ours.CountedSeconds, thousands(float64(ours.Events)/ours.CountedSeconds), ours.WallSeconds-ours.CountedSeconds)
+	if c := ours.med(func(r Result) float64 { return r.CountedSeconds }); c > 0 {
+		events := float64(ours.runs[0].Events)
+		fmt.Fprintf(&b, "Where our time goes: stats-processor had counted all %s events %.2f s after its start (median; its `stats_processor_events_total`, polled every 100 ms), that is %s events/s; "+
+			"the remaining %.2f s to the last window record are the idle timeout, which closes the last windows, and the checkpoint and closer cadence.\n\n",
+			thousands(events), c, thousands(events/c), ours.wall()-c)
 	}
+
 	for _, l := range limits {
-		if l.r.Log == "" {
-			continue
+		var overall, fetching, join []string
+		for _, r := range l.runs {
+			f, err := cperfFigures(r.Log)
+			if err != nil {
+				continue
+			}
+			overall = append(overall, thousandsText(f["nMsg.sec"]))
+			fetching = append(fetching, thousandsText(f["fetch.nMsg.sec"]))
+			join = append(join, f["rebalance.time.ms"])
 		}
-		if f, err := cperfFigures(l.r.Log); err == nil {
-			fmt.Fprintf(&b, "%s, its own figures (from its first poll: JVM start-up excluded, group join included): %s messages, %s msg/s overall; %s msg/s while fetching (group join %s ms).\n\n",
-				l.label, f["data.consumed.in.nMsg"], thousandsText(f["nMsg.sec"]), thousandsText(f["fetch.nMsg.sec"]), f["rebalance.time.ms"])
-		} else {
-			fmt.Fprintf(os.Stderr, "  report: %s: ConsumerPerformance figures not found: %v\n", l.label, err)
+		if len(overall) > 0 {
+			fmt.Fprintf(&b, "%s, its own figures per round (from its first poll, so without JVM start-up): %s msg/s overall; %s msg/s while fetching, after the group join of %s ms.\n\n",
+				l.label, strings.Join(overall, ", "), strings.Join(fetching, ", "), strings.Join(join, ", "))
 		}
 	}
 
-	if *verifyPath != "" {
-		var v Verdict
-		if err := readJSON(*verifyPath, &v); err != nil {
+	if len(verifyArgs) > 0 {
+		if err := writeCounts(&b, verifyArgs); err != nil {
 			return err
-		}
-		fmt.Fprintf(&b, "Counts: the loader expects %d window records counting %d events.", v.Expected, v.ExpectedEvents)
-		b.WriteString("\n\n")
-		for _, s := range v.Systems {
-			state := "byte-identical to the expected records"
-			switch {
-			case s.Explained:
-				state = fmt.Sprintf("**%d events (%.2f%%) short** in %d of the windows (%d windows missing): exactly the %d events its window operator dropped as late",
-					s.Shortfall, 100*float64(s.Shortfall)/float64(v.ExpectedEvents), s.Differs+s.Missing, s.Missing, s.Late)
-			case s.Undercount:
-				state = fmt.Sprintf("**%d events short** (%d windows lower, %d missing), not matching its %d reported late events: unexplained",
-					s.Shortfall, s.Differs, s.Missing, s.Late)
-			case !s.Match:
-				state = fmt.Sprintf("**differ, unexplained** (%d missing, %d unexpected, %d other values)", s.Missing, s.Unexpected, s.Differs)
-			}
-			fmt.Fprintf(&b, "- %s: %d records (%d duplicates), %s.\n", s.Name, s.Records, s.Duplicates, state)
-		}
-		if v.Identical {
-			b.WriteString("- All outputs are identical.\n")
 		}
 	}
 
@@ -171,42 +218,87 @@ func reportCmd(_ context.Context, args []string) error {
 	return nil
 }
 
+// writeCounts summarises the verdicts of all rounds, per system.
+func writeCounts(b *strings.Builder, paths []string) error {
+	var verdicts []Verdict
+	for _, p := range paths {
+		var v Verdict
+		if err := readJSON(p, &v); err != nil {
+			return err
+		}
+		verdicts = append(verdicts, v)
+	}
+	v0 := verdicts[0]
+	fmt.Fprintf(b, "Counts: the loader expects %d window records counting %s events; each system's records of each round were compared with them byte for byte.\n\n",
+		v0.Expected, thousands(float64(v0.ExpectedEvents)))
+	var names []string
+	for _, s := range v0.Systems {
+		names = append(names, s.Name)
+	}
+	for _, name := range names {
+		var same int
+		var notes []string
+		for i, v := range verdicts {
+			for _, s := range v.Systems {
+				if s.Name != name {
+					continue
+				}
+				dup := ""
+				if s.Duplicates > 0 {
+					dup = fmt.Sprintf(" (%d duplicate records)", s.Duplicates)
+				}
+				switch {
+				case s.Match:
+					same++
+					if dup != "" {
+						notes = append(notes, fmt.Sprintf("round %d%s", i+1, dup))
+					}
+				case s.Explained:
+					notes = append(notes, fmt.Sprintf("round %d: **%s events (%.2f%%) short** in %d windows, exactly the %s its window operator reported as late%s",
+						i+1, thousands(float64(s.Shortfall)), 100*float64(s.Shortfall)/float64(v.ExpectedEvents), s.Differs+s.Missing, thousands(float64(s.Late)), dup))
+				case s.Undercount:
+					notes = append(notes, fmt.Sprintf("round %d: **%s events short, but it reported %d late: unexplained**%s", i+1, thousands(float64(s.Shortfall)), s.Late, dup))
+				default:
+					notes = append(notes, fmt.Sprintf("round %d: **differs, unexplained**: %d missing, %d unexpected, %d other values%s", i+1, s.Missing, s.Unexpected, s.Differs, dup))
+				}
+			}
+		}
+		line := fmt.Sprintf("- %s: byte-identical to the expected records in %d of %d rounds", name, same, len(verdicts))
+		if len(notes) > 0 {
+			line += "; " + strings.Join(notes, "; ")
+		}
+		b.WriteString(line + ".\n")
+	}
+	return nil
+}
+
+// readSystems reads LABEL=FILE,FILE... arguments.
+func readSystems(args []string) ([]system, error) {
+	var out []system
+	for _, a := range args {
+		label, paths, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not LABEL=FILE,FILE...", a)
+		}
+		s := system{label: label}
+		for _, p := range split(paths) {
+			var r Result
+			if err := readJSON(p, &r); err != nil {
+				// A run that could not even start leaves no result: it counts as failed.
+				r = Result{Name: p, Status: "missing"}
+			}
+			s.runs = append(s.runs, r)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 // listFlag collects a repeated flag.
 type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-type labelled struct {
-	label string
-	r     Result
-}
-
-// readLabelled reads LABEL=FILE Results.
-func readLabelled(args []string) ([]labelled, error) {
-	var out []labelled
-	for _, a := range args {
-		label, path, ok := strings.Cut(a, "=")
-		if !ok {
-			return nil, fmt.Errorf("%q is not LABEL=FILE", a)
-		}
-		var r Result
-		if err := readJSON(path, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, labelled{label, r})
-	}
-	return out, nil
-}
-
-// thousandsText formats a decimal number text as thousands does.
-func thousandsText(s string) string {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return s
-	}
-	return thousands(v)
-}
 
 func div(a, b float64) float64 {
 	if b == 0 {
@@ -215,7 +307,7 @@ func div(a, b float64) float64 {
 	return a / b
 }
 
-// thousands formats v rounded, with thin separators: 1 234 567.
+// thousands formats v rounded, with comma separators: 1,234,567.
 func thousands(v float64) string {
 	s := strconv.FormatInt(int64(v+0.5), 10)
 	var out []byte
@@ -226,6 +318,15 @@ func thousands(v float64) string {
 		out = append(out, s[i])
 	}
 	return string(out)
+}
+
+// thousandsText formats a decimal number text as thousands does.
+func thousandsText(s string) string {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
+	}
+	return thousands(v)
 }
 
 func readJSON(path string, v any) error {
