@@ -46,10 +46,16 @@ func (s system) med(f func(Result) float64) float64 {
 	return median(v)
 }
 
-func (s system) eps() float64  { return s.med(func(r Result) float64 { return r.EventsPerSecond }) }
-func (s system) rss() float64  { return s.med(func(r Result) float64 { return float64(r.PeakRSSBytes) }) }
-func (s system) cpu() float64  { return s.med(func(r Result) float64 { return r.CPUUserSeconds + r.CPUSysSeconds }) }
-func (s system) wall() float64 { return s.med(func(r Result) float64 { return r.WallSeconds }) }
+// Medians of the table's columns.
+func (s system) eps() float64  { return s.med(eventsPerSecond) }
+func (s system) rss() float64  { return s.med(peakRSS) }
+func (s system) cpu() float64  { return s.med(cpuSeconds) }
+func (s system) wall() float64 { return s.med(wallSeconds) }
+
+func eventsPerSecond(r Result) float64 { return r.EventsPerSecond }
+func peakRSS(r Result) float64         { return float64(r.PeakRSSBytes) }
+func cpuSeconds(r Result) float64      { return r.CPUUserSeconds + r.CPUSysSeconds }
+func wallSeconds(r Result) float64     { return r.WallSeconds }
 
 func median(v []float64) float64 {
 	if len(v) == 0 {
