@@ -284,7 +284,7 @@ func readSystems(args []string) ([]system, error) {
 	for _, a := range args {
 		label, paths, ok := strings.Cut(a, "=")
 		if !ok {
-			return nil, fmt.Errorf("%q is not LABEL=FILE,FILE...", a)
+			return nil, fmt.Errorf("%q is not LABEL=FILE[,FILE]", a)
 		}
 		s := system{label: label}
 		for _, p := range split(paths) {
