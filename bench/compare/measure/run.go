@@ -342,8 +342,12 @@ loop:
 	if err := os.WriteFile(*resultPath, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "  [%s] %s: %.2f s, %.0f events/s, first record %.2f s, peak RSS %d MiB, CPU %.1f s; %s\n",
-		*name, status, res.WallSeconds, res.EventsPerSecond, res.FirstSeconds, res.PeakRSSBytes>>20,
+	firstNote := ""
+	if !*untilExit {
+		firstNote = fmt.Sprintf(", first record %.2f s", res.FirstSeconds)
+	}
+	fmt.Fprintf(os.Stderr, "  [%s] %s: %.2f s, %.0f events/s%s, peak RSS %d MiB, CPU %.1f s; %s\n",
+		*name, status, res.WallSeconds, res.EventsPerSecond, firstNote, res.PeakRSSBytes>>20,
 		res.CPUUserSeconds+res.CPUSysSeconds, res.Exit)
 	if status != "ok" {
 		return fmt.Errorf("%s: %s after %s with %d of %d window records (log: %s)",
