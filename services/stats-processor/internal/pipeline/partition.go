@@ -104,7 +104,8 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 	}
 	w.dirty = !st.Saved // save the start position at once so a restart resumes here
 	w.lastAct = p.now().UnixMilli()
-	w.lastSave = p.now()
+	// lastSave stays zero: the first batch is saved at once, so the start
+	// position and the first counts are in Redis without waiting an interval.
 	p.log.Debug("partition resumed", "partition", partition, "offset", w.offset, "saved", st.Saved,
 		"max_event_time", st.MaxEventTime, "open_windows", len(st.Windows))
 
@@ -260,8 +261,10 @@ func (w *worker) maybeSave(ctx context.Context) error {
 	now := w.p.now()
 	idle := w.idle(now)
 	due := now.Sub(w.lastSave) >= w.p.cfg.CheckpointInterval
-	news := w.dirty || w.et.HasDirty() || idle != w.idleSaved || idle
-	if (due && news) || len(w.pending) >= 10_000 {
+	news := w.dirty || w.et.HasDirty() || idle
+	// Becoming idle is saved at once: the pipeline watermark, and so the
+	// closing of the last windows, waits for it.
+	if (due && news) || idle != w.idleSaved || len(w.pending) >= 10_000 {
 		return w.save(ctx, idle)
 	}
 	return nil
