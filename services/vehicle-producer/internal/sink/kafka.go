@@ -48,8 +48,9 @@ type Kafka struct {
 	msgs      []kafka.Message
 	chunks    sync.Pool // of *chunk
 
-	ctx    context.Context // ends at Close; bounds every retry
-	cancel context.CancelFunc
+	stop   context.CancelFunc // ends the retry loop's context
+	closed chan struct{}      // closed by Close
+	once   sync.Once
 
 	retryMu   sync.Mutex
 	retryQ    []kafka.Message
@@ -107,7 +108,7 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, opts Options) (*Kafka
 		retryDone: make(chan struct{}),
 		dead:      make(chan struct{}),
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.closed = make(chan struct{})
 	s.transport = &kafka.Transport{
 		ClientID:       "vehicle-producer",
 		DialTimeout:    5 * time.Second,
@@ -138,7 +139,11 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, opts Options) (*Kafka
 		Completion:      s.complete,
 		ErrorLogger:     debug,
 	}
-	go s.retryLoop()
+	// The retry loop lives as long as the sink: its context is its own,
+	// ended by Close.
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.retryLoop(ctx)
 	return s, nil
 }
 
@@ -149,7 +154,7 @@ func (s *Kafka) Config() Config { return s.cfg }
 // it is full. Call it before making the records, so that their timestamps
 // are not stale when they are sent.
 func (s *Kafka) Acquire(ctx context.Context, n int) error {
-	if s.ctx.Err() != nil {
+	if s.isClosed() {
 		return ErrClosed
 	}
 	if err := s.win.acquire(ctx, n); err != nil {
@@ -173,7 +178,7 @@ func (s *Kafka) Acquire(ctx context.Context, n int) error {
 // this call; done may be nil. If some record is never acknowledged, done is
 // never called and the memory is left to the garbage collector.
 func (s *Kafka) Send(ctx context.Context, recs []Record, done func()) error {
-	if s.ctx.Err() != nil {
+	if s.isClosed() {
 		return ErrClosed
 	}
 	if len(recs) == 0 {
@@ -229,9 +234,6 @@ func (s *Kafka) write(ctx context.Context, msgs []kafka.Message) error {
 		if err == nil {
 			return nil
 		}
-		if s.ctx.Err() != nil {
-			return ErrClosed
-		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("hand %d records to the kafka writer: %w", len(msgs), ctx.Err())
 		}
@@ -244,8 +246,6 @@ func (s *Kafka) write(ctx context.Context, msgs []kafka.Message) error {
 		case <-time.After(s.backoff(attempt)):
 		case <-ctx.Done():
 			return fmt.Errorf("hand %d records to the kafka writer: %w", len(msgs), ctx.Err())
-		case <-s.ctx.Done():
-			return ErrClosed
 		}
 	}
 }
@@ -308,13 +308,13 @@ func (s *Kafka) requeue(msgs []kafka.Message) {
 }
 
 // retryLoop sends failed records again, after a backoff that grows while
-// failures continue, until Close.
-func (s *Kafka) retryLoop() {
+// failures continue, until ctx ends (Close).
+func (s *Kafka) retryLoop(ctx context.Context) {
 	defer close(s.retryDone)
 	for attempt := 0; ; {
 		select {
 		case <-s.retryWake:
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 		if s.failing.Load() {
@@ -324,7 +324,7 @@ func (s *Kafka) retryLoop() {
 		}
 		select {
 		case <-time.After(s.backoff(attempt)):
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 		s.retryMu.Lock()
@@ -335,7 +335,9 @@ func (s *Kafka) retryLoop() {
 			continue
 		}
 		s.log.Debug("retrying records", "records", len(msgs), "attempt", attempt)
-		if err := s.write(s.ctx, msgs); err != nil {
+		if err := s.write(ctx, msgs); err != nil {
+			// Closed, or a permanent error (already reported): the
+			// records stay unacknowledged and counted in flight.
 			return
 		}
 	}
@@ -419,7 +421,8 @@ func (s *Kafka) Flush(ctx context.Context) error {
 // for the writer's requests to finish. Records not acknowledged by then are
 // lost and counted in Stats.InFlight. Call Flush first.
 func (s *Kafka) Close(ctx context.Context) error {
-	s.cancel()
+	s.once.Do(func() { close(s.closed) })
+	s.stop()
 	<-s.retryDone
 	done := make(chan error, 1)
 	go func() { done <- s.w.Close() }()
@@ -434,6 +437,15 @@ func (s *Kafka) Close(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("%d records were never acknowledged", n))
 	}
 	return err
+}
+
+func (s *Kafka) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
 }
 
 // Stats is a snapshot of the sink's counters.
