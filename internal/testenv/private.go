@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -84,4 +85,48 @@ func RepoRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+var (
+	binMu    sync.Mutex
+	binCache = map[string]string{}
+)
+
+// Binary builds the main package at path (relative to the repository root,
+// e.g. "./services/stats-processor") once per test binary, with the race
+// detector when race is set, and returns the executable's path. The tests
+// run the real program, as users do.
+func Binary(t testing.TB, path string, race bool) string {
+	t.Helper()
+	key := fmt.Sprintf("%s race=%v", path, race)
+	binMu.Lock()
+	defer binMu.Unlock()
+	if bin, ok := binCache[key]; ok {
+		return bin
+	}
+	// A fixed folder under the repository's ignored out/, overwritten by each
+	// run, so repeated runs leave nothing behind.
+	dir := filepath.Join(RepoRoot(t), "out", "test-bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// One file per test package: packages run in parallel processes, and
+	// one must not overwrite a binary another is running.
+	wd, _ := os.Getwd()
+	name := filepath.Base(path) + "-for-" + filepath.Base(wd)
+	if race {
+		name += "-race"
+	}
+	bin := filepath.Join(dir, name)
+	args := []string{"build", "-ldflags", "-X main.version=test", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, path)...)
+	cmd.Dir = RepoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", path, err, out)
+	}
+	binCache[key] = bin
+	return bin
 }

@@ -33,32 +33,9 @@ import (
 // chromiumPath is Debian's chromium; `make test-integration` installs it.
 const chromiumPath = "/usr/bin/chromium"
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // processorBinary builds the service with the race detector once per run.
 func processorBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "stats-processor-live")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "stats-processor")
-		out, err := exec.Command("go", "build", "-race", "-o", binPath,
-			"github.com/vehicle-stats/vehicle-stats/services/stats-processor").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return testenv.Binary(t, "./services/stats-processor", true)
 }
 
 // pipe is one pipeline under test: private topics and key prefix, one
