@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -292,6 +293,7 @@ func fetchTo(url, path string) {
 		return
 	}
 	defer resp.Body.Close()
+	_ = os.MkdirAll(filepath.Dir(path), 0o755)
 	f, err := os.Create(path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "catchup: profile: %v\n", err)
