@@ -16,8 +16,10 @@ eval "$("$STACK" env)"
 make -s build
 mkdir -p "$LOGS"
 pids=()
+stopping=0
 cleanup() {
 	trap - INT TERM EXIT
+	stopping=1
 	echo
 	for pid in "${pids[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
@@ -31,12 +33,15 @@ cleanup() {
 		echo "the local stack was running before; it keeps running (make stack-stop stops it)"
 	fi
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C reaches this script only: the services run in their own sessions
+# (setsid), so they get one SIGTERM from cleanup and stop cleanly, in order.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 urls=()
 if [[ -x bin/stats-processor ]]; then
 	PROCESSOR_KAFKA_BROKERS=$VS_KAFKA_BROKERS PROCESSOR_REDIS_ADDR=$VS_REDIS_ADDR \
-		bin/stats-processor --config configs/stats-processor.yaml >"$LOGS/stats-processor.log" 2>&1 &
+		setsid bin/stats-processor --config configs/stats-processor.yaml >"$LOGS/stats-processor.log" 2>&1 &
 	pids+=($!)
 	urls+=("stats-processor  http://localhost:9080/        live page"
 		"                 http://localhost:9080/stats   window counts (JSON)"
@@ -45,7 +50,7 @@ if [[ -x bin/stats-processor ]]; then
 fi
 if [[ -x bin/vehicle-producer ]]; then
 	PRODUCER_KAFKA_BROKERS=$VS_KAFKA_BROKERS \
-		bin/vehicle-producer --config configs/vehicle-producer.yaml >"$LOGS/vehicle-producer.log" 2>&1 &
+		setsid bin/vehicle-producer --config configs/vehicle-producer.yaml >"$LOGS/vehicle-producer.log" 2>&1 &
 	pids+=($!)
 	urls+=("vehicle-producer http://localhost:9090/status  what it sends"
 		"                 log: $LOGS/vehicle-producer.log")
@@ -59,15 +64,16 @@ for u in "${urls[@]}"; do echo "  $u"; done
 echo "Press Ctrl-C to stop."
 if [[ ${#pids[@]} -eq 0 ]]; then
 	echo "(no service is built yet: only the stack runs)"
-	while sleep 3600; do :; done
+	while true; do sleep 3600 & wait $!; done
 fi
 # Wait until Ctrl-C, or until a service exits by itself (then say so and stop).
 while true; do
 	for i in "${!pids[@]}"; do
-		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-			echo "a service exited; see the logs in $LOGS"
+		if [[ $stopping == 0 ]] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
+			echo "a service exited by itself; see the logs in $LOGS"
 			exit 1
 		fi
 	done
-	sleep 1
+	sleep 1 &
+	wait $!
 done
