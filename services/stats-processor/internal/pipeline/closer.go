@@ -34,6 +34,7 @@ func (p *Processor) runCloser(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-p.closeNow:
 		}
 		if time.Since(lastRefresh) > 10*time.Second || p.Partitions() == 0 {
 			if err := p.refreshPartitions(ctx); err != nil {

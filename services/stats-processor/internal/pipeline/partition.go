@@ -152,7 +152,17 @@ func readOffsets(conn *kafka.Conn) (first, last int64, err error) {
 // wait is normal.
 func (w *worker) fetch(conn *kafka.Conn) error {
 	p := w.p
-	_ = conn.SetReadDeadline(time.Now().Add(p.cfg.FetchMaxWait))
+	// A caught-up partition waits for new data at most until it would turn
+	// idle, so idleness (and the closing of the last windows) is not delayed
+	// by a long fetch.
+	wait := p.cfg.FetchMaxWait
+	if w.highWater >= 0 && w.offset >= w.highWater {
+		until := time.Duration(w.lastAct+p.cfg.EventTime.IdleTimeout.Milliseconds()-p.now().UnixMilli()) * time.Millisecond
+		if until > 0 {
+			wait = min(wait, max(until, 10*time.Millisecond))
+		}
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: p.cfg.FetchMaxBytes})
 	defer conn.SetReadDeadline(time.Time{})
 	hw := batch.HighWaterMark()
@@ -323,6 +333,9 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	w.et.Seal(closed)
 	w.expected = w.offset
 	w.dirty = false
+	if idle != w.idleSaved {
+		p.nudgeCloser()
+	}
 	w.idleSaved = idle
 	w.lastSave = now
 	p.savedOffset(w.partition, w.offset)

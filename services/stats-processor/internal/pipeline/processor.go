@@ -66,6 +66,8 @@ type Processor struct {
 	groupErr   atomic.Pointer[error]
 	wmNow      atomic.Int64 // latest pipeline watermark computed
 
+	closeNow chan struct{} // a partition's idleness changed: look for windows to close now
+
 	commitMu sync.Mutex
 	commits  map[int]int64 // saved offsets not yet committed to the group
 }
@@ -73,16 +75,17 @@ type Processor struct {
 // New returns a processor; Run starts it.
 func New(cfg Config, store StateStore, log *slog.Logger, metrics *Metrics, opts Options) *Processor {
 	p := &Processor{
-		cfg:     cfg,
-		store:   store,
-		log:     log,
-		metrics: metrics,
-		now:     opts.Now,
-		output:  opts.Output,
-		side:    opts.Side,
-		dialer:  &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "stats-processor"},
-		client:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
-		commits: map[int]int64{},
+		cfg:      cfg,
+		store:    store,
+		log:      log,
+		metrics:  metrics,
+		now:      opts.Now,
+		output:   opts.Output,
+		side:     opts.Side,
+		dialer:   &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "stats-processor"},
+		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
+		commits:  map[int]int64{},
+		closeNow: make(chan struct{}, 1),
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -301,4 +304,12 @@ func (p *Processor) PingKafka(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// nudgeCloser makes the closer run a round now rather than at its next tick.
+func (p *Processor) nudgeCloser() {
+	select {
+	case p.closeNow <- struct{}{}:
+	default:
+	}
 }
