@@ -2,11 +2,14 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Private is a Kafka broker or Redis server of a test's own, run by
@@ -129,4 +132,60 @@ func Binary(t testing.TB, path string, race bool) string {
 	}
 	binCache[key] = bin
 	return bin
+}
+
+// PrivateRedisCluster starts a Redis Cluster of three masters (no replicas)
+// for this test alone, and returns the seed addresses. The servers are
+// stopped when the test ends.
+func PrivateRedisCluster(t testing.TB) []string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test skipped under -short")
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("Redis Cluster test needs redis-server: " + howToRun)
+	}
+	dir := t.TempDir()
+	var addrs []string
+	for range 3 {
+		port := Port(t)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+			"--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port),
+			"--dir", dir, "--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		waitPort(t, addr)
+		addrs = append(addrs, addr)
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	host, port, _ := strings.Cut(addrs[0], ":")
+	for i := 0; ; i++ {
+		out, _ := exec.Command("redis-cli", "-h", host, "-p", port, "cluster", "info").Output()
+		if strings.Contains(string(out), "cluster_state:ok") {
+			return addrs
+		}
+		if i > 100 {
+			t.Fatalf("Redis Cluster not ok after 10 s:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func waitPort(t testing.TB, addr string) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s does not accept connections", addr)
 }

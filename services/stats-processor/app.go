@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -33,20 +34,28 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 	)
 }
 
-func newRedis(lc fx.Lifecycle, cfg Config) *redis.Client {
-	opts := &redis.Options{
-		Addr: cfg.Redis.Addr, Username: cfg.Redis.Username, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
-		DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
-	}
+func newRedis(lc fx.Lifecycle, cfg Config) redis.UniversalClient {
+	var tlsCfg *tls.Config
 	if cfg.Redis.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	rdb := redis.NewClient(opts)
+	var rdb redis.UniversalClient
+	if cfg.Redis.Cluster {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: strings.Split(cfg.Redis.Addr, ","), Username: cfg.Redis.Username, Password: cfg.Redis.Password,
+			DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, TLSConfig: tlsCfg,
+		})
+	} else {
+		rdb = redis.NewClient(&redis.Options{
+			Addr: cfg.Redis.Addr, Username: cfg.Redis.Username, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
+			DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, TLSConfig: tlsCfg,
+		})
+	}
 	lc.Append(fx.StopHook(rdb.Close))
 	return rdb
 }
 
-func newStore(rdb *redis.Client, cfg Config) *state.RedisStore {
+func newStore(rdb redis.UniversalClient, cfg Config) *state.RedisStore {
 	return state.NewRedisStore(rdb, state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.InputTopic), cfg.Window.Size)
 }
 

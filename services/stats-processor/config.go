@@ -51,7 +51,8 @@ type KafkaConfig struct {
 
 // RedisConfig is the Redis side.
 type RedisConfig struct {
-	Addr      string `mapstructure:"addr" usage:"Redis host:port"`
+	Addr      string `mapstructure:"addr" usage:"Redis host:port (with redis.cluster: seed nodes, comma-separated)"`
+	Cluster   bool   `mapstructure:"cluster" usage:"Redis is a Redis Cluster"`
 	KeyPrefix string `mapstructure:"key_prefix" usage:"prefix of every key; separates pipelines sharing one Redis"`
 	Username  string `mapstructure:"username" usage:"Redis ACL user name (optional)"`
 	Password  string `mapstructure:"password" usage:"Redis password (optional; prefer the environment variable)"`
@@ -124,6 +125,7 @@ func (c *Config) Validate() error {
 	chk.Require(c.Redis.Addr != "", "redis.addr", "must be host:port")
 	chk.Require(c.Redis.KeyPrefix != "" && !strings.ContainsAny(c.Redis.KeyPrefix, "{} "), "redis.key_prefix", "must be non-empty, without spaces or braces")
 	chk.Require(c.Redis.DB >= 0, "redis.db", "must be 0 or more")
+	chk.Require(!c.Redis.Cluster || c.Redis.DB == 0, "redis.db", "must be 0 with redis.cluster (a cluster has only database 0)")
 	chk.Merge("http", c.HTTP.Validate())
 	chk.Merge("log", c.Log.Validate())
 	return chk.Err()

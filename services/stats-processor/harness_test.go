@@ -57,7 +57,10 @@ func newScenario(t *testing.T, partitions int) *scenario {
 // newScenarioOn runs the scenario on the given services (private ones for
 // outage tests).
 func newScenarioOn(t *testing.T, env testenv.Services, partitions int) *scenario {
-	_, prefix := env.Redis(t)
+	prefix := testenv.UniqueName("t") // a private Redis Cluster goes away with the test
+	if !strings.Contains(env.RedisAddr, ",") {
+		_, prefix = env.Redis(t)
+	}
 	s := &scenario{
 		t: t, env: env, partitions: partitions, prefix: prefix,
 		input:  env.Topic(t, "e2e-in", partitions),

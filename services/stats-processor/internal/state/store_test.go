@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
@@ -13,10 +15,19 @@ import (
 
 const size = 20 * time.Second
 
-func newStore(t *testing.T) *state.RedisStore {
+// backends runs a test against every Redis the store supports: a single
+// server and a three-master Redis Cluster (started for the test), both real.
+func backends(t *testing.T, test func(t *testing.T, s *state.RedisStore)) {
 	env := testenv.Get(t)
-	rdb, prefix := env.Redis(t)
-	return state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size)
+	t.Run("single", func(t *testing.T) {
+		rdb, prefix := env.Redis(t)
+		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testenv.PrivateRedisCluster(t)})
+		t.Cleanup(func() { rdb.Close() })
+		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size))
+	})
 }
 
 func counts(v ...int64) eventtime.Counts {
@@ -25,8 +36,9 @@ func counts(v ...int64) eventtime.Counts {
 	return c
 }
 
-func TestIntegrationSaveLoadFence(t *testing.T) {
-	s := newStore(t)
+func TestIntegrationSaveLoadFence(t *testing.T) { backends(t, testSaveLoadFence) }
+
+func testSaveLoadFence(t *testing.T, s *state.RedisStore) {
 	ctx := context.Background()
 
 	st, err := s.Load(ctx, 3)
@@ -73,8 +85,9 @@ func TestIntegrationSaveLoadFence(t *testing.T) {
 	}
 }
 
-func TestIntegrationCloseAndRead(t *testing.T) {
-	s := newStore(t)
+func TestIntegrationCloseAndRead(t *testing.T) { backends(t, testCloseAndRead) }
+
+func testCloseAndRead(t *testing.T, s *state.RedisStore) {
 	ctx := context.Background()
 	for p := range 2 {
 		_, err := s.Save(ctx, state.Checkpoint{Partition: p, ExpectedOffset: -1, Offset: 5, MaxEventTime: 45_000,
@@ -114,8 +127,9 @@ func TestIntegrationCloseAndRead(t *testing.T) {
 	}
 }
 
-func TestIntegrationLead(t *testing.T) {
-	s := newStore(t)
+func TestIntegrationLead(t *testing.T) { backends(t, testLead) }
+
+func testLead(t *testing.T, s *state.RedisStore) {
 	ctx := context.Background()
 	if ok, err := s.TryLead(ctx, "a", time.Second); !ok || err != nil {
 		t.Fatalf("a: %v %v", ok, err)
