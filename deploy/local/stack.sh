@@ -82,16 +82,30 @@ kafka_classpath() {
 
 kafka_config() {
 	mkdir -p "$KDIR/config" "$KDIR/data" "$KDIR/logs"
+	# With VS_KAFKA_SASL_PORT set, a second listener requires SASL/PLAIN as
+	# user VS_KAFKA_SASL_USER (tests of the services' kafka.sasl.* keys).
+	local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
+	local advertised="PLAINTEXT://127.0.0.1:$KAFKA_PORT"
+	local protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+	local sasl=""
+	if [[ -n ${VS_KAFKA_SASL_PORT:-} ]]; then
+		listeners+=",SASL_PLAINTEXT://127.0.0.1:$VS_KAFKA_SASL_PORT"
+		advertised+=",SASL_PLAINTEXT://127.0.0.1:$VS_KAFKA_SASL_PORT"
+		protocols+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+		sasl="sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${VS_KAFKA_SASL_USER:-vehicle-stats}=\"${VS_KAFKA_SASL_PASSWORD:-vehicle-stats-secret}\";"
+	fi
 	cat >"$KDIR/config/server.properties" <<EOF
 # Written by deploy/local/stack.sh; edits are overwritten on start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protocols
+$sasl
 log.dirs=$KDIR/data
 # Code creates its topics on purpose.
 auto.create.topics.enable=false

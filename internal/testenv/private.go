@@ -18,23 +18,36 @@ import (
 type Private struct {
 	// Addr is 127.0.0.1:port.
 	Addr string
-	kind string
-	env  []string
+	// SASLAddr is the SASL/PLAIN listener of a PrivateKafkaSASL broker,
+	// which accepts SASLUser with SASLPassword.
+	SASLAddr, SASLUser, SASLPassword string
+	kind                             string
+	env                              []string
 }
 
 // PrivateKafka starts a broker for this test alone and removes it when the
 // test ends. Skipped where the local stack cannot run (no Java), and under
 // -short.
 func PrivateKafka(t testing.TB) *Private {
-	return startPrivate(t, "kafka", "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
+	return startPrivate(t, "kafka", nil, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
+}
+
+// PrivateKafkaSASL starts a broker of the test's own with a second
+// listener that requires SASL/PLAIN (see Private.SASLAddr).
+func PrivateKafkaSASL(t testing.TB) *Private {
+	t.Helper()
+	port := Port(t)
+	return startPrivate(t, "kafka", []string{
+		fmt.Sprintf("VS_KAFKA_SASL_PORT=%d", port), "VS_KAFKA_SASL_USER=vs-test", "VS_KAFKA_SASL_PASSWORD=vs-test-secret",
+	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
 }
 
 // PrivateRedis starts a Redis server (AOF on) for this test alone.
 func PrivateRedis(t testing.TB) *Private {
-	return startPrivate(t, "redis", "VS_REDIS_PORT")
+	return startPrivate(t, "redis", nil, "VS_REDIS_PORT")
 }
 
-func startPrivate(t testing.TB, kind string, portVars ...string) *Private {
+func startPrivate(t testing.TB, kind string, extraEnv []string, portVars ...string) *Private {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test skipped under -short")
@@ -43,6 +56,18 @@ func startPrivate(t testing.TB, kind string, portVars ...string) *Private {
 		t.Skip("private Kafka needs Java: " + howToRun)
 	}
 	p := &Private{kind: kind, env: append(os.Environ(), "VS_LOCAL_DIR="+t.TempDir(), "VS_KAFKA_HEAP=512m")}
+	p.env = append(p.env, extraEnv...)
+	for _, kv := range extraEnv {
+		if v, ok := strings.CutPrefix(kv, "VS_KAFKA_SASL_PORT="); ok {
+			p.SASLAddr = "127.0.0.1:" + v
+		}
+		if v, ok := strings.CutPrefix(kv, "VS_KAFKA_SASL_USER="); ok {
+			p.SASLUser = v
+		}
+		if v, ok := strings.CutPrefix(kv, "VS_KAFKA_SASL_PASSWORD="); ok {
+			p.SASLPassword = v
+		}
+	}
 	for i, v := range portVars {
 		port := Port(t)
 		p.env = append(p.env, fmt.Sprintf("%s=%d", v, port))

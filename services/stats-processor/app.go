@@ -61,8 +61,17 @@ func newStore(rdb redis.UniversalClient, cfg Config) *state.RedisStore {
 
 func newMetrics(reg *prometheus.Registry) *pipeline.Metrics { return pipeline.NewMetrics(reg) }
 
-func newProcessor(cfg pipeline.Config, store *state.RedisStore, log *slog.Logger, m *pipeline.Metrics) *pipeline.Processor {
-	return pipeline.New(cfg, store, log, m, pipeline.Options{})
+func newProcessor(cfg pipeline.Config, svc Config, store *state.RedisStore, log *slog.Logger, m *pipeline.Metrics) (*pipeline.Processor, error) {
+	sec := svc.Kafka.Security()
+	dialer, err := sec.Dialer("stats-processor", 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	transport, err := sec.Transport("stats-processor", 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.New(cfg, store, log, m, pipeline.Options{Dialer: dialer, Transport: transport}), nil
 }
 
 func registerRoutes(lc fx.Lifecycle, e *gin.Engine, store *state.RedisStore, p *pipeline.Processor, m *pipeline.Metrics,
@@ -88,7 +97,12 @@ func runProcessor(lc fx.Lifecycle, sd fx.Shutdowner, p *pipeline.Processor, stor
 			if err := waitFor(ctx, log, "redis", cfg.Redis.Addr, "redis.addr", store.Ping); err != nil {
 				return err
 			}
-			if err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Brokers), "kafka.brokers", p.Prepare); err != nil {
+			keys := "kafka.brokers"
+			if sec := cfg.Kafka.Security(); sec.TLS.Enabled || (sec.SASL.Mechanism != "none" && sec.SASL.Mechanism != "") {
+				// kafka-go reports a refused SASL handshake as "broker not available".
+				keys = "kafka.brokers, the kafka.sasl.* credentials and kafka.tls.*"
+			}
+			if err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Brokers), keys, p.Prepare); err != nil {
 				return err
 			}
 			go func() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
@@ -47,6 +48,15 @@ type KafkaConfig struct {
 	SessionTimeout    time.Duration `mapstructure:"session_timeout" usage:"consumer group session timeout: how soon a dead instance's partitions move"`
 	FetchMaxBytes     int           `mapstructure:"fetch_max_bytes" usage:"largest fetch of one partition, in bytes"`
 	FetchMaxWait      time.Duration `mapstructure:"fetch_max_wait" usage:"how long the broker may hold a fetch for new data"`
+	// TLS and SASL secure the connections to the brokers (kafka.tls.*,
+	// kafka.sasl.*).
+	TLS  kafkasecurity.TLSConfig  `mapstructure:"tls"`
+	SASL kafkasecurity.SASLConfig `mapstructure:"sasl"`
+}
+
+// Security is the TLS and SASL part of the Kafka configuration.
+func (k KafkaConfig) Security() kafkasecurity.Config {
+	return kafkasecurity.Config{TLS: k.TLS, SASL: k.SASL}
 }
 
 // RedisConfig is the Redis side.
@@ -91,6 +101,7 @@ func DefaultConfig() Config {
 			LateTopic: p.LateTopic, GroupID: p.GroupID, StartOffset: p.StartOffset, InputPartitions: p.InputPartitions,
 			OutputPartitions: p.OutputPartitions, ReplicationFactor: p.ReplicationFactor, SessionTimeout: p.SessionTimeout,
 			FetchMaxBytes: p.FetchMaxBytes, FetchMaxWait: p.FetchMaxWait,
+			TLS: kafkasecurity.DefaultConfig().TLS, SASL: kafkasecurity.DefaultConfig().SASL,
 		},
 		Redis:      RedisConfig{Addr: "localhost:6379", KeyPrefix: "vs"},
 		Window:     WindowConfig{Size: p.EventTime.WindowSize},
@@ -122,6 +133,7 @@ func (c Config) Pipeline() pipeline.Config {
 func (c *Config) Validate() error {
 	var chk config.Check
 	chk.Merge("", c.Pipeline().Validate())
+	chk.Merge("kafka", c.Kafka.Security().Validate())
 	chk.Require(c.Redis.Addr != "", "redis.addr", "must be host:port")
 	chk.Require(c.Redis.KeyPrefix != "" && !strings.ContainsAny(c.Redis.KeyPrefix, "{} "), "redis.key_prefix", "must be non-empty, without spaces or braces")
 	chk.Require(c.Redis.DB >= 0, "redis.db", "must be 0 or more")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +111,35 @@ func TestE2ERedisCluster(t *testing.T) {
 	s.checkDeadLetters(data)
 	s.checkStats(p.addr, want)
 	p.stop(t)
+}
+
+// TestE2EKafkaSASL runs the processor against a broker listener that
+// requires SASL/PLAIN (kafka.sasl.*): counts are exact; wrong credentials
+// stop start-up with a message naming the setting.
+func TestE2EKafkaSASL(t *testing.T) {
+	testenv.Get(t)
+	k := testenv.PrivateKafkaSASL(t)
+	env := testenv.Get(t)
+	env.Brokers = []string{k.Addr} // the test itself uses the plaintext listener
+	s := newScenarioOn(t, env, 3)
+	s.extraEnv = append(s.extraEnv, "PROCESSOR_KAFKA_BROKERS="+k.SASLAddr, "PROCESSOR_KAFKA_SASL_MECHANISM=plain",
+		"PROCESSOR_KAFKA_SASL_USERNAME="+k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD="+k.SASLPassword)
+	data := dataset(6, 3, 1500, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	for _, c := range interleave(data, 500) {
+		s.produce(context.Background(), c)
+	}
+	p := s.start("sasl")
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	p.stop(t)
+
+	bad := exec.Command(processorBinary(t), "--config", "/dev/null")
+	bad.Env = append(os.Environ(), "PROCESSOR_KAFKA_BROKERS="+k.SASLAddr, "PROCESSOR_KAFKA_SASL_MECHANISM=plain",
+		"PROCESSOR_KAFKA_SASL_USERNAME="+k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD=wrong",
+		"PROCESSOR_REDIS_ADDR="+env.RedisAddr, "PROCESSOR_HTTP_ADDR=127.0.0.1:0", "PROCESSOR_LOG_FORMAT=text")
+	out, err := bad.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "kafka.brokers") || !strings.Contains(strings.ToLower(string(out)), "sasl") {
+		t.Errorf("wrong password: exit %v, want a failed start naming kafka.brokers and SASL:\n%s", err, out)
+	}
 }

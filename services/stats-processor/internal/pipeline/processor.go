@@ -46,20 +46,27 @@ type Options struct {
 	// Side receives dead letters and late events (each message names its
 	// topic); a *kafka.Writer when nil.
 	Side Sink
+	// Dialer opens the partition and group connections (TLS, SASL); a
+	// plaintext dialer when nil.
+	Dialer *kafka.Dialer
+	// Transport carries the writers' and admin requests (TLS, SASL);
+	// kafka-go's default when nil.
+	Transport kafka.RoundTripper
 }
 
 // Processor is one stats-processor instance.
 type Processor struct {
-	cfg     Config
-	store   StateStore
-	log     *slog.Logger
-	metrics *Metrics
-	now     func() time.Time
-	output  Sink
-	side    Sink
-	dialer  *kafka.Dialer
-	client  *kafka.Client
-	closers []func() error
+	cfg       Config
+	store     StateStore
+	log       *slog.Logger
+	metrics   *Metrics
+	now       func() time.Time
+	output    Sink
+	side      Sink
+	dialer    *kafka.Dialer
+	transport kafka.RoundTripper
+	client    *kafka.Client
+	closers   []func() error
 
 	partitions atomic.Int64 // input topic partition count
 	joined     atomic.Bool
@@ -75,20 +82,24 @@ type Processor struct {
 // New returns a processor; Run starts it.
 func New(cfg Config, store StateStore, log *slog.Logger, metrics *Metrics, opts Options) *Processor {
 	p := &Processor{
-		cfg:      cfg,
-		store:    store,
-		log:      log,
-		metrics:  metrics,
-		now:      opts.Now,
-		output:   opts.Output,
-		side:     opts.Side,
-		dialer:   &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "stats-processor"},
-		client:   &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second},
-		commits:  map[int]int64{},
-		closeNow: make(chan struct{}, 1),
+		cfg:       cfg,
+		store:     store,
+		log:       log,
+		metrics:   metrics,
+		now:       opts.Now,
+		output:    opts.Output,
+		side:      opts.Side,
+		dialer:    opts.Dialer,
+		transport: opts.Transport,
+		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: opts.Transport},
+		commits:   map[int]int64{},
+		closeNow:  make(chan struct{}, 1),
 	}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	if p.dialer == nil {
+		p.dialer = &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "stats-processor"}
 	}
 	if p.output == nil {
 		w := p.newWriter(cfg.OutputTopic)
@@ -107,6 +118,7 @@ func New(cfg Config, store StateStore, log *slog.Logger, metrics *Metrics, opts 
 func (p *Processor) newWriter(topic string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(p.cfg.Brokers...),
+		Transport:    p.transport,
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
