@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 )
 
 // Config is where and how records are sent.
@@ -47,6 +48,15 @@ type Config struct {
 	// FlushTimeout is how long stopping waits for in-flight records to be
 	// acknowledged.
 	FlushTimeout time.Duration `mapstructure:"flush_timeout" usage:"how long stopping waits for unacknowledged records"`
+	// TLS and SASL secure the connections to the brokers (kafka.tls.*,
+	// kafka.sasl.*).
+	TLS  kafkasecurity.TLSConfig  `mapstructure:"tls"`
+	SASL kafkasecurity.SASLConfig `mapstructure:"sasl"`
+}
+
+// Security is the TLS and SASL part of the configuration.
+func (c Config) Security() kafkasecurity.Config {
+	return kafkasecurity.Config{TLS: c.TLS, SASL: c.SASL}
 }
 
 // DefaultConfig is tuned for a single local broker: requests of up to 2,000
@@ -60,6 +70,7 @@ func DefaultConfig() Config {
 		Partitions:        6,
 		ReplicationFactor: 1,
 		Compression:       "none",
+		SASL:              kafkasecurity.DefaultConfig().SASL,
 		BatchSize:         2_000,
 		BatchBytes:        1 << 20,
 		BatchTimeout:      5 * time.Millisecond,
@@ -104,6 +115,7 @@ func (c Config) Validate() error {
 	ch.Require(c.WriteTimeout >= 100*time.Millisecond, "write_timeout", fmt.Sprintf("must be at least 100ms, got %s", c.WriteTimeout))
 	ch.Require(c.StartupTimeout >= time.Second, "startup_timeout", fmt.Sprintf("must be at least 1s, got %s", c.StartupTimeout))
 	ch.Require(c.FlushTimeout >= 0, "flush_timeout", fmt.Sprintf("must not be negative, got %s", c.FlushTimeout))
+	ch.Merge("", c.Security().Validate())
 	return ch.Err()
 }
 

@@ -42,6 +42,7 @@ type Kafka struct {
 	metrics   *metrics.Metrics
 	opts      Options
 	transport *kafka.Transport
+	dialer    *kafka.Dialer
 	w         *kafka.Writer
 	win       *window
 	epoch     time.Time // for latency: monotonic offsets from here
@@ -109,10 +110,14 @@ func New(cfg Config, log *slog.Logger, m *metrics.Metrics, opts Options) (*Kafka
 		dead:      make(chan struct{}),
 	}
 	s.closed = make(chan struct{})
-	s.transport = &kafka.Transport{
-		ClientID:       "vehicle-producer",
-		DialTimeout:    5 * time.Second,
-		MetadataTopics: []string{cfg.Topic},
+	transport, err := cfg.Security().Transport("vehicle-producer", 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink: %w", err)
+	}
+	transport.MetadataTopics = []string{cfg.Topic}
+	s.transport = transport
+	if s.dialer, err = cfg.Security().Dialer("vehicle-producer", 3*time.Second); err != nil {
+		return nil, fmt.Errorf("kafka sink: %w", err)
 	}
 	debug := kafka.LoggerFunc(func(msg string, args ...any) {
 		s.log.Debug(fmt.Sprintf(msg, args...))

@@ -80,8 +80,7 @@ func (s *Kafka) partitions(ctx context.Context) (int, error) {
 }
 
 func (s *Kafka) partitionsAt(ctx context.Context, broker string) (int, error) {
-	d := &kafka.Dialer{Timeout: 3 * time.Second, ClientID: "vehicle-producer"}
-	conn, err := d.DialContext(ctx, "tcp", broker)
+	conn, err := s.dialer.DialContext(ctx, "tcp", broker)
 	if err != nil {
 		return 0, fmt.Errorf("dial %s: %w", broker, err)
 	}
