@@ -116,28 +116,34 @@ func (c Config) mechanism() (sasl.Mechanism, error) {
 	}
 }
 
-// Dialer returns a dialer with the security settings.
-func (c Config) Dialer(clientID string, timeout time.Duration) (*kafka.Dialer, error) {
+// parts builds the TLS configuration and the SASL mechanism; either is nil
+// when off.
+func (c Config) parts() (*tls.Config, sasl.Mechanism, error) {
 	t, err := c.tlsConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, err := c.mechanism()
 	if err != nil {
-		return nil, fmt.Errorf("kafka.sasl: %w", err)
+		return nil, nil, fmt.Errorf("kafka.sasl: %w", err)
+	}
+	return t, m, nil
+}
+
+// Dialer returns a dialer with the security settings.
+func (c Config) Dialer(clientID string, timeout time.Duration) (*kafka.Dialer, error) {
+	t, m, err := c.parts()
+	if err != nil {
+		return nil, err
 	}
 	return &kafka.Dialer{ClientID: clientID, Timeout: timeout, DualStack: true, TLS: t, SASLMechanism: m}, nil
 }
 
 // Transport returns a transport with the security settings.
 func (c Config) Transport(clientID string, dialTimeout time.Duration) (*kafka.Transport, error) {
-	t, err := c.tlsConfig()
+	t, m, err := c.parts()
 	if err != nil {
 		return nil, err
-	}
-	m, err := c.mechanism()
-	if err != nil {
-		return nil, fmt.Errorf("kafka.sasl: %w", err)
 	}
 	return &kafka.Transport{ClientID: clientID, DialTimeout: dialTimeout, TLS: t, SASL: m}, nil
 }
