@@ -37,7 +37,15 @@ func (s *Kafka) EnsureTopic(ctx context.Context) (int, error) {
 }
 
 func (s *Kafka) ensureTopic(ctx context.Context) (int, error) {
-	c := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: s.transport, Timeout: 10 * time.Second}
+	// A transport of its own: the writer's transport caches the topic's
+	// metadata, and a cache filled before the topic existed made the first
+	// writes fail with "unknown topic" for seconds.
+	admin, err := s.cfg.Security().Transport("vehicle-producer", 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer admin.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: admin, Timeout: 10 * time.Second}
 	resp, err := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic:             s.cfg.Topic,
 		NumPartitions:     s.cfg.Partitions,
