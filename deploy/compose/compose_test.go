@@ -16,14 +16,6 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
 // TestComposeServices: the services are there, each has a health check, and
 // every dependency waits for the other side to be healthy.
 func TestComposeServices(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -257,7 +256,6 @@ func TestDashboard(t *testing.T) {
 // every metric and label the dashboard queries is in their /metrics.
 func TestIntegrationDashboardMetrics(t *testing.T) {
 	env := testenv.Get(t)
-	bin := binaries(t)
 	c := loadCompose(t)
 
 	input := env.Topic(t, "dash-vehicles", 3)
@@ -296,11 +294,11 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 	} {
 		prodEnv[k] = v
 	}
-	proc := startService(t, bin, "stats-processor", procEnv)
-	prod := startService(t, bin, "vehicle-producer", prodEnv)
+	proc := startService(t, "stats-processor", procEnv)
+	prod := startService(t, "vehicle-producer", prodEnv)
 
-	waitHealthy(t, c, bin, proc, procEnv)
-	waitHealthy(t, c, bin, prod, prodEnv)
+	waitHealthy(t, c, proc, procEnv)
+	waitHealthy(t, c, prod, prodEnv)
 
 	// Events flow: the producer has sent some, the processor counted some and
 	// owns partitions (so the per-partition lag is exported).
@@ -378,9 +376,9 @@ type service struct {
 
 // startService runs a service from the repository root (so it reads
 // configs/<service>.yaml as the image does from /app) with only env and PATH.
-func startService(t *testing.T, bin, name string, env map[string]string) *service {
+func startService(t *testing.T, name string, env map[string]string) *service {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, name))
+	cmd := exec.Command(binary(t, name))
 	cmd.Dir = repoFile(t, ".")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for _, k := range sortedKeys(env) {
@@ -430,7 +428,7 @@ func (s *service) stop(t *testing.T, grace time.Duration) int {
 // waitHealthy runs the compose health check of the service (its test, with
 // the image's /app/healthcheck replaced by the one built here and the
 // service's environment) until it passes.
-func waitHealthy(t *testing.T, c composeFile, bin string, s *service, env map[string]string) {
+func waitHealthy(t *testing.T, c composeFile, s *service, env map[string]string) {
 	t.Helper()
 	hc := c.Services[s.name].Healthcheck
 	if hc == nil || len(hc.Test) < 2 || hc.Test[0] != "CMD" || hc.Test[1] != "/app/healthcheck" {
@@ -439,7 +437,7 @@ func waitHealthy(t *testing.T, c composeFile, bin string, s *service, env map[st
 	args := hc.Test[2:]
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		cmd := exec.Command(filepath.Join(bin, "healthcheck"), args...)
+		cmd := exec.Command(binary(t, "healthcheck"), args...)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 		for k, v := range env {
 			cmd.Env = append(cmd.Env, k+"="+v)

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -231,43 +230,15 @@ func parsePort(t testing.TB, raw string) portMapping {
 	return portMapping{}
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-// binaries builds vehicle-producer, stats-processor and healthcheck once per
-// test binary, from the working tree (so never stale, unlike bin/), and
-// returns the folder holding them.
-func binaries(t testing.TB) string {
-	t.Helper()
-	root := testenv.RepoRoot(t)
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "compose-test-bin-")
-		if buildErr != nil {
-			return
-		}
-		// Twice at most: a build cache that another go command trims at the
-		// same moment can fail one build ("could not import ..."); a real
-		// compile error fails both.
-		for range 2 {
-			cmd := exec.Command("go", "build", "-o", buildDir+string(os.PathSeparator),
-				"./services/vehicle-producer", "./services/stats-processor", "./deploy/compose/healthcheck")
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			out, err := cmd.CombinedOutput()
-			if buildErr = nil; err != nil {
-				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-				continue
-			}
-			break
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+// binary builds one of the programs the compose file runs (vehicle-producer,
+// stats-processor, healthcheck) from the working tree, so never stale,
+// unlike bin/.
+func binary(t testing.TB, name string) string {
+	path := "./services/" + name
+	if name == "healthcheck" {
+		path = "./deploy/compose/healthcheck"
 	}
-	return buildDir
+	return testenv.Binary(t, path, false)
 }
 
 var reHelpEnv = regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]*),`)
@@ -276,7 +247,7 @@ var reHelpEnv = regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]*),`)
 // --help, which lists every configuration key with its variable.
 func knownEnv(t testing.TB, service string) map[string]bool {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binaries(t), service), "--help")
+	cmd := exec.Command(binary(t, service), "--help")
 	cmd.Dir = t.TempDir() // no configs/ here: --help must not depend on a file
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

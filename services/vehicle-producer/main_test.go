@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,40 +28,9 @@ import (
 // from the topic and its log. The log is shown when a test fails, or always
 // with VS_SHOW_PRODUCER_LOG=1.
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-	buildDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
 // build compiles ./services/vehicle-producer once per test run.
 func build(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root := testenv.RepoRoot(t)
-		if buildDir, buildErr = os.MkdirTemp("", "vehicle-producer-test"); buildErr != nil {
-			return
-		}
-		binary = filepath.Join(buildDir, "vehicle-producer")
-		cmd := exec.Command("go", "build", "-ldflags", "-X main.version=test", "-o", binary, "./services/vehicle-producer")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
+	return testenv.Binary(t, "./services/vehicle-producer", false)
 }
 
 // proc is a running producer.
