@@ -33,6 +33,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
@@ -86,7 +87,10 @@ type windowKey struct {
 
 func run(ctx context.Context, o options) error {
 	brokers := strings.Split(o.brokers, ",")
-	if err := createTopic(ctx, brokers, o.topic, o.partitions); err != nil {
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := testenv.CreateTopic(tctx, brokers, o.topic, o.partitions)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("create topic %s: %w", o.topic, err)
 	}
 	w := &kafka.Writer{
@@ -329,34 +333,4 @@ func writeExpected(path string, counts map[windowKey]int64, size int64) error {
 		return err
 	}
 	return f.Close()
-}
-
-// createTopic creates name with the given partitions and waits until every
-// partition has a leader.
-func createTopic(ctx context.Context, brokers []string, name string, partitions int) error {
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	resp, err := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
-	}}})
-	if err != nil {
-		return err
-	}
-	if err := resp.Errors[name]; err != nil {
-		return err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
-		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) == partitions {
-			ready := true
-			for _, p := range md.Topics[0].Partitions {
-				ready = ready && p.Error == nil && p.Leader.ID >= 0
-			}
-			if ready {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("partitions have no leader after 30s")
 }
