@@ -38,14 +38,14 @@ func (p *Processor) runCloser(ctx context.Context) {
 		}
 		if time.Since(lastRefresh) > 10*time.Second || p.Partitions() == 0 {
 			if err := p.refreshPartitions(ctx); err != nil {
-				p.metrics.Errors.WithLabelValues("kafka").Inc()
+				p.metrics.kafkaErrors.Inc()
 				p.log.Debug("refresh partition count", "error", err)
 			}
 			lastRefresh = time.Now()
 		}
 		lead, err := p.store.TryLead(ctx, p.cfg.InstanceID, max(5*p.cfg.CloseInterval, 5*time.Second))
 		if err != nil {
-			p.metrics.Errors.WithLabelValues("redis").Inc()
+			p.metrics.redisErrors.Inc()
 			continue
 		}
 		if lead != leading {
@@ -76,7 +76,7 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 	}
 	sts, err := p.store.Statuses(ctx, n)
 	if err != nil {
-		p.metrics.Errors.WithLabelValues("redis").Inc()
+		p.metrics.redisErrors.Inc()
 		return err
 	}
 	now := p.now()
@@ -98,7 +98,7 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 	}
 	meta, err := p.store.ReadMeta(ctx)
 	if err != nil {
-		p.metrics.Errors.WithLabelValues("redis").Inc()
+		p.metrics.redisErrors.Inc()
 		return err
 	}
 	through := eventtime.ClosedThrough(wm, p.cfg.EventTime.WindowSize)
@@ -110,7 +110,7 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 	}
 	sums, err := p.store.Seal(ctx, n, through)
 	if err != nil {
-		p.metrics.Errors.WithLabelValues("redis").Inc()
+		p.metrics.redisErrors.Inc()
 		return err
 	}
 	size := p.cfg.EventTime.WindowSize.Milliseconds()
@@ -125,13 +125,13 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 	slices.SortFunc(closing, func(a, b state.ClosedWindow) int { return cmp.Compare(a.Start, b.Start) })
 	if msgs := StatisticsRecords(closing, size); len(msgs) > 0 {
 		if err := p.output.WriteMessages(ctx, msgs...); err != nil {
-			p.metrics.Errors.WithLabelValues("kafka").Inc()
+			p.metrics.kafkaErrors.Inc()
 			return fmt.Errorf("write %d statistics records: %w", len(msgs), err)
 		}
 		p.metrics.RecordsWritten.Add(float64(len(msgs)))
 	}
 	if err := p.store.MarkClosed(ctx, closing, through, wm, n, p.cfg.Retention); err != nil {
-		p.metrics.Errors.WithLabelValues("redis").Inc()
+		p.metrics.redisErrors.Inc()
 		return err
 	}
 	p.metrics.WindowsClosed.Add(float64(len(closing)))

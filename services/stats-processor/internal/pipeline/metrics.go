@@ -21,6 +21,8 @@ type Metrics struct {
 	ConsumerLag     *prometheus.GaugeVec
 	Assigned        prometheus.Gauge
 	Errors          *prometheus.CounterVec
+	kafkaErrors     prometheus.Counter
+	redisErrors     prometheus.Counter
 	Rebalances      prometheus.Counter
 	LastCloseLeader prometheus.Gauge
 }
@@ -63,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint, m.Fenced,
 		m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader)
-	m.Errors.WithLabelValues("kafka")
-	m.Errors.WithLabelValues("redis")
+	m.kafkaErrors = m.Errors.WithLabelValues("kafka")
+	m.redisErrors = m.Errors.WithLabelValues("redis")
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
@@ -52,7 +53,8 @@ type worker struct {
 	expected  int64 // offset saved in Redis (-1: none)
 	offset    int64 // next offset to read
 	highWater int64
-	lastAct   int64 // wall ms of the last record, or of the start
+	lag       prometheus.Gauge // consumer lag of this partition
+	lastAct   int64            // wall ms of the last record, or of the start
 	lastSave  time.Time
 	idleSaved bool
 	pending   []kafka.Message // dead letters and late events to write before the next save
@@ -65,28 +67,26 @@ type worker struct {
 func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 	st, err := p.store.Load(ctx, partition)
 	if err != nil {
-		p.metrics.Errors.WithLabelValues("redis").Inc()
+		p.metrics.redisErrors.Inc()
 		return err
 	}
-	w := &worker{p: p, partition: partition, et: eventtime.NewPartition(p.cfg.EventTime), expected: -1, highWater: -1}
+	w := &worker{p: p, partition: partition, et: eventtime.NewPartition(p.cfg.EventTime), expected: -1, highWater: -1,
+		lag: p.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(partition))}
 	w.et.Restore(st.MaxEventTime, st.ClosedThrough, st.Windows)
 	if st.Saved {
 		w.expected, w.offset = st.Offset, st.Offset
 	}
 
-	conn, err := p.dialer.DialLeader(ctx, "tcp", p.cfg.Brokers[0], p.cfg.InputTopic, partition)
+	conn, err := p.dialAnyLeader(ctx, partition)
 	if err != nil {
-		conn, err = p.dialAnyLeader(ctx, partition)
-		if err != nil {
-			p.metrics.Errors.WithLabelValues("kafka").Inc()
-			return fmt.Errorf("connect to the leader of %s/%d: %w", p.cfg.InputTopic, partition, err)
-		}
+		p.metrics.kafkaErrors.Inc()
+		return fmt.Errorf("connect to the leader of %s/%d: %w", p.cfg.InputTopic, partition, err)
 	}
 	defer conn.Close()
 
 	first, last, err := readOffsets(conn)
 	if err != nil {
-		p.metrics.Errors.WithLabelValues("kafka").Inc()
+		p.metrics.kafkaErrors.Inc()
 		return err
 	}
 	switch {
@@ -114,7 +114,7 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 			return w.finalSave()
 		}
 		if err := w.fetch(conn); err != nil {
-			p.metrics.Errors.WithLabelValues("kafka").Inc()
+			p.metrics.kafkaErrors.Inc()
 			// Keep what was counted: save it, then reconnect.
 			if serr := w.save(context.Background(), false); serr != nil {
 				return errors.Join(err, serr)
@@ -180,7 +180,7 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 			}
 			if hw >= 0 {
 				w.highWater = hw
-				p.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(w.partition)).Set(float64(max(0, hw-w.offset)))
+				w.lag.Set(float64(max(0, hw-w.offset)))
 			}
 			return classifyFetchErr(err, conn, w)
 		}
@@ -301,7 +301,7 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	p := w.p
 	if len(w.pending) > 0 {
 		if err := p.side.WriteMessages(ctx, w.pending...); err != nil {
-			p.metrics.Errors.WithLabelValues("kafka").Inc()
+			p.metrics.kafkaErrors.Inc()
 			return fmt.Errorf("write %d dead-letter/late records: %w", len(w.pending), err)
 		}
 		clear(w.pending)
@@ -325,7 +325,7 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	p.metrics.Checkpoint.Observe(time.Since(t0).Seconds())
 	if err != nil {
 		if !errors.Is(err, state.ErrFenced) {
-			p.metrics.Errors.WithLabelValues("redis").Inc()
+			p.metrics.redisErrors.Inc()
 		}
 		return err
 	}

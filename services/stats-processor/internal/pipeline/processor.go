@@ -239,7 +239,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		if err != nil {
 			p.joined.Store(false)
 			p.groupErr.Store(&err)
-			p.metrics.Errors.WithLabelValues("kafka").Inc()
+			p.metrics.kafkaErrors.Inc()
 			p.log.Warn("consumer group error; retrying", "group", p.cfg.GroupID, "error", err)
 			continue
 		}
