@@ -32,27 +32,28 @@ func TestE2EOutages(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		switch i {
 		case 5:
-			r.Stop(t)
-			waitReady(t, p.addr, "redis", 30*time.Second)
-			t.Log("Redis stopped: /readyz names redis")
-			time.Sleep(3 * time.Second)
-			r.Start(t)
-			waitReady(t, p.addr, "", 60*time.Second)
-			t.Log("Redis back: ready again")
+			outage(t, p.addr, "redis", r, 60*time.Second)
 		case 12:
-			k.Stop(t)
-			waitReady(t, p.addr, "kafka", 30*time.Second)
-			t.Log("Kafka stopped: /readyz names kafka")
-			time.Sleep(3 * time.Second)
-			k.Start(t)
-			waitReady(t, p.addr, "", 90*time.Second)
-			t.Log("Kafka back: ready again")
+			outage(t, p.addr, "kafka", k, 90*time.Second)
 		}
 	}
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
 	s.checkStats(p.addr, want)
 	p.stop(t)
+}
+
+// outage stops a dependency for 3 s: /readyz must name it meanwhile and be
+// ready again within recover once it is back.
+func outage(t *testing.T, addr, name string, dep *testenv.Private, recover time.Duration) {
+	t.Helper()
+	dep.Stop(t)
+	waitReady(t, addr, name, 30*time.Second)
+	t.Logf("%s stopped: /readyz names it", name)
+	time.Sleep(3 * time.Second)
+	dep.Start(t)
+	waitReady(t, addr, "", recover)
+	t.Logf("%s back: ready again", name)
 }
 
 // waitReady waits until /readyz is 200 (failing == "") or 503 naming
