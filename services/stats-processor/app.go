@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -35,28 +33,13 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 }
 
 func newRedis(lc fx.Lifecycle, cfg Config) redis.UniversalClient {
-	var tlsCfg *tls.Config
-	if cfg.Redis.TLS {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	var rdb redis.UniversalClient
-	if cfg.Redis.Cluster {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs: strings.Split(cfg.Redis.Addr, ","), Username: cfg.Redis.Username, Password: cfg.Redis.Password,
-			DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, TLSConfig: tlsCfg,
-		})
-	} else {
-		rdb = redis.NewClient(&redis.Options{
-			Addr: cfg.Redis.Addr, Username: cfg.Redis.Username, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
-			DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, TLSConfig: tlsCfg,
-		})
-	}
+	rdb := state.NewClient(cfg.Redis)
 	lc.Append(fx.StopHook(rdb.Close))
 	return rdb
 }
 
 func newStore(rdb redis.UniversalClient, cfg Config) *state.RedisStore {
-	return state.NewRedisStore(rdb, state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.InputTopic), cfg.Window.Size)
+	return state.NewRedisStore(rdb, state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.InputTopic), cfg.EventTime.Window.Size)
 }
 
 func newMetrics(reg *prometheus.Registry) *pipeline.Metrics { return pipeline.NewMetrics(reg) }
@@ -76,7 +59,7 @@ func newProcessor(cfg pipeline.Config, svc Config, store *state.RedisStore, log 
 
 func registerRoutes(lc fx.Lifecycle, e *gin.Engine, store *state.RedisStore, p *pipeline.Processor, m *pipeline.Metrics,
 	cfg Config, ready *httpserver.Readiness, log *slog.Logger) {
-	stats := api.NewHandler(store, cfg.Window.Size, p.Partitions)
+	stats := api.NewHandler(store, cfg.EventTime.Window.Size, p.Partitions)
 	stats.Register(e)
 	live := web.NewStream(stats, web.MetricsTotals(m), web.Options{Log: log})
 	live.Register(e)

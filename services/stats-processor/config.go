@@ -4,27 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
-	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
 // EnvPrefix starts every environment variable of this service.
 const EnvPrefix = "PROCESSOR_"
 
 // Config is the service's configuration; keys are in shared/CONTRACT.md,
-// and the extra tuning keys in configs/stats-processor.yaml.
+// and the extra tuning keys in configs/stats-processor.yaml. Each part is
+// its component's own config, validated by it with keys relative to it.
 type Config struct {
 	Kafka      KafkaConfig       `mapstructure:"kafka"`
-	Redis      RedisConfig       `mapstructure:"redis"`
-	Window     WindowConfig      `mapstructure:"window"`
-	Watermark  WatermarkConfig   `mapstructure:"watermark"`
+	Redis      state.Config      `mapstructure:"redis"`
+	EventTime  eventtime.Config  `mapstructure:",squash"` // window.*, watermark.*
 	Checkpoint CheckpointConfig  `mapstructure:"checkpoint"`
 	State      StateConfig       `mapstructure:"state"`
 	HTTP       httpserver.Config `mapstructure:"http"`
@@ -33,52 +32,10 @@ type Config struct {
 	InstanceID string `mapstructure:"instance_id" usage:"name of this instance (default host-pid)"`
 }
 
-// KafkaConfig is the Kafka side.
+// KafkaConfig is the kafka section: the topics and the consumer.
 type KafkaConfig struct {
-	Brokers           []string      `mapstructure:"brokers" usage:"Kafka bootstrap brokers, comma-separated"`
-	InputTopic        string        `mapstructure:"input_topic" usage:"topic of Vehicle records"`
-	OutputTopic       string        `mapstructure:"output_topic" usage:"topic for VehicleStatistics records"`
-	DeadLetterTopic   string        `mapstructure:"dead_letter_topic" usage:"topic for records that do not decode or validate"`
-	LateTopic         string        `mapstructure:"late_topic" usage:"topic for late events; empty: off"`
-	GroupID           string        `mapstructure:"group_id" usage:"consumer group shared by all instances"`
-	StartOffset       string        `mapstructure:"start_offset" usage:"where a partition with no saved state starts: latest or earliest"`
-	InputPartitions   int           `mapstructure:"input_partitions" usage:"partitions of the input topic if this service creates it"`
-	OutputPartitions  int           `mapstructure:"output_partitions" usage:"partitions of the output, dead-letter and late topics if this service creates them"`
-	ReplicationFactor int           `mapstructure:"replication_factor" usage:"replication factor of topics this service creates"`
-	SessionTimeout    time.Duration `mapstructure:"session_timeout" usage:"consumer group session timeout: how soon a dead instance's partitions move"`
-	FetchMaxBytes     int           `mapstructure:"fetch_max_bytes" usage:"largest fetch of one partition, in bytes"`
-	FetchMaxWait      time.Duration `mapstructure:"fetch_max_wait" usage:"how long the broker may hold a fetch for new data"`
-	// TLS and SASL secure the connections to the brokers (kafka.tls.*,
-	// kafka.sasl.*).
-	TLS  kafkasecurity.TLSConfig  `mapstructure:"tls"`
-	SASL kafkasecurity.SASLConfig `mapstructure:"sasl"`
-}
-
-// Security is the TLS and SASL part of the Kafka configuration.
-func (k KafkaConfig) Security() kafkasecurity.Config {
-	return kafkasecurity.Config{TLS: k.TLS, SASL: k.SASL}
-}
-
-// RedisConfig is the Redis side.
-type RedisConfig struct {
-	Addr      string `mapstructure:"addr" usage:"Redis host:port (with redis.cluster: seed nodes, comma-separated)"`
-	Cluster   bool   `mapstructure:"cluster" usage:"Redis is a Redis Cluster"`
-	KeyPrefix string `mapstructure:"key_prefix" usage:"prefix of every key; separates pipelines sharing one Redis"`
-	Username  string `mapstructure:"username" usage:"Redis ACL user name (optional)"`
-	Password  string `mapstructure:"password" usage:"Redis password (optional; prefer the environment variable)"`
-	DB        int    `mapstructure:"db" usage:"Redis database number"`
-	TLS       bool   `mapstructure:"tls" usage:"connect to Redis over TLS"`
-}
-
-// WindowConfig is the tumbling window.
-type WindowConfig struct {
-	Size time.Duration `mapstructure:"size" usage:"tumbling window size"`
-}
-
-// WatermarkConfig is the watermark.
-type WatermarkConfig struct {
-	MaxOutOfOrderness time.Duration `mapstructure:"max_out_of_orderness" usage:"how far behind the largest event time an event may be and still count"`
-	IdleTimeout       time.Duration `mapstructure:"idle_timeout" usage:"how long a caught-up partition without events holds the watermark back"`
+	pipeline.TopicsConfig   `mapstructure:",squash"`
+	pipeline.ConsumerConfig `mapstructure:",squash"`
 }
 
 // CheckpointConfig is how often state is saved and windows closed.
@@ -87,60 +44,60 @@ type CheckpointConfig struct {
 	CloseInterval time.Duration `mapstructure:"close_interval" usage:"how often the closer looks for windows to close"`
 }
 
+// Validate reports every problem, keyed by field.
+func (c CheckpointConfig) Validate() error {
+	var ch config.Check
+	ch.Require(c.Interval >= 10*time.Millisecond && c.Interval <= time.Minute, "interval", fmt.Sprintf("%s must be between 10ms and 1m", c.Interval))
+	ch.Require(c.CloseInterval >= 10*time.Millisecond && c.CloseInterval <= time.Minute, "close_interval", fmt.Sprintf("%s must be between 10ms and 1m", c.CloseInterval))
+	return ch.Err()
+}
+
 // StateConfig is what is kept.
 type StateConfig struct {
 	Retention time.Duration `mapstructure:"retention" usage:"how long closed windows stay readable in /stats"`
 }
 
+// Validate reports a retention below a minute.
+func (c StateConfig) Validate() error {
+	var ch config.Check
+	ch.Require(c.Retention >= time.Minute, "retention", fmt.Sprintf("%s must be at least 1m", c.Retention))
+	return ch.Err()
+}
+
 // DefaultConfig returns the contract's defaults.
 func DefaultConfig() Config {
-	p := pipeline.DefaultConfig()
 	return Config{
-		Kafka: KafkaConfig{
-			Brokers: p.Brokers, InputTopic: p.InputTopic, OutputTopic: p.OutputTopic, DeadLetterTopic: p.DeadLetterTopic,
-			LateTopic: p.LateTopic, GroupID: p.GroupID, StartOffset: p.StartOffset, InputPartitions: p.InputPartitions,
-			OutputPartitions: p.OutputPartitions, ReplicationFactor: p.ReplicationFactor, SessionTimeout: p.SessionTimeout,
-			FetchMaxBytes: p.FetchMaxBytes, FetchMaxWait: p.FetchMaxWait,
-			TLS: kafkasecurity.DefaultConfig().TLS, SASL: kafkasecurity.DefaultConfig().SASL,
-		},
-		Redis:      RedisConfig{Addr: "localhost:6379", KeyPrefix: "vs"},
-		Window:     WindowConfig{Size: p.EventTime.WindowSize},
-		Watermark:  WatermarkConfig{MaxOutOfOrderness: p.EventTime.MaxOutOfOrderness, IdleTimeout: p.EventTime.IdleTimeout},
-		Checkpoint: CheckpointConfig{Interval: p.CheckpointInterval, CloseInterval: p.CloseInterval},
-		State:      StateConfig{Retention: p.Retention},
+		Kafka:      KafkaConfig{TopicsConfig: pipeline.DefaultTopicsConfig(), ConsumerConfig: pipeline.DefaultConsumerConfig()},
+		Redis:      state.DefaultConfig(),
+		EventTime:  eventtime.DefaultConfig(),
+		Checkpoint: CheckpointConfig{Interval: time.Second, CloseInterval: 250 * time.Millisecond},
+		State:      StateConfig{Retention: 24 * time.Hour},
 		HTTP:       httpserver.Config{Addr: ":9080"},
 		Log:        logging.DefaultConfig(),
 	}
 }
 
-// Pipeline converts the configuration for package pipeline.
+// Pipeline is the configuration of package pipeline.
 func (c Config) Pipeline() pipeline.Config {
 	return pipeline.Config{
-		Brokers: c.Kafka.Brokers, InputTopic: c.Kafka.InputTopic, OutputTopic: c.Kafka.OutputTopic,
-		DeadLetterTopic: c.Kafka.DeadLetterTopic, LateTopic: c.Kafka.LateTopic, GroupID: c.Kafka.GroupID,
-		StartOffset: c.Kafka.StartOffset, InputPartitions: c.Kafka.InputPartitions, OutputPartitions: c.Kafka.OutputPartitions,
-		ReplicationFactor: c.Kafka.ReplicationFactor,
-		EventTime: eventtime.Config{
-			WindowSize: c.Window.Size, MaxOutOfOrderness: c.Watermark.MaxOutOfOrderness, IdleTimeout: c.Watermark.IdleTimeout,
-		},
+		Topics: c.Kafka.TopicsConfig, Consumer: c.Kafka.ConsumerConfig, EventTime: c.EventTime,
 		CheckpointInterval: c.Checkpoint.Interval, CloseInterval: c.Checkpoint.CloseInterval, Retention: c.State.Retention,
-		SessionTimeout: c.Kafka.SessionTimeout, FetchMaxBytes: c.Kafka.FetchMaxBytes, FetchMaxWait: c.Kafka.FetchMaxWait,
 		InstanceID: c.InstanceID,
 	}
 }
 
 // Validate reports every bad key.
 func (c *Config) Validate() error {
-	var chk config.Check
-	chk.Merge("", c.Pipeline().Validate())
-	chk.Merge("kafka", c.Kafka.Security().Validate())
-	chk.Require(c.Redis.Addr != "", "redis.addr", "must be host:port")
-	chk.Require(c.Redis.KeyPrefix != "" && !strings.ContainsAny(c.Redis.KeyPrefix, "{} "), "redis.key_prefix", "must be non-empty, without spaces or braces")
-	chk.Require(c.Redis.DB >= 0, "redis.db", "must be 0 or more")
-	chk.Require(!c.Redis.Cluster || c.Redis.DB == 0, "redis.db", "must be 0 with redis.cluster (a cluster has only database 0)")
-	chk.Merge("http", c.HTTP.Validate())
-	chk.Merge("log", c.Log.Validate())
-	return chk.Err()
+	var ch config.Check
+	ch.Merge("kafka", c.Kafka.TopicsConfig.Validate())
+	ch.Merge("kafka", c.Kafka.ConsumerConfig.Validate())
+	ch.Merge("redis", c.Redis.Validate())
+	ch.Merge("", c.EventTime.Validate())
+	ch.Merge("checkpoint", c.Checkpoint.Validate())
+	ch.Merge("state", c.State.Validate())
+	ch.Merge("http", c.HTTP.Validate())
+	ch.Merge("log", c.Log.Validate())
+	return ch.Err()
 }
 
 // LoadConfig reads the configuration from the defaults, the YAML file, the

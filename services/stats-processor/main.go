@@ -27,7 +27,7 @@ func main() {
 	}
 	log := logging.New(cfg.Log, os.Stderr, "stats-processor")
 	log.Info("starting", "version", version, "instance", cfg.InstanceID, "input_topic", cfg.Kafka.InputTopic,
-		"brokers", cfg.Kafka.Brokers, "redis", cfg.Redis.Addr, "window", cfg.Window.Size.String())
+		"brokers", cfg.Kafka.Brokers, "redis", cfg.Redis.Addr, "window", cfg.EventTime.Window.Size.String())
 	app := fx.New(Options(cfg, log), logging.FxLogger(log))
 	if err := app.Err(); err != nil {
 		log.Error("cannot start", "error", err)

@@ -83,7 +83,7 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 	parts := make([]eventtime.PartitionStatus, n)
 	for i, s := range sts {
 		parts[i] = eventtime.PartitionStatus{
-			Watermark: eventtime.WatermarkOf(s.MaxEventTime, p.cfg.EventTime.MaxOutOfOrderness),
+			Watermark: eventtime.WatermarkOf(s.MaxEventTime, p.cfg.EventTime.Watermark.MaxOutOfOrderness),
 			Idle:      s.IdleUntil > now.UnixMilli(),
 		}
 	}
@@ -101,7 +101,7 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 		p.metrics.redisErrors.Inc()
 		return err
 	}
-	through := eventtime.ClosedThrough(wm, p.cfg.EventTime.WindowSize)
+	through := eventtime.ClosedThrough(wm, p.cfg.EventTime.Window.Size)
 	if through == eventtime.NoWatermark || through <= meta.ClosedThrough {
 		if wm != meta.Watermark && wm != eventtime.NoWatermark {
 			return p.store.SetWatermark(ctx, wm, n)
@@ -113,7 +113,7 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 		p.metrics.redisErrors.Inc()
 		return err
 	}
-	size := p.cfg.EventTime.WindowSize.Milliseconds()
+	size := p.cfg.EventTime.Window.Size.Milliseconds()
 	all := make([]int64, 0, len(sums))
 	var closing []state.ClosedWindow
 	for start, c := range sums {

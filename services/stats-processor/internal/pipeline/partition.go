@@ -80,7 +80,7 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 	conn, err := p.dialAnyLeader(ctx, partition)
 	if err != nil {
 		p.metrics.kafkaErrors.Inc()
-		return fmt.Errorf("connect to the leader of %s/%d: %w", p.cfg.InputTopic, partition, err)
+		return fmt.Errorf("connect to the leader of %s/%d: %w", p.cfg.Topics.InputTopic, partition, err)
 	}
 	defer conn.Close()
 
@@ -90,7 +90,7 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 		return err
 	}
 	switch {
-	case !st.Saved && p.cfg.StartOffset == StartEarliest:
+	case !st.Saved && p.cfg.Consumer.StartOffset == StartEarliest:
 		w.offset = first
 	case !st.Saved:
 		w.offset = last
@@ -100,7 +100,7 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 		w.offset = first
 	}
 	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
-		return fmt.Errorf("seek %s/%d to %d: %w", p.cfg.InputTopic, partition, w.offset, err)
+		return fmt.Errorf("seek %s/%d to %d: %w", p.cfg.Topics.InputTopic, partition, w.offset, err)
 	}
 	w.dirty = !st.Saved // save the start position at once so a restart resumes here
 	w.lastAct = p.now().UnixMilli()
@@ -129,9 +129,9 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 
 func (p *Processor) dialAnyLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
 	var err error
-	for _, b := range p.cfg.Brokers {
+	for _, b := range p.cfg.Topics.Brokers {
 		var c *kafka.Conn
-		if c, err = p.dialer.DialLeader(ctx, "tcp", b, p.cfg.InputTopic, partition); err == nil {
+		if c, err = p.dialer.DialLeader(ctx, "tcp", b, p.cfg.Topics.InputTopic, partition); err == nil {
 			return c, nil
 		}
 	}
@@ -155,15 +155,15 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 	// A caught-up partition waits for new data at most until it would turn
 	// idle, so idleness (and the closing of the last windows) is not delayed
 	// by a long fetch.
-	wait := p.cfg.FetchMaxWait
+	wait := p.cfg.Consumer.FetchMaxWait
 	if w.highWater >= 0 && w.offset >= w.highWater {
-		until := time.Duration(w.lastAct+p.cfg.EventTime.IdleTimeout.Milliseconds()-p.now().UnixMilli()) * time.Millisecond
+		until := time.Duration(w.lastAct+p.cfg.EventTime.Watermark.IdleTimeout.Milliseconds()-p.now().UnixMilli()) * time.Millisecond
 		if until > 0 {
 			wait = min(wait, max(until, 10*time.Millisecond))
 		}
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
-	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: p.cfg.FetchMaxBytes})
+	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: p.cfg.Consumer.FetchMaxBytes})
 	defer conn.SetReadDeadline(time.Time{})
 	hw := batch.HighWaterMark()
 	// One deadline for the whole batch: setting it per message costs a clock
@@ -215,7 +215,7 @@ func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
 		}
 		return fmt.Errorf("offset %d out of range: %w", w.offset, err)
 	default:
-		return fmt.Errorf("fetch %s/%d at %d: %w", w.p.cfg.InputTopic, w.partition, w.offset, err)
+		return fmt.Errorf("fetch %s/%d at %d: %w", w.p.cfg.Topics.InputTopic, w.partition, w.offset, err)
 	}
 }
 
@@ -225,12 +225,12 @@ func (w *worker) handle(msg kafka.Message) {
 	if err != nil {
 		w.dead++
 		w.pending = append(w.pending, kafka.Message{
-			Topic: w.p.cfg.DeadLetterTopic,
+			Topic: w.p.cfg.Topics.DeadLetterTopic,
 			Key:   msg.Key,
 			Value: msg.Value,
 			Headers: []kafka.Header{
 				{Key: "error", Value: []byte(err.Error())},
-				{Key: "source-topic", Value: []byte(w.p.cfg.InputTopic)},
+				{Key: "source-topic", Value: []byte(w.p.cfg.Topics.InputTopic)},
 				{Key: "source-partition", Value: strconv.AppendInt(nil, int64(w.partition), 10)},
 				{Key: "source-offset", Value: strconv.AppendInt(nil, msg.Offset, 10)},
 			},
@@ -239,8 +239,8 @@ func (w *worker) handle(msg kafka.Message) {
 	}
 	if w.et.Add(ev.EventTime, ev.Type).Late() {
 		w.late++
-		if w.p.cfg.LateTopic != "" {
-			w.pending = append(w.pending, kafka.Message{Topic: w.p.cfg.LateTopic, Key: msg.Key, Value: msg.Value})
+		if w.p.cfg.Topics.LateTopic != "" {
+			w.pending = append(w.pending, kafka.Message{Topic: w.p.cfg.Topics.LateTopic, Key: msg.Key, Value: msg.Value})
 		}
 		return
 	}
@@ -281,7 +281,7 @@ func (w *worker) maybeSave(ctx context.Context) error {
 }
 
 func (w *worker) idle(now time.Time) bool {
-	return eventtime.IsIdle(w.highWater >= 0 && w.offset >= w.highWater, w.lastAct, now.UnixMilli(), w.p.cfg.EventTime.IdleTimeout)
+	return eventtime.IsIdle(w.highWater >= 0 && w.offset >= w.highWater, w.lastAct, now.UnixMilli(), w.p.cfg.EventTime.Watermark.IdleTimeout)
 }
 
 func (w *worker) finalSave() error {

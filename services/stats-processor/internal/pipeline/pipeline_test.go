@@ -37,26 +37,42 @@ func TestStatisticsRecords(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Fatalf("defaults: %v", err)
+	if err := DefaultTopicsConfig().Validate(); err != nil {
+		t.Fatalf("topic defaults: %v", err)
 	}
-	c := DefaultConfig()
-	c.Brokers = nil
-	c.StartOffset = "middle"
-	c.OutputTopic = c.InputTopic
-	c.EventTime.WindowSize = 0
-	c.SessionTimeout = time.Second
-	err := c.Validate()
-	for _, key := range []string{"kafka.brokers", "kafka.start_offset", "kafka.input_topic", "window.size", "kafka.session_timeout"} {
-		if err == nil || !strings.Contains(err.Error(), key+":") {
-			t.Errorf("error lacks %s: %v", key, err)
+	if err := DefaultConsumerConfig().Validate(); err != nil {
+		t.Fatalf("consumer defaults: %v", err)
+	}
+	tc := DefaultTopicsConfig()
+	tc.Brokers = nil
+	tc.OutputTopic = tc.InputTopic
+	cc := DefaultConsumerConfig()
+	cc.StartOffset = "middle"
+	cc.SessionTimeout = time.Second
+	// Keys are relative to the component: the service puts them under kafka.
+	for _, c := range []struct {
+		err  error
+		keys []string
+	}{
+		{tc.Validate(), []string{"brokers", "input_topic"}},
+		{cc.Validate(), []string{"start_offset", "session_timeout"}},
+	} {
+		for _, key := range c.keys {
+			if c.err == nil || !strings.Contains("\n"+c.err.Error(), "\n"+key+":") {
+				t.Errorf("error lacks %s: %v", key, c.err)
+			}
 		}
 	}
 }
 
+func testConfig() Config {
+	return Config{Topics: DefaultTopicsConfig(), Consumer: DefaultConsumerConfig(), EventTime: eventtime.DefaultConfig(),
+		CheckpointInterval: time.Second, CloseInterval: 250 * time.Millisecond, Retention: 24 * time.Hour}
+}
+
 func newTestWorker(late string) *worker {
-	cfg := DefaultConfig()
-	cfg.LateTopic = late
+	cfg := testConfig()
+	cfg.Topics.LateTopic = late
 	p := &Processor{cfg: cfg, metrics: NewMetrics(prometheus.NewRegistry())}
 	return &worker{p: p, et: eventtime.NewPartition(cfg.EventTime)}
 }
@@ -71,7 +87,7 @@ func TestHandle(t *testing.T) {
 	if w.counted[model.Truck.Index()] != 1 || w.late != 1 || w.dead != 1 {
 		t.Fatalf("counted %v late %d dead %d", w.counted, w.late, w.dead)
 	}
-	if len(w.pending) != 2 || w.pending[0].Topic != "late" || w.pending[1].Topic != DefaultConfig().DeadLetterTopic {
+	if len(w.pending) != 2 || w.pending[0].Topic != "late" || w.pending[1].Topic != DefaultTopicsConfig().DeadLetterTopic {
 		t.Fatalf("pending %+v", w.pending)
 	}
 	h := map[string]string{}

@@ -91,7 +91,7 @@ func New(cfg Config, store StateStore, log *slog.Logger, metrics *Metrics, opts 
 		side:      opts.Side,
 		dialer:    opts.Dialer,
 		transport: opts.Transport,
-		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: opts.Transport},
+		client:    &kafka.Client{Addr: kafka.TCP(cfg.Topics.Brokers...), Timeout: 10 * time.Second, Transport: opts.Transport},
 		commits:   map[int]int64{},
 		closeNow:  make(chan struct{}, 1),
 	}
@@ -102,7 +102,7 @@ func New(cfg Config, store StateStore, log *slog.Logger, metrics *Metrics, opts 
 		p.dialer = &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "stats-processor"}
 	}
 	if p.output == nil {
-		w := p.newWriter(cfg.OutputTopic)
+		w := p.newWriter(cfg.Topics.OutputTopic)
 		p.output = w
 		p.closers = append(p.closers, w.Close)
 	}
@@ -117,7 +117,7 @@ func New(cfg Config, store StateStore, log *slog.Logger, metrics *Metrics, opts 
 
 func (p *Processor) newWriter(topic string) *kafka.Writer {
 	return &kafka.Writer{
-		Addr:         kafka.TCP(p.cfg.Brokers...),
+		Addr:         kafka.TCP(p.cfg.Topics.Brokers...),
 		Transport:    p.transport,
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
@@ -143,9 +143,9 @@ func (p *Processor) Close() error {
 func (p *Processor) Ready() error {
 	if !p.joined.Load() {
 		if e := p.groupErr.Load(); e != nil {
-			return fmt.Errorf("not in consumer group %s: %w", p.cfg.GroupID, *e)
+			return fmt.Errorf("not in consumer group %s: %w", p.cfg.Consumer.GroupID, *e)
 		}
-		return fmt.Errorf("joining consumer group %s", p.cfg.GroupID)
+		return fmt.Errorf("joining consumer group %s", p.cfg.Consumer.GroupID)
 	}
 	return nil
 }
@@ -160,12 +160,12 @@ func (p *Processor) PipelineWatermark() int64 { return p.wmNow.Load() }
 // topic's partition count. It fails when Kafka does not answer.
 func (p *Processor) Prepare(ctx context.Context) error {
 	topics := []kafka.TopicConfig{
-		{Topic: p.cfg.InputTopic, NumPartitions: p.cfg.InputPartitions, ReplicationFactor: p.cfg.ReplicationFactor},
-		{Topic: p.cfg.OutputTopic, NumPartitions: p.cfg.OutputPartitions, ReplicationFactor: p.cfg.ReplicationFactor},
-		{Topic: p.cfg.DeadLetterTopic, NumPartitions: p.cfg.OutputPartitions, ReplicationFactor: p.cfg.ReplicationFactor},
+		{Topic: p.cfg.Topics.InputTopic, NumPartitions: p.cfg.Topics.InputPartitions, ReplicationFactor: p.cfg.Topics.ReplicationFactor},
+		{Topic: p.cfg.Topics.OutputTopic, NumPartitions: p.cfg.Topics.OutputPartitions, ReplicationFactor: p.cfg.Topics.ReplicationFactor},
+		{Topic: p.cfg.Topics.DeadLetterTopic, NumPartitions: p.cfg.Topics.OutputPartitions, ReplicationFactor: p.cfg.Topics.ReplicationFactor},
 	}
-	if p.cfg.LateTopic != "" {
-		topics = append(topics, kafka.TopicConfig{Topic: p.cfg.LateTopic, NumPartitions: p.cfg.OutputPartitions, ReplicationFactor: p.cfg.ReplicationFactor})
+	if p.cfg.Topics.LateTopic != "" {
+		topics = append(topics, kafka.TopicConfig{Topic: p.cfg.Topics.LateTopic, NumPartitions: p.cfg.Topics.OutputPartitions, ReplicationFactor: p.cfg.Topics.ReplicationFactor})
 	}
 	if err := EnsureTopics(ctx, p.client, topics...); err != nil {
 		return err
@@ -189,16 +189,16 @@ func EnsureTopics(ctx context.Context, client *kafka.Client, topics ...kafka.Top
 }
 
 func (p *Processor) refreshPartitions(ctx context.Context) error {
-	md, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.InputTopic}})
+	md, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.cfg.Topics.InputTopic}})
 	if err != nil {
-		return fmt.Errorf("metadata of %s: %w", p.cfg.InputTopic, err)
+		return fmt.Errorf("metadata of %s: %w", p.cfg.Topics.InputTopic, err)
 	}
 	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
 		var e error
 		if len(md.Topics) == 1 {
 			e = md.Topics[0].Error
 		}
-		return fmt.Errorf("metadata of %s: %v", p.cfg.InputTopic, e)
+		return fmt.Errorf("metadata of %s: %v", p.cfg.Topics.InputTopic, e)
 	}
 	p.partitions.Store(int64(len(md.Topics[0].Partitions)))
 	return nil
@@ -208,12 +208,12 @@ func (p *Processor) refreshPartitions(ctx context.Context) error {
 // the group and returns nil. It returns an error only when it cannot start.
 func (p *Processor) Run(ctx context.Context) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                     p.cfg.GroupID,
-		Brokers:                p.cfg.Brokers,
+		ID:                     p.cfg.Consumer.GroupID,
+		Brokers:                p.cfg.Topics.Brokers,
 		Dialer:                 p.dialer,
-		Topics:                 []string{p.cfg.InputTopic},
-		SessionTimeout:         p.cfg.SessionTimeout,
-		HeartbeatInterval:      p.cfg.SessionTimeout / 5,
+		Topics:                 []string{p.cfg.Topics.InputTopic},
+		SessionTimeout:         p.cfg.Consumer.SessionTimeout,
+		HeartbeatInterval:      p.cfg.Consumer.SessionTimeout / 5,
 		RebalanceTimeout:       30 * time.Second,
 		JoinGroupBackoff:       time.Second,
 		WatchPartitionChanges:  true,
@@ -222,7 +222,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { p.log.Debug("kafka group: " + fmt.Sprintf(msg, args...)) }),
 	})
 	if err != nil {
-		return fmt.Errorf("consumer group %s: %w", p.cfg.GroupID, err)
+		return fmt.Errorf("consumer group %s: %w", p.cfg.Consumer.GroupID, err)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { p.runCloser(ctx) })
@@ -240,18 +240,18 @@ func (p *Processor) Run(ctx context.Context) error {
 			p.joined.Store(false)
 			p.groupErr.Store(&err)
 			p.metrics.kafkaErrors.Inc()
-			p.log.Warn("consumer group error; retrying", "group", p.cfg.GroupID, "error", err)
+			p.log.Warn("consumer group error; retrying", "group", p.cfg.Consumer.GroupID, "error", err)
 			continue
 		}
 		p.groupErr.Store(nil)
 		p.joined.Store(true)
 		p.metrics.Rebalances.Inc()
-		assigned := gen.Assignments[p.cfg.InputTopic]
+		assigned := gen.Assignments[p.cfg.Topics.InputTopic]
 		ids := make([]int, len(assigned))
 		for i, a := range assigned {
 			ids[i] = a.ID
 		}
-		p.log.Info("joined consumer group", "group", p.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
+		p.log.Info("joined consumer group", "group", p.cfg.Consumer.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
 		p.metrics.Assigned.Set(float64(len(assigned)))
 		p.metrics.ConsumerLag.Reset()
 		for _, id := range ids {
@@ -289,7 +289,7 @@ func (p *Processor) commit(gen *kafka.Generation) {
 	}
 	clear(p.commits)
 	p.commitMu.Unlock()
-	if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.InputTopic: offsets}); err != nil {
+	if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Topics.InputTopic: offsets}); err != nil {
 		p.log.Debug("commit offsets to the consumer group failed (Redis holds them anyway)", "error", err)
 	}
 }
@@ -304,7 +304,7 @@ func (p *Processor) savedOffset(partition int, offset int64) {
 // client's pooled connections and cached metadata would hide an outage).
 func (p *Processor) PingKafka(ctx context.Context) error {
 	var err error
-	for _, b := range p.cfg.Brokers {
+	for _, b := range p.cfg.Topics.Brokers {
 		var conn *kafka.Conn
 		if conn, err = p.dialer.DialContext(ctx, "tcp", b); err == nil {
 			_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
