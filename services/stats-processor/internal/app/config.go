@@ -1,8 +1,8 @@
-package main
+package app
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -14,8 +14,15 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
-// EnvPrefix starts every environment variable of this service.
+// Service is the program name, in logs and messages.
+const Service = "stats-processor"
+
+// EnvPrefix starts every environment variable of the processor.
 const EnvPrefix = "PROCESSOR_"
+
+// DefaultFile is the YAML file read when --config is not given, if it
+// exists (relative to the working directory).
+const DefaultFile = "configs/stats-processor.yaml"
 
 // Config is the service's configuration; keys are in shared/CONTRACT.md,
 // and the extra tuning keys in configs/stats-processor.yaml. Each part is
@@ -100,24 +107,28 @@ func (c *Config) Validate() error {
 	return ch.Err()
 }
 
-// LoadConfig reads the configuration from the defaults, the YAML file, the
-// environment and the command line.
-func LoadConfig(args, environ []string) (Config, error) {
+// Load builds the configuration from the defaults, the YAML file, the
+// environment (environ, as os.Environ) and the command line (args, without
+// the program name), in rising priority. --help is written to help
+// (os.Stderr when nil) and returns config.ErrHelp.
+func Load(args, environ []string, help io.Writer) (Config, error) {
 	cfg := DefaultConfig()
 	err := config.Load(&cfg, config.Options{
-		Service: "stats-processor", EnvPrefix: EnvPrefix, Args: args, Environ: environ,
-		DefaultFile: "configs/stats-processor.yaml",
+		Service:     Service,
+		EnvPrefix:   EnvPrefix,
+		Args:        args,
+		Environ:     environ,
+		DefaultFile: DefaultFile,
+		Output:      help,
 	})
-	if err != nil {
-		return cfg, err
-	}
-	if cfg.InstanceID == "" {
-		host, _ := os.Hostname()
-		cfg.InstanceID = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
-	return cfg, nil
+	return cfg, err
 }
 
-var errHelp = config.ErrHelp
-
-func isHelp(err error) bool { return errors.Is(err, errHelp) }
+// instanceID is the configured instance name, or host-pid.
+func (c Config) instanceID() string {
+	if c.InstanceID != "" {
+		return c.InstanceID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
