@@ -12,6 +12,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/web"
@@ -33,6 +34,7 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 		fx.StartTimeout(45 * time.Second),
 		fx.StopTimeout(15 * time.Second),
 		httpserver.Module,
+		metrics.Module,
 		state.Module,
 		pipeline.Module,
 		api.Module,

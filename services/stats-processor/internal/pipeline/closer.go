@@ -12,6 +12,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
@@ -38,14 +39,14 @@ func (p *Processor) runCloser(ctx context.Context) {
 		}
 		if time.Since(lastRefresh) > 10*time.Second || p.Partitions() == 0 {
 			if err := p.refreshPartitions(ctx); err != nil {
-				p.metrics.kafkaErrors.Inc()
+				p.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
 				p.log.Debug("refresh partition count", "error", err)
 			}
 			lastRefresh = time.Now()
 		}
 		lead, err := p.store.TryLead(ctx, p.cfg.InstanceID, max(5*p.cfg.CloseInterval, 5*time.Second))
 		if err != nil {
-			p.metrics.redisErrors.Inc()
+			p.metrics.CountErrors(metrics.Failed(metrics.Redis, err))
 			continue
 		}
 		if lead != leading {
@@ -57,8 +58,11 @@ func (p *Processor) runCloser(ctx context.Context) {
 		} else {
 			p.metrics.LastCloseLeader.Set(0)
 		}
-		if err := p.closeRound(ctx, lead); err != nil && ctx.Err() == nil {
-			p.log.Warn("closing windows failed; retrying", "error", err)
+		if err := p.closeRound(ctx, lead); err != nil {
+			p.metrics.CountErrors(err)
+			if ctx.Err() == nil {
+				p.log.Warn("closing windows failed; retrying", "error", err)
+			}
 		}
 	}
 }
@@ -76,8 +80,7 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 	}
 	sts, err := p.store.Statuses(ctx, n)
 	if err != nil {
-		p.metrics.redisErrors.Inc()
-		return err
+		return metrics.Failed(metrics.Redis, err)
 	}
 	now := p.now()
 	parts := make([]eventtime.PartitionStatus, n)
@@ -98,20 +101,18 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 	}
 	meta, err := p.store.ReadMeta(ctx)
 	if err != nil {
-		p.metrics.redisErrors.Inc()
-		return err
+		return metrics.Failed(metrics.Redis, err)
 	}
 	through := eventtime.ClosedThrough(wm, p.cfg.EventTime.Window.Size)
 	if through == eventtime.NoWatermark || through <= meta.ClosedThrough {
 		if wm != meta.Watermark && wm != eventtime.NoWatermark {
-			return p.store.SetWatermark(ctx, wm, n)
+			return metrics.Failed(metrics.Redis, p.store.SetWatermark(ctx, wm, n))
 		}
 		return nil
 	}
 	sums, err := p.store.Seal(ctx, n, through)
 	if err != nil {
-		p.metrics.redisErrors.Inc()
-		return err
+		return metrics.Failed(metrics.Redis, err)
 	}
 	size := p.cfg.EventTime.Window.Size.Milliseconds()
 	all := make([]int64, 0, len(sums))
@@ -125,20 +126,18 @@ func (p *Processor) closeRound(ctx context.Context, lead bool) error {
 	slices.SortFunc(closing, func(a, b state.ClosedWindow) int { return cmp.Compare(a.Start, b.Start) })
 	if msgs := StatisticsRecords(closing, size); len(msgs) > 0 {
 		if err := p.output.WriteMessages(ctx, msgs...); err != nil {
-			p.metrics.kafkaErrors.Inc()
-			return fmt.Errorf("write %d statistics records: %w", len(msgs), err)
+			return metrics.Failed(metrics.Kafka, fmt.Errorf("write %d statistics records: %w", len(msgs), err))
 		}
 		p.metrics.RecordsWritten.Add(float64(len(msgs)))
 	}
 	if err := p.store.MarkClosed(ctx, closing, through, wm, n, p.cfg.Retention); err != nil {
-		p.metrics.redisErrors.Inc()
-		return err
+		return metrics.Failed(metrics.Redis, err)
 	}
 	p.metrics.WindowsClosed.Add(float64(len(closing)))
 	for _, w := range closing {
 		p.log.Info("window closed", "start", model.TimeFromMillis(w.Start), "total", w.Counts.Total(), "watermark", wm)
 	}
-	return p.store.DropClosed(ctx, n, all)
+	return metrics.Failed(metrics.Redis, p.store.DropClosed(ctx, n, all))
 }
 
 // StatisticsRecords are the output records of closed windows: one per window

@@ -5,23 +5,23 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
-// Module provides the *Processor and its *Metrics (on the HTTP server's
-// registry) and adds the "kafka" and "consumer_group" checks to /readyz. It
-// needs a Config, the *state.RedisStore and a *slog.Logger. It does not run
+// Module provides the *Processor and adds the "kafka" and "consumer_group" checks to /readyz. It
+// needs a Config, the *state.RedisStore, the *metrics.Metrics and a
+// *slog.Logger. It does not run
 // the processor (the application starts it once Redis and Kafka answer); it
 // closes the writers on stop.
 var Module = fx.Module("pipeline",
-	fx.Provide(func(reg *prometheus.Registry) *Metrics { return NewMetrics(reg) }, provide),
+	fx.Provide(provide),
 )
 
-func provide(lc fx.Lifecycle, cfg Config, store *state.RedisStore, log *slog.Logger, m *Metrics, ready *httpserver.Readiness) (*Processor, error) {
+func provide(lc fx.Lifecycle, cfg Config, store *state.RedisStore, log *slog.Logger, m *metrics.Metrics, ready *httpserver.Readiness) (*Processor, error) {
 	sec := cfg.Topics.Security()
 	dialer, err := sec.Dialer("stats-processor", 10*time.Second)
 	if err != nil {

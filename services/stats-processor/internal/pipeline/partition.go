@@ -16,6 +16,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
@@ -27,6 +28,7 @@ func (p *Processor) runPartition(ctx context.Context, partition int) {
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
 	for {
 		err := p.consumePartition(ctx, partition)
+		p.metrics.CountErrors(err)
 		if ctx.Err() != nil {
 			return
 		}
@@ -67,8 +69,7 @@ type worker struct {
 func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 	st, err := p.store.Load(ctx, partition)
 	if err != nil {
-		p.metrics.redisErrors.Inc()
-		return err
+		return metrics.Failed(metrics.Redis, err)
 	}
 	w := &worker{p: p, partition: partition, et: eventtime.NewPartition(p.cfg.EventTime), expected: -1, highWater: -1,
 		lag: p.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(partition))}
@@ -79,15 +80,13 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 
 	conn, err := p.dialAnyLeader(ctx, partition)
 	if err != nil {
-		p.metrics.kafkaErrors.Inc()
-		return fmt.Errorf("connect to the leader of %s/%d: %w", p.cfg.Topics.InputTopic, partition, err)
+		return metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", p.cfg.Topics.InputTopic, partition, err))
 	}
 	defer conn.Close()
 
 	first, last, err := readOffsets(conn)
 	if err != nil {
-		p.metrics.kafkaErrors.Inc()
-		return err
+		return metrics.Failed(metrics.Kafka, err)
 	}
 	switch {
 	case !st.Saved && p.cfg.Consumer.StartOffset == StartEarliest:
@@ -100,7 +99,7 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 		w.offset = first
 	}
 	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
-		return fmt.Errorf("seek %s/%d to %d: %w", p.cfg.Topics.InputTopic, partition, w.offset, err)
+		return metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", p.cfg.Topics.InputTopic, partition, w.offset, err))
 	}
 	w.dirty = !st.Saved // save the start position at once so a restart resumes here
 	w.lastAct = p.now().UnixMilli()
@@ -114,7 +113,7 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 			return w.finalSave()
 		}
 		if err := w.fetch(conn); err != nil {
-			p.metrics.kafkaErrors.Inc()
+			err = metrics.Failed(metrics.Kafka, err)
 			// Keep what was counted: save it, then reconnect.
 			if serr := w.save(context.Background(), false); serr != nil {
 				return errors.Join(err, serr)
@@ -251,7 +250,7 @@ func (w *worker) flushMetrics() {
 	m := w.p.metrics
 	for i, n := range w.counted {
 		if n > 0 {
-			m.eventsByType[i].Add(float64(n))
+			m.AddEvents(i, n)
 			w.counted[i] = 0
 		}
 	}
@@ -301,8 +300,7 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	p := w.p
 	if len(w.pending) > 0 {
 		if err := p.side.WriteMessages(ctx, w.pending...); err != nil {
-			p.metrics.kafkaErrors.Inc()
-			return fmt.Errorf("write %d dead-letter/late records: %w", len(w.pending), err)
+			return metrics.Failed(metrics.Kafka, fmt.Errorf("write %d dead-letter/late records: %w", len(w.pending), err))
 		}
 		clear(w.pending)
 		w.pending = w.pending[:0]
@@ -324,10 +322,10 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	closed, err := p.store.Save(ctx, cp)
 	p.metrics.Checkpoint.Observe(time.Since(t0).Seconds())
 	if err != nil {
-		if !errors.Is(err, state.ErrFenced) {
-			p.metrics.redisErrors.Inc()
+		if errors.Is(err, state.ErrFenced) {
+			return err
 		}
-		return err
+		return metrics.Failed(metrics.Redis, err)
 	}
 	w.et.MarkSaved()
 	w.et.Seal(closed)

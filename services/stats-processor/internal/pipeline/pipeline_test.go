@@ -10,6 +10,7 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
@@ -73,7 +74,11 @@ func testConfig() Config {
 func newTestWorker(late string) *worker {
 	cfg := testConfig()
 	cfg.Topics.LateTopic = late
-	p := &Processor{cfg: cfg, metrics: NewMetrics(prometheus.NewRegistry())}
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		panic(err)
+	}
+	p := &Processor{cfg: cfg, metrics: m}
 	return &worker{p: p, et: eventtime.NewPartition(cfg.EventTime)}
 }
 

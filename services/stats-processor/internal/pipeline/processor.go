@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
@@ -59,7 +60,7 @@ type Processor struct {
 	cfg       Config
 	store     StateStore
 	log       *slog.Logger
-	metrics   *Metrics
+	metrics   *metrics.Metrics
 	now       func() time.Time
 	output    Sink
 	side      Sink
@@ -80,7 +81,7 @@ type Processor struct {
 }
 
 // New returns a processor; Run starts it.
-func New(cfg Config, store StateStore, log *slog.Logger, metrics *Metrics, opts Options) *Processor {
+func New(cfg Config, store StateStore, log *slog.Logger, metrics *metrics.Metrics, opts Options) *Processor {
 	p := &Processor{
 		cfg:       cfg,
 		store:     store,
@@ -193,12 +194,11 @@ func (p *Processor) refreshPartitions(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("metadata of %s: %w", p.cfg.Topics.InputTopic, err)
 	}
-	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		var e error
-		if len(md.Topics) == 1 {
-			e = md.Topics[0].Error
-		}
-		return fmt.Errorf("metadata of %s: %v", p.cfg.Topics.InputTopic, e)
+	if len(md.Topics) != 1 {
+		return fmt.Errorf("metadata of %s: %d topics in the answer, want 1", p.cfg.Topics.InputTopic, len(md.Topics))
+	}
+	if err := md.Topics[0].Error; err != nil {
+		return fmt.Errorf("metadata of %s: %w", p.cfg.Topics.InputTopic, err)
 	}
 	p.partitions.Store(int64(len(md.Topics[0].Partitions)))
 	return nil
@@ -239,7 +239,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		if err != nil {
 			p.joined.Store(false)
 			p.groupErr.Store(&err)
-			p.metrics.kafkaErrors.Inc()
+			p.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
 			p.log.Warn("consumer group error; retrying", "group", p.cfg.Consumer.GroupID, "error", err)
 			continue
 		}

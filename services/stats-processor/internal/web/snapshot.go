@@ -3,12 +3,8 @@ package web
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 )
 
 // Snapshot is one "stats" event: the GET /stats answer plus live figures.
@@ -32,25 +28,13 @@ type Totals struct {
 	Events, Late, DeadLetters float64
 }
 
-// MetricsTotals reads the totals from the pipeline's counters.
-func MetricsTotals(m *pipeline.Metrics) func() Totals {
+// MetricsTotals reads the totals from the processor's counters.
+func MetricsTotals(m *metrics.Metrics) func() Totals {
 	return func() Totals {
 		var t Totals
-		for _, vt := range model.VehicleTypes() {
-			t.Events += counterValue(m.Events.WithLabelValues(vt.String()))
-		}
-		t.Late = counterValue(m.Late)
-		t.DeadLetters = counterValue(m.DeadLetters)
+		t.Events, t.Late, t.DeadLetters = m.Totals()
 		return t
 	}
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
 }
 
 // rate turns samples of a monotonic counter into a per-second rate over the

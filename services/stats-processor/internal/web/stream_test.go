@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 )
 
 // fakeStats is a StatsReader whose answer the test sets.
@@ -409,7 +409,10 @@ func TestRate(t *testing.T) {
 }
 
 func TestMetricsTotals(t *testing.T) {
-	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	m.Events.WithLabelValues("CAR").Add(40)
 	m.Events.WithLabelValues("TRUCK").Add(5)
 	m.Late.Add(2)

@@ -1,12 +1,19 @@
-package pipeline
+package metrics
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
-// Metrics are the pipeline's Prometheus metrics.
+// Metrics are the processor's Prometheus metrics. The consuming side adds
+// events, late events, dead letters, checkpoints and lag; the closing side
+// windows, records and the watermark; both count dependency errors through
+// CountErrors.
 type Metrics struct {
 	Events          *prometheus.CounterVec
 	eventsByType    [model.NumVehicleTypes]prometheus.Counter
@@ -21,14 +28,14 @@ type Metrics struct {
 	ConsumerLag     *prometheus.GaugeVec
 	Assigned        prometheus.Gauge
 	Errors          *prometheus.CounterVec
-	kafkaErrors     prometheus.Counter
-	redisErrors     prometheus.Counter
+	errorsByDep     [numDependencies]prometheus.Counter
 	Rebalances      prometheus.Counter
 	LastCloseLeader prometheus.Gauge
 }
 
-// NewMetrics registers the metrics on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// New registers the metrics on reg; it fails when one is registered there
+// already.
+func New(reg prometheus.Registerer) (*Metrics, error) {
 	const ns = "stats_processor"
 	m := &Metrics{
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_total",
@@ -63,9 +70,94 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, t := range model.VehicleTypes() {
 		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
 	}
-	reg.MustRegister(m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint, m.Fenced,
-		m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader)
-	m.kafkaErrors = m.Errors.WithLabelValues("kafka")
-	m.redisErrors = m.Errors.WithLabelValues("redis")
-	return m
+	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
+		m.Fenced, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	for d := range numDependencies {
+		m.errorsByDep[d] = m.Errors.WithLabelValues(d.String())
+	}
+	return m, nil
+}
+
+// AddEvents adds n counted events of the vehicle type with index i.
+func (m *Metrics) AddEvents(i int, n int64) { m.eventsByType[i].Add(float64(n)) }
+
+// Dependency is what a failure came from: the errors_total label.
+type Dependency int
+
+// The dependencies whose errors are counted.
+const (
+	Kafka Dependency = iota
+	Redis
+	numDependencies
+)
+
+func (d Dependency) String() string {
+	if d == Redis {
+		return "redis"
+	}
+	return "kafka"
+}
+
+// DependencyError is a failure talking to a dependency.
+type DependencyError struct {
+	Dependency Dependency
+	Err        error
+}
+
+func (e *DependencyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failure.
+func (e *DependencyError) Unwrap() error { return e.Err }
+
+// Failed marks err, when not nil, as a failure of dep, for CountErrors; it
+// returns nil for nil.
+func Failed(dep Dependency, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &DependencyError{Dependency: dep, Err: err}
+}
+
+// CountErrors is the one place errors_total grows: by one for every
+// dependency failure (marked with Failed) in err's tree, so a Kafka failure
+// joined with the Redis failure of the save that followed counts once for
+// each.
+func (m *Metrics) CountErrors(err error) {
+	var de *DependencyError
+	switch {
+	case err == nil:
+	case errors.As(err, &de) && de == err:
+		m.errorsByDep[de.Dependency].Inc()
+		m.CountErrors(de.Err)
+	default:
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				m.CountErrors(e)
+			}
+		case interface{ Unwrap() error }:
+			m.CountErrors(u.Unwrap())
+		}
+	}
+}
+
+// Totals are an instance's running counts since it started: valid events
+// counted, late events, dead letters.
+func (m *Metrics) Totals() (events, late, deadLetters float64) {
+	for _, c := range m.eventsByType {
+		events += counterValue(c)
+	}
+	return events, counterValue(m.Late), counterValue(m.DeadLetters)
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }
