@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.uber.org/fx"
@@ -12,9 +13,11 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/closer"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/consumer"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/web"
 )
 
@@ -25,28 +28,37 @@ import (
 // use fx.Populate).
 func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.App {
 	cfg.InstanceID = cfg.instanceID()
-	log.Info("starting", "version", version, "instance", cfg.InstanceID, "input_topic", cfg.Kafka.InputTopic,
-		"brokers", cfg.Kafka.Brokers, "redis", cfg.Redis.Addr, "window", cfg.EventTime.Window.Size.String())
+	log.Info("starting", "version", version, "instance", cfg.InstanceID, "input_topic", cfg.Kafka.Topics.InputTopic,
+		"brokers", cfg.Kafka.Topics.Brokers, "redis", cfg.Redis.Addr, "window", cfg.EventTime.Window.Size.String())
 	opts := []fx.Option{
 		logging.FxLogger(log),
-		fx.Supply(log, cfg.HTTP, cfg.Redis, cfg.EventTime, cfg.Pipeline(),
-			state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.InputTopic)),
 		fx.StartTimeout(45 * time.Second),
 		fx.StopTimeout(15 * time.Second),
+		fx.Supply(log, cfg.HTTP, cfg.Kafka.Topics, cfg.Kafka.Consumer, cfg.Redis, cfg.State, cfg.EventTime,
+			state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.Topics.InputTopic),
+			closer.Options{Interval: cfg.Checkpoint.CloseInterval, InstanceID: cfg.InstanceID}),
+		fx.Provide(func(c *closer.Closer) consumer.Options {
+			return consumer.Options{CheckpointInterval: cfg.Checkpoint.Interval, InstanceID: cfg.InstanceID, OnIdleChange: c.Nudge}
+		}),
 		httpserver.Module,
 		metrics.Module,
+		topics.Module,
 		state.Module,
-		pipeline.Module,
+		consumer.Module,
+		closer.Module,
 		api.Module,
 		web.Module,
+		// Each user declares what it needs; these say who provides it.
 		fx.Provide(
+			func(s *state.RedisStore) consumer.Store { return s },
+			func(s *state.RedisStore) closer.Store { return s },
 			func(s *state.RedisStore) api.StatsReader { return s },
-			func(p *pipeline.Processor) api.PartitionCounter { return p },
+			func(t *topics.Topics) api.PartitionCounter { return t },
 			func(h *api.Handler) web.StatsReader { return h },
 			web.MetricsTotals,
 		),
-		fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner, p *pipeline.Processor, store *state.RedisStore, log *slog.Logger) {
-			start(lc, sd, p, store, cfg, log)
+		fx.Invoke(func(lc fx.Lifecycle, sd fx.Shutdowner, t *topics.Topics, s *state.RedisStore, c *consumer.Consumer, cl *closer.Closer) {
+			start(lc, sd, cfg, log, t, s, c, cl)
 		}),
 	}
 	return fx.New(append(opts, extra...)...)
@@ -54,41 +66,43 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 
 // start checks Redis and Kafka at start (waiting up to 30 s for them, so a
 // bad address fails start-up with a clear message), creates the topics, then
-// runs the pipeline on its own context until stop. A fatal pipeline error
-// shuts the application down with exit code 1.
-func start(lc fx.Lifecycle, sd fx.Shutdowner, p *pipeline.Processor, store *state.RedisStore, cfg Config, log *slog.Logger) {
+// runs the consumer and the closer on their own context until stop. A fatal
+// consumer error shuts the application down with exit code 1.
+func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *topics.Topics, store *state.RedisStore, c *consumer.Consumer, cl *closer.Closer) {
 	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	var wg sync.WaitGroup
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			if err := waitFor(ctx, log, "redis", cfg.Redis.Addr, "redis.addr", store.Ping); err != nil {
 				return err
 			}
 			keys := "kafka.brokers"
-			if sec := cfg.Kafka.Security(); sec.TLS.Enabled || (sec.SASL.Mechanism != "none" && sec.SASL.Mechanism != "") {
+			if sec := cfg.Kafka.Topics.Security(); sec.TLS.Enabled || (sec.SASL.Mechanism != "none" && sec.SASL.Mechanism != "") {
 				// kafka-go reports a refused SASL handshake as "broker not available".
 				keys = "kafka.brokers, the kafka.sasl.* credentials and kafka.tls.*"
 			}
-			if err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Brokers), keys, p.Prepare); err != nil {
+			if err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Topics.Brokers), keys, t.Prepare); err != nil {
 				return err
 			}
-			go func() {
-				defer close(done)
-				if err := p.Run(runCtx); err != nil {
+			wg.Go(func() { cl.Run(runCtx) })
+			wg.Go(func() {
+				if err := c.Run(runCtx); err != nil {
 					log.Error("pipeline stopped", "error", err)
 					_ = sd.Shutdown(fx.ExitCode(1))
 				}
-			}()
+			})
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
 			cancel()
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
 			select {
 			case <-done:
+				return nil
 			case <-ctx.Done():
 				return errors.New("pipeline did not stop in time; the next start replays from the last checkpoint")
 			}
-			return nil
 		},
 	})
 }

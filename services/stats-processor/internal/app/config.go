@@ -9,9 +9,10 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/consumer"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
 )
 
 // Service is the program name, in logs and messages.
@@ -29,10 +30,10 @@ const DefaultFile = "configs/stats-processor.yaml"
 // its component's own config, validated by it with keys relative to it.
 type Config struct {
 	Kafka      KafkaConfig       `mapstructure:"kafka"`
-	Redis      state.Config      `mapstructure:"redis"`
+	Redis      state.RedisConfig `mapstructure:"redis"`
 	EventTime  eventtime.Config  `mapstructure:",squash"` // window.*, watermark.*
 	Checkpoint CheckpointConfig  `mapstructure:"checkpoint"`
-	State      StateConfig       `mapstructure:"state"`
+	State      state.Config      `mapstructure:"state"`
 	HTTP       httpserver.Config `mapstructure:"http"`
 	Log        logging.Config    `mapstructure:"log"`
 	// InstanceID names this instance in Redis and logs; host-pid when empty.
@@ -41,8 +42,8 @@ type Config struct {
 
 // KafkaConfig is the kafka section: the topics and the consumer.
 type KafkaConfig struct {
-	pipeline.TopicsConfig   `mapstructure:",squash"`
-	pipeline.ConsumerConfig `mapstructure:",squash"`
+	Topics   topics.Config   `mapstructure:",squash"`
+	Consumer consumer.Config `mapstructure:",squash"`
 }
 
 // CheckpointConfig is how often state is saved and windows closed.
@@ -59,45 +60,24 @@ func (c CheckpointConfig) Validate() error {
 	return ch.Err()
 }
 
-// StateConfig is what is kept.
-type StateConfig struct {
-	Retention time.Duration `mapstructure:"retention" usage:"how long closed windows stay readable in /stats"`
-}
-
-// Validate reports a retention below a minute.
-func (c StateConfig) Validate() error {
-	var ch config.Check
-	ch.Require(c.Retention >= time.Minute, "retention", fmt.Sprintf("%s must be at least 1m", c.Retention))
-	return ch.Err()
-}
-
 // DefaultConfig returns the contract's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Kafka:      KafkaConfig{TopicsConfig: pipeline.DefaultTopicsConfig(), ConsumerConfig: pipeline.DefaultConsumerConfig()},
-		Redis:      state.DefaultConfig(),
+		Kafka:      KafkaConfig{Topics: topics.DefaultConfig(), Consumer: consumer.DefaultConfig()},
+		Redis:      state.DefaultRedisConfig(),
 		EventTime:  eventtime.DefaultConfig(),
 		Checkpoint: CheckpointConfig{Interval: time.Second, CloseInterval: 250 * time.Millisecond},
-		State:      StateConfig{Retention: 24 * time.Hour},
+		State:      state.DefaultConfig(),
 		HTTP:       httpserver.Config{Addr: ":9080"},
 		Log:        logging.DefaultConfig(),
-	}
-}
-
-// Pipeline is the configuration of package pipeline.
-func (c Config) Pipeline() pipeline.Config {
-	return pipeline.Config{
-		Topics: c.Kafka.TopicsConfig, Consumer: c.Kafka.ConsumerConfig, EventTime: c.EventTime,
-		CheckpointInterval: c.Checkpoint.Interval, CloseInterval: c.Checkpoint.CloseInterval, Retention: c.State.Retention,
-		InstanceID: c.InstanceID,
 	}
 }
 
 // Validate reports every bad key.
 func (c *Config) Validate() error {
 	var ch config.Check
-	ch.Merge("kafka", c.Kafka.TopicsConfig.Validate())
-	ch.Merge("kafka", c.Kafka.ConsumerConfig.Validate())
+	ch.Merge("kafka", c.Kafka.Topics.Validate())
+	ch.Merge("kafka", c.Kafka.Consumer.Validate())
 	ch.Merge("redis", c.Redis.Validate())
 	ch.Merge("", c.EventTime.Validate())
 	ch.Merge("checkpoint", c.Checkpoint.Validate())

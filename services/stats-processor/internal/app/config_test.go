@@ -24,10 +24,10 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("Load() = %+v, want the defaults", cfg)
 	}
 	// The contract's defaults.
-	k := cfg.Kafka
+	k, kc := cfg.Kafka.Topics, cfg.Kafka.Consumer
 	if k.Brokers[0] != "localhost:9092" || k.InputTopic != "vehicle-topic" || k.OutputTopic != "vehicle-statistics-topic" ||
-		k.DeadLetterTopic != "vehicle-dead-letter-topic" || k.LateTopic != "" || k.GroupID != "vehicle-statistics" ||
-		k.StartOffset != "latest" || cfg.Redis.Addr != "localhost:6379" || cfg.Redis.KeyPrefix != "vs" ||
+		k.DeadLetterTopic != "vehicle-dead-letter-topic" || k.LateTopic != "" || kc.GroupID != "vehicle-statistics" ||
+		kc.StartOffset != "latest" || cfg.Redis.Addr != "localhost:6379" || cfg.Redis.KeyPrefix != "vs" ||
 		cfg.EventTime.Window.Size != 20*time.Second || cfg.EventTime.Watermark.MaxOutOfOrderness != 0 ||
 		cfg.EventTime.Watermark.IdleTimeout != 30*time.Second || cfg.HTTP.Addr != ":9080" || cfg.State.Retention != 24*time.Hour {
 		t.Errorf("defaults differ from the contract: %+v", cfg)
@@ -67,11 +67,11 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := app.DefaultConfig()
-	want.Kafka.Brokers = []string{"k1:9092", "k2:9092"}
-	want.Kafka.InputTopic = "flag" // the flag beats the environment
-	want.Kafka.LateTopic = "late"
-	want.Kafka.StartOffset = "earliest"
-	want.Kafka.SessionTimeout = 6 * time.Second
+	want.Kafka.Topics.Brokers = []string{"k1:9092", "k2:9092"}
+	want.Kafka.Topics.InputTopic = "flag" // the flag beats the environment
+	want.Kafka.Topics.LateTopic = "late"
+	want.Kafka.Consumer.StartOffset = "earliest"
+	want.Kafka.Consumer.SessionTimeout = 6 * time.Second
 	want.Redis.Addr = "r:6380"
 	want.Redis.Cluster = true
 	want.EventTime.Window.Size = time.Minute

@@ -2,6 +2,7 @@ package state
 
 import (
 	"crypto/tls"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,8 +11,24 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
 )
 
-// Config is the Redis connection and the key prefix of one pipeline.
+// Config is what the state keeps.
 type Config struct {
+	// Retention is how long closed windows stay readable in /stats.
+	Retention time.Duration `mapstructure:"retention" usage:"how long closed windows stay readable in /stats"`
+}
+
+// DefaultConfig keeps closed windows for a day.
+func DefaultConfig() Config { return Config{Retention: 24 * time.Hour} }
+
+// Validate reports a retention below a minute, keyed "retention".
+func (c Config) Validate() error {
+	var ch config.Check
+	ch.Require(c.Retention >= time.Minute, "retention", fmt.Sprintf("%s must be at least 1m", c.Retention))
+	return ch.Err()
+}
+
+// RedisConfig is the Redis connection and the key prefix of one pipeline.
+type RedisConfig struct {
 	Addr      string `mapstructure:"addr" usage:"Redis host:port (with redis.cluster: seed nodes, comma-separated)"`
 	Cluster   bool   `mapstructure:"cluster" usage:"Redis is a Redis Cluster"`
 	KeyPrefix string `mapstructure:"key_prefix" usage:"prefix of every key; separates pipelines sharing one Redis"`
@@ -21,11 +38,11 @@ type Config struct {
 	TLS       bool   `mapstructure:"tls" usage:"connect to Redis over TLS"`
 }
 
-// DefaultConfig returns the contract's defaults.
-func DefaultConfig() Config { return Config{Addr: "localhost:6379", KeyPrefix: "vs"} }
+// DefaultRedisConfig returns the contract's defaults.
+func DefaultRedisConfig() RedisConfig { return RedisConfig{Addr: "localhost:6379", KeyPrefix: "vs"} }
 
 // Validate reports every problem, keyed by field (addr, key_prefix, db).
-func (c Config) Validate() error {
+func (c RedisConfig) Validate() error {
 	var ch config.Check
 	ch.Require(c.Addr != "", "addr", "must be host:port")
 	ch.Require(c.KeyPrefix != "" && !strings.ContainsAny(c.KeyPrefix, "{} "), "key_prefix", "must be non-empty, without spaces or braces")
@@ -36,7 +53,7 @@ func (c Config) Validate() error {
 
 // NewClient returns a client for cfg: a cluster client with Cluster, a
 // single-server client otherwise. It does not connect yet.
-func NewClient(cfg Config) redis.UniversalClient {
+func NewClient(cfg RedisConfig) redis.UniversalClient {
 	var tlsCfg *tls.Config
 	if cfg.TLS {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}

@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,12 +22,12 @@ func backends(t *testing.T, test func(t *testing.T, s *state.RedisStore)) {
 	env := testenv.Get(t)
 	t.Run("single", func(t *testing.T) {
 		rdb, prefix := env.Redis(t)
-		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size))
+		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, time.Hour))
 	})
 	t.Run("cluster", func(t *testing.T) {
 		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testenv.PrivateRedisCluster(t)})
 		t.Cleanup(func() { rdb.Close() })
-		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size))
+		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size, time.Hour))
 	})
 }
 
@@ -64,10 +65,20 @@ func testSaveLoadFence(t *testing.T, s *state.RedisStore) {
 	if !errors.As(err, &fe) || fe.StoredOffset != 10 {
 		t.Fatalf("stale save: %v", err)
 	}
-	// Seal window 0; a save that writes it is then fenced, one that does not applies.
-	sums, err := s.Seal(ctx, 4, 20_000)
-	if err != nil || len(sums) != 1 || sums[0] != counts(3, 1) {
-		t.Fatalf("seal: %v, %v", sums, err)
+	// Close window 0 with an emit that fails: the window is sealed but not
+	// marked closed. A save that writes it is then fenced, one that does not
+	// applies.
+	errEmit := errors.New("kafka down")
+	var emitted []state.ClosedWindow
+	_, err = s.CloseThrough(ctx, 4, state.NoWatermark, 20_000, 24_999, func(ws []state.ClosedWindow) error {
+		emitted = ws
+		return errEmit
+	})
+	if !errors.Is(err, errEmit) || len(emitted) != 1 || emitted[0] != (state.ClosedWindow{Start: 0, Counts: counts(3, 1)}) {
+		t.Fatalf("close with a failing emit: %v, %v", emitted, err)
+	}
+	if meta, err := s.ReadMeta(ctx); err != nil || meta.ClosedThrough != state.NoWatermark {
+		t.Fatalf("meta after a failed emit: %+v, %v", meta, err)
 	}
 	_, err = s.Save(ctx, state.Checkpoint{Partition: 3, ExpectedOffset: 10, Offset: 11, MaxEventTime: 25_000,
 		Windows: map[int64]eventtime.Counts{0: counts(4, 1)}})
@@ -100,15 +111,27 @@ func testCloseAndRead(t *testing.T, s *state.RedisStore) {
 	if err != nil || len(sts) != 3 || !sts[0].Saved || sts[1].IdleUntil != 99 || sts[2].Saved || sts[2].MaxEventTime != state.NoWatermark {
 		t.Fatalf("statuses %+v, %v", sts, err)
 	}
-	sums, err := s.Seal(ctx, 3, 40_000)
-	if err != nil || len(sums) != 2 || sums[0] != counts(2, 4) || sums[20_000] != counts(10) {
-		t.Fatalf("seal: %v, %v", sums, err)
+	// The closer crashes after emitting (a failed mark looks the same to
+	// the next round): the repeat emits the same windows, summed over the
+	// partitions, oldest first, and then marks them closed.
+	want := []state.ClosedWindow{{Start: 0, Counts: counts(2, 4)}, {Start: 20_000, Counts: counts(10)}}
+	for round := range 2 {
+		var emitted []state.ClosedWindow
+		closed, err := s.CloseThrough(ctx, 3, state.NoWatermark, 40_000, 44_999, func(ws []state.ClosedWindow) error {
+			emitted = ws
+			if round == 0 {
+				return errors.New("crash")
+			}
+			return nil
+		})
+		if fmt.Sprint(emitted) != fmt.Sprint(want) || (round == 1 && (err != nil || fmt.Sprint(closed) != fmt.Sprint(want))) {
+			t.Fatalf("round %d: emitted %v, closed %v, %v", round, emitted, closed, err)
+		}
 	}
-	if err := s.MarkClosed(ctx, []state.ClosedWindow{{Start: 0, Counts: sums[0]}, {Start: 20_000, Counts: sums[20_000]}}, 40_000, 44_999, 3, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DropClosed(ctx, 3, []int64{0, 20_000}); err != nil {
-		t.Fatal(err)
+	// Nothing is left to close: the partials are gone.
+	closed, err := s.CloseThrough(ctx, 3, 40_000, 40_000, 44_999, func([]state.ClosedWindow) error { return nil })
+	if err != nil || len(closed) != 0 {
+		t.Fatalf("a second close: %v, %v", closed, err)
 	}
 	meta, err := s.ReadMeta(ctx)
 	if err != nil || meta.ClosedThrough != 40_000 || meta.Watermark != 44_999 || meta.Partitions != 3 {

@@ -1,6 +1,7 @@
-package pipeline
+package consumer
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -11,43 +12,14 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
 )
 
-func TestStatisticsRecords(t *testing.T) {
-	var c eventtime.Counts
-	c[model.Car.Index()] = 42
-	c[model.Truck.Index()] = 5
-	msgs := StatisticsRecords([]state.ClosedWindow{{Start: 1_763_768_700_000, Counts: c}}, 20_000)
-	if len(msgs) != 2 {
-		t.Fatalf("%d records, want 2 (zero counts are not written)", len(msgs))
-	}
-	if got := string(msgs[0].Key); got != "CAR:1763768700000" {
-		t.Errorf("key %s", got)
-	}
-	want := `{"start":"2025-11-21T23:45:00.000Z","end":"2025-11-21T23:45:20.000Z","vehicleType":"CAR","count":42}`
-	if got := string(msgs[0].Value); got != want {
-		t.Errorf("value\n got %s\nwant %s", got, want)
-	}
-	if msgs[0].Time.UnixMilli() != 1_763_768_719_999 {
-		t.Errorf("record time %v, want end - 1 ms", msgs[0].Time)
-	}
-	if !strings.HasPrefix(string(msgs[1].Key), "TRUCK:") {
-		t.Errorf("second key %s", msgs[1].Key)
-	}
-}
-
 func TestConfigValidate(t *testing.T) {
-	if err := DefaultTopicsConfig().Validate(); err != nil {
-		t.Fatalf("topic defaults: %v", err)
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
 	}
-	if err := DefaultConsumerConfig().Validate(); err != nil {
-		t.Fatalf("consumer defaults: %v", err)
-	}
-	tc := DefaultTopicsConfig()
-	tc.Brokers = nil
-	tc.OutputTopic = tc.InputTopic
-	cc := DefaultConsumerConfig()
+	cc := DefaultConfig()
 	cc.StartOffset = "middle"
 	cc.SessionTimeout = time.Second
 	// Keys are relative to the component: the service puts them under kafka.
@@ -55,7 +27,6 @@ func TestConfigValidate(t *testing.T) {
 		err  error
 		keys []string
 	}{
-		{tc.Validate(), []string{"brokers", "input_topic"}},
 		{cc.Validate(), []string{"start_offset", "session_timeout"}},
 	} {
 		for _, key := range c.keys {
@@ -66,20 +37,15 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func testConfig() Config {
-	return Config{Topics: DefaultTopicsConfig(), Consumer: DefaultConsumerConfig(), EventTime: eventtime.DefaultConfig(),
-		CheckpointInterval: time.Second, CloseInterval: 250 * time.Millisecond, Retention: 24 * time.Hour}
-}
-
 func newTestWorker(late string) *worker {
-	cfg := testConfig()
-	cfg.Topics.LateTopic = late
+	tc := topics.DefaultConfig()
+	tc.LateTopic = late
 	m, err := metrics.New(prometheus.NewRegistry())
 	if err != nil {
 		panic(err)
 	}
-	p := &Processor{cfg: cfg, metrics: m}
-	return &worker{p: p, et: eventtime.NewPartition(cfg.EventTime)}
+	c := New(DefaultConfig(), topics.New(tc, nil, nil), eventtime.DefaultConfig(), nil, m, slog.Default(), Options{})
+	return &worker{c: c, et: eventtime.NewPartition(c.et)}
 }
 
 func TestHandle(t *testing.T) {
@@ -92,7 +58,7 @@ func TestHandle(t *testing.T) {
 	if w.counted[model.Truck.Index()] != 1 || w.late != 1 || w.dead != 1 {
 		t.Fatalf("counted %v late %d dead %d", w.counted, w.late, w.dead)
 	}
-	if len(w.pending) != 2 || w.pending[0].Topic != "late" || w.pending[1].Topic != DefaultTopicsConfig().DeadLetterTopic {
+	if len(w.pending) != 2 || w.pending[0].Topic != "late" || w.pending[1].Topic != topics.DefaultConfig().DeadLetterTopic {
 		t.Fatalf("pending %+v", w.pending)
 	}
 	h := map[string]string{}
@@ -122,7 +88,7 @@ func BenchmarkPerEvent(b *testing.B) {
 		w.handle(msgs[i%n])
 		i++
 		if i%n == 0 { // a new pass through the same times would be late: restart the partition
-			w.et = eventtime.NewPartition(w.p.cfg.EventTime)
+			w.et = eventtime.NewPartition(w.c.et)
 		}
 	}
 }

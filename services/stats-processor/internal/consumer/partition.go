@@ -1,4 +1,4 @@
-package pipeline
+package consumer
 
 import (
 	"context"
@@ -23,17 +23,17 @@ import (
 // runPartition owns one input partition for one consumer-group generation:
 // it consumes, counts and checkpoints until ctx ends, and after any error
 // starts over from the state saved in Redis.
-func (p *Processor) runPartition(ctx context.Context, partition int) {
-	log := p.log.With("partition", partition)
+func (c *Consumer) runPartition(ctx context.Context, partition int) {
+	log := c.log.With("partition", partition)
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
 	for {
-		err := p.consumePartition(ctx, partition)
-		p.metrics.CountErrors(err)
+		err := c.consumePartition(ctx, partition)
+		c.metrics.CountErrors(err)
 		if ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, state.ErrFenced) {
-			p.metrics.Fenced.Inc()
+			c.metrics.Fenced.Inc()
 			log.Info("checkpoint fenced; reloading the partition from Redis and replaying", "reason", err)
 			continue
 		}
@@ -49,7 +49,7 @@ func (p *Processor) runPartition(ctx context.Context, partition int) {
 
 // worker is the state of one partition between two reloads.
 type worker struct {
-	p         *Processor
+	c         *Consumer
 	partition int
 	et        *eventtime.Partition
 	expected  int64 // offset saved in Redis (-1: none)
@@ -66,21 +66,21 @@ type worker struct {
 	dirty     bool // offset moved since the last save
 }
 
-func (p *Processor) consumePartition(ctx context.Context, partition int) error {
-	st, err := p.store.Load(ctx, partition)
+func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
+	st, err := c.store.Load(ctx, partition)
 	if err != nil {
 		return metrics.Failed(metrics.Redis, err)
 	}
-	w := &worker{p: p, partition: partition, et: eventtime.NewPartition(p.cfg.EventTime), expected: -1, highWater: -1,
-		lag: p.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(partition))}
+	w := &worker{c: c, partition: partition, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1,
+		lag: c.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(partition))}
 	w.et.Restore(st.MaxEventTime, st.ClosedThrough, st.Windows)
 	if st.Saved {
 		w.expected, w.offset = st.Offset, st.Offset
 	}
 
-	conn, err := p.dialAnyLeader(ctx, partition)
+	conn, err := c.dialAnyLeader(ctx, partition)
 	if err != nil {
-		return metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", p.cfg.Topics.InputTopic, partition, err))
+		return metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, partition, err))
 	}
 	defer conn.Close()
 
@@ -89,23 +89,23 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 		return metrics.Failed(metrics.Kafka, err)
 	}
 	switch {
-	case !st.Saved && p.cfg.Consumer.StartOffset == StartEarliest:
+	case !st.Saved && c.cfg.StartOffset == StartEarliest:
 		w.offset = first
 	case !st.Saved:
 		w.offset = last
 	case w.offset < first:
-		p.log.Error("saved offset is below the log start (records were deleted by retention before being counted); skipping ahead",
+		c.log.Error("saved offset is below the log start (records were deleted by retention before being counted); skipping ahead",
 			"partition", partition, "saved", w.offset, "first", first, "lost", first-w.offset)
 		w.offset = first
 	}
 	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
-		return metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", p.cfg.Topics.InputTopic, partition, w.offset, err))
+		return metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, partition, w.offset, err))
 	}
 	w.dirty = !st.Saved // save the start position at once so a restart resumes here
-	w.lastAct = p.now().UnixMilli()
+	w.lastAct = c.opts.Now().UnixMilli()
 	// lastSave stays zero: the first batch is saved at once, so the start
 	// position and the first counts are in Redis without waiting an interval.
-	p.log.Debug("partition resumed", "partition", partition, "offset", w.offset, "saved", st.Saved,
+	c.log.Debug("partition resumed", "partition", partition, "offset", w.offset, "saved", st.Saved,
 		"max_event_time", st.MaxEventTime, "open_windows", len(st.Windows))
 
 	for {
@@ -126,12 +126,12 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 	}
 }
 
-func (p *Processor) dialAnyLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
+func (c *Consumer) dialAnyLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
 	var err error
-	for _, b := range p.cfg.Topics.Brokers {
-		var c *kafka.Conn
-		if c, err = p.dialer.DialLeader(ctx, "tcp", b, p.cfg.Topics.InputTopic, partition); err == nil {
-			return c, nil
+	for _, b := range c.topics.Brokers {
+		var conn *kafka.Conn
+		if conn, err = c.dialer.DialLeader(ctx, "tcp", b, c.topics.InputTopic, partition); err == nil {
+			return conn, nil
 		}
 	}
 	return nil, err
@@ -150,19 +150,19 @@ func readOffsets(conn *kafka.Conn) (first, last int64, err error) {
 // fetch reads one batch and counts it. An empty batch after the broker's
 // wait is normal.
 func (w *worker) fetch(conn *kafka.Conn) error {
-	p := w.p
+	c := w.c
 	// A caught-up partition waits for new data at most until it would turn
 	// idle, so idleness (and the closing of the last windows) is not delayed
 	// by a long fetch.
-	wait := p.cfg.Consumer.FetchMaxWait
+	wait := c.cfg.FetchMaxWait
 	if w.highWater >= 0 && w.offset >= w.highWater {
-		until := time.Duration(w.lastAct+p.cfg.EventTime.Watermark.IdleTimeout.Milliseconds()-p.now().UnixMilli()) * time.Millisecond
+		until := time.Duration(w.lastAct+c.et.Watermark.IdleTimeout.Milliseconds()-c.opts.Now().UnixMilli()) * time.Millisecond
 		if until > 0 {
 			wait = min(wait, max(until, 10*time.Millisecond))
 		}
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
-	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: p.cfg.Consumer.FetchMaxBytes})
+	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.cfg.FetchMaxBytes})
 	defer conn.SetReadDeadline(time.Time{})
 	hw := batch.HighWaterMark()
 	// One deadline for the whole batch: setting it per message costs a clock
@@ -174,7 +174,7 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 		if err != nil {
 			batch.Close()
 			if n > 0 {
-				w.lastAct = p.now().UnixMilli()
+				w.lastAct = c.opts.Now().UnixMilli()
 				w.flushMetrics()
 			}
 			if hw >= 0 {
@@ -206,7 +206,7 @@ func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
 			return oerr
 		}
 		if w.offset < first {
-			w.p.log.Error("offset below the log start (deleted by retention before being counted); skipping ahead",
+			w.c.log.Error("offset below the log start (deleted by retention before being counted); skipping ahead",
 				"partition", w.partition, "offset", w.offset, "first", first)
 			w.offset = first
 			_, serr := conn.Seek(first, kafka.SeekAbsolute)
@@ -214,7 +214,7 @@ func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
 		}
 		return fmt.Errorf("offset %d out of range: %w", w.offset, err)
 	default:
-		return fmt.Errorf("fetch %s/%d at %d: %w", w.p.cfg.Topics.InputTopic, w.partition, w.offset, err)
+		return fmt.Errorf("fetch %s/%d at %d: %w", w.c.topics.InputTopic, w.partition, w.offset, err)
 	}
 }
 
@@ -224,12 +224,12 @@ func (w *worker) handle(msg kafka.Message) {
 	if err != nil {
 		w.dead++
 		w.pending = append(w.pending, kafka.Message{
-			Topic: w.p.cfg.Topics.DeadLetterTopic,
+			Topic: w.c.topics.DeadLetterTopic,
 			Key:   msg.Key,
 			Value: msg.Value,
 			Headers: []kafka.Header{
 				{Key: "error", Value: []byte(err.Error())},
-				{Key: "source-topic", Value: []byte(w.p.cfg.Topics.InputTopic)},
+				{Key: "source-topic", Value: []byte(w.c.topics.InputTopic)},
 				{Key: "source-partition", Value: strconv.AppendInt(nil, int64(w.partition), 10)},
 				{Key: "source-offset", Value: strconv.AppendInt(nil, msg.Offset, 10)},
 			},
@@ -238,8 +238,8 @@ func (w *worker) handle(msg kafka.Message) {
 	}
 	if w.et.Add(ev.EventTime, ev.Type).Late() {
 		w.late++
-		if w.p.cfg.Topics.LateTopic != "" {
-			w.pending = append(w.pending, kafka.Message{Topic: w.p.cfg.Topics.LateTopic, Key: msg.Key, Value: msg.Value})
+		if w.c.topics.LateTopic != "" {
+			w.pending = append(w.pending, kafka.Message{Topic: w.c.topics.LateTopic, Key: msg.Key, Value: msg.Value})
 		}
 		return
 	}
@@ -247,7 +247,7 @@ func (w *worker) handle(msg kafka.Message) {
 }
 
 func (w *worker) flushMetrics() {
-	m := w.p.metrics
+	m := w.c.metrics
 	for i, n := range w.counted {
 		if n > 0 {
 			m.AddEvents(i, n)
@@ -267,9 +267,9 @@ func (w *worker) flushMetrics() {
 // maybeSave saves when the interval has passed and there is news (or an
 // idle lease to renew), or when many side records are pending.
 func (w *worker) maybeSave(ctx context.Context) error {
-	now := w.p.now()
+	now := w.c.opts.Now()
 	idle := w.idle(now)
-	due := now.Sub(w.lastSave) >= w.p.cfg.CheckpointInterval
+	due := now.Sub(w.lastSave) >= w.c.opts.CheckpointInterval
 	news := w.dirty || w.et.HasDirty() || idle
 	// Becoming idle is saved at once: the pipeline watermark, and so the
 	// closing of the last windows, waits for it.
@@ -280,7 +280,7 @@ func (w *worker) maybeSave(ctx context.Context) error {
 }
 
 func (w *worker) idle(now time.Time) bool {
-	return eventtime.IsIdle(w.highWater >= 0 && w.offset >= w.highWater, w.lastAct, now.UnixMilli(), w.p.cfg.EventTime.Watermark.IdleTimeout)
+	return eventtime.IsIdle(w.highWater >= 0 && w.offset >= w.highWater, w.lastAct, now.UnixMilli(), w.c.et.Watermark.IdleTimeout)
 }
 
 func (w *worker) finalSave() error {
@@ -288,7 +288,7 @@ func (w *worker) finalSave() error {
 	defer cancel()
 	err := w.save(ctx, false) // not idle: without an owner the partition holds the watermark
 	if err != nil {
-		w.p.log.Warn("final checkpoint failed; the next owner replays from the previous one", "partition", w.partition, "error", err)
+		w.c.log.Warn("final checkpoint failed; the next owner replays from the previous one", "partition", w.partition, "error", err)
 	}
 	return err
 }
@@ -297,30 +297,30 @@ func (w *worker) finalSave() error {
 // first so that a crash in between replays them (at least once) rather than
 // losing them.
 func (w *worker) save(ctx context.Context, idle bool) error {
-	p := w.p
+	c := w.c
 	if len(w.pending) > 0 {
-		if err := p.side.WriteMessages(ctx, w.pending...); err != nil {
+		if err := c.opts.Side.WriteMessages(ctx, w.pending...); err != nil {
 			return metrics.Failed(metrics.Kafka, fmt.Errorf("write %d dead-letter/late records: %w", len(w.pending), err))
 		}
 		clear(w.pending)
 		w.pending = w.pending[:0]
 	}
-	now := p.now()
+	now := c.opts.Now()
 	cp := state.Checkpoint{
 		Partition:      w.partition,
 		ExpectedOffset: w.expected,
 		Offset:         w.offset,
 		MaxEventTime:   w.et.MaxEventTime(),
-		Owner:          p.cfg.InstanceID,
+		Owner:          c.opts.InstanceID,
 		Windows:        map[int64]eventtime.Counts{},
 	}
 	if idle {
-		cp.IdleUntil = now.Add(p.cfg.idleLease()).UnixMilli()
+		cp.IdleUntil = now.Add(c.idleLease()).UnixMilli()
 	}
 	w.et.Dirty(func(start int64, c eventtime.Counts) { cp.Windows[start] = c })
 	t0 := time.Now()
-	closed, err := p.store.Save(ctx, cp)
-	p.metrics.Checkpoint.Observe(time.Since(t0).Seconds())
+	closed, err := c.store.Save(ctx, cp)
+	c.metrics.Checkpoint.Observe(time.Since(t0).Seconds())
 	if err != nil {
 		if errors.Is(err, state.ErrFenced) {
 			return err
@@ -332,11 +332,11 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	w.expected = w.offset
 	w.dirty = false
 	if idle != w.idleSaved {
-		p.nudgeCloser()
+		c.opts.OnIdleChange()
 	}
 	w.idleSaved = idle
 	w.lastSave = now
-	p.savedOffset(w.partition, w.offset)
+	c.savedOffset(w.partition, w.offset)
 	return nil
 }
 

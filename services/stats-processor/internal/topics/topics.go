@@ -1,0 +1,133 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Topics is the processor's view of its Kafka topics: it creates them,
+// knows the input topic's partition count, checks that a broker answers,
+// and makes writers. It is safe for concurrent use.
+type Topics struct {
+	cfg        Config
+	dialer     *kafka.Dialer
+	transport  kafka.RoundTripper
+	client     *kafka.Client
+	partitions atomic.Int64
+}
+
+// New returns the topics of cfg. The dialer opens connections the processor
+// manages itself (a plaintext one when nil); the transport carries the
+// writers' and admin requests (kafka-go's default when nil). Both carry TLS
+// and SASL (kafkasecurity).
+func New(cfg Config, dialer *kafka.Dialer, transport kafka.RoundTripper) *Topics {
+	if dialer == nil {
+		dialer = &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, ClientID: "stats-processor"}
+	}
+	return &Topics{
+		cfg:       cfg,
+		dialer:    dialer,
+		transport: transport,
+		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport},
+	}
+}
+
+// Config is the configuration the topics were made with.
+func (t *Topics) Config() Config { return t.cfg }
+
+// Dialer opens connections to the brokers.
+func (t *Topics) Dialer() *kafka.Dialer { return t.dialer }
+
+// Prepare creates the topics that do not exist yet and learns the input
+// topic's partition count. It fails when Kafka does not answer.
+func (t *Topics) Prepare(ctx context.Context) error {
+	c := t.cfg
+	topics := []kafka.TopicConfig{
+		{Topic: c.InputTopic, NumPartitions: c.InputPartitions, ReplicationFactor: c.ReplicationFactor},
+		{Topic: c.OutputTopic, NumPartitions: c.OutputPartitions, ReplicationFactor: c.ReplicationFactor},
+		{Topic: c.DeadLetterTopic, NumPartitions: c.OutputPartitions, ReplicationFactor: c.ReplicationFactor},
+	}
+	if c.LateTopic != "" {
+		topics = append(topics, kafka.TopicConfig{Topic: c.LateTopic, NumPartitions: c.OutputPartitions, ReplicationFactor: c.ReplicationFactor})
+	}
+	if err := Ensure(ctx, t.client, topics...); err != nil {
+		return err
+	}
+	return t.Refresh(ctx)
+}
+
+// Ensure creates the topics that do not exist; existing ones are left as
+// they are.
+func Ensure(ctx context.Context, client *kafka.Client, topics ...kafka.TopicConfig) error {
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("create topics on %s: %w (is Kafka running and reachable at kafka.brokers?)", client.Addr, err)
+	}
+	for name, e := range resp.Errors {
+		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", name, e)
+		}
+	}
+	return nil
+}
+
+// Refresh reads the input topic's partition count from the brokers.
+func (t *Topics) Refresh(ctx context.Context) error {
+	in := t.cfg.InputTopic
+	md, err := t.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{in}})
+	if err != nil {
+		return fmt.Errorf("metadata of %s: %w", in, err)
+	}
+	if len(md.Topics) != 1 {
+		return fmt.Errorf("metadata of %s: %d topics in the answer, want 1", in, len(md.Topics))
+	}
+	if err := md.Topics[0].Error; err != nil {
+		return fmt.Errorf("metadata of %s: %w", in, err)
+	}
+	t.partitions.Store(int64(len(md.Topics[0].Partitions)))
+	return nil
+}
+
+// Partitions is the input topic's partition count, 0 until known.
+func (t *Topics) Partitions() int { return int(t.partitions.Load()) }
+
+// Ping checks that a broker answers on a fresh connection (pooled
+// connections and cached metadata would hide an outage).
+func (t *Topics) Ping(ctx context.Context) error {
+	var err error
+	for _, b := range t.cfg.Brokers {
+		var conn *kafka.Conn
+		if conn, err = t.dialer.DialContext(ctx, "tcp", b); err == nil {
+			_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+			_, err = conn.ApiVersions()
+			conn.Close()
+			if err == nil {
+				return nil
+			}
+		}
+	}
+	return err
+}
+
+// Writer returns a writer that waits for every replica's ack (acks=all),
+// keys records to partitions by hash and batches for throughput; topic ""
+// means each message names its own topic.
+func (t *Topics) Writer(topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(t.cfg.Brokers...),
+		Transport:    t.transport,
+		Topic:        topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    10_000,
+		BatchBytes:   8 << 20,
+		BatchTimeout: 2 * time.Millisecond,
+		MaxAttempts:  5,
+		Compression:  kafka.Lz4,
+	}
+}
