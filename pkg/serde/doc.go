@@ -2,12 +2,14 @@
 // the input topic and the VehicleStatistics of the output topic, exactly as
 // the data contract (shared/CONTRACT.md) defines them.
 //
-// There is one Codec per record type (VehicleCodec, StatisticsCodec), plus
-// DecodeVehicleEvent, the processor's per-event decoder, which makes the same
-// decisions as VehicleCodec.Decode but keeps only the vehicle type and the
-// event time and does not allocate. The append functions (AppendStatistics,
-// AppendTimestamp, AppendTimestampMillis, AppendVehicle) are the encoders'
-// allocation-free core.
+// It holds what the product uses: DecodeVehicleEvent, the processor's
+// per-event decoder, which validates the whole record but keeps only the
+// vehicle type and the event time and does not allocate; AppendVehicle (the
+// producer's encoder) and AppendStatistics (the processor's), with
+// AppendTimestamp and AppendTimestampMillis, which append into the caller's
+// buffer without allocating; and StatisticsCodec.Decode, which the
+// benchmarks and end-to-end tests use to read the output topic back.
+// Package serdetest reads a whole Vehicle back, for tests.
 //
 // # What the decoders accept
 //
@@ -74,16 +76,15 @@
 //
 // A syntax error anywhere wins over a field problem, and field problems are
 // reported in the order they occur, then missing fields in contract order,
-// so every decoder reports the same error for the same bytes. Nothing
-// panics and nothing recurses: the fuzz targets check both, together with
-// the agreement of the two vehicle decoders and with encoding/json (all that
-// json.Valid rejects is rejected here).
+// so the same bytes always give the same error. Nothing panics and nothing
+// recurses: the fuzz targets check both, together with the agreement with
+// encoding/json (all that json.Valid rejects is rejected here, and what is
+// accepted has the values encoding/json reads).
 //
-// Encoders refuse what the decoders would refuse (an invalid vehicle per
-// model.Vehicle.Validate, statistics with an invalid type, a negative count,
-// bounds out of range or not in order) so that every encoded record decodes
-// to the value it came from. Output is deterministic: same value, same
-// bytes, which the output topic's idempotence relies on.
+// The append functions do not validate: the producer writes only what its
+// generator made valid, and the processor only windows it counted. A valid
+// value decodes to itself. Output is deterministic: same value, same bytes,
+// which the output topic's idempotence relies on.
 //
 // # Why a hand-written scanner
 //
