@@ -1,8 +1,8 @@
 package serde
 
 import (
-	"encoding/json"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
