@@ -84,6 +84,9 @@ func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *t
 			if err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Topics.Brokers), keys, t.Prepare); err != nil {
 				return err
 			}
+			if _, err := store.RecordPartitions(ctx, t.Partitions()); err != nil {
+				return err
+			}
 			wg.Go(func() { cl.Run(runCtx) })
 			wg.Go(func() {
 				if err := c.Run(runCtx); err != nil {

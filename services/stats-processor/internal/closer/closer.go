@@ -19,14 +19,17 @@ import (
 // Store is what the closer needs of the state; *state.RedisStore
 // implements it. Every method is safe for concurrent use; a partition with
 // nothing saved has Saved false; a pipeline that never closed a window has
-// Meta.ClosedThrough NoWatermark; repeating CloseThrough after a failure
-// emits the same windows again.
+// Meta.ClosedThrough NoWatermark; Statuses also returns the pipeline's clock
+// (Redis's, epoch ms); TryLead returns a fencing token (0: not held) that
+// CloseThrough checks in every step, returning state.ErrLeaseLost once a
+// newer holder acted; repeating CloseThrough after a failure emits the same
+// windows again.
 type Store interface {
-	Statuses(ctx context.Context, partitions int) ([]state.PartitionStatus, error)
+	Statuses(ctx context.Context, partitions int) ([]state.PartitionStatus, int64, error)
 	ReadMeta(ctx context.Context) (state.Meta, error)
 	SetWatermark(ctx context.Context, watermark int64, partitions int) error
-	CloseThrough(ctx context.Context, partitions int, prev, through, watermark int64, emit func([]state.ClosedWindow) error) ([]state.ClosedWindow, error)
-	TryLead(ctx context.Context, owner string, ttl time.Duration) (bool, error)
+	CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64, emit func([]state.ClosedWindow) error) ([]state.ClosedWindow, error)
+	TryLead(ctx context.Context, owner string, ttl time.Duration) (int64, error)
 	ReleaseLead(ctx context.Context, owner string) error
 }
 
@@ -52,8 +55,9 @@ type Options struct {
 	Interval time.Duration
 	// InstanceID names this instance as the holder of the closer lease.
 	InstanceID string
-	// Now is the wall clock; time.Now when nil.
-	Now func() time.Time
+	// LeaseTTL is how long the closer lease lasts without renewal (by
+	// Redis's clock); max(5 × Interval, 5 s) when zero.
+	LeaseTTL time.Duration
 }
 
 // Closer computes the pipeline watermark from every partition's saved state
@@ -75,8 +79,8 @@ func New(et eventtime.Config, store Store, parts Partitions, output Sink, m *met
 	if opts.Interval <= 0 {
 		opts.Interval = 250 * time.Millisecond
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = max(5*opts.Interval, 5*time.Second)
 	}
 	return &Closer{et: et, store: store, parts: parts, output: output, metrics: m, log: log, opts: opts, nudge: make(chan struct{}, 1)}
 }
@@ -97,9 +101,9 @@ func (c *Closer) Run(ctx context.Context) {
 	t := time.NewTicker(c.opts.Interval)
 	defer t.Stop()
 	lastRefresh := time.Now()
-	leading := false
+	var token int64 // the lease's fencing token while held, else 0
 	defer func() {
-		if leading {
+		if token != 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			_ = c.store.ReleaseLead(ctx, c.opts.InstanceID)
@@ -112,28 +116,39 @@ func (c *Closer) Run(ctx context.Context) {
 		case <-t.C:
 		case <-c.nudge:
 		}
-		if time.Since(lastRefresh) > 10*time.Second || c.parts.Partitions() == 0 {
-			if err := c.parts.Refresh(ctx); err != nil {
-				c.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
-				c.log.Debug("refresh partition count", "error", err)
-			}
-			lastRefresh = time.Now()
-		}
-		lead, err := c.store.TryLead(ctx, c.opts.InstanceID, max(5*c.opts.Interval, 5*time.Second))
+		tok, err := c.store.TryLead(ctx, c.opts.InstanceID, c.opts.LeaseTTL)
 		if err != nil {
 			c.metrics.CountErrors(metrics.Failed(metrics.Redis, err))
 			continue
 		}
-		if lead != leading {
-			c.log.Info("closer lease", "held", lead)
-			leading = lead
+		if tok != token {
+			c.log.Info("closer lease", "held", tok != 0, "token", tok)
+			token = tok
 		}
-		if lead {
+		if token != 0 {
 			c.metrics.LastCloseLeader.Set(1)
 		} else {
 			c.metrics.LastCloseLeader.Set(0)
 		}
-		if err := c.round(ctx, lead); err != nil {
+		// The holder learns the partition count every round, so that a
+		// partition added to the topic holds the watermark (it has nothing
+		// saved yet) before any window closes without it.
+		fresh := true
+		if token != 0 || time.Since(lastRefresh) > 10*time.Second || c.parts.Partitions() == 0 {
+			if err := c.parts.Refresh(ctx); err != nil {
+				c.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
+				c.log.Debug("refresh partition count", "error", err)
+				fresh = false
+			}
+			lastRefresh = time.Now()
+		}
+		err = c.round(ctx, token, fresh)
+		if errors.Is(err, state.ErrLeaseLost) {
+			c.log.Warn("a newer closer fenced this one out; nothing of this round was kept", "token", token)
+			token = 0
+			continue
+		}
+		if err != nil {
 			c.metrics.CountErrors(err)
 			if ctx.Err() == nil {
 				c.log.Warn("closing windows failed; retrying", "error", err)
@@ -143,36 +158,42 @@ func (c *Closer) Run(ctx context.Context) {
 }
 
 // round computes the pipeline watermark from the saved partition states
-// and, when leading, closes every window it passed (state's CloseThrough:
+// and Redis's clock and, when holding the lease (token != 0) with a fresh
+// partition count, closes every window it passed (state's CloseThrough:
 // seal, emit the records and wait for the acks, mark closed, drop).
-func (c *Closer) round(ctx context.Context, lead bool) error {
+func (c *Closer) round(ctx context.Context, token int64, fresh bool) error {
 	n := c.parts.Partitions()
 	if n == 0 {
 		return nil
 	}
-	sts, err := c.store.Statuses(ctx, n)
+	var meta state.Meta
+	if token != 0 {
+		var err error
+		if meta, err = c.store.ReadMeta(ctx); err != nil {
+			return metrics.Failed(metrics.Redis, err)
+		}
+		// Partitions never go away: a count below the one recorded comes
+		// from a broker whose metadata lags.
+		n = max(n, meta.Partitions)
+	}
+	sts, now, err := c.store.Statuses(ctx, n)
 	if err != nil {
 		return metrics.Failed(metrics.Redis, err)
 	}
-	now := c.opts.Now()
 	parts := make([]eventtime.PartitionStatus, n)
 	for i, s := range sts {
 		parts[i] = eventtime.PartitionStatus{
 			Watermark: eventtime.WatermarkOf(s.MaxEventTime, c.et.Watermark.MaxOutOfOrderness),
-			Idle:      s.IdleUntil > now.UnixMilli(),
+			Idle:      s.Idle,
 		}
 	}
-	wm := eventtime.PipelineWatermark(parts, now.UnixMilli(), c.et)
+	wm := eventtime.PipelineWatermark(parts, now, c.et)
 	if wm != eventtime.NoWatermark {
 		c.metrics.Watermark.Set(float64(wm) / 1000)
-		c.metrics.WatermarkLag.Set(float64(now.UnixMilli()-wm) / 1000)
+		c.metrics.WatermarkLag.Set(float64(now-wm) / 1000)
 	}
-	if !lead {
+	if token == 0 || !fresh {
 		return nil
-	}
-	meta, err := c.store.ReadMeta(ctx)
-	if err != nil {
-		return metrics.Failed(metrics.Redis, err)
 	}
 	through := eventtime.ClosedThrough(wm, c.et.Window.Size)
 	if through == eventtime.NoWatermark || through <= meta.ClosedThrough {
@@ -181,12 +202,12 @@ func (c *Closer) round(ctx context.Context, lead bool) error {
 		}
 		return nil
 	}
-	closed, err := c.store.CloseThrough(ctx, n, meta.ClosedThrough, through, wm, func(ws []state.ClosedWindow) error {
+	closed, err := c.store.CloseThrough(ctx, token, n, meta.ClosedThrough, through, wm, func(ws []state.ClosedWindow) error {
 		return c.emit(ctx, ws)
 	})
 	if err != nil {
 		var dep *metrics.DependencyError
-		if !errors.As(err, &dep) {
+		if !errors.As(err, &dep) && !errors.Is(err, state.ErrLeaseLost) {
 			err = metrics.Failed(metrics.Redis, err) // not emit's: the store's
 		}
 		return err

@@ -89,7 +89,9 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
 		return metrics.Failed(metrics.Kafka, err)
 	}
 	switch {
-	case !st.Saved && c.cfg.StartOffset == StartEarliest:
+	case !st.Saved && (c.cfg.StartOffset == StartEarliest || st.AddedLater):
+		// A partition added to the topic while the pipeline ran holds
+		// events that are not late: all of them count.
 		w.offset = first
 	case !st.Saved:
 		w.offset = last
@@ -315,7 +317,7 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 		Windows:        map[int64]eventtime.Counts{},
 	}
 	if idle {
-		cp.IdleUntil = now.Add(c.idleLease()).UnixMilli()
+		cp.IdleFor = c.idleLease()
 	}
 	w.et.Dirty(func(start int64, c eventtime.Counts) { cp.Windows[start] = c })
 	t0 := time.Now()

@@ -49,6 +49,10 @@ type PartitionState struct {
 	ClosedThrough int64
 	// Windows are the partial counts of the partition's open windows.
 	Windows map[int64]eventtime.Counts
+	// AddedLater is true for a partition added to the input topic after the
+	// pipeline first started (see RecordPartitions): with nothing saved, it
+	// is read from its beginning, whatever the start offset says.
+	AddedLater bool
 }
 
 // Checkpoint is one atomic save of a partition.
@@ -61,10 +65,10 @@ type Checkpoint struct {
 	Offset int64
 	// MaxEventTime is the largest event time seen, or NoWatermark.
 	MaxEventTime int64
-	// IdleUntil is the wall-clock time (ms) until which the partition counts
-	// as idle; 0 when it is not idle. A lease, so that a partition whose
-	// owner died stops being idle.
-	IdleUntil int64
+	// IdleFor is how long the partition counts as idle from the save on,
+	// by Redis's clock; 0 when it is not idle. A lease, so that a partition
+	// whose owner died stops being idle, and one clock for every instance.
+	IdleFor time.Duration
 	// Owner names the instance, for operators.
 	Owner string
 	// Windows are the windows changed since the last save, with their full
@@ -74,9 +78,12 @@ type Checkpoint struct {
 
 // PartitionStatus is what the closer reads of every partition.
 type PartitionStatus struct {
-	Saved        bool
+	// Saved is false when the partition has no saved offset yet.
+	Saved bool
+	// MaxEventTime is the largest event time saved, or NoWatermark.
 	MaxEventTime int64
-	IdleUntil    int64
+	// Idle is true while the partition's idle lease runs (Redis's clock).
+	Idle bool
 }
 
 // ClosedWindow is a window's totals, summed over every partition.
@@ -93,6 +100,9 @@ type Meta struct {
 	Watermark int64
 	// Partitions is the input topic's partition count the closer last saw.
 	Partitions int
+	// InitialPartitions is the partition count when the pipeline first
+	// started (RecordPartitions); 0 when not recorded.
+	InitialPartitions int
 }
 
 // RedisStore is the Redis implementation of the processor's state: the
@@ -122,10 +132,10 @@ func (s *RedisStore) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Er
 // Saved false and empty windows.
 func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, error) {
 	var h *redis.MapStringStringCmd
-	var metaClosed *redis.StringCmd
+	var meta *redis.SliceCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		h = p.HGetAll(ctx, s.keys.Partition(partition))
-		metaClosed = p.HGet(ctx, s.keys.Meta(), "closed")
+		meta = p.HMGet(ctx, s.keys.Meta(), "closed", "initial_partitions")
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -146,8 +156,15 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 	if st.ClosedThrough, err = parseOptInt(cl, ok, NoWatermark); err != nil {
 		return st, fmt.Errorf("load partition %d: closed %q: %w", partition, cl, err)
 	}
-	if mc, err := parseOptInt(metaClosed.Val(), metaClosed.Err() == nil, NoWatermark); err == nil {
-		st.ClosedThrough = max(st.ClosedThrough, mc)
+	mv := meta.Val()
+	if len(mv) == 2 {
+		mcs, ok := mv[0].(string)
+		if mc, err := parseOptInt(mcs, ok, NoWatermark); err == nil {
+			st.ClosedThrough = max(st.ClosedThrough, mc)
+		}
+		if initial, err := strconv.Atoi(asString(mv[1])); err == nil && initial > 0 {
+			st.AddedLater = partition >= initial
+		}
 	}
 	for f, v := range m {
 		start, ok := parseWindowField(f)
@@ -165,9 +182,11 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 
 // saveScript applies a checkpoint if the stored offset is the expected one
 // and no written window is closed. KEYS[1] partition hash. ARGV: expected
-// offset ("" = none), offset, max ("" = none), idle-until, owner, window size,
-// then start/counts pairs. Returns {1, closed} or {0, stored offset, closed}.
-var saveScript = redis.NewScript(`
+// offset ("" = none), offset, max ("" = none), idle lease in ms (0: not
+// idle; the lease ends that long after now by this server's clock), owner,
+// window size, then start/counts pairs. Returns {1, closed} or {0, stored
+// offset, closed}.
+var saveScript = redis.NewScript(nowLua + `
 local cur = redis.call('HGET', KEYS[1], 'offset') or ''
 local closed = redis.call('HGET', KEYS[1], 'closed') or ''
 if cur ~= ARGV[1] then return {0, cur, closed} end
@@ -178,7 +197,9 @@ if closed ~= '' then
     if tonumber(ARGV[i]) + size <= c then return {0, cur, closed} end
   end
 end
-redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'idle', ARGV[4], 'owner', ARGV[5])
+local idle = 0
+if tonumber(ARGV[4]) > 0 then idle = now_ms() + tonumber(ARGV[4]) end
+redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'idle', idle, 'owner', ARGV[5])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'max', ARGV[3]) end
 for i = 7, #ARGV, 2 do
   redis.call('HSET', KEYS[1], 'w:' .. ARGV[i], ARGV[i + 1])
@@ -199,7 +220,7 @@ func (s *RedisStore) Save(ctx context.Context, cp Checkpoint) (closedThrough int
 	if cp.MaxEventTime != NoWatermark {
 		mx = strconv.FormatInt(cp.MaxEventTime, 10)
 	}
-	args = append(args, expected, cp.Offset, mx, cp.IdleUntil, cp.Owner, s.size)
+	args = append(args, expected, cp.Offset, mx, cp.IdleFor.Milliseconds(), cp.Owner, s.size)
 	for start, c := range cp.Windows {
 		args = append(args, start, encodeCounts(c))
 	}
