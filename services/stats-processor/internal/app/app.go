@@ -87,6 +87,13 @@ func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *t
 			if _, err := store.RecordPartitions(ctx, t.Partitions()); err != nil {
 				return err
 			}
+			end, err := t.OutputEnd(ctx)
+			if err != nil {
+				return err
+			}
+			if err := store.RecordOutput(ctx, end); err != nil {
+				return err
+			}
 			wg.Go(func() { cl.Run(runCtx) })
 			wg.Go(func() {
 				if err := c.Run(runCtx); err != nil {

@@ -1,6 +1,7 @@
 package closer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,18 +29,23 @@ type Store interface {
 	Statuses(ctx context.Context, partitions int) ([]state.PartitionStatus, int64, error)
 	ReadMeta(ctx context.Context) (state.Meta, error)
 	SetWatermark(ctx context.Context, watermark int64, partitions int) error
-	CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64, emit func([]state.ClosedWindow) error) ([]state.ClosedWindow, error)
+	CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64, emit func([]state.ClosedWindow) ([]int64, error)) ([]state.ClosedWindow, error)
+	RestoreClosed(ctx context.Context, token int64, partitions int, windows []state.ClosedWindow, through, watermark int64, outputEnd []int64) error
 	TryLead(ctx context.Context, owner string, ttl time.Duration) (int64, error)
 	ReleaseLead(ctx context.Context, owner string) error
 }
 
-// Partitions knows the input topic's partition count; *topics.Topics
-// implements it.
-type Partitions interface {
-	// Partitions is the count, 0 until known.
+// Topics knows the input topic's partition count and reads the output
+// topic back; *topics.Topics implements it.
+type Topics interface {
+	// Partitions is the input's partition count, 0 until known.
 	Partitions() int
 	// Refresh reads the count from the brokers.
 	Refresh(ctx context.Context) error
+	// OutputEnd returns the output topic's end offsets, by partition.
+	OutputEnd(ctx context.Context) ([]int64, error)
+	// ReadOutput returns the records of an output partition in [from, to).
+	ReadOutput(ctx context.Context, partition int, from, to int64) ([]kafka.Message, error)
 }
 
 // Sink writes records and returns once the broker acknowledged all of them;
@@ -66,7 +72,7 @@ type Options struct {
 type Closer struct {
 	et      eventtime.Config
 	store   Store
-	parts   Partitions
+	parts   Topics
 	output  Sink
 	metrics *metrics.Metrics
 	log     *slog.Logger
@@ -75,7 +81,7 @@ type Closer struct {
 }
 
 // New returns a closer that writes to output; Run starts it.
-func New(et eventtime.Config, store Store, parts Partitions, output Sink, m *metrics.Metrics, log *slog.Logger, opts Options) *Closer {
+func New(et eventtime.Config, store Store, parts Topics, output Sink, m *metrics.Metrics, log *slog.Logger, opts Options) *Closer {
 	if opts.Interval <= 0 {
 		opts.Interval = 250 * time.Millisecond
 	}
@@ -202,7 +208,10 @@ func (c *Closer) round(ctx context.Context, token int64, fresh bool) error {
 		}
 		return nil
 	}
-	closed, err := c.store.CloseThrough(ctx, token, n, meta.ClosedThrough, through, wm, func(ws []state.ClosedWindow) error {
+	if restored, err := c.restore(ctx, token, n, meta, wm); err != nil || restored {
+		return err // a restored round starts again from the new meta
+	}
+	closed, err := c.store.CloseThrough(ctx, token, n, meta.ClosedThrough, through, wm, func(ws []state.ClosedWindow) ([]int64, error) {
 		return c.emit(ctx, ws)
 	})
 	if err != nil {
@@ -219,17 +228,94 @@ func (c *Closer) round(ctx context.Context, token int64, fresh bool) error {
 	return nil
 }
 
-// emit writes the records of closing windows and waits for the acks.
-func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) error {
-	msgs := StatisticsRecords(ws, c.et.Window.Size.Milliseconds())
-	if len(msgs) == 0 {
-		return nil
+// emit writes the records of closing windows, waits for the acks, and
+// returns the output topic's end offsets after them.
+func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, error) {
+	if msgs := StatisticsRecords(ws, c.et.Window.Size.Milliseconds()); len(msgs) > 0 {
+		if err := c.output.WriteMessages(ctx, msgs...); err != nil {
+			return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("write %d statistics records: %w", len(msgs), err))
+		}
+		c.metrics.RecordsWritten.Add(float64(len(msgs)))
 	}
-	if err := c.output.WriteMessages(ctx, msgs...); err != nil {
-		return metrics.Failed(metrics.Kafka, fmt.Errorf("write %d statistics records: %w", len(msgs), err))
+	end, err := c.parts.OutputEnd(ctx)
+	if err != nil {
+		return nil, metrics.Failed(metrics.Kafka, err)
 	}
-	c.metrics.RecordsWritten.Add(float64(len(msgs)))
-	return nil
+	return end, nil
+}
+
+// restore runs before a close: when the output topic holds records beyond
+// the end offsets Redis recorded with the last close, a close's mark was
+// lost after its records were written (a crash between the two, Redis
+// losing its last writes, a failover). Those records are the truth for
+// their keys: the windows are marked closed with exactly their values
+// (state's RestoreClosed), so that no key is ever written with a second,
+// different value. It reports whether it restored anything.
+func (c *Closer) restore(ctx context.Context, token int64, n int, meta state.Meta, wm int64) (bool, error) {
+	end, err := c.parts.OutputEnd(ctx)
+	if err != nil {
+		return false, metrics.Failed(metrics.Kafka, err)
+	}
+	if meta.Output == nil {
+		return false, nil // nothing recorded yet: the first close records it
+	}
+	size := c.et.Window.Size.Milliseconds()
+	byStart := map[int64]*state.ClosedWindow{}
+	seen := map[string][]byte{}
+	behind := false
+	for p, to := range end {
+		if p >= len(meta.Output) || to <= meta.Output[p] {
+			continue // an output partition added later is not read back
+		}
+		behind = true
+		msgs, err := c.parts.ReadOutput(ctx, p, meta.Output[p], to)
+		if err != nil {
+			return false, metrics.Failed(metrics.Kafka, err)
+		}
+		for _, m := range msgs {
+			if prev, ok := seen[string(m.Key)]; ok {
+				if !bytes.Equal(prev, m.Value) {
+					c.log.Error("output key written twice with different values", "key", string(m.Key), "first", string(prev), "then", string(m.Value))
+				}
+				continue
+			}
+			seen[string(m.Key)] = m.Value
+			st, err := serde.StatisticsCodec{}.Decode(m.Value)
+			if err != nil {
+				c.log.Warn("output record that is not a VehicleStatistics; ignored", "key", string(m.Key), "error", err)
+				continue
+			}
+			start := st.Start.UnixMilli()
+			w := byStart[start]
+			if w == nil {
+				w = &state.ClosedWindow{Start: start}
+				byStart[start] = w
+			}
+			w.Counts[st.VehicleType.Index()] = st.Count
+		}
+	}
+	if !behind {
+		return false, nil
+	}
+	through := meta.ClosedThrough
+	windows := make([]state.ClosedWindow, 0, len(byStart))
+	for start, w := range byStart {
+		if start+size > meta.ClosedThrough {
+			windows = append(windows, *w)
+			through = max(through, start+size)
+		}
+	}
+	if err := c.store.RestoreClosed(ctx, token, n, windows, through, wm, end); err != nil {
+		if errors.Is(err, state.ErrLeaseLost) {
+			return false, err
+		}
+		return false, metrics.Failed(metrics.Redis, err)
+	}
+	if len(windows) > 0 {
+		c.log.Warn("Redis was behind the output topic; closed windows restored from it", "windows", len(windows),
+			"closed_through", model.TimeFromMillis(through))
+	}
+	return true, nil
 }
 
 // StatisticsRecords are the output records of closed windows: one per window

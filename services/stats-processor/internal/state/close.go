@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -62,11 +63,12 @@ end
 //     Save can change those windows) and its partial counts of them are
 //     read and summed per window;
 //  2. emit: the windows with a non-zero total, oldest first, are handed to
-//     emit, which must write them durably before it returns;
+//     emit, which must write them durably before it returns, with the end
+//     offsets of the output topic's partitions after the write;
 //  3. mark: one script records them as closed windows (expiring after the
-//     retention, measured from now) and raises the closed bound; a window
-//     already marked closed keeps its first value, and the bound never
-//     goes down;
+//     retention, measured from now), raises the closed bound and records
+//     the output's end offsets (Meta.Output); a window already marked
+//     closed keeps its first value, and the bound never goes down;
 //  4. drop: the sealed partial counts are deleted from the partitions.
 //
 // Seal, mark and drop each refuse a token lower than one their key has
@@ -75,7 +77,8 @@ end
 // exactly what the newer holder emits: a key is never written with two
 // values. It returns the windows emitted. An error of emit is returned as
 // it is, before anything is marked; every other error is Redis's, wrapped.
-func (s *RedisStore) CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64, emit func([]ClosedWindow) error) ([]ClosedWindow, error) {
+func (s *RedisStore) CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64,
+	emit func([]ClosedWindow) (outputEnd []int64, err error)) ([]ClosedWindow, error) {
 	sums, err := s.seal(ctx, token, partitions, through)
 	if err != nil {
 		return nil, err
@@ -89,13 +92,74 @@ func (s *RedisStore) CloseThrough(ctx context.Context, token int64, partitions i
 		}
 	}
 	slices.SortFunc(closing, func(a, b ClosedWindow) int { return cmp.Compare(a.Start, b.Start) })
-	if err := emit(closing); err != nil {
+	out, err := emit(closing)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.markClosed(ctx, token, closing, through, watermark, partitions); err != nil {
+	if err := s.markClosed(ctx, token, closing, through, watermark, partitions, out); err != nil {
 		return nil, err
 	}
 	return closing, s.dropClosed(ctx, token, partitions, sealed)
+}
+
+// RestoreClosed makes Redis agree with the output topic when it is behind
+// it: windows whose records are on the topic beyond Meta.Output (a closer
+// wrote them, then its mark was lost: a crash, a Redis that lost its last
+// writes, a failover) are marked closed with exactly the values on the
+// topic, the closed bound is raised to through (at least the end of the
+// last of them), every partition is sealed through it, and the partials of
+// those windows, which may now differ from the topic, are dropped. The
+// output's end offsets outputEnd are recorded. Like CloseThrough it is
+// fenced by token (ErrLeaseLost).
+func (s *RedisStore) RestoreClosed(ctx context.Context, token int64, partitions int, windows []ClosedWindow, through, watermark int64, outputEnd []int64) error {
+	sums, err := s.seal(ctx, token, partitions, through)
+	if err != nil {
+		return err
+	}
+	if err := s.markClosed(ctx, token, windows, through, watermark, partitions, outputEnd); err != nil {
+		return err
+	}
+	sealed := make([]int64, 0, len(sums))
+	for start := range sums {
+		sealed = append(sealed, start)
+	}
+	return s.dropClosed(ctx, token, partitions, sealed)
+}
+
+// RecordOutput records the output topic's end offsets when none are
+// recorded yet (the pipeline's first start): records beyond them were
+// written by this pipeline.
+func (s *RedisStore) RecordOutput(ctx context.Context, outputEnd []int64) error {
+	if err := s.rdb.HSetNX(ctx, s.keys.Meta(), "output", encodeOffsets(outputEnd)).Err(); err != nil {
+		return fmt.Errorf("record the output's end offsets: %w", err)
+	}
+	return nil
+}
+
+func encodeOffsets(offs []int64) string {
+	b := make([]byte, 0, 8*len(offs))
+	for i, o := range offs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, o, 10)
+	}
+	return string(b)
+}
+
+func decodeOffsets(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int64
+	for f := range strings.SplitSeq(s, ",") {
+		o, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("offsets %q: %w", s, err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // sealScript raises a partition's closed bound to ARGV[2] and returns
@@ -174,29 +238,30 @@ func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, thro
 
 // markScript records closed windows. KEYS: meta, closed set, closed-at set,
 // then one window hash per window. ARGV: token, through, watermark,
-// partitions, retention ms, window size, the number k of vehicle types,
-// their k names, then per window its start and k counts. A window at or
-// below the stored closed bound is left as it is (it was marked before,
-// with the value on the topic); the bound only rises; windows closed longer
-// than the retention ago (by Redis's clock) leave the sets. Returns the
-// number of windows written, or -1 when the token is fenced out.
+// partitions, retention ms, window size, the output's end offsets ("" to
+// keep them), the number k of vehicle types, their k names, then per
+// window its start and k counts. A window at or below the stored closed
+// bound is left as it is (it was marked before, with the value on the
+// topic); the bound only rises; windows closed longer than the retention ago
+// (by Redis's clock) leave the sets. Returns the number of windows written,
+// or -1 when the token is fenced out.
 var markScript = redis.NewScript(nowLua + fenceLua + `
 if not fence_ok() then return -1 end
 local through = tonumber(ARGV[2])
 local closed = redis.call('HGET', KEYS[1], 'closed')
 if closed then closed = tonumber(closed) end
 local size = tonumber(ARGV[6])
-local k = tonumber(ARGV[7])
+local k = tonumber(ARGV[8])
 local now = now_ms()
 local written = 0
-local pos = 8 + k
+local pos = 9 + k
 for w = 4, #KEYS do
   local start = tonumber(ARGV[pos])
   if not closed or start + size > closed then
     local fields = {}
     for i = 1, k do
       if ARGV[pos + i] ~= '0' then
-        fields[#fields + 1] = ARGV[7 + i]
+        fields[#fields + 1] = ARGV[8 + i]
         fields[#fields + 1] = ARGV[pos + i]
       end
     end
@@ -219,17 +284,18 @@ if not closed or through > closed then
   redis.call('HSET', KEYS[1], 'closed', ARGV[2])
 end
 redis.call('HSET', KEYS[1], 'watermark', ARGV[3], 'partitions', ARGV[4])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'output', ARGV[7]) end
 return written
 `)
 
-// markClosed records closed windows and raises the closed bound in one
-// script on the pipeline's slot.
-func (s *RedisStore) markClosed(ctx context.Context, token int64, windows []ClosedWindow, through, watermark int64, partitions int) error {
+// markClosed records closed windows, raises the closed bound and records
+// the output's end offsets (nil: kept) in one script on the pipeline's slot.
+func (s *RedisStore) markClosed(ctx context.Context, token int64, windows []ClosedWindow, through, watermark int64, partitions int, outputEnd []int64) error {
 	types := model.VehicleTypes()
 	keys := make([]string, 0, 3+len(windows))
 	keys = append(keys, s.keys.Meta(), s.keys.Closed(), s.keys.ClosedAt())
-	args := make([]any, 0, 7+len(types)+len(windows)*(1+len(types)))
-	args = append(args, token, through, watermark, partitions, s.retention.Milliseconds(), s.size, len(types))
+	args := make([]any, 0, 8+len(types)+len(windows)*(1+len(types)))
+	args = append(args, token, through, watermark, partitions, s.retention.Milliseconds(), s.size, encodeOffsets(outputEnd), len(types))
 	for _, t := range types {
 		args = append(args, t.String())
 	}
@@ -354,6 +420,9 @@ func (s *RedisStore) ReadMeta(ctx context.Context) (Meta, error) {
 		return meta, fmt.Errorf("read meta: watermark %q: %w", w, err)
 	}
 	meta.Partitions, _ = strconv.Atoi(m["partitions"])
+	if meta.Output, err = decodeOffsets(m["output"]); err != nil {
+		return meta, fmt.Errorf("read meta: output: %w", err)
+	}
 	meta.InitialPartitions, _ = strconv.Atoi(m["initial_partitions"])
 	return meta, nil
 }

@@ -103,6 +103,10 @@ type Meta struct {
 	// InitialPartitions is the partition count when the pipeline first
 	// started (RecordPartitions); 0 when not recorded.
 	InitialPartitions int
+	// Output are the output topic's end offsets, by partition, after the
+	// last closed window's records were written (nil: not recorded).
+	// Records beyond them were written by a close whose mark Redis lost.
+	Output []int64
 }
 
 // RedisStore is the Redis implementation of the processor's state: the

@@ -75,9 +75,9 @@ func testSaveLoadFence(t *testing.T, s *state.RedisStore) {
 	// applies.
 	errEmit := errors.New("kafka down")
 	var emitted []state.ClosedWindow
-	_, err = s.CloseThrough(ctx, 1, 4, state.NoWatermark, 20_000, 24_999, func(ws []state.ClosedWindow) error {
+	_, err = s.CloseThrough(ctx, 1, 4, state.NoWatermark, 20_000, 24_999, func(ws []state.ClosedWindow) ([]int64, error) {
 		emitted = ws
-		return errEmit
+		return nil, errEmit
 	})
 	if !errors.Is(err, errEmit) || len(emitted) != 1 || emitted[0] != (state.ClosedWindow{Start: 0, Counts: counts(3, 1)}) {
 		t.Fatalf("close with a failing emit: %v, %v", emitted, err)
@@ -122,24 +122,24 @@ func testCloseAndRead(t *testing.T, s *state.RedisStore) {
 	want := []state.ClosedWindow{{Start: 0, Counts: counts(2, 4)}, {Start: 20_000, Counts: counts(10)}}
 	for round := range 2 {
 		var emitted []state.ClosedWindow
-		closed, err := s.CloseThrough(ctx, 1, 3, state.NoWatermark, 40_000, 44_999, func(ws []state.ClosedWindow) error {
+		closed, err := s.CloseThrough(ctx, 1, 3, state.NoWatermark, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
 			emitted = ws
 			if round == 0 {
-				return errors.New("crash")
+				return nil, errors.New("crash")
 			}
-			return nil
+			return []int64{7}, nil
 		})
 		if fmt.Sprint(emitted) != fmt.Sprint(want) || (round == 1 && (err != nil || fmt.Sprint(closed) != fmt.Sprint(want))) {
 			t.Fatalf("round %d: emitted %v, closed %v, %v", round, emitted, closed, err)
 		}
 	}
 	// Nothing is left to close: the partials are gone.
-	closed, err := s.CloseThrough(ctx, 1, 3, 40_000, 40_000, 44_999, func([]state.ClosedWindow) error { return nil })
+	closed, err := s.CloseThrough(ctx, 1, 3, 40_000, 40_000, 44_999, func([]state.ClosedWindow) ([]int64, error) { return nil, nil })
 	if err != nil || len(closed) != 0 {
 		t.Fatalf("a second close: %v, %v", closed, err)
 	}
 	meta, err := s.ReadMeta(ctx)
-	if err != nil || meta.ClosedThrough != 40_000 || meta.Watermark != 44_999 || meta.Partitions != 3 {
+	if err != nil || meta.ClosedThrough != 40_000 || meta.Watermark != 44_999 || meta.Partitions != 3 || fmt.Sprint(meta.Output) != "[7]" {
 		t.Fatalf("meta %+v, %v", meta, err)
 	}
 	ws, err := s.ClosedWindows(ctx, -1<<50, 1<<50, 10)
