@@ -18,6 +18,13 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "reset" {
+		if err := app.Reset(os.Args[2:], os.Environ(), os.Stdin, os.Stdout); err != nil && !errors.Is(err, config.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "stats-processor reset:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := app.Load(os.Args[1:], os.Environ(), os.Stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return

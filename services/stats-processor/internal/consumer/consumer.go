@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +71,22 @@ type Consumer struct {
 
 	commitMu sync.Mutex
 	commits  map[int]int64 // saved offsets not yet committed to the group
+
+	beyondMu sync.Mutex
+	beyond   map[int]beyondEnd // partitions whose saved offset is beyond the log end
 }
+
+// beyondEnd is a saved offset found beyond its partition's log end.
+type beyondEnd struct{ saved, end int64 }
+
+// ErrOffsetBeyondEnd is wrapped by a partition worker's error when the
+// offset saved in Redis lies beyond the end of the partition's log: the
+// topic was deleted and recreated, or the broker lost records (unclean
+// leader election, a lost single-replica host). The saved state belongs to
+// records that are gone; going on would mix two histories, so the
+// partition stops, /readyz names it, and an operator runs
+// `stats-processor reset`.
+var ErrOffsetBeyondEnd = errors.New("saved offset is beyond the log end")
 
 // New returns a consumer of t's input topic; Run starts it.
 func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metrics.Metrics, log *slog.Logger, opts Options) *Consumer {
@@ -81,7 +99,7 @@ func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metr
 	if opts.OnIdleChange == nil {
 		opts.OnIdleChange = func() {}
 	}
-	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(), commits: map[int]int64{}}
+	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(), commits: map[int]int64{}, beyond: map[int]beyondEnd{}}
 	if opts.Side == nil {
 		w := t.Writer("")
 		opts.Side = w
@@ -109,6 +127,43 @@ func (c *Consumer) Ready() error {
 		return fmt.Errorf("joining consumer group %s", c.cfg.GroupID)
 	}
 	return nil
+}
+
+// OffsetsReady reports the partitions this instance owns whose saved
+// offset is beyond their log end, or nil.
+func (c *Consumer) OffsetsReady() error {
+	c.beyondMu.Lock()
+	defer c.beyondMu.Unlock()
+	if len(c.beyond) == 0 {
+		return nil
+	}
+	ids := make([]int, 0, len(c.beyond))
+	for p := range c.beyond {
+		ids = append(ids, p)
+	}
+	slices.Sort(ids)
+	var parts []string
+	for _, p := range ids {
+		b := c.beyond[p]
+		parts = append(parts, fmt.Sprintf("%s/%d saved offset %d, log end %d", c.topics.InputTopic, p, b.saved, b.end))
+	}
+	return fmt.Errorf("%w: %s; the topic was recreated or lost records: stop every instance and run `stats-processor reset`",
+		ErrOffsetBeyondEnd, strings.Join(parts, "; "))
+}
+
+// markBeyondEnd records (end >= 0) or clears (end < 0) a partition whose
+// saved offset is beyond its log end.
+func (c *Consumer) markBeyondEnd(partition int, saved, end int64) {
+	c.beyondMu.Lock()
+	defer c.beyondMu.Unlock()
+	g := c.metrics.OffsetBeyondEnd.WithLabelValues(strconv.Itoa(partition))
+	if end < 0 {
+		delete(c.beyond, partition)
+		g.Set(0)
+		return
+	}
+	c.beyond[partition] = beyondEnd{saved: saved, end: end}
+	g.Set(1)
 }
 
 // idleLease is how long an idle report stays valid without renewal: long

@@ -26,6 +26,7 @@ import (
 func (c *Consumer) runPartition(ctx context.Context, partition int) {
 	log := c.log.With("partition", partition)
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
+	defer c.markBeyondEnd(partition, 0, -1) // not ours to report any more
 	for {
 		err := c.consumePartition(ctx, partition)
 		c.metrics.CountErrors(err)
@@ -99,7 +100,10 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
 		c.log.Error("saved offset is below the log start (records were deleted by retention before being counted); skipping ahead",
 			"partition", partition, "saved", w.offset, "first", first, "lost", first-w.offset)
 		w.offset = first
+	case w.offset > last:
+		return w.beyondEnd(last)
 	}
+	c.markBeyondEnd(partition, 0, -1)
 	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
 		return metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, partition, w.offset, err))
 	}
@@ -214,10 +218,26 @@ func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
 			_, serr := conn.Seek(first, kafka.SeekAbsolute)
 			return serr
 		}
+		_, last, oerr := readOffsets(conn)
+		if oerr != nil {
+			return oerr
+		}
+		if w.offset > last {
+			return w.beyondEnd(last)
+		}
 		return fmt.Errorf("offset %d out of range: %w", w.offset, err)
 	default:
 		return fmt.Errorf("fetch %s/%d at %d: %w", w.c.topics.InputTopic, w.partition, w.offset, err)
 	}
+}
+
+// beyondEnd stops the partition: its saved offset lies beyond the log end.
+// The error is logged by the worker's retry loop, which checks again after
+// its backoff, so a partition that a reset cleared resumes by itself.
+func (w *worker) beyondEnd(end int64) error {
+	w.c.markBeyondEnd(w.partition, w.offset, end)
+	return fmt.Errorf("%s/%d: %w (saved %d, log end %d): the topic was recreated or lost records; stop every instance and run `stats-processor reset`",
+		w.c.topics.InputTopic, w.partition, ErrOffsetBeyondEnd, w.offset, end)
 }
 
 // handle is the per-event path: decode, classify, count.

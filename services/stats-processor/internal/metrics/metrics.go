@@ -31,6 +31,10 @@ type Metrics struct {
 	errorsByDep     [numDependencies]prometheus.Counter
 	Rebalances      prometheus.Counter
 	LastCloseLeader prometheus.Gauge
+	// OffsetBeyondEnd is 1 for each partition whose saved offset lies
+	// beyond the end of its log (the topic was deleted and recreated, or
+	// records were lost): it cannot go on without `stats-processor reset`.
+	OffsetBeyondEnd *prometheus.GaugeVec
 }
 
 // New registers the metrics on reg; it fails when one is registered there
@@ -66,12 +70,14 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Consumer group generations this instance joined."}),
 		LastCloseLeader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "closer_leader",
 			Help: "1 while this instance holds the closer lease."}),
+		OffsetBeyondEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "offset_beyond_log_end",
+			Help: "1 for an owned partition whose saved offset is beyond its log end (topic recreated?); see stats-processor reset."}, []string{"partition"}),
 	}
 	for _, t := range model.VehicleTypes() {
 		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
-		m.Fenced, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader} {
+		m.Fenced, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.OffsetBeyondEnd} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

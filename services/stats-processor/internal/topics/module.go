@@ -16,7 +16,7 @@ var Module = fx.Module("topics",
 	fx.Provide(provide),
 )
 
-func provide(cfg Config, ready *httpserver.Readiness) (*Topics, error) {
+func provide(lc fx.Lifecycle, cfg Config, ready *httpserver.Readiness) (*Topics, error) {
 	sec := cfg.Security()
 	dialer, err := sec.Dialer("stats-processor", 10*time.Second)
 	if err != nil {
@@ -27,6 +27,7 @@ func provide(cfg Config, ready *httpserver.Readiness) (*Topics, error) {
 		return nil, err
 	}
 	t := New(cfg, dialer, transport)
+	lc.Append(fx.StopHook(t.Close))
 	ready.Add("kafka", t.Ping)
 	return t, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,9 @@ type Topics struct {
 	transport  kafka.RoundTripper
 	client     *kafka.Client
 	partitions atomic.Int64
+
+	metaMu   sync.Mutex
+	metaConn *kafka.Conn // Refresh's own connection, nil until needed
 }
 
 // New returns the topics of cfg. The dialer opens connections the processor
@@ -76,21 +80,55 @@ func Ensure(ctx context.Context, client *kafka.Client, topics ...kafka.TopicConf
 	return nil
 }
 
-// Refresh reads the input topic's partition count from the brokers.
+// Refresh reads the input topic's partition count from the brokers. It
+// asks a broker directly over a connection of its own: the transport's
+// metadata cache (kafka-go refreshes it every few seconds) would let the
+// closer close windows without a partition added to the topic meanwhile.
 func (t *Topics) Refresh(ctx context.Context) error {
 	in := t.cfg.InputTopic
-	md, err := t.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{in}})
+	t.metaMu.Lock()
+	defer t.metaMu.Unlock()
+	if t.metaConn == nil {
+		var err error
+		for _, b := range t.cfg.Brokers {
+			if t.metaConn, err = t.dialer.DialContext(ctx, "tcp", b); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("metadata of %s: %w", in, err)
+		}
+	}
+	_ = t.metaConn.SetDeadline(time.Now().Add(5 * time.Second))
+	parts, err := t.metaConn.ReadPartitions(in)
 	if err != nil {
+		t.metaConn.Close()
+		t.metaConn = nil
 		return fmt.Errorf("metadata of %s: %w", in, err)
 	}
-	if len(md.Topics) != 1 {
-		return fmt.Errorf("metadata of %s: %d topics in the answer, want 1", in, len(md.Topics))
+	n := 0
+	for _, p := range parts {
+		if p.Topic == in {
+			n++
+		}
 	}
-	if err := md.Topics[0].Error; err != nil {
-		return fmt.Errorf("metadata of %s: %w", in, err)
+	if n == 0 {
+		return fmt.Errorf("metadata of %s: no partitions in the answer", in)
 	}
-	t.partitions.Store(int64(len(md.Topics[0].Partitions)))
+	t.partitions.Store(int64(n))
 	return nil
+}
+
+// Close closes the connection Refresh keeps.
+func (t *Topics) Close() error {
+	t.metaMu.Lock()
+	defer t.metaMu.Unlock()
+	if t.metaConn == nil {
+		return nil
+	}
+	err := t.metaConn.Close()
+	t.metaConn = nil
+	return err
 }
 
 // Partitions is the input topic's partition count, 0 until known.
@@ -130,4 +168,36 @@ func (t *Topics) Writer(topic string) *kafka.Writer {
 		MaxAttempts:  5,
 		Compression:  kafka.Lz4,
 	}
+}
+
+// GroupMembers returns how many members the consumer group has now (0 for a
+// group that does not exist).
+func (t *Topics) GroupMembers(ctx context.Context, group string) (int, error) {
+	resp, err := t.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return 0, fmt.Errorf("describe consumer group %s: %w", group, err)
+	}
+	for _, g := range resp.Groups {
+		if g.GroupID == group {
+			if g.Error != nil && !errors.Is(g.Error, kafka.GroupIdNotFound) {
+				return 0, fmt.Errorf("describe consumer group %s: %w", group, g.Error)
+			}
+			return len(g.Members), nil
+		}
+	}
+	return 0, nil
+}
+
+// DeleteGroup deletes the consumer group and its committed offsets; a group
+// that does not exist is not an error. Kafka refuses to delete a group that
+// still has members.
+func (t *Topics) DeleteGroup(ctx context.Context, group string) error {
+	resp, err := t.client.DeleteGroups(ctx, &kafka.DeleteGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return fmt.Errorf("delete consumer group %s: %w", group, err)
+	}
+	if e := resp.Errors[group]; e != nil && !errors.Is(e, kafka.GroupIdNotFound) {
+		return fmt.Errorf("delete consumer group %s: %w", group, e)
+	}
+	return nil
 }
