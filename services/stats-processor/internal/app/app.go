@@ -91,7 +91,7 @@ func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *t
 			if err != nil {
 				return err
 			}
-			if err := store.RecordOutput(ctx, end); err != nil {
+			if err := store.RecordOutput(ctx, t.Partitions(), end); err != nil {
 				return err
 			}
 			wg.Go(func() { cl.Run(runCtx) })

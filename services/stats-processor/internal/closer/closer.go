@@ -44,6 +44,8 @@ type Topics interface {
 	Refresh(ctx context.Context) error
 	// OutputEnd returns the output topic's end offsets, by partition.
 	OutputEnd(ctx context.Context) ([]int64, error)
+	// OutputOffsets returns its first and end offsets, by partition.
+	OutputOffsets(ctx context.Context) (first, end []int64, err error)
 	// ReadOutput returns the records of an output partition in [from, to).
 	ReadOutput(ctx context.Context, partition int, from, to int64) ([]kafka.Message, error)
 }
@@ -252,23 +254,27 @@ func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, er
 // (state's RestoreClosed), so that no key is ever written with a second,
 // different value. It reports whether it restored anything.
 func (c *Closer) restore(ctx context.Context, token int64, n int, meta state.Meta, wm int64) (bool, error) {
-	end, err := c.parts.OutputEnd(ctx)
+	first, end, err := c.parts.OutputOffsets(ctx)
 	if err != nil {
 		return false, metrics.Failed(metrics.Kafka, err)
 	}
-	if meta.Output == nil {
-		return false, nil // nothing recorded yet: the first close records it
+	from := meta.Output
+	if from == nil {
+		// Redis lost the pipeline's meta (or it predates the record): a
+		// fresh pipeline records the output's end at its first start, so
+		// everything on the topic may be ours and unmarked.
+		from = first
 	}
 	size := c.et.Window.Size.Milliseconds()
 	byStart := map[int64]*state.ClosedWindow{}
 	seen := map[string][]byte{}
 	behind := false
 	for p, to := range end {
-		if p >= len(meta.Output) || to <= meta.Output[p] {
+		if p >= len(from) || to <= max(from[p], first[p]) {
 			continue // an output partition added later is not read back
 		}
 		behind = true
-		msgs, err := c.parts.ReadOutput(ctx, p, meta.Output[p], to)
+		msgs, err := c.parts.ReadOutput(ctx, p, max(from[p], first[p]), to)
 		if err != nil {
 			return false, metrics.Failed(metrics.Kafka, err)
 		}

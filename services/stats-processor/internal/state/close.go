@@ -126,10 +126,28 @@ func (s *RedisStore) RestoreClosed(ctx context.Context, token int64, partitions 
 	return s.dropClosed(ctx, token, partitions, sealed)
 }
 
-// RecordOutput records the output topic's end offsets when none are
-// recorded yet (the pipeline's first start): records beyond them were
-// written by this pipeline.
-func (s *RedisStore) RecordOutput(ctx context.Context, outputEnd []int64) error {
+// RecordOutput records the output topic's end offsets at the pipeline's
+// first start, so that the closer knows where this pipeline's records begin
+// (an output topic may hold older ones). It records nothing when offsets are
+// recorded already, or when a partition of the first partitions has saved
+// state although the offsets are missing: then Redis lost the pipeline's
+// meta, and the closer reads the whole output topic back instead.
+func (s *RedisStore) RecordOutput(ctx context.Context, partitions int, outputEnd []int64) error {
+	cmds := make([]*redis.BoolCmd, partitions)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range cmds {
+			cmds[i] = p.HExists(ctx, s.keys.Partition(i), "offset")
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the output's end offsets: %w", err)
+	}
+	for _, c := range cmds {
+		if c.Val() {
+			return nil // not a fresh pipeline
+		}
+	}
 	if err := s.rdb.HSetNX(ctx, s.keys.Meta(), "output", encodeOffsets(outputEnd)).Err(); err != nil {
 		return fmt.Errorf("record the output's end offsets: %w", err)
 	}

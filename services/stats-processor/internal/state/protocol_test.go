@@ -254,10 +254,10 @@ func TestIntegrationRestoreFromOutput(t *testing.T) { backends(t, testRestore) }
 // a rollback), drops those partials, and the next close goes on from there.
 func testRestore(t *testing.T, s *state.RedisStore) {
 	ctx := context.Background()
-	if err := s.RecordOutput(ctx, []int64{3}); err != nil {
+	if err := s.RecordOutput(ctx, 3, []int64{3}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordOutput(ctx, []int64{99}); err != nil {
+	if err := s.RecordOutput(ctx, 3, []int64{99}); err != nil {
 		t.Fatal(err)
 	}
 	if meta, _ := s.ReadMeta(ctx); fmt.Sprint(meta.Output) != "[3]" {
@@ -281,5 +281,22 @@ func testRestore(t *testing.T, s *state.RedisStore) {
 	checkClosed(t, s, 40_000, append(onTopic, next...))
 	if st, _ := s.Load(ctx, 1); len(st.Windows) != 1 || st.Windows[40_000] != counts(1) {
 		t.Fatalf("partition 1 after restore and close: %+v", st.Windows)
+	}
+}
+
+func TestIntegrationRecordOutputAfterMetaLoss(t *testing.T) { backends(t, testRecordOutputAfterLoss) }
+
+// An instance started after Redis lost the pipeline's meta (while partition
+// state survived) must not record the output's current end as where the
+// pipeline's records begin: that would hide the records of windows Redis no
+// longer knows as closed.
+func testRecordOutputAfterLoss(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	savePartials(t, s, 2)
+	if err := s.RecordOutput(ctx, 2, []int64{40}); err != nil {
+		t.Fatal(err)
+	}
+	if meta, _ := s.ReadMeta(ctx); meta.Output != nil {
+		t.Fatalf("recorded output %v over saved partitions, want none", meta.Output)
 	}
 }

@@ -13,38 +13,45 @@ import (
 // OutputEnd returns the end offset (the offset the next record will get)
 // of each partition of the output topic, in partition order.
 func (t *Topics) OutputEnd(ctx context.Context) ([]int64, error) {
+	_, end, err := t.OutputOffsets(ctx)
+	return end, err
+}
+
+// OutputOffsets returns the first and the end offsets of each partition of
+// the output topic, in partition order.
+func (t *Topics) OutputOffsets(ctx context.Context) (first, end []int64, err error) {
 	out := t.cfg.OutputTopic
 	md, err := t.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{out}})
 	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", out, err)
+		return nil, nil, fmt.Errorf("metadata of %s: %w", out, err)
 	}
 	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		return nil, fmt.Errorf("metadata of %s: %v", out, md.Topics)
+		return nil, nil, fmt.Errorf("metadata of %s: %v", out, md.Topics)
 	}
 	n := len(md.Topics[0].Partitions)
-	reqs := make([]kafka.OffsetRequest, n)
+	reqs := make([]kafka.OffsetRequest, 0, 2*n)
 	for p := range n {
-		reqs[p] = kafka.LastOffsetOf(p)
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
 	resp, err := t.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{out: reqs}})
 	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", out, err)
+		return nil, nil, fmt.Errorf("offsets of %s: %w", out, err)
 	}
-	ends := make([]int64, n)
+	first, end = make([]int64, n), make([]int64, n)
 	got := 0
 	for _, po := range resp.Topics[out] {
 		if po.Error != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %w", out, po.Partition, po.Error)
+			return nil, nil, fmt.Errorf("offsets of %s/%d: %w", out, po.Partition, po.Error)
 		}
 		if po.Partition >= 0 && po.Partition < n {
-			ends[po.Partition] = po.LastOffset
+			first[po.Partition], end[po.Partition] = po.FirstOffset, po.LastOffset
 			got++
 		}
 	}
 	if got != n {
-		return nil, fmt.Errorf("end offsets of %s: %d of %d partitions answered", out, got, n)
+		return nil, nil, fmt.Errorf("offsets of %s: %d of %d partitions answered", out, got, n)
 	}
-	return ends, nil
+	return first, end, nil
 }
 
 // ReadOutput returns the records of one output partition with offsets in
