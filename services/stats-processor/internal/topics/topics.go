@@ -66,7 +66,7 @@ func (t *Topics) Prepare(ctx context.Context) error {
 func Ensure(ctx context.Context, client *kafka.Client, topics ...kafka.TopicConfig) error {
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
 	if err != nil {
-		return fmt.Errorf("create topics on %s: %w (is Kafka running and reachable at kafka.brokers?)", client.Addr, err)
+		return fmt.Errorf("create topics on %s: %w (is Kafka running and reachable?)", client.Addr, err)
 	}
 	for name, e := range resp.Errors {
 		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
