@@ -53,7 +53,7 @@ down: ## stop Docker Compose
 bench: ## micro-benchmarks of the per-event path (figures, no assertions)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-compare: ## stats-processor vs Flink vs Kafka's ConsumerPerformance on one preloaded input (N=2000000 ROUNDS=3; docs/benchmarks-compare.md)
+bench-compare: ## stats-processor vs Flink 1.20 and 2.2, Kafka Streams and Kafka's ConsumerPerformance on one preloaded input (N=2000000 ROUNDS=3; docs/benchmarks-compare.md)
 	$(WITH_STACK) bench/compare/run.sh
 
 lint: ## gofmt, go vet, staticcheck
