@@ -113,7 +113,7 @@ func reportCmd(_ context.Context, args []string) error {
 		b.WriteString("\n")
 	}
 	if rounds > 1 {
-		fmt.Fprintf(&b, "Medians of %d rounds (each round runs every system once, in the order of the table's rows but with ours before the Flink runs without withIdleness); events/s also as the range over the rounds.\n\n", rounds)
+		fmt.Fprintf(&b, "Medians of %d rounds (each round runs every system once: the ConsumerPerformance runs, the Flink runs with withIdleness, Kafka Streams, ours, then the Flink runs without withIdleness); events/s also as the range over the rounds.\n\n", rounds)
 	}
 	b.WriteString("| system | events/s | range | wall s (start → last window record) | first record s | peak RSS MiB | CPU s (user+sys) | CPU µs/event | completed |\n")
 	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---|\n")
