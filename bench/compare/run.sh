@@ -257,10 +257,10 @@ ours_run() { # name
 }
 
 # --------------------------------------------------------------- rounds
-# Each round runs every system once on the same input, in the order of the
-# table's rows, except that ours runs before the Flink runs without
-# withIdleness, so that a change of the machine's load during a round shows
-# up as a difference between the two runs of one Flink line.
+# Each round runs every system once on the same input: ConsumerPerformance
+# twice, both Flink lines with withIdleness, Kafka Streams, ours, then both
+# Flink lines without withIdleness, so that a change of the machine's load
+# during a round shows up as a difference between the two runs of one line.
 verified=1
 for ((r = 1; r <= ROUNDS; r++)); do
 	step "round $r/$ROUNDS: the limit, ConsumerPerformance with its defaults (new group, from the earliest offset)"
