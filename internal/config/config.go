@@ -78,6 +78,24 @@ type Options struct {
 	Output io.Writer
 }
 
+// Service says where one service's configuration comes from.
+type Service struct {
+	// Name is the program name, used in messages and --help.
+	Name string
+	// EnvPrefix is prepended to every environment variable, e.g. "PROCESSOR_".
+	EnvPrefix string
+	// DefaultFile is read when --config is not given, if it exists.
+	DefaultFile string
+}
+
+// Load fills cfg as the package-level Load does, from the service's YAML
+// file, environ (as os.Environ) and args (without the program name); --help
+// is written to help (os.Stderr when nil) and returns ErrHelp.
+func (s Service) Load(cfg any, args, environ []string, help io.Writer) error {
+	return Load(cfg, Options{Service: s.Name, EnvPrefix: s.EnvPrefix, Args: args, Environ: environ,
+		DefaultFile: s.DefaultFile, Output: help})
+}
+
 // EnvName is the environment variable of a key: prefix + upper case path
 // with "." as "_".
 func EnvName(prefix, key string) string {

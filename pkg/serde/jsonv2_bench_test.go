@@ -13,24 +13,7 @@ import (
 //
 // By default it refuses duplicate keys and invalid UTF-8, as the scanner
 // does, so of the libraries it is the one held to the same rules.
-
-type v2Vehicle struct {
-	PlateNumber       string         `json:"plateNumber"`
-	VignetteStickerID *string        `json:"vignetteStickerId"`
-	Timestamp         jsontext.Value `json:"timestamp"`
-	VehicleType       string         `json:"vehicleType"`
-}
-
 func init() {
-	libDecoders = append(libDecoders, struct {
-		name   string
-		checks string
-		decode func([]byte) (VehicleEvent, error)
-	}{"encoding-json-v2", "syntax, UTF-8, duplicate keys", func(b []byte) (VehicleEvent, error) {
-		var v v2Vehicle
-		if err := jsonv2.Unmarshal(b, &v); err != nil {
-			return VehicleEvent{}, err
-		}
-		return eventFromFields(v.PlateNumber, v.Timestamp, v.VehicleType)
-	}})
+	libDecoders = append(libDecoders, libDecoder{"encoding-json-v2", "syntax, UTF-8, duplicate keys",
+		viaLibrary[jsontext.Value](func(b []byte, v any) error { return jsonv2.Unmarshal(b, v) })})
 }

@@ -19,13 +19,14 @@ import (
 // keys and invalid UTF-8 as the scanner does; the others are measured doing
 // less work than the scanner.
 
-// libVehicle is a Vehicle as a JSON library reads it: the timestamp kept raw,
-// since it may be a string or a number.
-type libVehicle struct {
-	PlateNumber       string          `json:"plateNumber"`
-	VignetteStickerID *string         `json:"vignetteStickerId"`
-	Timestamp         json.RawMessage `json:"timestamp"`
-	VehicleType       string          `json:"vehicleType"`
+// libVehicle is a Vehicle as a JSON library reads it: the timestamp kept raw
+// (R is the library's raw value type), since it may be a string or a
+// number.
+type libVehicle[R ~[]byte] struct {
+	PlateNumber       string  `json:"plateNumber"`
+	VignetteStickerID *string `json:"vignetteStickerId"`
+	Timestamp         R       `json:"timestamp"`
+	VehicleType       string  `json:"vehicleType"`
 }
 
 var errLib = errors.New("invalid vehicle")
@@ -72,36 +73,32 @@ func eventFromFields(plate string, ts []byte, typ string) (VehicleEvent, error) 
 	return VehicleEvent{Type: t, EventTime: ms}, nil
 }
 
-// libDecoders decode one record to a VehicleEvent through a library.
-var libDecoders = []struct {
+// libDecoder decodes one record to a VehicleEvent through a library.
+type libDecoder struct {
 	name string
 	// checks is what the library refuses by default beyond the field
 	// rules, for the reader of the figures.
 	checks string
 	decode func([]byte) (VehicleEvent, error)
-}{
+}
+
+// viaLibrary decodes with a library's Unmarshal into a libVehicle[R], then
+// applies the field rules.
+func viaLibrary[R ~[]byte](unmarshal func([]byte, any) error) func([]byte) (VehicleEvent, error) {
+	return func(b []byte) (VehicleEvent, error) {
+		var v libVehicle[R]
+		if err := unmarshal(b, &v); err != nil {
+			return VehicleEvent{}, err
+		}
+		return eventFromFields(v.PlateNumber, []byte(v.Timestamp), v.VehicleType)
+	}
+}
+
+var libDecoders = []libDecoder{
 	{"serde", "syntax, UTF-8, duplicate keys", DecodeVehicleEvent},
-	{"encoding-json", "syntax (invalid UTF-8 replaced, duplicates: last wins)", func(b []byte) (VehicleEvent, error) {
-		var v libVehicle
-		if err := json.Unmarshal(b, &v); err != nil {
-			return VehicleEvent{}, err
-		}
-		return eventFromFields(v.PlateNumber, v.Timestamp, v.VehicleType)
-	}},
-	{"goccy-go-json", "syntax (duplicates: last wins)", func(b []byte) (VehicleEvent, error) {
-		var v libVehicle
-		if err := gojson.Unmarshal(b, &v); err != nil {
-			return VehicleEvent{}, err
-		}
-		return eventFromFields(v.PlateNumber, v.Timestamp, v.VehicleType)
-	}},
-	{"sonic", "syntax, UTF-8 (ValidateString; duplicates: last wins)", func(b []byte) (VehicleEvent, error) {
-		var v libVehicle
-		if err := sonicValidating.Unmarshal(b, &v); err != nil {
-			return VehicleEvent{}, err
-		}
-		return eventFromFields(v.PlateNumber, v.Timestamp, v.VehicleType)
-	}},
+	{"encoding-json", "syntax (invalid UTF-8 replaced, duplicates: last wins)", viaLibrary[json.RawMessage](json.Unmarshal)},
+	{"goccy-go-json", "syntax (duplicates: last wins)", viaLibrary[json.RawMessage](gojson.Unmarshal)},
+	{"sonic", "syntax, UTF-8 (ValidateString; duplicates: last wins)", viaLibrary[json.RawMessage](sonicValidating.Unmarshal)},
 }
 
 var sonicValidating = sonic.Config{ValidateString: true}.Froze()

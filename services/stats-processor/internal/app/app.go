@@ -94,6 +94,9 @@ func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *t
 			if err := store.RecordOutput(ctx, t.Partitions(), end); err != nil {
 				return err
 			}
+			if maxFuture := cfg.EventTime.Watermark.MaxFuture; maxFuture > 0 {
+				checkTimestampType(ctx, log, t, maxFuture)
+			}
 			wg.Go(func() { cl.Run(runCtx) })
 			wg.Go(func() {
 				if err := c.Run(runCtx); err != nil {
@@ -115,6 +118,26 @@ func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *t
 			}
 		},
 	})
+}
+
+// checkTimestampType warns when watermark.max_future is measured against a
+// clock other than the one the topic declares: on a LogAppendTime topic
+// kafka-go still reports each record's producer timestamp (it ignores the
+// batch's append time), so the bound is then taken from the producer's
+// clock. Best effort: a topic whose configuration cannot be read is not
+// checked.
+func checkTimestampType(ctx context.Context, log *slog.Logger, t *topics.Topics, maxFuture time.Duration) {
+	typ, err := t.TimestampType(ctx)
+	in := t.Config().InputTopic
+	if err != nil {
+		log.Debug("could not read the input topic's message.timestamp.type", "topic", in, "error", err)
+		return
+	}
+	if typ == "LogAppendTime" {
+		log.Warn("the input topic uses LogAppendTime, but kafka-go reports each record's producer timestamp: "+
+			"watermark.max_future is measured against the producers' clocks; set it to 0 if they cannot be trusted",
+			"topic", in, "max_future", maxFuture)
+	}
 }
 
 // waitFor retries check until it passes or ctx (fx's start timeout) ends.

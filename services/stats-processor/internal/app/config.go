@@ -93,14 +93,7 @@ func (c *Config) Validate() error {
 // (os.Stderr when nil) and returns config.ErrHelp.
 func Load(args, environ []string, help io.Writer) (Config, error) {
 	cfg := DefaultConfig()
-	err := config.Load(&cfg, config.Options{
-		Service:     Service,
-		EnvPrefix:   EnvPrefix,
-		Args:        args,
-		Environ:     environ,
-		DefaultFile: DefaultFile,
-		Output:      help,
-	})
+	err := config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile}.Load(&cfg, args, environ, help)
 	return cfg, err
 }
 

@@ -1,28 +1,22 @@
 package app_test
 
 import (
-	"errors"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/config/configtest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/app"
 )
 
+// TestDefaults: the built-in defaults and configs/stats-processor.yaml
+// agree, and are the contract's.
 func TestDefaults(t *testing.T) {
-	// The test runs in the package folder, where configs/ does not exist:
-	// built-in defaults only.
-	cfg, err := app.Load(nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(cfg, app.DefaultConfig()) {
-		t.Fatalf("Load() = %+v, want the defaults", cfg)
-	}
+	file := filepath.Join(testenv.RepoRoot(t), "configs", "stats-processor.yaml")
+	configtest.Defaults(t, app.DefaultConfig(), file, func(args []string) (app.Config, error) { return app.Load(args, nil, nil) })
+	cfg := app.DefaultConfig()
 	// The contract's defaults.
 	k, kc := cfg.Kafka.Topics, cfg.Kafka.Consumer
 	if k.Brokers[0] != "localhost:9092" || k.InputTopic != "vehicle-topic" || k.OutputTopic != "vehicle-statistics-topic" ||
@@ -31,19 +25,6 @@ func TestDefaults(t *testing.T) {
 		cfg.EventTime.Window.Size != 20*time.Second || cfg.EventTime.Watermark.MaxOutOfOrderness != 0 ||
 		cfg.EventTime.Watermark.IdleTimeout != 30*time.Second || cfg.HTTP.Addr != ":9080" || cfg.State.Retention != 24*time.Hour {
 		t.Errorf("defaults differ from the contract: %+v", cfg)
-	}
-}
-
-// TestYAMLFileHoldsTheDefaults keeps configs/stats-processor.yaml and the
-// code in step: the file documents every key with its default value.
-func TestYAMLFileHoldsTheDefaults(t *testing.T) {
-	file := filepath.Join(testenv.RepoRoot(t), "configs", "stats-processor.yaml")
-	cfg, err := app.Load([]string{"--config", file}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(cfg, app.DefaultConfig()) {
-		t.Errorf("%s differs from the defaults:\n got %+v\nwant %+v", file, cfg, app.DefaultConfig())
 	}
 }
 
@@ -99,27 +80,11 @@ func TestBadValuesAreAllNamed(t *testing.T) {
 		"PROCESSOR_LOG_LEVEL=loud",
 	}
 	_, err := app.Load(nil, env, nil)
-	var ce *config.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("Load = %v, want a *config.Error", err)
-	}
-	msg := err.Error()
-	keys := []string{"kafka.brokers", "kafka.start_offset", "kafka.session_timeout", "kafka.sasl.mechanism", "redis.key_prefix",
-		"window.size", "watermark.idle_timeout", "checkpoint.close_interval", "state.retention", "http.addr", "log.level"}
-	for _, key := range keys {
-		if !strings.Contains(msg, "\n  "+key+" (") {
-			t.Errorf("the message does not name %s:\n%s", key, msg)
-		}
-	}
-	if len(ce.Problems) != len(keys) {
-		t.Errorf("%d problems, want %d:\n%s", len(ce.Problems), len(keys), msg)
-	}
+	configtest.Names(t, err, "kafka.brokers", "kafka.start_offset", "kafka.session_timeout", "kafka.sasl.mechanism",
+		"redis.key_prefix", "window.size", "watermark.idle_timeout", "checkpoint.close_interval", "state.retention",
+		"http.addr", "log.level")
 	// An output topic equal to the input is named under the input's key;
 	// a value that does not parse is named with its variable.
 	_, err = app.Load(nil, []string{"PROCESSOR_KAFKA_OUTPUT_TOPIC=vehicle-topic", "PROCESSOR_KAFKA_FETCH_MAX_BYTES=lots"}, nil)
-	for _, want := range []string{"kafka.input_topic (PROCESSOR_KAFKA_INPUT_TOPIC)", "kafka.fetch_max_bytes (PROCESSOR_KAFKA_FETCH_MAX_BYTES)"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v does not name %s", err, want)
-		}
-	}
+	configtest.Names(t, err, "kafka.input_topic", "kafka.fetch_max_bytes")
 }

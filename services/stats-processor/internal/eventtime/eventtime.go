@@ -34,14 +34,19 @@ type WatermarkConfig struct {
 	// IdleTimeout is how long a partition read to its end must see no event
 	// before it stops holding the pipeline watermark back.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout" usage:"how long a caught-up partition without events holds the watermark back"`
+	// MaxFuture is how far an event time may be ahead of its Kafka record's
+	// timestamp before the record is rejected as bad (CheckFuture); 0 turns
+	// the check off.
+	MaxFuture time.Duration `mapstructure:"max_future" usage:"an event more than this ahead of its Kafka record's timestamp is a bad record (dead letter); 0 = off"`
 }
 
 // DefaultConfig returns the contract's defaults: 20 s windows, no
-// out-of-orderness, 30 s idle timeout.
+// out-of-orderness, 30 s idle timeout, events at most 1 h ahead of their
+// records.
 func DefaultConfig() Config {
 	return Config{
 		Window:    WindowConfig{Size: 20 * time.Second},
-		Watermark: WatermarkConfig{IdleTimeout: 30 * time.Second},
+		Watermark: WatermarkConfig{IdleTimeout: 30 * time.Second, MaxFuture: time.Hour},
 	}
 }
 
@@ -69,6 +74,8 @@ func (c WatermarkConfig) Validate() error {
 	ch.Require(c.MaxOutOfOrderness >= 0 && c.MaxOutOfOrderness%time.Millisecond == 0, "max_out_of_orderness",
 		fmt.Sprintf("%s must be 0 or a positive whole number of milliseconds", c.MaxOutOfOrderness))
 	ch.Require(c.IdleTimeout >= time.Millisecond, "idle_timeout", fmt.Sprintf("%s must be at least 1ms", c.IdleTimeout))
+	ch.Require(c.MaxFuture >= 0 && c.MaxFuture%time.Millisecond == 0, "max_future",
+		fmt.Sprintf("%s must be 0 (off) or a positive whole number of milliseconds", c.MaxFuture))
 	return ch.Err()
 }
 

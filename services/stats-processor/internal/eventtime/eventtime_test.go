@@ -15,15 +15,18 @@ func TestConfigValidate(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if err := et.DefaultConfig().Validate(); err != nil || et.DefaultConfig() != cfg {
+	def := cfg
+	def.Watermark.MaxFuture = time.Hour
+	if err := et.DefaultConfig().Validate(); err != nil || et.DefaultConfig() != def {
 		t.Fatalf("defaults %+v: %v", et.DefaultConfig(), err)
 	}
 	bad := etConfig(1500*time.Microsecond, -time.Second, 0)
+	bad.Watermark.MaxFuture = -time.Hour
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, key := range []string{"window.size", "watermark.max_out_of_orderness", "watermark.idle_timeout"} {
+	for _, key := range []string{"window.size", "watermark.max_out_of_orderness", "watermark.idle_timeout", "watermark.max_future"} {
 		if !contains(err.Error(), key) {
 			t.Errorf("error lacks %s: %v", key, err)
 		}

@@ -70,7 +70,7 @@ func (t *Topics) Prepare(ctx context.Context) error {
 func Ensure(ctx context.Context, client *kafka.Client, topics ...kafka.TopicConfig) error {
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
 	if err != nil {
-		return fmt.Errorf("create topics on %s: %w (is Kafka running and reachable at kafka.brokers?)", client.Addr, err)
+		return fmt.Errorf("create topics on %s: %w (is Kafka running and reachable?)", client.Addr, err)
 	}
 	for name, e := range resp.Errors {
 		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
@@ -129,6 +129,30 @@ func (t *Topics) Close() error {
 	err := t.metaConn.Close()
 	t.metaConn = nil
 	return err
+}
+
+// TimestampType is the input topic's message.timestamp.type, CreateTime or
+// LogAppendTime.
+func (t *Topics) TimestampType(ctx context.Context) (string, error) {
+	in := t.cfg.InputTopic
+	resp, err := t.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: in, ConfigNames: []string{"message.timestamp.type"},
+	}}})
+	if err != nil {
+		return "", fmt.Errorf("describe %s: %w", in, err)
+	}
+	if len(resp.Resources) != 1 {
+		return "", fmt.Errorf("describe %s: %d resources in the answer, want 1", in, len(resp.Resources))
+	}
+	if err := resp.Resources[0].Error; err != nil {
+		return "", fmt.Errorf("describe %s: %w", in, err)
+	}
+	for _, e := range resp.Resources[0].ConfigEntries {
+		if e.ConfigName == "message.timestamp.type" {
+			return e.ConfigValue, nil
+		}
+	}
+	return "", fmt.Errorf("describe %s: no message.timestamp.type in the answer", in)
 }
 
 // Partitions is the input topic's partition count, 0 until known.
