@@ -37,8 +37,15 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 		fx.Supply(log, cfg.HTTP, cfg.Kafka.Topics, cfg.Kafka.Consumer, cfg.Redis, cfg.State, cfg.EventTime,
 			state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.Topics.InputTopic),
 			closer.Options{Interval: cfg.Checkpoint.CloseInterval, InstanceID: cfg.InstanceID}),
-		fx.Provide(func(c *closer.Closer) consumer.Options {
-			return consumer.Options{CheckpointInterval: cfg.Checkpoint.Interval, InstanceID: cfg.InstanceID, OnIdleChange: c.Nudge}
+		fx.Provide(func(c *closer.Closer, s *state.RedisStore) consumer.Options {
+			return consumer.Options{CheckpointInterval: cfg.Checkpoint.Interval, InstanceID: cfg.InstanceID, OnProgress: func() {
+				c.Nudge() // this instance's closer at once; the others through Redis
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				if err := s.Wake(ctx); err != nil {
+					log.Debug("wake the closers", "error", err)
+				}
+			}}
 		}),
 		httpserver.Module,
 		metrics.Module,
@@ -87,11 +94,15 @@ func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *t
 			if _, err := store.RecordPartitions(ctx, t.Partitions()); err != nil {
 				return err
 			}
-			end, err := t.OutputEnd(ctx)
+			// A topic created a moment ago may have no leader yet.
+			err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Topics.Brokers), keys, func(ctx context.Context) error {
+				end, err := t.OutputEnd(ctx)
+				if err != nil {
+					return err
+				}
+				return store.RecordOutput(ctx, t.Partitions(), end)
+			})
 			if err != nil {
-				return err
-			}
-			if err := store.RecordOutput(ctx, t.Partitions(), end); err != nil {
 				return err
 			}
 			if maxFuture := cfg.EventTime.Watermark.MaxFuture; maxFuture > 0 {

@@ -32,6 +32,7 @@ type Store interface {
 	CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64, emit func([]state.ClosedWindow) ([]int64, error)) ([]state.ClosedWindow, error)
 	RestoreClosed(ctx context.Context, token int64, partitions int, windows []state.ClosedWindow, through, watermark int64, outputEnd []int64) error
 	TryLead(ctx context.Context, owner string, ttl time.Duration) (int64, error)
+	Wakes(ctx context.Context) <-chan struct{}
 	ReleaseLead(ctx context.Context, owner string) error
 }
 
@@ -117,12 +118,14 @@ func (c *Closer) Run(ctx context.Context) {
 			_ = c.store.ReleaseLead(ctx, c.opts.InstanceID)
 		}
 	}()
+	wakes := c.store.Wakes(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-c.nudge:
+		case <-wakes:
 		}
 		tok, err := c.store.TryLead(ctx, c.opts.InstanceID, c.opts.LeaseTTL)
 		if err != nil {
@@ -233,11 +236,16 @@ func (c *Closer) round(ctx context.Context, token int64, fresh bool) error {
 // emit writes the records of closing windows, waits for the acks, and
 // returns the output topic's end offsets after them.
 func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, error) {
-	if msgs := StatisticsRecords(ws, c.et.Window.Size.Milliseconds()); len(msgs) > 0 {
+	size := c.et.Window.Size.Milliseconds()
+	if msgs := StatisticsRecords(ws, size); len(msgs) > 0 {
 		if err := c.output.WriteMessages(ctx, msgs...); err != nil {
 			return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("write %d statistics records: %w", len(msgs), err))
 		}
 		c.metrics.RecordsWritten.Add(float64(len(msgs)))
+		written := time.Now()
+		for _, w := range ws {
+			c.metrics.ObserveEmitDelay(written.Sub(time.UnixMilli(w.Start + size)))
+		}
 	}
 	end, err := c.parts.OutputEnd(ctx)
 	if err != nil {

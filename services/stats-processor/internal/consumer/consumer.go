@@ -42,9 +42,12 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// InstanceID names this instance in Redis, as a partition's owner.
 	InstanceID string
-	// OnIdleChange is called when a saved partition turned idle or busy,
-	// so the closer can look for windows to close at once; nothing when nil.
-	OnIdleChange func()
+	// OnProgress is called after a save that may let windows close: the
+	// partition turned idle or busy, or its watermark passed the end of a
+	// window (saved at once when the partition is caught up, so that live
+	// windows close within milliseconds, not at the next interval); nothing
+	// when nil.
+	OnProgress func()
 	// Now is the wall clock; time.Now when nil.
 	Now func() time.Time
 	// Side receives dead letters and late events (each message names its
@@ -96,8 +99,8 @@ func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metr
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.OnIdleChange == nil {
-		opts.OnIdleChange = func() {}
+	if opts.OnProgress == nil {
+		opts.OnProgress = func() {}
 	}
 	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(), commits: map[int]int64{}, beyond: map[int]beyondEnd{}}
 	if opts.Side == nil {

@@ -60,6 +60,7 @@ type worker struct {
 	lastAct   int64            // wall ms of the last record, or of the start
 	lastSave  time.Time
 	idleSaved bool
+	savedMax  int64 // largest event time at the last save (NoWatermark: none)
 	pending   []kafka.Message // dead letters and late events to write before the next save
 	counted   [model.NumVehicleTypes]int64
 	late      int64
@@ -75,6 +76,7 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
 	w := &worker{c: c, partition: partition, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1,
 		lag: c.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(partition))}
 	w.et.Restore(st.MaxEventTime, st.ClosedThrough, st.Windows)
+	w.savedMax = st.MaxEventTime
 	if st.Saved {
 		w.expected, w.offset = st.Offset, st.Offset
 	}
@@ -313,11 +315,25 @@ func (w *worker) maybeSave(ctx context.Context) error {
 	due := now.Sub(w.lastSave) >= w.c.opts.CheckpointInterval
 	news := w.dirty || w.et.HasDirty() || idle
 	// Becoming idle is saved at once: the pipeline watermark, and so the
-	// closing of the last windows, waits for it.
-	if (due && news) || idle != w.idleSaved || len(w.pending) >= 10_000 {
+	// closing of the last windows, waits for it. So is a watermark that
+	// passed a window's end while the partition is caught up (live): the
+	// window can close as soon as every partition did so. While catching
+	// up, windows end every few thousand events; the interval then bounds
+	// the saves.
+	caughtUp := w.highWater >= 0 && w.offset >= w.highWater
+	if (due && news) || idle != w.idleSaved || (caughtUp && w.crossedWindow()) || len(w.pending) >= 10_000 {
 		return w.save(ctx, idle)
 	}
 	return nil
+}
+
+// crossedWindow reports whether the partition's watermark passed the end of
+// a window since the last save.
+func (w *worker) crossedWindow() bool {
+	size, ooo := w.c.et.Window.Size, w.c.et.Watermark.MaxOutOfOrderness
+	now := eventtime.ClosedThrough(eventtime.WatermarkOf(w.et.MaxEventTime(), ooo), size)
+	saved := eventtime.ClosedThrough(eventtime.WatermarkOf(w.savedMax, ooo), size)
+	return now != saved
 }
 
 func (w *worker) idle(now time.Time) bool {
@@ -372,9 +388,10 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	w.et.Seal(closed)
 	w.expected = w.offset
 	w.dirty = false
-	if idle != w.idleSaved {
-		c.opts.OnIdleChange()
+	if idle != w.idleSaved || w.crossedWindow() {
+		c.opts.OnProgress()
 	}
+	w.savedMax = w.et.MaxEventTime()
 	w.idleSaved = idle
 	w.lastSave = now
 	c.savedOffset(w.partition, w.offset)

@@ -3,6 +3,8 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -31,6 +33,10 @@ type Metrics struct {
 	errorsByDep     [numDependencies]prometheus.Counter
 	Rebalances      prometheus.Counter
 	LastCloseLeader prometheus.Gauge
+	// EmitDelay is how long after a window's end its records were on the
+	// output topic (acknowledged), wall clock; ObserveEmitDelay feeds it.
+	EmitDelay prometheus.Histogram
+	lastEmit  atomic.Int64 // the last emit delay in µs, -1 before any
 	// OffsetBeyondEnd is 1 for each partition whose saved offset lies
 	// beyond the end of its log (the topic was deleted and recreated, or
 	// records were lost): it cannot go on without `stats-processor reset`.
@@ -70,6 +76,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Consumer group generations this instance joined."}),
 		LastCloseLeader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "closer_leader",
 			Help: "1 while this instance holds the closer lease."}),
+		EmitDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "window_emit_delay_seconds",
+			Help:    "Wall-clock time from a window's end until its records were acknowledged on the output topic.",
+			Buckets: []float64{0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}}),
 		OffsetBeyondEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "offset_beyond_log_end",
 			Help: "1 for an owned partition whose saved offset is beyond its log end (topic recreated?); see stats-processor reset."}, []string{"partition"}),
 	}
@@ -77,7 +86,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
-		m.Fenced, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.OffsetBeyondEnd} {
+		m.Fenced, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -85,6 +94,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	for d := range numDependencies {
 		m.errorsByDep[d] = m.Errors.WithLabelValues(d.String())
 	}
+	m.lastEmit.Store(-1)
 	return m, nil
 }
 
@@ -149,6 +159,23 @@ func (m *Metrics) CountErrors(err error) {
 			m.CountErrors(u.Unwrap())
 		}
 	}
+}
+
+// ObserveEmitDelay records that a window's records were acknowledged d
+// after the window's end.
+func (m *Metrics) ObserveEmitDelay(d time.Duration) {
+	m.EmitDelay.Observe(d.Seconds())
+	m.lastEmit.Store(d.Microseconds())
+}
+
+// LastEmitDelay is the delay ObserveEmitDelay last recorded on this
+// instance (only the closer's holder records any), and whether there is one.
+func (m *Metrics) LastEmitDelay() (time.Duration, bool) {
+	us := m.lastEmit.Load()
+	if us < 0 {
+		return 0, false
+	}
+	return time.Duration(us) * time.Microsecond, true
 }
 
 // Totals are an instance's running counts since it started: valid events

@@ -16,6 +16,9 @@ type Snapshot struct {
 	// Late and DeadLetters are this instance's totals since it started.
 	Late        int64 `json:"late"`
 	DeadLetters int64 `json:"deadLetters"`
+	// EmitDelaySeconds is how long after its end the last window this
+	// instance closed was on the output topic; nil when it closed none.
+	EmitDelaySeconds *float64 `json:"emitDelaySeconds"`
 	// WatermarkLagSeconds is Now minus the watermark; nil without one.
 	WatermarkLagSeconds *float64 `json:"watermarkLagSeconds"`
 	// Now is the server's wall clock when the snapshot was taken.
@@ -26,6 +29,10 @@ type Snapshot struct {
 // them.
 type Totals struct {
 	Events, Late, DeadLetters float64
+	// EmitDelay is the last window's emit delay; HasEmitDelay is false
+	// until this instance closed one.
+	EmitDelay    time.Duration
+	HasEmitDelay bool
 }
 
 // MetricsTotals reads the totals from the processor's counters.
@@ -33,6 +40,7 @@ func MetricsTotals(m *metrics.Metrics) func() Totals {
 	return func() Totals {
 		var t Totals
 		t.Events, t.Late, t.DeadLetters = m.Totals()
+		t.EmitDelay, t.HasEmitDelay = m.LastEmitDelay()
 		return t
 	}
 }

@@ -420,4 +420,8 @@ func TestMetricsTotals(t *testing.T) {
 	if got := MetricsTotals(m)(); got != (Totals{Events: 45, Late: 2, DeadLetters: 3}) {
 		t.Errorf("totals %+v", got)
 	}
+	m.ObserveEmitDelay(12 * time.Millisecond)
+	if got := MetricsTotals(m)(); !got.HasEmitDelay || got.EmitDelay != 12*time.Millisecond {
+		t.Errorf("totals after a window closed %+v", got)
+	}
 }
