@@ -60,7 +60,7 @@ type worker struct {
 	lastAct   int64            // wall ms of the last record, or of the start
 	lastSave  time.Time
 	idleSaved bool
-	savedMax  int64 // largest event time at the last save (NoWatermark: none)
+	savedMax  int64           // largest event time at the last save (NoWatermark: none)
 	pending   []kafka.Message // dead letters and late events to write before the next save
 	counted   [model.NumVehicleTypes]int64
 	late      int64
