@@ -156,13 +156,18 @@ func TestE2ERedisBackInTime(t *testing.T) {
 		}
 	}
 	s.produce(ctx, stragglers)
-	// The partitions turn busy, then idle again, and the closer runs.
-	time.Sleep(s.cfg.IdleTimeout + 5*time.Second)
+	// The partitions turn busy, then idle again, and the closer runs: it
+	// must restore the windows from the topic before closing anything.
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(p.Tail(1000), "closed windows restored from it") {
+		if time.Now().After(deadline) {
+			t.Fatal("the processor did not restore the closed windows from the output topic within 90 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // a few more rounds, which must write nothing
 	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), want)
 	s.checkStats(p.Addr, want)
-	if !strings.Contains(p.Tail(400), "closed windows restored from it") {
-		t.Error("the processor did not restore the closed windows from the output topic")
-	}
 }
 
 // waitSaved waits until every partition saved an offset at the end.
