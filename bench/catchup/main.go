@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -63,22 +62,18 @@ func main() {
 
 	port := freePort()
 	prefix := testenv.UniqueName("catchup")
-	cmd := exec.Command(*bin, "--config", "/dev/null")
-	cmd.Env = append(os.Environ(),
-		"PROCESSOR_KAFKA_BROKERS="+*brokers, "PROCESSOR_KAFKA_INPUT_TOPIC="+in, "PROCESSOR_KAFKA_OUTPUT_TOPIC="+out,
-		"PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="+dead, "PROCESSOR_KAFKA_GROUP_ID="+prefix, "PROCESSOR_KAFKA_START_OFFSET=earliest",
-		"PROCESSOR_REDIS_ADDR="+*redisAddr, "PROCESSOR_REDIS_KEY_PREFIX="+prefix,
-		"PROCESSOR_WATERMARK_IDLE_TIMEOUT="+idle.String(), "PROCESSOR_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port),
-		"PROCESSOR_HTTP_PPROF=true", "PROCESSOR_LOG_LEVEL=warn")
-	logf, _ := os.CreateTemp("", "catchup-processor-*.log")
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cfg := testenv.ProcessorConfig{
+		Brokers: bl, RedisAddr: *redisAddr, KeyPrefix: prefix, Input: in, Output: out, DeadLetter: dead, Group: prefix,
+		Earliest: true, IdleTimeout: *idle, HTTPAddr: "127.0.0.1:" + strconv.Itoa(port),
+		Extra: []string{"PROCESSOR_HTTP_PPROF=true", "PROCESSOR_LOG_LEVEL=warn"},
+	}
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		fail("start %s: %v (run `make build` first)", *bin, err)
+	proc, err := testenv.StartProcess("catchup-processor", *bin, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()})
+	if err != nil {
+		fail("%v (run `make build` first)", err)
 	}
 	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
+		_ = proc.Stop(30 * time.Second)
 		cleanRedis(*redisAddr, prefix)
 	}()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
@@ -117,7 +112,7 @@ func main() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	tLast := time.Since(t0)
-	rss, cpu := procStats(cmd.Process.Pid)
+	rss, cpu := procStats(proc.Pid())
 	if *allocs != "" {
 		fetchTo(base+"/debug/pprof/allocs", *allocs)
 	}

@@ -5,8 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -273,17 +271,10 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 	prodAddr := fmt.Sprintf("127.0.0.1:%d", testenv.Port(t))
 
 	procEnv := composeEnv(t, c, "stats-processor")
-	for k, v := range map[string]string{
-		"PROCESSOR_KAFKA_BROKERS":           env.BrokerList(),
-		"PROCESSOR_REDIS_ADDR":              env.RedisAddr,
-		"PROCESSOR_REDIS_KEY_PREFIX":        prefix,
-		"PROCESSOR_KAFKA_INPUT_TOPIC":       input,
-		"PROCESSOR_KAFKA_OUTPUT_TOPIC":      output,
-		"PROCESSOR_KAFKA_DEAD_LETTER_TOPIC": dead,
-		"PROCESSOR_KAFKA_LATE_TOPIC":        late,
-		"PROCESSOR_KAFKA_GROUP_ID":          testenv.UniqueName("dash-group"),
-		"PROCESSOR_HTTP_ADDR":               procAddr,
-	} {
+	overrides := testenv.ProcessorConfig{Brokers: env.Brokers, RedisAddr: env.RedisAddr, KeyPrefix: prefix, Input: input,
+		Output: output, DeadLetter: dead, Late: late, Group: testenv.UniqueName("dash-group"), HTTPAddr: procAddr}
+	for _, kv := range overrides.Env() {
+		k, v, _ := strings.Cut(kv, "=")
 		procEnv[k] = v
 	}
 	prodEnv := composeEnv(t, c, "vehicle-producer")
@@ -313,7 +304,7 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no events counted within 90 s: processor counted %v, producer sent %v, consumer_lag exported: %v\nprocessor log:\n%s\nproducer log:\n%s",
 				procM.sum["stats_processor_events_total"], prodM.sum["vehicle_producer_events_sent_total"],
-				procM.labels["stats_processor_consumer_lag"] != nil, proc.log.tail(), prod.log.tail())
+				procM.labels["stats_processor_consumer_lag"] != nil, proc.tail(), prod.tail())
 		}
 		proc.checkRunning(t)
 		prod.checkRunning(t)
@@ -360,7 +351,7 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 	// period compose gives them.
 	for _, s := range []*service{prod, proc} {
 		if code := s.stop(t, 40*time.Second); code != 0 {
-			t.Errorf("%s exited %d after SIGTERM, want 0\n%s", s.name, code, s.log.tail())
+			t.Errorf("%s exited %d after SIGTERM, want 0\n%s", s.name, code, s.tail())
 		}
 	}
 }
@@ -368,44 +359,33 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 // service is a running service binary.
 type service struct {
 	name string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan struct{}
-	err  error
+	proc *testenv.Process
 }
 
 // startService runs a service from the repository root (so it reads
 // configs/<service>.yaml as the image does from /app) with only env and PATH.
 func startService(t *testing.T, name string, env map[string]string) *service {
 	t.Helper()
-	cmd := exec.Command(binary(t, name))
-	cmd.Dir = repoFile(t, ".")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	var vars []string
 	for _, k := range sortedKeys(env) {
-		cmd.Env = append(cmd.Env, k+"="+env[k])
+		vars = append(vars, k+"="+env[k])
 	}
-	s := &service{name: name, cmd: cmd, log: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+	p, err := testenv.StartProcess(name, binary(t, name), testenv.Launch{Env: vars, Clean: true, Dir: repoFile(t, ".")})
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() { s.err = cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	return s
+	t.Cleanup(p.Kill)
+	return &service{name: name, proc: p}
 }
+
+// tail is the end of the service's output, for failure messages.
+func (s *service) tail() string { return s.proc.Tail(60) }
 
 func (s *service) checkRunning(t *testing.T) {
 	t.Helper()
 	select {
-	case <-s.done:
-		t.Fatalf("%s exited: %v\n%s", s.name, s.err, s.log.tail())
+	case <-s.proc.Done():
+		t.Fatalf("%s exited: %v\n%s", s.name, s.proc.Err(), s.tail())
 	default:
 	}
 }
@@ -413,16 +393,11 @@ func (s *service) checkRunning(t *testing.T) {
 // stop sends SIGTERM and returns the exit code.
 func (s *service) stop(t *testing.T, grace time.Duration) int {
 	t.Helper()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		return s.cmd.ProcessState.ExitCode()
-	case <-time.After(grace):
-		t.Errorf("%s did not stop within %s of SIGTERM", s.name, grace)
-		_ = s.cmd.Process.Kill()
-		<-s.done
+	if err := s.proc.Stop(grace); errors.Is(err, testenv.ErrNotStopped) {
+		t.Errorf("%v", err)
 		return -1
 	}
+	return s.proc.ExitCode()
 }
 
 // waitHealthy runs the compose health check of the service (its test, with
@@ -447,7 +422,7 @@ func waitHealthy(t *testing.T, c composeFile, s *service, env map[string]string)
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s is not healthy after 60 s: %v %s\n%s", s.name, err, out, s.log.tail())
+			t.Fatalf("%s is not healthy after 60 s: %v %s\n%s", s.name, err, out, s.tail())
 		}
 		s.checkRunning(t)
 		time.Sleep(500 * time.Millisecond)
@@ -548,28 +523,3 @@ func TestParseSample(t *testing.T) {
 		t.Errorf("parseSample = %q %v %q %v", name, labels, rest, err)
 	}
 }
-
-// lockedBuffer collects a process's output for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// tail is the last 4 KiB of the output.
-func (l *lockedBuffer) tail() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	if len(s) > 4096 {
-		s = "..." + s[len(s)-4096:]
-	}
-	return s
-}
-
-var _ io.Writer = (*lockedBuffer)(nil)

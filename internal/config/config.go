@@ -78,6 +78,24 @@ type Options struct {
 	Output io.Writer
 }
 
+// Service says where one service's configuration comes from.
+type Service struct {
+	// Name is the program name, used in messages and --help.
+	Name string
+	// EnvPrefix is prepended to every environment variable, e.g. "PROCESSOR_".
+	EnvPrefix string
+	// DefaultFile is read when --config is not given, if it exists.
+	DefaultFile string
+}
+
+// Load fills cfg as the package-level Load does, from the service's YAML
+// file, environ (as os.Environ) and args (without the program name); --help
+// is written to help (os.Stderr when nil) and returns ErrHelp.
+func (s Service) Load(cfg any, args, environ []string, help io.Writer) error {
+	return Load(cfg, Options{Service: s.Name, EnvPrefix: s.EnvPrefix, Args: args, Environ: environ,
+		DefaultFile: s.DefaultFile, Output: help})
+}
+
 // EnvName is the environment variable of a key: prefix + upper case path
 // with "." as "_".
 func EnvName(prefix, key string) string {
@@ -196,7 +214,8 @@ func isParentKey(k string, known map[string]field) bool {
 
 // flatten turns a Validate error into problems: a *Error's own problems, a
 // *FieldError as its key and reason, joined errors one by one, anything else
-// as a problem without a key.
+// as a problem without a key (a Validate method names its keys with
+// FieldErrors; its message is never parsed for one).
 func flatten(err error) []Problem {
 	var ce *Error
 	var fe *FieldError
@@ -215,17 +234,7 @@ func flatten(err error) []Problem {
 		}
 		return out
 	}
-	return []Problem{splitKey(err.Error())}
-}
-
-// splitKey turns "window.size: must be positive" into a keyed problem, so
-// plain errors from Validate methods still name their key.
-func splitKey(msg string) Problem {
-	key, reason, ok := strings.Cut(msg, ": ")
-	if !ok || key == "" || strings.Trim(key, "abcdefghijklmnopqrstuvwxyz0123456789_.") != "" {
-		return Problem{Reason: msg}
-	}
-	return Problem{Key: key, Reason: reason}
+	return []Problem{{Reason: err.Error()}}
 }
 
 // FieldError is a problem with one key, for Validate methods.
@@ -279,7 +288,14 @@ func collect(v reflect.Value, prefix string) []field {
 		if !sf.IsExported() {
 			continue
 		}
-		name := sf.Tag.Get("mapstructure")
+		name, opts, _ := strings.Cut(sf.Tag.Get("mapstructure"), ",")
+		fv := v.Field(i)
+		if opts == "squash" && sf.Type.Kind() == reflect.Struct {
+			// A component's keys spread over several sections: its
+			// fields take their keys at this level.
+			out = append(out, collect(fv, prefix)...)
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}
@@ -287,7 +303,6 @@ func collect(v reflect.Value, prefix string) []field {
 		if prefix != "" {
 			key = prefix + "." + name
 		}
-		fv := v.Field(i)
 		if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeFor[time.Time]() {
 			out = append(out, collect(fv, key)...)
 			continue

@@ -125,3 +125,18 @@ func TestLoadHelp(t *testing.T) {
 		t.Errorf("usage lacks keys:\n%s", out.String())
 	}
 }
+
+func TestServiceLoad(t *testing.T) {
+	cfg := defaults()
+	svc := config.Service{Name: "svc", EnvPrefix: "SVC_", DefaultFile: "/nonexistent.yaml"}
+	if err := svc.Load(cfg, []string{"--count=3"}, []string{"SVC_RATE=2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Count != 3 || cfg.Rate != 2 {
+		t.Errorf("got %+v", cfg)
+	}
+	var out strings.Builder
+	if err := svc.Load(defaults(), []string{"--help"}, nil, &out); !errors.Is(err, config.ErrHelp) || !strings.Contains(out.String(), "SVC_RATE") {
+		t.Errorf("--help: %v\n%s", err, out.String())
+	}
+}

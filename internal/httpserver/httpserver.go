@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/fx"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
 )
 
 // Config is the HTTP listener.
@@ -31,7 +33,7 @@ type Config struct {
 // Validate checks that Addr is a host:port.
 func (c Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
-		return fmt.Errorf("addr: %q is not host:port (e.g. :9080 or 127.0.0.1:9080)", c.Addr)
+		return &config.FieldError{Key: "addr", Reason: fmt.Sprintf("%q is not host:port (e.g. :9080 or 127.0.0.1:9080)", c.Addr)}
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ package kafkasecurity
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -18,6 +17,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
 )
 
 // Config is the security part of a service's Kafka configuration, under
@@ -52,28 +53,21 @@ func DefaultConfig() Config { return Config{SASL: SASLConfig{Mechanism: "none"}}
 
 // Validate reports every problem, each prefixed with its key below kafka.
 func (c Config) Validate() error {
-	var errs []error
+	var ch config.Check
 	switch c.SASL.Mechanism {
 	case "none", "":
 	case "plain", "scram-sha-256", "scram-sha-512":
-		if c.SASL.Username == "" {
-			errs = append(errs, errors.New("sasl.username: required with a SASL mechanism"))
-		}
-		if c.SASL.Password == "" {
-			errs = append(errs, errors.New("sasl.password: required with a SASL mechanism"))
-		}
+		ch.Require(c.SASL.Username != "", "sasl.username", "required with a SASL mechanism")
+		ch.Require(c.SASL.Password != "", "sasl.password", "required with a SASL mechanism")
 	default:
-		errs = append(errs, fmt.Errorf("sasl.mechanism: %q is not one of none, plain, scram-sha-256, scram-sha-512", c.SASL.Mechanism))
+		ch.Require(false, "sasl.mechanism", fmt.Sprintf("%q is not one of none, plain, scram-sha-256, scram-sha-512", c.SASL.Mechanism))
 	}
 	if c.TLS.CAFile != "" {
-		if _, err := os.Stat(c.TLS.CAFile); err != nil {
-			errs = append(errs, fmt.Errorf("tls.ca_file: %v", err))
-		}
-		if !c.TLS.Enabled {
-			errs = append(errs, errors.New("tls.ca_file: set, but tls.enabled is false"))
-		}
+		_, err := os.Stat(c.TLS.CAFile)
+		ch.Add("tls.ca_file", err)
+		ch.Require(c.TLS.Enabled, "tls.ca_file", "set, but tls.enabled is false")
 	}
-	return errors.Join(errs...)
+	return ch.Err()
 }
 
 // Redacted is a copy with the password masked, for logs and status pages.

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
 )
 
 // Config says how much to log and in which format.
@@ -26,17 +27,11 @@ func DefaultConfig() Config { return Config{Level: "info", Format: "json"} }
 
 // Validate reports an unknown level or format.
 func (c Config) Validate() error {
-	var errs []string
-	if _, err := parseLevel(c.Level); err != nil {
-		errs = append(errs, "level: "+err.Error())
-	}
-	if c.Format != "json" && c.Format != "text" {
-		errs = append(errs, fmt.Sprintf("format: %q is neither json nor text", c.Format))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
+	var ch config.Check
+	_, err := parseLevel(c.Level)
+	ch.Add("level", err)
+	ch.Require(c.Format == "json" || c.Format == "text", "format", fmt.Sprintf("%q is neither json nor text", c.Format))
+	return ch.Err()
 }
 
 func parseLevel(s string) (slog.Level, error) {

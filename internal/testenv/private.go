@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -176,6 +177,22 @@ func Binary(t testing.TB, path string, race bool) string {
 // stopped when the test ends.
 func PrivateRedisCluster(t testing.TB) []string {
 	t.Helper()
+	return StartRedisCluster(t, 0).Addrs
+}
+
+// RedisCluster is a private Redis Cluster of a test (StartRedisCluster).
+type RedisCluster struct {
+	// Addrs are every node's address, masters and replicas.
+	Addrs []string
+	procs map[string]*exec.Cmd
+}
+
+// StartRedisCluster starts a Redis Cluster of three masters with replicas
+// replicas each, for this test alone; the servers are stopped when the test
+// ends. Nodes time out after 2 s, so a replica takes over from a killed
+// master within seconds (KillMasterOf).
+func StartRedisCluster(t testing.TB, replicas int) *RedisCluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test skipped under -short")
 	}
@@ -183,36 +200,124 @@ func PrivateRedisCluster(t testing.TB) []string {
 		t.Skip("Redis Cluster test needs redis-server: " + howToRun)
 	}
 	dir := t.TempDir()
-	var addrs []string
-	for range 3 {
+	c := &RedisCluster{procs: map[string]*exec.Cmd{}}
+	for range 3 * (1 + replicas) {
 		port := Port(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port),
+			"--cluster-node-timeout", "2000", "--cluster-replica-validity-factor", "0",
 			"--dir", dir, "--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		waitPort(t, addr)
-		addrs = append(addrs, addr)
+		c.Addrs = append(c.Addrs, addr)
+		c.procs[addr] = cmd
 	}
-	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	host, port, _ := strings.Cut(addrs[0], ":")
-	for i := 0; ; i++ {
-		out, _ := exec.Command("redis-cli", "-h", host, "-p", port, "cluster", "info").Output()
-		if strings.Contains(string(out), "cluster_state:ok") {
-			return addrs
+	c.waitOK(t, c.Addrs)
+	return c
+}
+
+// waitOK waits until every node of addrs sees the cluster as ok: the first
+// one does before the others have learnt the slots (seen as CLUSTERDOWN on
+// a busy machine).
+func (c *RedisCluster) waitOK(t testing.TB, addrs []string) {
+	t.Helper()
+	for _, addr := range addrs {
+		host, port, _ := strings.Cut(addr, ":")
+		for i := 0; ; i++ {
+			out, _ := exec.Command("redis-cli", "-h", host, "-p", port, "cluster", "info").Output()
+			if strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if i > 300 {
+				t.Fatalf("Redis Cluster node %s not ok after 30 s:\n%s", addr, out)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if i > 100 {
-			t.Fatalf("Redis Cluster not ok after 10 s:\n%s", out)
+	}
+}
+
+// KillMasterOf kills the master that holds key's slot with SIGKILL, as a
+// crashed host, and waits until a replica took its slots over and the
+// other nodes agree. Writes the master had not yet sent to its replica are
+// lost: the cluster goes back in time for that slot. It returns the killed
+// node's address.
+func (c *RedisCluster) KillMasterOf(t testing.TB, key string) string {
+	t.Helper()
+	host, port, _ := strings.Cut(c.Addrs[0], ":")
+	slot, err := exec.Command("redis-cli", "-h", host, "-p", port, "cluster", "keyslot", key).Output()
+	if err != nil {
+		t.Fatalf("cluster keyslot %s: %v", key, err)
+	}
+	master := c.masterOf(strings.TrimSpace(string(slot)))
+	if master == "" {
+		t.Fatalf("no master found for the slot of %s", key)
+	}
+	_ = c.procs[master].Process.Kill()
+	var alive []string
+	for _, a := range c.Addrs {
+		if a != master {
+			alive = append(alive, a)
+		}
+	}
+	c.Addrs = alive
+	delete(c.procs, master)
+	// Wait for a replica to serve the slot as master, then for every node.
+	for i := 0; c.masterOf(strings.TrimSpace(string(slot))) == ""; i++ {
+		if i > 300 {
+			t.Fatalf("no replica took over the slot of %s within 30 s", key)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	c.waitOK(t, alive)
+	return master
+}
+
+// masterOf is the address of the live master serving slot, as the live
+// nodes see it ("" while none does).
+func (c *RedisCluster) masterOf(slot string) string {
+	n, err := strconv.Atoi(slot)
+	if err != nil {
+		return ""
+	}
+	for addr := range c.procs {
+		h, p, _ := strings.Cut(addr, ":")
+		out, err := exec.Command("redis-cli", "-h", h, "-p", p, "cluster", "nodes").Output()
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(out)) {
+			f := strings.Fields(line)
+			if len(f) < 9 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
+				continue
+			}
+			node, _, _ := strings.Cut(f[1], "@")
+			if _, live := c.procs[node]; !live {
+				continue
+			}
+			for _, r := range f[8:] {
+				lo, hi, found := strings.Cut(r, "-")
+				if !found {
+					hi = lo
+				}
+				a, err1 := strconv.Atoi(lo)
+				b, err2 := strconv.Atoi(hi)
+				if err1 == nil && err2 == nil && a <= n && n <= b {
+					return node
+				}
+			}
+		}
+		return "" // one live node's view is enough
+	}
+	return ""
 }
 
 func waitPort(t testing.TB, addr string) {

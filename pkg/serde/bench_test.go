@@ -67,19 +67,6 @@ func BenchmarkDecodeVehicleEventJackson(b *testing.B) {
 	}
 }
 
-func BenchmarkVehicleCodecDecode(b *testing.B) {
-	b.ReportAllocs()
-	b.SetBytes(int64(len(benchVehicle)))
-	var c VehicleCodec
-	for b.Loop() {
-		v, err := c.Decode(benchVehicle)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sinkVeh = v
-	}
-}
-
 // BenchmarkStdlibJSONDecodeVehicle is the encoding/json baseline: struct
 // decoding plus the type lookup, without any of the codec's other checks
 // (duplicates, UTF-8, ranges), so it flatters encoding/json.
@@ -111,31 +98,17 @@ func BenchmarkStdlibJSONValid(b *testing.B) {
 	}
 }
 
-func BenchmarkVehicleEncode(b *testing.B) {
+func BenchmarkAppendVehicle(b *testing.B) {
 	b.ReportAllocs()
-	v, err := VehicleCodec{}.Decode(benchVehicle)
+	ev, err := DecodeVehicleEvent(benchVehicle)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var c VehicleCodec
+	v := model.Vehicle{PlateNumber: "CA1234AB", VignetteStickerID: "5f0c6c1e-5a9d-4a8e-9a55-0f7a5c0e8f11",
+		Timestamp: model.TimeFromMillis(ev.EventTime), VehicleType: ev.Type}
+	buf := make([]byte, 0, 256)
 	for b.Loop() {
-		out, err := c.Encode(v)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sinkBytes = out
-	}
-}
-
-func BenchmarkStatisticsEncode(b *testing.B) {
-	b.ReportAllocs()
-	var c StatisticsCodec
-	for b.Loop() {
-		out, err := c.Encode(benchStatistics)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sinkBytes = out
+		sinkBytes = AppendVehicle(buf[:0], v)
 	}
 }
 

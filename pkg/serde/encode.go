@@ -1,7 +1,6 @@
 package serde
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -9,10 +8,12 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
-// AppendVehicle appends the JSON form of v to dst, as VehicleCodec.Encode
-// writes it, without validating v: the caller has (an invalid type is written
-// as its String form and the record would not decode). It does not allocate
-// when dst has room.
+// AppendVehicle appends the JSON form of v to dst,
+// {"plateNumber":...,"vignetteStickerId":...,"timestamp":"2026-11-21T23:45:05.123Z","vehicleType":"CAR"},
+// with the timestamp in UTC, truncated to the millisecond, without
+// validating v: the caller has (an invalid type is written as its String
+// form and the record would not decode). It does not allocate when dst has
+// room.
 func AppendVehicle(dst []byte, v model.Vehicle) []byte {
 	dst = append(dst, `{"plateNumber":`...)
 	dst = appendString(dst, v.PlateNumber)
@@ -174,36 +175,4 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
-}
-
-// validateStatistics applies the rules StatisticsCodec.Decode reads by, so
-// that Encode writes only what Decode accepts. It returns the field at fault
-// and a sentinel, or "" and nil.
-func validateStatistics(s model.VehicleStatistics) error {
-	bad := func(field, reason string, err error) error {
-		return fmt.Errorf("%s: %s: %w", field, reason, err)
-	}
-	if !inRange(s.Start) {
-		return bad("start", "time out of range", model.ErrTimestampOutOfRange)
-	}
-	if !inRange(s.End) {
-		return bad("end", "time out of range", model.ErrTimestampOutOfRange)
-	}
-	if s.End.UnixMilli() <= s.Start.UnixMilli() {
-		return bad("end", "must be after start", ErrInvalidTimestamp)
-	}
-	if !s.VehicleType.Valid() {
-		return bad("vehicleType", "unknown vehicle type "+s.VehicleType.String(), model.ErrUnknownVehicleType)
-	}
-	if s.Count < 0 {
-		return bad("count", "negative", ErrInvalidCount)
-	}
-	return nil
-}
-
-// inRange reports whether t, truncated to the millisecond, is within the
-// event-time range.
-func inRange(t time.Time) bool {
-	sec := t.Unix()
-	return sec >= model.MinEventTime/1000 && sec <= model.MaxEventTime/1000
 }

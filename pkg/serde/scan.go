@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
@@ -598,25 +597,23 @@ const (
 	fType
 )
 
-// vehicleRecord is what the vehicle decoders take from a record.
+// vehicleRecord is what DecodeVehicleEvent takes from a record.
 type vehicleRecord struct {
-	plate, vignette string
-	eventTime       int64
-	vtype           model.VehicleType
+	eventTime int64
+	vtype     model.VehicleType
 }
 
-// scan decodes and validates a Vehicle record. With full set it also builds
-// the strings; otherwise it allocates nothing unless it fails.
-func (r *vehicleRecord) scan(data []byte, full bool) error {
+// scan decodes and validates a Vehicle record; it allocates nothing unless
+// it fails.
+func (r *vehicleRecord) scan(data []byte) error {
 	o := object{scanner: scanner{data: data, record: "vehicle"}}
 	if !o.begin() {
 		return o.err
 	}
 	var (
-		seen, present         uint8 // fields met; fields met with a non-null value
-		ferr                  *DecodeError
-		plateRaw, vignetteRaw []byte
-		plateEsc, vignetteEsc bool
+		seen, present uint8 // fields met; fields met with a non-null value
+		ferr          *DecodeError
+		plateRaw      []byte
 	)
 	bad := func(field, reason string, sentinel error, off int) {
 		if ferr == nil {
@@ -665,9 +662,7 @@ func (r *vehicleRecord) scan(data []byte, full bool) error {
 			present |= f
 			switch f {
 			case fPlate:
-				plateRaw, plateEsc = raw, esc
-			case fVignette:
-				vignetteRaw, vignetteEsc = raw, esc
+				plateRaw = raw
 			case fTimestamp:
 				if ferr != nil {
 					break
@@ -748,30 +743,7 @@ func (r *vehicleRecord) scan(data []byte, full bool) error {
 	if ferr != nil {
 		return ferr
 	}
-	if full {
-		r.plate, r.vignette = buildStrings(plateRaw, plateEsc, vignetteRaw, vignetteEsc)
-	}
 	return nil
-}
-
-// buildStrings returns the decoded plate and vignette, cut from one
-// allocation.
-func buildStrings(p []byte, pEsc bool, v []byte, vEsc bool) (string, string) {
-	var b strings.Builder
-	b.Grow(len(p) + len(v))
-	if pEsc {
-		b.Write(unescape(nil, p))
-	} else {
-		b.Write(p)
-	}
-	n := b.Len()
-	if vEsc {
-		b.Write(unescape(nil, v))
-	} else {
-		b.Write(v)
-	}
-	s := b.String()
-	return s[:n], s[n:]
 }
 
 // quoteShort quotes a value for an error message, cut so that the message

@@ -30,12 +30,12 @@ func TestE2EExactCounts(t *testing.T) {
 	p := s.start("solo")
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
-	s.checkStats(p.addr, want)
-	s.checkMetrics(p.addr, late, bad)
-	if code := status(t, "http://"+p.addr+"/stats?limit=0"); code != http.StatusBadRequest {
+	s.checkStats(p.Addr, want)
+	s.checkMetrics(p.Addr, late, bad)
+	if code := status(t, "http://"+p.Addr+"/stats?limit=0"); code != http.StatusBadRequest {
 		t.Errorf("/stats?limit=0 = %d, want 400", code)
 	}
-	p.stop(t)
+	stop(t, p)
 }
 
 // TestE2EKillNine: the processor is killed with SIGKILL several times while
@@ -55,7 +55,7 @@ func TestE2EKillNine(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		if i%10 == 9 && kills < 3 {
 			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
-			p.kill()
+			p.Kill()
 			kills++
 			t.Logf("killed the processor with SIGKILL (%d)", kills)
 			p = s.start("k" + itoa(kills))
@@ -63,8 +63,8 @@ func TestE2EKillNine(t *testing.T) {
 	}
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
-	s.checkStats(p.addr, want)
-	p.stop(t)
+	s.checkStats(p.Addr, want)
+	stop(t, p)
 }
 
 // TestE2ERebalance: three instances share the group; one is stopped and
@@ -82,22 +82,22 @@ func TestE2ERebalance(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		switch i {
 		case 8:
-			b.stop(t)
+			stop(t, b)
 			t.Log("stopped b (SIGTERM)")
 		case 16:
 			b = s.start("b2")
 			t.Log("started b2")
 		case 26:
-			c.kill()
+			c.Kill()
 			t.Log("killed c (SIGKILL)")
 		}
 	}
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
-	s.checkStats(a.addr, want)
-	s.checkStats(b.addr, want)
-	a.stop(t)
-	b.stop(t)
+	s.checkStats(a.Addr, want)
+	s.checkStats(b.Addr, want)
+	stop(t, a)
+	stop(t, b)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -61,12 +61,12 @@ func TestE2EFarFutureEvent(t *testing.T) {
 	}
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
-	s.checkStats(p.addr, want)
+	s.checkStats(p.Addr, want)
 
-	s.checkMetrics(p.addr, late, bad)
+	s.checkMetrics(p.Addr, late, bad)
 	// The pipeline watermark is the wall clock's (every partition idle), not
 	// year 9999.
-	resp, err := http.Get("http://" + p.addr + "/stats?limit=1")
+	resp, err := http.Get("http://" + p.Addr + "/stats?limit=1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,5 +78,5 @@ func TestE2EFarFutureEvent(t *testing.T) {
 	if err != nil || st.Watermark.After(time.Now()) {
 		t.Errorf("/stats watermark %v (%v): want one in the past", st.Watermark, err)
 	}
-	p.stop(t)
+	stop(t, p)
 }

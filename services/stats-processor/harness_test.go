@@ -8,12 +8,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,32 +18,21 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // The end-to-end tests run the built binary against the real broker and
 // Redis, feed it a deterministic dataset, and compare the output topic and
 // /stats with counts the test computes on its own from the same dataset.
 
-func processorBinary(t *testing.T) string {
-	return testenv.Binary(t, "./services/stats-processor", true)
-}
-
 // scenario is one pipeline under test: its topics, group, key prefix and
-// processor settings.
+// processor settings (testenv.E2EProcessor), and the instances started.
 type scenario struct {
-	t          *testing.T
-	env        testenv.Services
-	input      string
-	output     string
-	dead       string
-	late       string
-	group      string
-	prefix     string
-	partitions int
-	window     time.Duration
-	ooo        time.Duration
-	extraEnv   []string
-	procs      []*proc
+	t      *testing.T
+	env    testenv.Services
+	cfg    testenv.ProcessorConfig
+	window time.Duration
+	ooo    time.Duration
 }
 
 func newScenario(t *testing.T, partitions int) *scenario {
@@ -57,130 +42,22 @@ func newScenario(t *testing.T, partitions int) *scenario {
 // newScenarioOn runs the scenario on the given services (private ones for
 // outage tests).
 func newScenarioOn(t *testing.T, env testenv.Services, partitions int) *scenario {
-	prefix := testenv.UniqueName("t") // a private Redis Cluster goes away with the test
-	if !strings.Contains(env.RedisAddr, ",") {
-		_, prefix = env.Redis(t)
-	}
-	s := &scenario{
-		t: t, env: env, partitions: partitions, prefix: prefix,
-		input:  env.Topic(t, "e2e-in", partitions),
-		output: env.Topic(t, "e2e-out", 1),
-		dead:   env.Topic(t, "e2e-dead", 1),
-		late:   env.Topic(t, "e2e-late", 1),
-		group:  testenv.UniqueName("e2e-group"),
-		window: 20 * time.Second,
-		ooo:    3 * time.Second,
-	}
-	t.Cleanup(func() {
-		for _, p := range s.procs {
-			p.kill()
-		}
-		if t.Failed() {
-			for _, p := range s.procs {
-				t.Logf("--- log of %s (last 40 lines)\n%s", p.name, p.tail(40))
-			}
-		}
-	})
-	return s
+	cfg := env.E2EProcessor(t, "e2e", partitions)
+	return &scenario{t: t, env: env, cfg: cfg, window: cfg.Window, ooo: cfg.MaxOutOfOrderness}
 }
 
-// proc is one running processor binary.
-type proc struct {
-	name    string
-	cmd     *exec.Cmd
-	addr    string
-	logPath string
-	done    chan error
-}
-
-func (s *scenario) start(name string) *proc {
-	t := s.t
-	t.Helper()
-	port := testenv.Port(t)
-	p := &proc{name: name, addr: fmt.Sprintf("127.0.0.1:%d", port), logPath: filepath.Join(t.TempDir(), name+".log"), done: make(chan error, 1)}
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(processorBinary(t), "--config", "/dev/null")
-	p.cmd.Env = append(os.Environ(),
-		"PROCESSOR_KAFKA_BROKERS="+s.env.BrokerList(),
-		"PROCESSOR_KAFKA_INPUT_TOPIC="+s.input,
-		"PROCESSOR_KAFKA_OUTPUT_TOPIC="+s.output,
-		"PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="+s.dead,
-		"PROCESSOR_KAFKA_LATE_TOPIC="+s.late,
-		"PROCESSOR_KAFKA_GROUP_ID="+s.group,
-		"PROCESSOR_KAFKA_START_OFFSET=earliest",
-		"PROCESSOR_KAFKA_SESSION_TIMEOUT=6s",
-		"PROCESSOR_REDIS_ADDR="+s.env.RedisAddr,
-		"PROCESSOR_REDIS_KEY_PREFIX="+s.prefix,
-		"PROCESSOR_WINDOW_SIZE="+s.window.String(),
-		"PROCESSOR_WATERMARK_MAX_OUT_OF_ORDERNESS="+s.ooo.String(),
-		"PROCESSOR_WATERMARK_IDLE_TIMEOUT=5s",
-		"PROCESSOR_CHECKPOINT_INTERVAL=200ms",
-		"PROCESSOR_HTTP_ADDR="+p.addr,
-		"PROCESSOR_INSTANCE_ID="+name,
-		"PROCESSOR_LOG_FORMAT=text",
-	)
-	p.cmd.Env = append(p.cmd.Env, s.extraEnv...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait(); logf.Close() }()
-	s.procs = append(s.procs, p)
-	// Ready means started; it may still wait for its partitions.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + p.addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("%s exited at start: %v\n%s", name, err, p.tail(30))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer /healthz\n%s", name, p.tail(30))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return p
+// start starts one more instance of the pipeline.
+func (s *scenario) start(name string) *testenv.Processor {
+	s.t.Helper()
+	return testenv.StartProcessor(s.t, name, s.cfg)
 }
 
 // stop sends SIGTERM and requires a clean exit 0 within 10 s.
-func (p *proc) stop(t *testing.T) {
+func stop(t *testing.T, p *testenv.Processor) {
 	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("%s did not exit 0 on SIGTERM: %v\n%s", p.name, err, p.tail(30))
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s did not stop within 10 s of SIGTERM\n%s", p.name, p.tail(30))
+	if err := p.Stop(10 * time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, p.Tail(30))
 	}
-}
-
-func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-		}
-	}
-}
-
-func (p *proc) tail(n int) string {
-	b, _ := os.ReadFile(p.logPath)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // record is one input record of the dataset.
@@ -272,33 +149,20 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-type winKey struct {
-	start int64
-	typ   model.VehicleType
-}
-
-// expected computes the contract's result independently: per partition, an
-// event is late when its window's end-1 is at or below that partition's
-// watermark before it (largest event time so far - ooo - 1).
-func expected(data [][]record, window, ooo time.Duration) (counts map[winKey]int64, late, bad int) {
-	size := window.Milliseconds()
-	counts = map[winKey]int64{}
+// expected is the contract's result for the dataset (eventtimetest's
+// oracle), and how many records are bad.
+func expected(data [][]record, window, ooo time.Duration) (counts map[eventtimetest.Key]int64, late, bad int) {
+	var events []eventtimetest.Event
 	for _, part := range data {
-		maxT := int64(-1 << 62)
 		for _, r := range part {
 			if r.bad {
 				bad++
 				continue
 			}
-			start := r.eventTime - ((r.eventTime%size)+size)%size
-			if start+size-1 <= maxT-ooo.Milliseconds()-1 {
-				late++
-			} else {
-				counts[winKey{start, r.typ}]++
-			}
-			maxT = max(maxT, r.eventTime)
+			events = append(events, eventtimetest.Event{Partition: r.partition, Time: r.eventTime, Type: r.typ})
 		}
 	}
+	counts, late = eventtimetest.Expected(events, window, ooo)
 	return counts, late, bad
 }
 
@@ -306,7 +170,7 @@ func expected(data [][]record, window, ooo time.Duration) (counts map[winKey]int
 func (s *scenario) produce(ctx context.Context, recs []record) {
 	s.t.Helper()
 	w := &kafka.Writer{
-		Addr: kafka.TCP(s.env.Brokers...), Topic: s.input, RequiredAcks: kafka.RequireAll,
+		Addr: kafka.TCP(s.env.Brokers...), Topic: s.cfg.Input, RequiredAcks: kafka.RequireAll,
 		Balancer: kafka.BalancerFunc(func(m kafka.Message, _ ...int) int {
 			n, _ := strconv.Atoi(string(m.Headers[0].Value))
 			return n
@@ -381,12 +245,12 @@ func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
 // waitOutput waits until every expected (window, type) record is on the
 // output topic, then checks the topic: each key once per value, byte-exact
 // against the expectation, nothing unexpected.
-func (s *scenario) waitOutput(want map[winKey]int64) {
+func (s *scenario) waitOutput(want map[eventtimetest.Key]int64) {
 	t := s.t
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		msgs := readAll(t, s.env.Brokers, s.output)
+		msgs := readAll(t, s.env.Brokers, s.cfg.Output)
 		keys := map[string]bool{}
 		for _, m := range msgs {
 			keys[string(m.Key)] = true
@@ -402,7 +266,7 @@ func (s *scenario) waitOutput(want map[winKey]int64) {
 	}
 }
 
-func (s *scenario) checkOutput(msgs []kafka.Message, want map[winKey]int64) {
+func (s *scenario) checkOutput(msgs []kafka.Message, want map[eventtimetest.Key]int64) {
 	t := s.t
 	t.Helper()
 	size := s.window.Milliseconds()
@@ -429,13 +293,13 @@ func (s *scenario) checkOutput(msgs []kafka.Message, want map[winKey]int64) {
 		if st.End.UnixMilli() != start+size || m.Time.UnixMilli() != start+size-1 {
 			t.Errorf("output %s: bad end or record time %v", m.Value, m.Time)
 		}
-		exp := model.VehicleStatistics{Start: st.Start, End: st.End, VehicleType: st.VehicleType, Count: want[winKey{start, st.VehicleType}]}
+		exp := model.VehicleStatistics{Start: st.Start, End: st.End, VehicleType: st.VehicleType, Count: want[eventtimetest.Key{Start: start, Type: st.VehicleType}]}
 		if golden := serde.AppendStatistics(nil, exp); !bytes.Equal(golden, m.Value) {
 			t.Errorf("output %s\n          want %s", m.Value, golden)
 		}
 	}
 	for k, n := range want {
-		key := fmt.Sprintf("%s:%d", k.typ, k.start)
+		key := fmt.Sprintf("%s:%d", k.Type, k.Start)
 		if _, ok := byKey[key]; !ok {
 			t.Errorf("missing output for %s (count %d)", key, n)
 		}
@@ -459,7 +323,7 @@ func (s *scenario) checkDeadLetters(data [][]record) {
 		}
 	}
 	got := map[string]bool{}
-	for _, m := range readAll(t, s.env.Brokers, s.dead) {
+	for _, m := range readAll(t, s.env.Brokers, s.cfg.DeadLetter) {
 		h := map[string]string{}
 		for _, x := range m.Headers {
 			h[x.Key] = string(x.Value)
@@ -469,7 +333,7 @@ func (s *scenario) checkDeadLetters(data [][]record) {
 			t.Errorf("dead letter %s %q was a good record", m.Key, m.Value)
 			continue
 		}
-		if !bytes.Equal(v, m.Value) || h["error"] == "" || h["source-topic"] != s.input || h["source-partition"] == "" || h["source-offset"] == "" {
+		if !bytes.Equal(v, m.Value) || h["error"] == "" || h["source-topic"] != s.cfg.Input || h["source-partition"] == "" || h["source-offset"] == "" {
 			t.Errorf("dead letter %s: value %q headers %v", m.Key, m.Value, h)
 		}
 		if want := wantError[string(m.Key)]; !strings.Contains(h["error"], want) {
@@ -483,15 +347,15 @@ func (s *scenario) checkDeadLetters(data [][]record) {
 }
 
 // checkStats compares /stats with the expectation for the newest windows.
-func (s *scenario) checkStats(addr string, want map[winKey]int64) {
+func (s *scenario) checkStats(addr string, want map[eventtimetest.Key]int64) {
 	t := s.t
 	t.Helper()
 	totals := map[int64]map[string]int64{}
 	for k, n := range want {
-		if totals[k.start] == nil {
-			totals[k.start] = map[string]int64{}
+		if totals[k.Start] == nil {
+			totals[k.Start] = map[string]int64{}
 		}
-		totals[k.start][k.typ.String()] = n
+		totals[k.Start][k.Type.String()] = n
 	}
 	resp, err := http.Get("http://" + addr + "/stats?limit=1000")
 	if err != nil {

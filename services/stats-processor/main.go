@@ -5,19 +5,28 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
-	"go.uber.org/fx"
-
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/app"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	cfg, err := LoadConfig(os.Args[1:], os.Environ())
-	if isHelp(err) {
+	if len(os.Args) > 1 && os.Args[1] == "reset" {
+		if err := app.Reset(os.Args[2:], os.Environ(), os.Stdin, os.Stdout); err != nil && !errors.Is(err, config.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "stats-processor reset:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg, err := app.Load(os.Args[1:], os.Environ(), os.Stderr)
+	if errors.Is(err, config.ErrHelp) {
 		return
 	}
 	if err != nil {
@@ -25,26 +34,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Fix the keys above in the YAML file, the environment or the flags (--help lists them all).")
 		os.Exit(2)
 	}
-	log := logging.New(cfg.Log, os.Stderr, "stats-processor")
-	log.Info("starting", "version", version, "instance", cfg.InstanceID, "input_topic", cfg.Kafka.InputTopic,
-		"brokers", cfg.Kafka.Brokers, "redis", cfg.Redis.Addr, "window", cfg.Window.Size.String())
-	app := fx.New(Options(cfg, log), logging.FxLogger(log))
-	if err := app.Err(); err != nil {
-		log.Error("cannot start", "error", err)
-		os.Exit(1)
-	}
-	app.Run() // until SIGINT/SIGTERM or a fatal error; stops cleanly
-	if code := exitCode(app); code != 0 {
-		os.Exit(code)
-	}
+	log := logging.New(cfg.Log, os.Stderr, app.Service)
+	// Run exits non-zero itself when start-up fails or a fatal error shuts
+	// the application down; it returns only after a clean stop.
+	app.New(cfg, version, log).Run()
 	log.Info("stopped")
-}
-
-func exitCode(app *fx.App) int {
-	select {
-	case sig := <-app.Wait():
-		return sig.ExitCode
-	default:
-		return 0
-	}
 }

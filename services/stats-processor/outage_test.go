@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,21 +24,21 @@ func TestE2EOutages(t *testing.T) {
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	p := s.start("o")
-	waitReady(t, p.addr, "", 60*time.Second)
+	waitReady(t, p.Addr, "", 60*time.Second)
 	for i, c := range chunks[1:] {
 		s.produce(ctx, c)
 		time.Sleep(100 * time.Millisecond)
 		switch i {
 		case 5:
-			outage(t, p.addr, "redis", r, 60*time.Second)
+			outage(t, p.Addr, "redis", r, 60*time.Second)
 		case 12:
-			outage(t, p.addr, "kafka", k, 90*time.Second)
+			outage(t, p.Addr, "kafka", k, 90*time.Second)
 		}
 	}
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
-	s.checkStats(p.addr, want)
-	p.stop(t)
+	s.checkStats(p.Addr, want)
+	stop(t, p)
 }
 
 // outage stops a dependency for 3 s: /readyz must name it meanwhile and be
@@ -93,7 +91,7 @@ func TestE2ERedisCluster(t *testing.T) {
 	env := testenv.Get(t)
 	env.RedisAddr = strings.Join(testenv.PrivateRedisCluster(t), ",")
 	s := newScenarioOn(t, env, 4)
-	s.extraEnv = append(s.extraEnv, "PROCESSOR_REDIS_CLUSTER=true")
+	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_REDIS_CLUSTER=true")
 	data := dataset(5, 4, 2000, base(), s.ooo)
 	want, _, _ := expected(data, s.window, s.ooo)
 	chunks := interleave(data, 100)
@@ -104,14 +102,48 @@ func TestE2ERedisCluster(t *testing.T) {
 		s.produce(ctx, c)
 		time.Sleep(100 * time.Millisecond)
 		if i == 8 {
-			p.kill()
+			p.Kill()
 			p = s.start("rc1")
 		}
 	}
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
-	s.checkStats(p.addr, want)
-	p.stop(t)
+	s.checkStats(p.Addr, want)
+	stop(t, p)
+}
+
+// TestE2ERedisClusterFailover runs three instances on a Redis Cluster with a
+// replica per master; mid-stream the master holding the pipeline's own keys
+// (closed bound, closed windows, lease) is killed with SIGKILL and its
+// replica, which may lag it, takes over: Redis goes back in time for those
+// keys while the partitions' hashes on the other masters do not. Counts stay
+// exact and no key is written with two values.
+func TestE2ERedisClusterFailover(t *testing.T) {
+	env := testenv.Get(t)
+	cluster := testenv.StartRedisCluster(t, 1)
+	env.RedisAddr = strings.Join(cluster.Addrs, ",")
+	s := newScenarioOn(t, env, 4)
+	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_REDIS_CLUSTER=true")
+	data := dataset(6, 4, 3000, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	chunks := interleave(data, 100)
+	ctx := context.Background()
+	s.produce(ctx, chunks[0])
+	procs := []*testenv.Processor{s.start("f0"), s.start("f1"), s.start("f2")}
+	for i, c := range chunks[1:] {
+		s.produce(ctx, c)
+		time.Sleep(100 * time.Millisecond)
+		if i == 10 {
+			killed := cluster.KillMasterOf(t, s.cfg.KeyPrefix+":{"+s.cfg.Input+"}:meta")
+			t.Logf("killed the Redis master %s of the pipeline's keys; a replica took over", killed)
+		}
+	}
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkStats(procs[0].Addr, want)
+	for _, p := range procs {
+		stop(t, p)
+	}
 }
 
 // TestE2EKafkaSASL runs the processor against a broker listener that
@@ -123,7 +155,7 @@ func TestE2EKafkaSASL(t *testing.T) {
 	env := testenv.Get(t)
 	env.Brokers = []string{k.Addr} // the test itself uses the plaintext listener
 	s := newScenarioOn(t, env, 3)
-	s.extraEnv = append(s.extraEnv, "PROCESSOR_KAFKA_BROKERS="+k.SASLAddr, "PROCESSOR_KAFKA_SASL_MECHANISM=plain",
+	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_KAFKA_BROKERS="+k.SASLAddr, "PROCESSOR_KAFKA_SASL_MECHANISM=plain",
 		"PROCESSOR_KAFKA_SASL_USERNAME="+k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD="+k.SASLPassword)
 	data := dataset(6, 3, 1500, base(), s.ooo)
 	want, _, _ := expected(data, s.window, s.ooo)
@@ -133,14 +165,24 @@ func TestE2EKafkaSASL(t *testing.T) {
 	p := s.start("sasl")
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
-	p.stop(t)
+	stop(t, p)
 
-	bad := exec.Command(processorBinary(t), "--config", "/dev/null")
-	bad.Env = append(os.Environ(), "PROCESSOR_KAFKA_BROKERS="+k.SASLAddr, "PROCESSOR_KAFKA_SASL_MECHANISM=plain",
-		"PROCESSOR_KAFKA_SASL_USERNAME="+k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD=wrong",
-		"PROCESSOR_REDIS_ADDR="+env.RedisAddr, "PROCESSOR_HTTP_ADDR=127.0.0.1:0", "PROCESSOR_LOG_FORMAT=text")
-	out, err := bad.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "kafka.brokers") || !strings.Contains(strings.ToLower(string(out)), "sasl") {
-		t.Errorf("wrong password: exit %v, want a failed start naming kafka.brokers and SASL:\n%s", err, out)
+	cfg := testenv.ProcessorConfig{Brokers: []string{k.SASLAddr}, RedisAddr: env.RedisAddr, HTTPAddr: "127.0.0.1:0",
+		Extra: []string{"PROCESSOR_KAFKA_SASL_MECHANISM=plain", "PROCESSOR_KAFKA_SASL_USERNAME=" + k.SASLUser,
+			"PROCESSOR_KAFKA_SASL_PASSWORD=wrong", "PROCESSOR_LOG_FORMAT=text"}}
+	bad, err := testenv.StartProcess("wrong-password", testenv.Binary(t, "./services/stats-processor", true),
+		testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bad.Kill)
+	select {
+	case <-bad.Done():
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("wrong password: still running after 2 minutes\n%s", bad.Tail(30))
+	}
+	out := bad.Tail(1000)
+	if bad.Err() == nil || !strings.Contains(out, "kafka.brokers") || !strings.Contains(strings.ToLower(out), "sasl") {
+		t.Errorf("wrong password: exit %v, want a failed start naming kafka.brokers and SASL:\n%s", bad.Err(), out)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
-	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
+	"github.com/vehicle-stats/vehicle-stats/pkg/serde/serdetest"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/generator"
 )
 
@@ -248,7 +248,7 @@ func decodeAll(t *testing.T, msgs []kafka.Message) map[string]int {
 	t.Helper()
 	seen := make(map[string]int, len(msgs))
 	for _, m := range msgs {
-		v, err := serde.VehicleCodec{}.Decode(m.Value)
+		v, err := serdetest.DecodeVehicle(m.Value)
 		if err != nil {
 			t.Fatalf("record %s at %d/%d: %v", m.Value, m.Partition, m.Offset, err)
 		}

@@ -1,11 +1,11 @@
 package eventtime
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
@@ -13,43 +13,75 @@ import (
 // pipeline watermark while some partition holds it there.
 const NoWatermark int64 = math.MinInt64
 
-// Config is the event-time part of the processor's configuration.
+// Config is the event-time part of the processor's configuration: the
+// window and the watermark, each in its own section.
 type Config struct {
-	// WindowSize is the length of the tumbling windows.
-	WindowSize time.Duration
+	Window    WindowConfig    `mapstructure:"window"`
+	Watermark WatermarkConfig `mapstructure:"watermark"`
+}
+
+// WindowConfig is the tumbling window.
+type WindowConfig struct {
+	// Size is the length of the tumbling windows.
+	Size time.Duration `mapstructure:"size" usage:"tumbling window size"`
+}
+
+// WatermarkConfig is how the watermark follows the events.
+type WatermarkConfig struct {
 	// MaxOutOfOrderness is how far behind the largest event time seen on a
 	// partition an event may be and still count.
-	MaxOutOfOrderness time.Duration
+	MaxOutOfOrderness time.Duration `mapstructure:"max_out_of_orderness" usage:"how far behind the largest event time an event may be and still count"`
 	// IdleTimeout is how long a partition read to its end must see no event
 	// before it stops holding the pipeline watermark back.
-	IdleTimeout time.Duration
+	IdleTimeout time.Duration `mapstructure:"idle_timeout" usage:"how long a caught-up partition without events holds the watermark back"`
 	// MaxFuture is how far an event time may be ahead of its Kafka record's
 	// timestamp before the record is rejected as bad (CheckFuture); 0 turns
 	// the check off.
-	MaxFuture time.Duration
+	MaxFuture time.Duration `mapstructure:"max_future" usage:"an event more than this ahead of its Kafka record's timestamp is a bad record (dead letter); 0 = off"`
 }
 
-// Validate reports every problem at once.
+// DefaultConfig returns the contract's defaults: 20 s windows, no
+// out-of-orderness, 30 s idle timeout, events at most 1 h ahead of their
+// records.
+func DefaultConfig() Config {
+	return Config{
+		Window:    WindowConfig{Size: 20 * time.Second},
+		Watermark: WatermarkConfig{IdleTimeout: 30 * time.Second, MaxFuture: time.Hour},
+	}
+}
+
+// Validate reports every problem at once, keyed by the field's path below
+// Config (window.size, watermark.idle_timeout, ...).
 func (c Config) Validate() error {
-	var errs []error
-	if c.WindowSize < time.Millisecond || c.WindowSize%time.Millisecond != 0 {
-		errs = append(errs, fmt.Errorf("window.size: %s must be a whole number of milliseconds, at least 1ms", c.WindowSize))
-	}
-	if c.MaxOutOfOrderness < 0 || c.MaxOutOfOrderness%time.Millisecond != 0 {
-		errs = append(errs, fmt.Errorf("watermark.max_out_of_orderness: %s must be 0 or a positive whole number of milliseconds", c.MaxOutOfOrderness))
-	}
-	if c.IdleTimeout < time.Millisecond {
-		errs = append(errs, fmt.Errorf("watermark.idle_timeout: %s must be at least 1ms", c.IdleTimeout))
-	}
-	if c.MaxFuture < 0 || c.MaxFuture%time.Millisecond != 0 {
-		errs = append(errs, fmt.Errorf("watermark.max_future: %s must be 0 (off) or a positive whole number of milliseconds", c.MaxFuture))
-	}
-	return errors.Join(errs...)
+	var ch config.Check
+	ch.Merge("window", c.Window.Validate())
+	ch.Merge("watermark", c.Watermark.Validate())
+	return ch.Err()
 }
 
-func (c Config) size() int64 { return c.WindowSize.Milliseconds() }
-func (c Config) ooo() int64  { return c.MaxOutOfOrderness.Milliseconds() }
-func (c Config) idle() int64 { return c.IdleTimeout.Milliseconds() }
+// Validate reports a size that is not a positive whole number of
+// milliseconds, keyed "size".
+func (c WindowConfig) Validate() error {
+	var ch config.Check
+	ch.Require(c.Size >= time.Millisecond && c.Size%time.Millisecond == 0, "size",
+		fmt.Sprintf("%s must be a whole number of milliseconds, at least 1ms", c.Size))
+	return ch.Err()
+}
+
+// Validate reports every problem at once, keyed by field.
+func (c WatermarkConfig) Validate() error {
+	var ch config.Check
+	ch.Require(c.MaxOutOfOrderness >= 0 && c.MaxOutOfOrderness%time.Millisecond == 0, "max_out_of_orderness",
+		fmt.Sprintf("%s must be 0 or a positive whole number of milliseconds", c.MaxOutOfOrderness))
+	ch.Require(c.IdleTimeout >= time.Millisecond, "idle_timeout", fmt.Sprintf("%s must be at least 1ms", c.IdleTimeout))
+	ch.Require(c.MaxFuture >= 0 && c.MaxFuture%time.Millisecond == 0, "max_future",
+		fmt.Sprintf("%s must be 0 (off) or a positive whole number of milliseconds", c.MaxFuture))
+	return ch.Err()
+}
+
+func (c Config) size() int64 { return c.Window.Size.Milliseconds() }
+func (c Config) ooo() int64  { return c.Watermark.MaxOutOfOrderness.Milliseconds() }
+func (c Config) idle() int64 { return c.Watermark.IdleTimeout.Milliseconds() }
 
 // WatermarkOf is the watermark that follows from the largest event time seen
 // on a partition: maxEventTime - maxOutOfOrderness - 1, or NoWatermark.

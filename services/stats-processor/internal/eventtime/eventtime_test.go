@@ -9,13 +9,19 @@ import (
 	et "github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 )
 
-var cfg = et.Config{WindowSize: 20 * time.Second, MaxOutOfOrderness: 0, IdleTimeout: 30 * time.Second}
+var cfg = etConfig(20*time.Second, 0, 30*time.Second)
 
 func TestConfigValidate(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	bad := et.Config{WindowSize: 1500 * time.Microsecond, MaxOutOfOrderness: -time.Second, IdleTimeout: 0, MaxFuture: -time.Hour}
+	def := cfg
+	def.Watermark.MaxFuture = time.Hour
+	if err := et.DefaultConfig().Validate(); err != nil || et.DefaultConfig() != def {
+		t.Fatalf("defaults %+v: %v", et.DefaultConfig(), err)
+	}
+	bad := etConfig(1500*time.Microsecond, -time.Second, 0)
+	bad.Watermark.MaxFuture = -time.Hour
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("want errors")
@@ -25,6 +31,10 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("error lacks %s: %v", key, err)
 		}
 	}
+}
+
+func etConfig(size, ooo, idle time.Duration) et.Config {
+	return et.Config{Window: et.WindowConfig{Size: size}, Watermark: et.WatermarkConfig{MaxOutOfOrderness: ooo, IdleTimeout: idle}}
 }
 
 func contains(s, sub string) bool {
@@ -64,7 +74,7 @@ func TestAddTable(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := cfg
-			c.MaxOutOfOrderness = tc.ooo
+			c.Watermark.MaxOutOfOrderness = tc.ooo
 			p := et.NewPartition(c)
 			p.Restore(et.NoWatermark, tc.sealed, nil)
 			for i, e := range tc.events {
@@ -88,7 +98,7 @@ func TestWatermarkAndClosedThrough(t *testing.T) {
 	for _, tc := range []struct{ w, want int64 }{
 		{et.NoWatermark, et.NoWatermark}, {19998, 0}, {19999, 20000}, {20000, 20000}, {39998, 20000}, {39999, 40000}, {-1, 0}, {-2, -20000},
 	} {
-		if got := et.ClosedThrough(tc.w, cfg.WindowSize); got != tc.want {
+		if got := et.ClosedThrough(tc.w, cfg.Window.Size); got != tc.want {
 			t.Errorf("ClosedThrough(%d) = %d, want %d", tc.w, got, tc.want)
 		}
 	}
@@ -127,13 +137,13 @@ func TestSealAndDirty(t *testing.T) {
 }
 
 func TestIsIdle(t *testing.T) {
-	if et.IsIdle(false, 0, 100_000, cfg.IdleTimeout) {
+	if et.IsIdle(false, 0, 100_000, cfg.Watermark.IdleTimeout) {
 		t.Error("idle while not caught up")
 	}
-	if et.IsIdle(true, 0, 29_999, cfg.IdleTimeout) {
+	if et.IsIdle(true, 0, 29_999, cfg.Watermark.IdleTimeout) {
 		t.Error("idle before the timeout")
 	}
-	if !et.IsIdle(true, 0, 30_000, cfg.IdleTimeout) {
+	if !et.IsIdle(true, 0, 30_000, cfg.Watermark.IdleTimeout) {
 		t.Error("not idle after the timeout")
 	}
 }
@@ -194,9 +204,9 @@ func TestPartitionAgainstNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 300 {
 		ooo := time.Duration(rng.IntN(4)) * 7 * time.Second
-		c := et.Config{WindowSize: time.Duration(1+rng.IntN(30)) * time.Second, MaxOutOfOrderness: ooo, IdleTimeout: time.Second}
+		c := etConfig(time.Duration(1+rng.IntN(30))*time.Second, ooo, time.Second)
 		p := et.NewPartition(c)
-		ref := &naive{size: c.WindowSize.Milliseconds(), ooo: ooo.Milliseconds(), closed: et.NoWatermark, counts: map[int64]*et.Counts{}}
+		ref := &naive{size: c.Window.Size.Milliseconds(), ooo: ooo.Milliseconds(), closed: et.NoWatermark, counts: map[int64]*et.Counts{}}
 		base := int64(rng.IntN(1 << 40))
 		tm := base
 		for i := range 500 {
@@ -206,7 +216,7 @@ func TestPartitionAgainstNaive(t *testing.T) {
 			}
 			typ := model.VehicleTypes()[rng.IntN(model.NumVehicleTypes)]
 			if rng.IntN(100) == 0 { // the pipeline closes some windows
-				through := et.ClosedThrough(tm-int64(rng.IntN(60_000)), c.WindowSize)
+				through := et.ClosedThrough(tm-int64(rng.IntN(60_000)), c.Window.Size)
 				if through > ref.closed {
 					ref.closed = through
 					for s := range ref.counts {
@@ -241,7 +251,7 @@ func TestPartitionAgainstNaive(t *testing.T) {
 // not on how the partitions' processing interleaves or when windows close.
 func TestOutputIndependentOfInterleaving(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
-	c := et.Config{WindowSize: 10 * time.Second, MaxOutOfOrderness: 3 * time.Second, IdleTimeout: time.Hour}
+	c := etConfig(10*time.Second, 3*time.Second, time.Hour)
 	const parts = 4
 	logs := make([][]int64, parts)
 	for p := range logs {
@@ -260,11 +270,11 @@ func TestOutputIndependentOfInterleaving(t *testing.T) {
 		}
 		out := map[int64]et.Counts{}
 		closeUpTo := func(w int64) {
-			through := et.ClosedThrough(w, c.WindowSize)
+			through := et.ClosedThrough(w, c.Window.Size)
 			for _, p := range ps {
 				p.MarkSaved()
 				p.Windows(func(start int64, cnt et.Counts) {
-					if start+c.WindowSize.Milliseconds() <= through {
+					if start+c.Window.Size.Milliseconds() <= through {
 						o := out[start]
 						for i := range cnt {
 							o[i] += cnt[i]

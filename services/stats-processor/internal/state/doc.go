@@ -12,10 +12,15 @@
 //	P:{T}:win:<start>  hash  a closed window's counts by type name; expires after the retention
 //	P:{T}:closer       string  lease of the instance that closes windows
 //
-// Save is fenced: it applies only if the stored offset is the one the caller
-// last saw, and only if none of the windows it writes is already closed; it
-// returns a *FencedError otherwise, and the caller must reload and replay. A
-// missing partition hash loads as a partition with no saved state. All
+// Save (store.go) is fenced: it applies only if the stored offset is the one
+// the caller last saw, and only if none of the windows it writes is already
+// closed; it returns a *FencedError otherwise, and the caller must reload and
+// replay. A missing partition hash loads as a partition with no saved state.
+// CloseThrough (close.go) is the closing protocol in one place: seal the
+// partitions, emit the summed windows through the caller, mark them closed,
+// drop the partials; an emit that fails leaves them sealed, and the next
+// call emits the same windows again. The Config (state.retention) and the
+// RedisConfig (redis.*) are the service's state and redis sections. All
 // methods are safe for concurrent use; every write is idempotent: repeating
 // one with the same arguments leaves the same state.
 package state

@@ -23,6 +23,13 @@ func (k Keys) Meta() string { return k.global("meta") }
 // Closed is the sorted set of closed windows' starts.
 func (k Keys) Closed() string { return k.global("closed") }
 
+// ClosedAt is the sorted set of closed windows' starts scored by when they
+// were closed (Redis's clock, ms): retention is wall-clock time since then.
+func (k Keys) ClosedAt() string { return k.global("closedat") }
+
+// Wake is the pub/sub channel on which partitions wake the closer.
+func (k Keys) Wake() string { return k.global("wake") }
+
 // Window is the hash of one closed window's counts.
 func (k Keys) Window(start int64) string { return k.global("win:" + strconv.FormatInt(start, 10)) }
 

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 )
 
@@ -51,6 +49,10 @@ type PartitionState struct {
 	ClosedThrough int64
 	// Windows are the partial counts of the partition's open windows.
 	Windows map[int64]eventtime.Counts
+	// AddedLater is true for a partition added to the input topic after the
+	// pipeline first started (see RecordPartitions): with nothing saved, it
+	// is read from its beginning, whatever the start offset says.
+	AddedLater bool
 }
 
 // Checkpoint is one atomic save of a partition.
@@ -63,10 +65,10 @@ type Checkpoint struct {
 	Offset int64
 	// MaxEventTime is the largest event time seen, or NoWatermark.
 	MaxEventTime int64
-	// IdleUntil is the wall-clock time (ms) until which the partition counts
-	// as idle; 0 when it is not idle. A lease, so that a partition whose
-	// owner died stops being idle.
-	IdleUntil int64
+	// IdleFor is how long the partition counts as idle from the save on,
+	// by Redis's clock; 0 when it is not idle. A lease, so that a partition
+	// whose owner died stops being idle, and one clock for every instance.
+	IdleFor time.Duration
 	// Owner names the instance, for operators.
 	Owner string
 	// Windows are the windows changed since the last save, with their full
@@ -76,9 +78,12 @@ type Checkpoint struct {
 
 // PartitionStatus is what the closer reads of every partition.
 type PartitionStatus struct {
-	Saved        bool
+	// Saved is false when the partition has no saved offset yet.
+	Saved bool
+	// MaxEventTime is the largest event time saved, or NoWatermark.
 	MaxEventTime int64
-	IdleUntil    int64
+	// Idle is true while the partition's idle lease runs (Redis's clock).
+	Idle bool
 }
 
 // ClosedWindow is a window's totals, summed over every partition.
@@ -95,18 +100,30 @@ type Meta struct {
 	Watermark int64
 	// Partitions is the input topic's partition count the closer last saw.
 	Partitions int
+	// InitialPartitions is the partition count when the pipeline first
+	// started (RecordPartitions); 0 when not recorded.
+	InitialPartitions int
+	// Output are the output topic's end offsets, by partition, after the
+	// last closed window's records were written (nil: not recorded).
+	// Records beyond them were written by a close whose mark Redis lost.
+	Output []int64
 }
 
-// RedisStore is the Redis implementation of the processor's state.
+// RedisStore is the Redis implementation of the processor's state: the
+// checkpoint of each partition (Load, Save, in this file), the closing
+// protocol (CloseThrough and what the closer reads, close.go) and what
+// GET /stats reads (read.go). It is safe for concurrent use.
 type RedisStore struct {
-	rdb  redis.UniversalClient
-	keys Keys
-	size int64
+	rdb       redis.UniversalClient
+	keys      Keys
+	size      int64
+	retention time.Duration
 }
 
-// NewRedisStore returns a store over rdb for one pipeline.
-func NewRedisStore(rdb redis.UniversalClient, keys Keys, windowSize time.Duration) *RedisStore {
-	return &RedisStore{rdb: rdb, keys: keys, size: windowSize.Milliseconds()}
+// NewRedisStore returns a store over rdb for one pipeline; closed windows
+// stay readable for retention.
+func NewRedisStore(rdb redis.UniversalClient, keys Keys, windowSize, retention time.Duration) *RedisStore {
+	return &RedisStore{rdb: rdb, keys: keys, size: windowSize.Milliseconds(), retention: retention}
 }
 
 // Keys returns the store's key names.
@@ -119,10 +136,10 @@ func (s *RedisStore) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Er
 // Saved false and empty windows.
 func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, error) {
 	var h *redis.MapStringStringCmd
-	var metaClosed *redis.StringCmd
+	var meta *redis.SliceCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		h = p.HGetAll(ctx, s.keys.Partition(partition))
-		metaClosed = p.HGet(ctx, s.keys.Meta(), "closed")
+		meta = p.HMGet(ctx, s.keys.Meta(), "closed", "initial_partitions")
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -143,8 +160,15 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 	if st.ClosedThrough, err = parseOptInt(cl, ok, NoWatermark); err != nil {
 		return st, fmt.Errorf("load partition %d: closed %q: %w", partition, cl, err)
 	}
-	if mc, err := parseOptInt(metaClosed.Val(), metaClosed.Err() == nil, NoWatermark); err == nil {
-		st.ClosedThrough = max(st.ClosedThrough, mc)
+	mv := meta.Val()
+	if len(mv) == 2 {
+		mcs, ok := mv[0].(string)
+		if mc, err := parseOptInt(mcs, ok, NoWatermark); err == nil {
+			st.ClosedThrough = max(st.ClosedThrough, mc)
+		}
+		if initial, err := strconv.Atoi(asString(mv[1])); err == nil && initial > 0 {
+			st.AddedLater = partition >= initial
+		}
 	}
 	for f, v := range m {
 		start, ok := parseWindowField(f)
@@ -162,9 +186,11 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 
 // saveScript applies a checkpoint if the stored offset is the expected one
 // and no written window is closed. KEYS[1] partition hash. ARGV: expected
-// offset ("" = none), offset, max ("" = none), idle-until, owner, window size,
-// then start/counts pairs. Returns {1, closed} or {0, stored offset, closed}.
-var saveScript = redis.NewScript(`
+// offset ("" = none), offset, max ("" = none), idle lease in ms (0: not
+// idle; the lease ends that long after now by this server's clock), owner,
+// window size, then start/counts pairs. Returns {1, closed} or {0, stored
+// offset, closed}.
+var saveScript = redis.NewScript(nowLua + `
 local cur = redis.call('HGET', KEYS[1], 'offset') or ''
 local closed = redis.call('HGET', KEYS[1], 'closed') or ''
 if cur ~= ARGV[1] then return {0, cur, closed} end
@@ -175,7 +201,9 @@ if closed ~= '' then
     if tonumber(ARGV[i]) + size <= c then return {0, cur, closed} end
   end
 end
-redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'idle', ARGV[4], 'owner', ARGV[5])
+local idle = 0
+if tonumber(ARGV[4]) > 0 then idle = now_ms() + tonumber(ARGV[4]) end
+redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'idle', idle, 'owner', ARGV[5])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'max', ARGV[3]) end
 for i = 7, #ARGV, 2 do
   redis.call('HSET', KEYS[1], 'w:' .. ARGV[i], ARGV[i + 1])
@@ -196,7 +224,7 @@ func (s *RedisStore) Save(ctx context.Context, cp Checkpoint) (closedThrough int
 	if cp.MaxEventTime != NoWatermark {
 		mx = strconv.FormatInt(cp.MaxEventTime, 10)
 	}
-	args = append(args, expected, cp.Offset, mx, cp.IdleUntil, cp.Owner, s.size)
+	args = append(args, expected, cp.Offset, mx, cp.IdleFor.Milliseconds(), cp.Owner, s.size)
 	for start, c := range cp.Windows {
 		args = append(args, start, encodeCounts(c))
 	}
@@ -219,288 +247,4 @@ func (s *RedisStore) Save(ctx context.Context, cp Checkpoint) (closedThrough int
 func asString(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-// Statuses reads every partition's largest event time and idle lease, in
-// partition order.
-func (s *RedisStore) Statuses(ctx context.Context, partitions int) ([]PartitionStatus, error) {
-	cmds := make([]*redis.SliceCmd, partitions)
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i := range cmds {
-			cmds[i] = p.HMGet(ctx, s.keys.Partition(i), "offset", "max", "idle")
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read partition statuses: %w", err)
-	}
-	out := make([]PartitionStatus, partitions)
-	for i, c := range cmds {
-		v := c.Val()
-		off, _ := v[0].(string)
-		mx, hasMax := v[1].(string)
-		idle, hasIdle := v[2].(string)
-		st := PartitionStatus{Saved: off != "", MaxEventTime: NoWatermark}
-		if st.MaxEventTime, err = parseOptInt(mx, hasMax, NoWatermark); err != nil {
-			return nil, fmt.Errorf("partition %d: max %q: %w", i, mx, err)
-		}
-		if st.IdleUntil, err = parseOptInt(idle, hasIdle, 0); err != nil {
-			return nil, fmt.Errorf("partition %d: idle %q: %w", i, idle, err)
-		}
-		out[i] = st
-	}
-	return out, nil
-}
-
-// sealScript raises a partition's closed bound to ARGV[1] and returns the
-// start/counts pairs of every window ending at or below it. KEYS[1]
-// partition hash, ARGV[2] window size.
-var sealScript = redis.NewScript(`
-local through = tonumber(ARGV[1])
-local size = tonumber(ARGV[2])
-local closed = redis.call('HGET', KEYS[1], 'closed')
-if not closed or tonumber(closed) < through then
-  redis.call('HSET', KEYS[1], 'closed', ARGV[1])
-end
-local out = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local f = all[i]
-  if string.sub(f, 1, 2) == 'w:' then
-    local start = tonumber(string.sub(f, 3))
-    if start + size <= through then
-      out[#out + 1] = string.sub(f, 3)
-      out[#out + 1] = all[i + 1]
-    end
-  end
-end
-return out
-`)
-
-// Seal closes every window ending at or below through on each of the first
-// partitions partitions (so no later Save can change them) and returns their
-// partial counts, summed over the partitions, by window start.
-func (s *RedisStore) Seal(ctx context.Context, partitions int, through int64) (map[int64]eventtime.Counts, error) {
-	cmds := make([]*redis.Cmd, partitions)
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i := range cmds {
-			cmds[i] = sealScript.Eval(ctx, p, []string{s.keys.Partition(i)}, through, s.size)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("seal windows through %d: %w", through, err)
-	}
-	sums := map[int64]eventtime.Counts{}
-	for i, c := range cmds {
-		pairs, err := c.StringSlice()
-		if err != nil {
-			return nil, fmt.Errorf("seal partition %d: %w", i, err)
-		}
-		for j := 0; j+1 < len(pairs); j += 2 {
-			start, err := strconv.ParseInt(pairs[j], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("seal partition %d: window %q: %w", i, pairs[j], err)
-			}
-			cnt, err := decodeCounts(pairs[j+1])
-			if err != nil {
-				return nil, fmt.Errorf("seal partition %d: %w", i, err)
-			}
-			sum := sums[start]
-			for k := range sum {
-				sum[k] += cnt[k]
-			}
-			sums[start] = sum
-		}
-	}
-	return sums, nil
-}
-
-// MarkClosed records closed windows and the new closed bound and watermark
-// in one transaction; windows expire after retention.
-func (s *RedisStore) MarkClosed(ctx context.Context, windows []ClosedWindow, through, watermark int64, partitions int, retention time.Duration) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, w := range windows {
-			key := s.keys.Window(w.Start)
-			fields := make([]any, 0, 2*model.NumVehicleTypes)
-			for _, t := range model.VehicleTypes() {
-				if n := w.Counts[t.Index()]; n > 0 {
-					fields = append(fields, t.String(), n)
-				}
-			}
-			p.HSet(ctx, key, fields...)
-			p.PExpire(ctx, key, retention)
-			p.ZAdd(ctx, s.keys.Closed(), redis.Z{Score: float64(w.Start), Member: w.Start})
-		}
-		p.ZRemRangeByScore(ctx, s.keys.Closed(), "-inf", "("+strconv.FormatInt(through-retention.Milliseconds(), 10))
-		p.HSet(ctx, s.keys.Meta(), "closed", through, "watermark", watermark, "partitions", partitions)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("mark windows closed through %d: %w", through, err)
-	}
-	return nil
-}
-
-// SetWatermark records the pipeline watermark and partition count without
-// closing anything (for /stats).
-func (s *RedisStore) SetWatermark(ctx context.Context, watermark int64, partitions int) error {
-	fields := []any{"partitions", partitions}
-	if watermark != NoWatermark {
-		fields = append(fields, "watermark", watermark)
-	}
-	if err := s.rdb.HSet(ctx, s.keys.Meta(), fields...).Err(); err != nil {
-		return fmt.Errorf("set watermark: %w", err)
-	}
-	return nil
-}
-
-// DropClosed deletes the partial counts of windows ending at or below
-// through from every partition; they are sealed and summed already.
-func (s *RedisStore) DropClosed(ctx context.Context, partitions int, starts []int64) error {
-	if len(starts) == 0 {
-		return nil
-	}
-	fields := make([]string, len(starts))
-	for i, st := range starts {
-		fields[i] = windowField + strconv.FormatInt(st, 10)
-	}
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i := range partitions {
-			p.HDel(ctx, s.keys.Partition(i), fields...)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("drop closed windows: %w", err)
-	}
-	return nil
-}
-
-// ReadMeta reads the pipeline's state; a pipeline that never closed a
-// window has ClosedThrough and Watermark NoWatermark.
-func (s *RedisStore) ReadMeta(ctx context.Context) (Meta, error) {
-	m, err := s.rdb.HGetAll(ctx, s.keys.Meta()).Result()
-	if err != nil {
-		return Meta{}, fmt.Errorf("read meta: %w", err)
-	}
-	var meta Meta
-	c, ok := m["closed"]
-	if meta.ClosedThrough, err = parseOptInt(c, ok, NoWatermark); err != nil {
-		return meta, fmt.Errorf("read meta: closed %q: %w", c, err)
-	}
-	w, ok := m["watermark"]
-	if meta.Watermark, err = parseOptInt(w, ok, NoWatermark); err != nil {
-		return meta, fmt.Errorf("read meta: watermark %q: %w", w, err)
-	}
-	p, _ := strconv.Atoi(m["partitions"])
-	meta.Partitions = p
-	return meta, nil
-}
-
-// ClosedWindows returns closed windows whose start is in [from, to), newest
-// first, at most limit.
-func (s *RedisStore) ClosedWindows(ctx context.Context, from, to int64, limit int) ([]ClosedWindow, error) {
-	starts, err := s.rdb.ZRevRangeByScore(ctx, s.keys.Closed(), &redis.ZRangeBy{
-		Min: strconv.FormatInt(from, 10), Max: "(" + strconv.FormatInt(to, 10), Count: int64(limit),
-	}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list closed windows: %w", err)
-	}
-	cmds := make([]*redis.MapStringStringCmd, len(starts))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, st := range starts {
-			start, _ := strconv.ParseInt(st, 10, 64)
-			cmds[i] = p.HGetAll(ctx, s.keys.Window(start))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read closed windows: %w", err)
-	}
-	out := make([]ClosedWindow, 0, len(starts))
-	for i, st := range starts {
-		m := cmds[i].Val()
-		if len(m) == 0 {
-			continue // expired
-		}
-		start, _ := strconv.ParseInt(st, 10, 64)
-		w := ClosedWindow{Start: start}
-		for name, v := range m {
-			t, ok := model.LookupVehicleType(name)
-			if !ok {
-				continue
-			}
-			w.Counts[t.Index()], _ = strconv.ParseInt(v, 10, 64)
-		}
-		out = append(out, w)
-	}
-	return out, nil
-}
-
-// OpenWindows sums the partial counts of windows not yet closed over the
-// first partitions partitions, newest first.
-func (s *RedisStore) OpenWindows(ctx context.Context, partitions int, closedThrough int64) ([]ClosedWindow, error) {
-	cmds := make([]*redis.MapStringStringCmd, partitions)
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i := range cmds {
-			cmds[i] = p.HGetAll(ctx, s.keys.Partition(i))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read open windows: %w", err)
-	}
-	sums := map[int64]eventtime.Counts{}
-	for _, c := range cmds {
-		for f, v := range c.Val() {
-			start, ok := parseWindowField(f)
-			if !ok || start+s.size <= closedThrough {
-				continue
-			}
-			cnt, err := decodeCounts(v)
-			if err != nil {
-				return nil, fmt.Errorf("read open windows: %w", err)
-			}
-			sum := sums[start]
-			for k := range sum {
-				sum[k] += cnt[k]
-			}
-			sums[start] = sum
-		}
-	}
-	out := make([]ClosedWindow, 0, len(sums))
-	for start, c := range sums {
-		out = append(out, ClosedWindow{Start: start, Counts: c})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start > out[j].Start })
-	return out, nil
-}
-
-// lockScript takes or renews a lease: it succeeds when the key is free or
-// already held by ARGV[1].
-var lockScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if not cur or cur == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-`)
-
-// TryLead takes or renews the closer lease for owner and reports whether
-// owner holds it. The lease only keeps closers from doing the same work
-// twice; correctness never depends on it.
-func (s *RedisStore) TryLead(ctx context.Context, owner string, ttl time.Duration) (bool, error) {
-	n, err := lockScript.Run(ctx, s.rdb, []string{s.keys.Closer()}, owner, ttl.Milliseconds()).Int()
-	if err != nil {
-		return false, fmt.Errorf("closer lease: %w", err)
-	}
-	return n == 1, nil
-}
-
-// ReleaseLead gives the closer lease up if owner holds it.
-func (s *RedisStore) ReleaseLead(ctx context.Context, owner string) error {
-	const script = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
-	return s.rdb.Eval(ctx, script, []string{s.keys.Closer()}, owner).Err()
 }

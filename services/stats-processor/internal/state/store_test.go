@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,15 +19,20 @@ const size = 20 * time.Second
 // backends runs a test against every Redis the store supports: a single
 // server and a three-master Redis Cluster (started for the test), both real.
 func backends(t *testing.T, test func(t *testing.T, s *state.RedisStore)) {
+	backendsWith(t, time.Hour, test)
+}
+
+// backendsWith is backends with closed windows retained for retention.
+func backendsWith(t *testing.T, retention time.Duration, test func(t *testing.T, s *state.RedisStore)) {
 	env := testenv.Get(t)
 	t.Run("single", func(t *testing.T) {
 		rdb, prefix := env.Redis(t)
-		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size))
+		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, retention))
 	})
 	t.Run("cluster", func(t *testing.T) {
 		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testenv.PrivateRedisCluster(t)})
 		t.Cleanup(func() { rdb.Close() })
-		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size))
+		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size, retention))
 	})
 }
 
@@ -64,10 +70,20 @@ func testSaveLoadFence(t *testing.T, s *state.RedisStore) {
 	if !errors.As(err, &fe) || fe.StoredOffset != 10 {
 		t.Fatalf("stale save: %v", err)
 	}
-	// Seal window 0; a save that writes it is then fenced, one that does not applies.
-	sums, err := s.Seal(ctx, 4, 20_000)
-	if err != nil || len(sums) != 1 || sums[0] != counts(3, 1) {
-		t.Fatalf("seal: %v, %v", sums, err)
+	// Close window 0 with an emit that fails: the window is sealed but not
+	// marked closed. A save that writes it is then fenced, one that does not
+	// applies.
+	errEmit := errors.New("kafka down")
+	var emitted []state.ClosedWindow
+	_, err = s.CloseThrough(ctx, 1, 4, state.NoWatermark, 20_000, 24_999, func(ws []state.ClosedWindow) ([]int64, error) {
+		emitted = ws
+		return nil, errEmit
+	})
+	if !errors.Is(err, errEmit) || len(emitted) != 1 || emitted[0] != (state.ClosedWindow{Start: 0, Counts: counts(3, 1)}) {
+		t.Fatalf("close with a failing emit: %v, %v", emitted, err)
+	}
+	if meta, err := s.ReadMeta(ctx); err != nil || meta.ClosedThrough != state.NoWatermark {
+		t.Fatalf("meta after a failed emit: %+v, %v", meta, err)
 	}
 	_, err = s.Save(ctx, state.Checkpoint{Partition: 3, ExpectedOffset: 10, Offset: 11, MaxEventTime: 25_000,
 		Windows: map[int64]eventtime.Counts{0: counts(4, 1)}})
@@ -91,27 +107,39 @@ func testCloseAndRead(t *testing.T, s *state.RedisStore) {
 	ctx := context.Background()
 	for p := range 2 {
 		_, err := s.Save(ctx, state.Checkpoint{Partition: p, ExpectedOffset: -1, Offset: 5, MaxEventTime: 45_000,
-			IdleUntil: int64(p) * 99, Windows: map[int64]eventtime.Counts{0: counts(1, 2), 20_000: counts(5), 40_000: counts(0, 0, 1)}})
+			IdleFor: time.Duration(p) * time.Minute, Windows: map[int64]eventtime.Counts{0: counts(1, 2), 20_000: counts(5), 40_000: counts(0, 0, 1)}})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	sts, err := s.Statuses(ctx, 3)
-	if err != nil || len(sts) != 3 || !sts[0].Saved || sts[1].IdleUntil != 99 || sts[2].Saved || sts[2].MaxEventTime != state.NoWatermark {
+	sts, _, err := s.Statuses(ctx, 3)
+	if err != nil || len(sts) != 3 || !sts[0].Saved || sts[0].Idle || !sts[1].Idle || sts[2].Saved || sts[2].MaxEventTime != state.NoWatermark {
 		t.Fatalf("statuses %+v, %v", sts, err)
 	}
-	sums, err := s.Seal(ctx, 3, 40_000)
-	if err != nil || len(sums) != 2 || sums[0] != counts(2, 4) || sums[20_000] != counts(10) {
-		t.Fatalf("seal: %v, %v", sums, err)
+	// The closer crashes after emitting (a failed mark looks the same to
+	// the next round): the repeat emits the same windows, summed over the
+	// partitions, oldest first, and then marks them closed.
+	want := []state.ClosedWindow{{Start: 0, Counts: counts(2, 4)}, {Start: 20_000, Counts: counts(10)}}
+	for round := range 2 {
+		var emitted []state.ClosedWindow
+		closed, err := s.CloseThrough(ctx, 1, 3, state.NoWatermark, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
+			emitted = ws
+			if round == 0 {
+				return nil, errors.New("crash")
+			}
+			return []int64{7}, nil
+		})
+		if fmt.Sprint(emitted) != fmt.Sprint(want) || (round == 1 && (err != nil || fmt.Sprint(closed) != fmt.Sprint(want))) {
+			t.Fatalf("round %d: emitted %v, closed %v, %v", round, emitted, closed, err)
+		}
 	}
-	if err := s.MarkClosed(ctx, []state.ClosedWindow{{Start: 0, Counts: sums[0]}, {Start: 20_000, Counts: sums[20_000]}}, 40_000, 44_999, 3, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DropClosed(ctx, 3, []int64{0, 20_000}); err != nil {
-		t.Fatal(err)
+	// Nothing is left to close: the partials are gone.
+	closed, err := s.CloseThrough(ctx, 1, 3, 40_000, 40_000, 44_999, func([]state.ClosedWindow) ([]int64, error) { return nil, nil })
+	if err != nil || len(closed) != 0 {
+		t.Fatalf("a second close: %v, %v", closed, err)
 	}
 	meta, err := s.ReadMeta(ctx)
-	if err != nil || meta.ClosedThrough != 40_000 || meta.Watermark != 44_999 || meta.Partitions != 3 {
+	if err != nil || meta.ClosedThrough != 40_000 || meta.Watermark != 44_999 || meta.Partitions != 3 || fmt.Sprint(meta.Output) != "[7]" {
 		t.Fatalf("meta %+v, %v", meta, err)
 	}
 	ws, err := s.ClosedWindows(ctx, -1<<50, 1<<50, 10)
@@ -131,19 +159,32 @@ func TestIntegrationLead(t *testing.T) { backends(t, testLead) }
 
 func testLead(t *testing.T, s *state.RedisStore) {
 	ctx := context.Background()
-	if ok, err := s.TryLead(ctx, "a", time.Second); !ok || err != nil {
-		t.Fatalf("a: %v %v", ok, err)
+	a, err := s.TryLead(ctx, "a", time.Second)
+	if a == 0 || err != nil {
+		t.Fatalf("a: %v %v", a, err)
 	}
-	if ok, _ := s.TryLead(ctx, "b", time.Second); ok {
+	if b, _ := s.TryLead(ctx, "b", time.Second); b != 0 {
 		t.Fatal("b took a held lease")
 	}
-	if ok, _ := s.TryLead(ctx, "a", time.Second); !ok {
-		t.Fatal("a could not renew")
+	if again, _ := s.TryLead(ctx, "a", time.Second); again != a {
+		t.Fatalf("a renewed with token %d, want %d", again, a)
+	}
+	if err := s.ReleaseLead(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.TryLead(ctx, "a", time.Second); again != a {
+		t.Fatal("b released a's lease")
 	}
 	if err := s.ReleaseLead(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := s.TryLead(ctx, "b", time.Second); !ok {
-		t.Fatal("b could not take a released lease")
+	b, _ := s.TryLead(ctx, "b", time.Second)
+	if b <= a {
+		t.Fatalf("b took a released lease with token %d, want more than a's %d", b, a)
+	}
+	// Back to a: a new holder, a new token, larger again.
+	_ = s.ReleaseLead(ctx, "b")
+	if a2, _ := s.TryLead(ctx, "a", time.Second); a2 <= b {
+		t.Fatalf("a's second token %d is not above b's %d", a2, b)
 	}
 }

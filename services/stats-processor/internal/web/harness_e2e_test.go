@@ -7,12 +7,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +22,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // The end-to-end test of the page runs the real stats-processor binary
@@ -33,20 +33,13 @@ import (
 // chromiumPath is Debian's chromium; `make test-integration` installs it.
 const chromiumPath = "/usr/bin/chromium"
 
-// processorBinary builds the service with the race detector once per run.
-func processorBinary(t *testing.T) string {
-	return testenv.Binary(t, "./services/stats-processor", true)
-}
-
 // pipe is one pipeline under test: private topics and key prefix, one
 // processor instance.
 type pipe struct {
 	env    testenv.Services
 	input  string
 	addr   string
-	cmd    *exec.Cmd
-	done   chan error
-	log    string
+	proc   *testenv.Processor
 	ooo    time.Duration
 	window time.Duration
 }
@@ -54,51 +47,9 @@ type pipe struct {
 func startPipe(t *testing.T, partitions int) *pipe {
 	t.Helper()
 	env := testenv.Get(t)
-	_, prefix := env.Redis(t)
-	p := &pipe{
-		env: env, input: env.Topic(t, "live-in", partitions),
-		addr: fmt.Sprintf("127.0.0.1:%d", testenv.Port(t)), done: make(chan error, 1),
-		log: filepath.Join(t.TempDir(), "processor.log"), ooo: 3 * time.Second, window: 20 * time.Second,
-	}
-	logf, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(processorBinary(t), "--config", "/dev/null")
-	p.cmd.Env = append(os.Environ(),
-		"PROCESSOR_KAFKA_BROKERS="+env.BrokerList(),
-		"PROCESSOR_KAFKA_INPUT_TOPIC="+p.input,
-		"PROCESSOR_KAFKA_OUTPUT_TOPIC="+env.Topic(t, "live-out", 1),
-		"PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="+env.Topic(t, "live-dead", 1),
-		"PROCESSOR_KAFKA_LATE_TOPIC="+env.Topic(t, "live-late", 1),
-		"PROCESSOR_KAFKA_GROUP_ID="+testenv.UniqueName("live-group"),
-		"PROCESSOR_KAFKA_START_OFFSET=earliest",
-		"PROCESSOR_KAFKA_SESSION_TIMEOUT=6s",
-		"PROCESSOR_REDIS_ADDR="+env.RedisAddr,
-		"PROCESSOR_REDIS_KEY_PREFIX="+prefix,
-		"PROCESSOR_WINDOW_SIZE="+p.window.String(),
-		"PROCESSOR_WATERMARK_MAX_OUT_OF_ORDERNESS="+p.ooo.String(),
-		"PROCESSOR_WATERMARK_IDLE_TIMEOUT=5s",
-		"PROCESSOR_CHECKPOINT_INTERVAL=200ms",
-		"PROCESSOR_HTTP_ADDR="+p.addr,
-		"PROCESSOR_INSTANCE_ID=live",
-		"PROCESSOR_LOG_FORMAT=text",
-	)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait(); logf.Close() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Signal(syscall.SIGKILL)
-			<-p.done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(p.log)
-			t.Logf("--- processor log\n%s", tail(string(b), 40))
-		}
-	})
+	cfg := env.E2EProcessor(t, "live", partitions)
+	proc := testenv.StartProcessor(t, "live", cfg)
+	p := &pipe{env: env, input: cfg.Input, addr: proc.Addr, proc: proc, ooo: cfg.MaxOutOfOrderness, window: cfg.Window}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + p.addr + "/readyz")
@@ -108,15 +59,8 @@ func startPipe(t *testing.T, partitions int) *pipe {
 				return p
 			}
 		}
-		select {
-		case err := <-p.done:
-			b, _ := os.ReadFile(p.log)
-			t.Fatalf("processor exited at start: %v\n%s", err, tail(string(b), 30))
-		default:
-		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(p.log)
-			t.Fatalf("processor not ready after 60 s\n%s", tail(string(b), 30))
+			t.Fatalf("processor not ready after 60 s\n%s", proc.Tail(30))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -126,21 +70,11 @@ func startPipe(t *testing.T, partitions int) *pipe {
 func (p *pipe) stop(t *testing.T) {
 	t.Helper()
 	start := time.Now()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("processor did not exit 0 on SIGTERM: %v", err)
-		}
-		t.Logf("processor stopped in %s with the page connected", time.Since(start).Round(time.Millisecond))
-	case <-time.After(10 * time.Second):
-		t.Errorf("processor did not stop within 10 s of SIGTERM with the page connected")
+	if err := p.proc.Stop(10 * time.Second); err != nil {
+		t.Errorf("with the page connected: %v", err)
+		return
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	t.Logf("processor stopped in %s with the page connected", time.Since(start).Round(time.Millisecond))
 }
 
 // vehicle is one input record and what the test expects of it.
@@ -199,29 +133,25 @@ func history(seed uint64, partitions int, from, to int64) []vehicle {
 	return out
 }
 
-// windowCounts is the contract's result for the records in partition order:
-// an event is late when its window's end-1 is at or below its partition's
-// watermark before it (largest event time so far - ooo - 1).
+// windowCounts is the contract's result for the records in partition order
+// (eventtimetest's oracle): counts by window start and type name.
 func windowCounts(recs []vehicle, window, ooo time.Duration) (counts map[int64]map[string]int64, late, bad int) {
-	size := window.Milliseconds()
-	counts = map[int64]map[string]int64{}
-	maxT := map[int]int64{}
+	var events []eventtimetest.Event
 	for _, r := range recs {
 		if r.bad {
 			bad++
 			continue
 		}
-		m, seen := maxT[r.partition]
-		start := r.eventTime - r.eventTime%size
-		if seen && start+size-1 <= m-ooo.Milliseconds()-1 {
-			late++
-			continue
+		typ, _ := model.LookupVehicleType(r.typ)
+		events = append(events, eventtimetest.Event{Partition: r.partition, Time: r.eventTime, Type: typ})
+	}
+	byKey, late := eventtimetest.Expected(events, window, ooo)
+	counts = map[int64]map[string]int64{}
+	for k, n := range byKey {
+		if counts[k.Start] == nil {
+			counts[k.Start] = map[string]int64{}
 		}
-		if counts[start] == nil {
-			counts[start] = map[string]int64{}
-		}
-		counts[start][r.typ]++
-		maxT[r.partition] = max(m, r.eventTime)
+		counts[k.Start][k.Type.String()] = n
 	}
 	return counts, late, bad
 }

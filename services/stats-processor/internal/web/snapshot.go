@@ -3,12 +3,8 @@ package web
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 )
 
 // Snapshot is one "stats" event: the GET /stats answer plus live figures.
@@ -20,6 +16,9 @@ type Snapshot struct {
 	// Late and DeadLetters are this instance's totals since it started.
 	Late        int64 `json:"late"`
 	DeadLetters int64 `json:"deadLetters"`
+	// EmitDelaySeconds is how long after its end the last window this
+	// instance closed was on the output topic; nil when it closed none.
+	EmitDelaySeconds *float64 `json:"emitDelaySeconds"`
 	// WatermarkLagSeconds is Now minus the watermark; nil without one.
 	WatermarkLagSeconds *float64 `json:"watermarkLagSeconds"`
 	// Now is the server's wall clock when the snapshot was taken.
@@ -30,27 +29,20 @@ type Snapshot struct {
 // them.
 type Totals struct {
 	Events, Late, DeadLetters float64
+	// EmitDelay is the last window's emit delay; HasEmitDelay is false
+	// until this instance closed one.
+	EmitDelay    time.Duration
+	HasEmitDelay bool
 }
 
-// MetricsTotals reads the totals from the pipeline's counters.
-func MetricsTotals(m *pipeline.Metrics) func() Totals {
+// MetricsTotals reads the totals from the processor's counters.
+func MetricsTotals(m *metrics.Metrics) func() Totals {
 	return func() Totals {
 		var t Totals
-		for _, vt := range model.VehicleTypes() {
-			t.Events += counterValue(m.Events.WithLabelValues(vt.String()))
-		}
-		t.Late = counterValue(m.Late)
-		t.DeadLetters = counterValue(m.DeadLetters)
+		t.Events, t.Late, t.DeadLetters = m.Totals()
+		t.EmitDelay, t.HasEmitDelay = m.LastEmitDelay()
 		return t
 	}
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
 }
 
 // rate turns samples of a monotonic counter into a per-second rate over the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -226,6 +227,10 @@ func (s *Stream) poll(ctx context.Context) {
 		EventsPerSecond: eps,
 		Late:            int64(totals.Late),
 		DeadLetters:     int64(totals.DeadLetters),
+	}
+	if totals.HasEmitDelay {
+		d := math.Round(totals.EmitDelay.Seconds()*1000) / 1000
+		snap.EmitDelaySeconds = &d
 	}
 	// The clock fields (Now, WatermarkLagSeconds) change every poll; a
 	// viewer waits for the rest, and the page advances the lag on its own.

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 )
 
 // fakeStats is a StatsReader whose answer the test sets.
@@ -409,12 +409,19 @@ func TestRate(t *testing.T) {
 }
 
 func TestMetricsTotals(t *testing.T) {
-	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	m.Events.WithLabelValues("CAR").Add(40)
 	m.Events.WithLabelValues("TRUCK").Add(5)
 	m.Late.Add(2)
 	m.DeadLetters.Add(3)
 	if got := MetricsTotals(m)(); got != (Totals{Events: 45, Late: 2, DeadLetters: 3}) {
 		t.Errorf("totals %+v", got)
+	}
+	m.ObserveEmitDelay(12 * time.Millisecond)
+	if got := MetricsTotals(m)(); !got.HasEmitDelay || got.EmitDelay != 12*time.Millisecond {
+		t.Errorf("totals after a window closed %+v", got)
 	}
 }

@@ -78,17 +78,10 @@ func (c Config) Validate() error {
 // Load builds the configuration from the defaults, the YAML file, the
 // environment (environ, as os.Environ) and the command line (args, without
 // the program name), in rising priority. --help is written to help
-// (os.Stderr when nil).
+// (os.Stderr when nil) and returns config.ErrHelp.
 func Load(args, environ []string, help io.Writer) (Config, error) {
 	cfg := DefaultConfig()
-	err := config.Load(&cfg, config.Options{
-		Service:     Service,
-		EnvPrefix:   EnvPrefix,
-		Args:        args,
-		Environ:     environ,
-		DefaultFile: DefaultFile,
-		Output:      help,
-	})
+	err := config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile}.Load(&cfg, args, environ, help)
 	return cfg, err
 }
 

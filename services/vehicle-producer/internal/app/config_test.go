@@ -2,45 +2,27 @@ package app_test
 
 import (
 	"encoding/json"
-	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/config/configtest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/app"
 )
 
+// TestDefaults: the built-in defaults and configs/vehicle-producer.yaml
+// agree, and are the contract's.
 func TestDefaults(t *testing.T) {
-	// The test runs in the package folder, where configs/ does not exist:
-	// built-in defaults only.
-	cfg, err := app.Load(nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(cfg, app.DefaultConfig()) {
-		t.Fatalf("Load() = %+v, want the defaults", cfg)
-	}
+	file := filepath.Join(testenv.RepoRoot(t), "configs", "vehicle-producer.yaml")
+	configtest.Defaults(t, app.DefaultConfig(), file, func(args []string) (app.Config, error) { return app.Load(args, nil, nil) })
+	cfg := app.DefaultConfig()
 	// The contract's defaults.
 	if cfg.Kafka.Brokers[0] != "localhost:9092" || cfg.Kafka.Topic != "vehicle-topic" || cfg.Rate != 0.5 ||
 		cfg.Count != 0 || cfg.Seed != 0 || cfg.HTTP.Addr != ":9090" {
 		t.Errorf("defaults differ from the contract: %+v", cfg)
-	}
-}
-
-// TestYAMLFileHoldsTheDefaults keeps configs/vehicle-producer.yaml and the
-// code in step: the file documents every key with its default value.
-func TestYAMLFileHoldsTheDefaults(t *testing.T) {
-	file := filepath.Join(testenv.RepoRoot(t), "configs", "vehicle-producer.yaml")
-	cfg, err := app.Load([]string{"--config", file}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(cfg, app.DefaultConfig()) {
-		t.Errorf("%s differs from the defaults:\n got %+v\nwant %+v", file, cfg, app.DefaultConfig())
 	}
 }
 
@@ -92,27 +74,11 @@ func TestBadValuesAreAllNamed(t *testing.T) {
 		"PRODUCER_LOG_LEVEL=loud",
 	}
 	_, err := app.Load(nil, env, nil)
-	var ce *config.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("Load = %v, want a *config.Error", err)
-	}
-	msg := err.Error()
-	for _, key := range []string{"rate", "count", "kafka.compression", "kafka.partitions", "kafka.topic",
-		"generator.weights.truck", "generator.late_fraction", "http.addr", "log.level"} {
-		if !strings.Contains(msg, "\n  "+key+" (") {
-			t.Errorf("the message does not name %s:\n%s", key, msg)
-		}
-	}
-	if len(ce.Problems) != 9 {
-		t.Errorf("%d problems, want 9:\n%s", len(ce.Problems), msg)
-	}
+	configtest.Names(t, err, "rate", "count", "kafka.compression", "kafka.partitions", "kafka.topic",
+		"generator.weights.truck", "generator.late_fraction", "http.addr", "log.level")
 	// Values that do not parse are named with their variable too.
 	_, err = app.Load(nil, []string{"PRODUCER_RATE=fast", "PRODUCER_KAFKA_BATCH_TIMEOUT=5"}, nil)
-	for _, want := range []string{"rate (PRODUCER_RATE)", "kafka.batch_timeout (PRODUCER_KAFKA_BATCH_TIMEOUT)"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v does not name %s", err, want)
-		}
-	}
+	configtest.Names(t, err, "rate", "kafka.batch_timeout")
 	// All weights zero is one problem of the whole mix.
 	zero := []string{"PRODUCER_GENERATOR_WEIGHTS_CAR=0", "PRODUCER_GENERATOR_WEIGHTS_TRUCK=0", "PRODUCER_GENERATOR_WEIGHTS_VAN=0",
 		"PRODUCER_GENERATOR_WEIGHTS_BUS=0", "PRODUCER_GENERATOR_WEIGHTS_MOTORCYCLE=0"}

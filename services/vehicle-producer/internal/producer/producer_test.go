@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
+	"github.com/vehicle-stats/vehicle-stats/pkg/serde/serdetest"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/generator"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/producer"
@@ -126,7 +126,7 @@ func TestCountSendsExactlyNValidRecords(t *testing.T) {
 	ref, _ := generator.New(generator.DefaultConfig(), 77)
 	var want generator.Event
 	for i, r := range recs {
-		v, err := serde.VehicleCodec{}.Decode(r.Value)
+		v, err := serdetest.DecodeVehicle(r.Value)
 		if err != nil {
 			t.Fatalf("record %d %s: %v", i, r.Value, err)
 		}

@@ -160,6 +160,8 @@
     setText('#eps', dec1(snap.eventsPerSecond), snap.eventsPerSecond);
     setText('#wm', snap.watermark ? `watermark at ${clock(snap.watermark)}` : 'no watermark yet', snap.watermark || '');
     tickLag();
+    setText('#emit', snap.emitDelaySeconds != null ? `last window out ${num(Math.round(snap.emitDelaySeconds * 1000))} ms after its end` : '',
+      snap.emitDelaySeconds != null ? snap.emitDelaySeconds : '');
     const late = setText('#late', num(snap.late), snap.late);
     late.classList.toggle('nonzero', snap.late > 0);
     const dead = setText('#dead', num(snap.deadLetters), snap.deadLetters);

@@ -1,6 +1,7 @@
-package pipeline
+package consumer
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,55 +11,41 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
 )
-
-func TestStatisticsRecords(t *testing.T) {
-	var c eventtime.Counts
-	c[model.Car.Index()] = 42
-	c[model.Truck.Index()] = 5
-	msgs := StatisticsRecords([]state.ClosedWindow{{Start: 1_763_768_700_000, Counts: c}}, 20_000)
-	if len(msgs) != 2 {
-		t.Fatalf("%d records, want 2 (zero counts are not written)", len(msgs))
-	}
-	if got := string(msgs[0].Key); got != "CAR:1763768700000" {
-		t.Errorf("key %s", got)
-	}
-	want := `{"start":"2025-11-21T23:45:00.000Z","end":"2025-11-21T23:45:20.000Z","vehicleType":"CAR","count":42}`
-	if got := string(msgs[0].Value); got != want {
-		t.Errorf("value\n got %s\nwant %s", got, want)
-	}
-	if msgs[0].Time.UnixMilli() != 1_763_768_719_999 {
-		t.Errorf("record time %v, want end - 1 ms", msgs[0].Time)
-	}
-	if !strings.HasPrefix(string(msgs[1].Key), "TRUCK:") {
-		t.Errorf("second key %s", msgs[1].Key)
-	}
-}
 
 func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	c := DefaultConfig()
-	c.Brokers = nil
-	c.StartOffset = "middle"
-	c.OutputTopic = c.InputTopic
-	c.EventTime.WindowSize = 0
-	c.SessionTimeout = time.Second
-	err := c.Validate()
-	for _, key := range []string{"kafka.brokers", "kafka.start_offset", "kafka.input_topic", "window.size", "kafka.session_timeout"} {
-		if err == nil || !strings.Contains(err.Error(), key+":") {
-			t.Errorf("error lacks %s: %v", key, err)
+	cc := DefaultConfig()
+	cc.StartOffset = "middle"
+	cc.SessionTimeout = time.Second
+	// Keys are relative to the component: the service puts them under kafka.
+	for _, c := range []struct {
+		err  error
+		keys []string
+	}{
+		{cc.Validate(), []string{"start_offset", "session_timeout"}},
+	} {
+		for _, key := range c.keys {
+			if c.err == nil || !strings.Contains("\n"+c.err.Error(), "\n"+key+":") {
+				t.Errorf("error lacks %s: %v", key, c.err)
+			}
 		}
 	}
 }
 
 func newTestWorker(late string) *worker {
-	cfg := DefaultConfig()
-	cfg.LateTopic = late
-	p := &Processor{cfg: cfg, metrics: NewMetrics(prometheus.NewRegistry())}
-	return &worker{p: p, et: eventtime.NewPartition(cfg.EventTime)}
+	tc := topics.DefaultConfig()
+	tc.LateTopic = late
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		panic(err)
+	}
+	c := New(DefaultConfig(), topics.New(tc, nil, nil), eventtime.DefaultConfig(), nil, m, slog.Default(), Options{})
+	return &worker{c: c, et: eventtime.NewPartition(c.et)}
 }
 
 func TestHandle(t *testing.T) {
@@ -71,7 +58,7 @@ func TestHandle(t *testing.T) {
 	if w.counted[model.Truck.Index()] != 1 || w.late != 1 || w.dead != 1 {
 		t.Fatalf("counted %v late %d dead %d", w.counted, w.late, w.dead)
 	}
-	if len(w.pending) != 2 || w.pending[0].Topic != "late" || w.pending[1].Topic != DefaultConfig().DeadLetterTopic {
+	if len(w.pending) != 2 || w.pending[0].Topic != "late" || w.pending[1].Topic != topics.DefaultConfig().DeadLetterTopic {
 		t.Fatalf("pending %+v", w.pending)
 	}
 	h := map[string]string{}
@@ -101,7 +88,7 @@ func BenchmarkPerEvent(b *testing.B) {
 		w.handle(msgs[i%n])
 		i++
 		if i%n == 0 { // a new pass through the same times would be late: restart the partition
-			w.et = eventtime.NewPartition(w.p.cfg.EventTime)
+			w.et = eventtime.NewPartition(w.c.et)
 		}
 	}
 }

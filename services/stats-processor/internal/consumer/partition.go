@@ -1,4 +1,4 @@
-package pipeline
+package consumer
 
 import (
 	"context"
@@ -16,22 +16,25 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
 // runPartition owns one input partition for one consumer-group generation:
 // it consumes, counts and checkpoints until ctx ends, and after any error
 // starts over from the state saved in Redis.
-func (p *Processor) runPartition(ctx context.Context, partition int) {
-	log := p.log.With("partition", partition)
+func (c *Consumer) runPartition(ctx context.Context, partition int) {
+	log := c.log.With("partition", partition)
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
+	defer c.markBeyondEnd(partition, 0, -1) // not ours to report any more
 	for {
-		err := p.consumePartition(ctx, partition)
+		err := c.consumePartition(ctx, partition)
+		c.metrics.CountErrors(err)
 		if ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, state.ErrFenced) {
-			p.metrics.Fenced.Inc()
+			c.metrics.Fenced.Inc()
 			log.Info("checkpoint fenced; reloading the partition from Redis and replaying", "reason", err)
 			continue
 		}
@@ -47,7 +50,7 @@ func (p *Processor) runPartition(ctx context.Context, partition int) {
 
 // worker is the state of one partition between two reloads.
 type worker struct {
-	p         *Processor
+	c         *Consumer
 	partition int
 	et        *eventtime.Partition
 	expected  int64 // offset saved in Redis (-1: none)
@@ -57,6 +60,7 @@ type worker struct {
 	lastAct   int64            // wall ms of the last record, or of the start
 	lastSave  time.Time
 	idleSaved bool
+	savedMax  int64           // largest event time at the last save (NoWatermark: none)
 	pending   []kafka.Message // dead letters and late events to write before the next save
 	counted   [model.NumVehicleTypes]int64
 	late      int64
@@ -64,49 +68,52 @@ type worker struct {
 	dirty     bool // offset moved since the last save
 }
 
-func (p *Processor) consumePartition(ctx context.Context, partition int) error {
-	st, err := p.store.Load(ctx, partition)
+func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
+	st, err := c.store.Load(ctx, partition)
 	if err != nil {
-		p.metrics.redisErrors.Inc()
-		return err
+		return metrics.Failed(metrics.Redis, err)
 	}
-	w := &worker{p: p, partition: partition, et: eventtime.NewPartition(p.cfg.EventTime), expected: -1, highWater: -1,
-		lag: p.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(partition))}
+	w := &worker{c: c, partition: partition, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1,
+		lag: c.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(partition))}
 	w.et.Restore(st.MaxEventTime, st.ClosedThrough, st.Windows)
+	w.savedMax = st.MaxEventTime
 	if st.Saved {
 		w.expected, w.offset = st.Offset, st.Offset
 	}
 
-	conn, err := p.dialAnyLeader(ctx, partition)
+	conn, err := c.dialAnyLeader(ctx, partition)
 	if err != nil {
-		p.metrics.kafkaErrors.Inc()
-		return fmt.Errorf("connect to the leader of %s/%d: %w", p.cfg.InputTopic, partition, err)
+		return metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, partition, err))
 	}
 	defer conn.Close()
 
 	first, last, err := readOffsets(conn)
 	if err != nil {
-		p.metrics.kafkaErrors.Inc()
-		return err
+		return metrics.Failed(metrics.Kafka, err)
 	}
 	switch {
-	case !st.Saved && p.cfg.StartOffset == StartEarliest:
+	case !st.Saved && (c.cfg.StartOffset == StartEarliest || st.AddedLater):
+		// A partition added to the topic while the pipeline ran holds
+		// events that are not late: all of them count.
 		w.offset = first
 	case !st.Saved:
 		w.offset = last
 	case w.offset < first:
-		p.log.Error("saved offset is below the log start (records were deleted by retention before being counted); skipping ahead",
+		c.log.Error("saved offset is below the log start (records were deleted by retention before being counted); skipping ahead",
 			"partition", partition, "saved", w.offset, "first", first, "lost", first-w.offset)
 		w.offset = first
+	case w.offset > last:
+		return w.beyondEnd(last)
 	}
+	c.markBeyondEnd(partition, 0, -1)
 	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
-		return fmt.Errorf("seek %s/%d to %d: %w", p.cfg.InputTopic, partition, w.offset, err)
+		return metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, partition, w.offset, err))
 	}
 	w.dirty = !st.Saved // save the start position at once so a restart resumes here
-	w.lastAct = p.now().UnixMilli()
+	w.lastAct = c.opts.Now().UnixMilli()
 	// lastSave stays zero: the first batch is saved at once, so the start
 	// position and the first counts are in Redis without waiting an interval.
-	p.log.Debug("partition resumed", "partition", partition, "offset", w.offset, "saved", st.Saved,
+	c.log.Debug("partition resumed", "partition", partition, "offset", w.offset, "saved", st.Saved,
 		"max_event_time", st.MaxEventTime, "open_windows", len(st.Windows))
 
 	for {
@@ -114,7 +121,7 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 			return w.finalSave()
 		}
 		if err := w.fetch(conn); err != nil {
-			p.metrics.kafkaErrors.Inc()
+			err = metrics.Failed(metrics.Kafka, err)
 			// Keep what was counted: save it, then reconnect.
 			if serr := w.save(context.Background(), false); serr != nil {
 				return errors.Join(err, serr)
@@ -127,12 +134,12 @@ func (p *Processor) consumePartition(ctx context.Context, partition int) error {
 	}
 }
 
-func (p *Processor) dialAnyLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
+func (c *Consumer) dialAnyLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
 	var err error
-	for _, b := range p.cfg.Brokers {
-		var c *kafka.Conn
-		if c, err = p.dialer.DialLeader(ctx, "tcp", b, p.cfg.InputTopic, partition); err == nil {
-			return c, nil
+	for _, b := range c.topics.Brokers {
+		var conn *kafka.Conn
+		if conn, err = c.dialer.DialLeader(ctx, "tcp", b, c.topics.InputTopic, partition); err == nil {
+			return conn, nil
 		}
 	}
 	return nil, err
@@ -151,19 +158,19 @@ func readOffsets(conn *kafka.Conn) (first, last int64, err error) {
 // fetch reads one batch and counts it. An empty batch after the broker's
 // wait is normal.
 func (w *worker) fetch(conn *kafka.Conn) error {
-	p := w.p
+	c := w.c
 	// A caught-up partition waits for new data at most until it would turn
 	// idle, so idleness (and the closing of the last windows) is not delayed
 	// by a long fetch.
-	wait := p.cfg.FetchMaxWait
+	wait := c.cfg.FetchMaxWait
 	if w.highWater >= 0 && w.offset >= w.highWater {
-		until := time.Duration(w.lastAct+p.cfg.EventTime.IdleTimeout.Milliseconds()-p.now().UnixMilli()) * time.Millisecond
+		until := time.Duration(w.lastAct+c.et.Watermark.IdleTimeout.Milliseconds()-c.opts.Now().UnixMilli()) * time.Millisecond
 		if until > 0 {
 			wait = min(wait, max(until, 10*time.Millisecond))
 		}
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
-	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: p.cfg.FetchMaxBytes})
+	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.cfg.FetchMaxBytes})
 	defer conn.SetReadDeadline(time.Time{})
 	hw := batch.HighWaterMark()
 	// One deadline for the whole batch: setting it per message costs a clock
@@ -175,7 +182,7 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 		if err != nil {
 			batch.Close()
 			if n > 0 {
-				w.lastAct = p.now().UnixMilli()
+				w.lastAct = c.opts.Now().UnixMilli()
 				w.flushMetrics()
 			}
 			if hw >= 0 {
@@ -207,16 +214,32 @@ func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
 			return oerr
 		}
 		if w.offset < first {
-			w.p.log.Error("offset below the log start (deleted by retention before being counted); skipping ahead",
+			w.c.log.Error("offset below the log start (deleted by retention before being counted); skipping ahead",
 				"partition", w.partition, "offset", w.offset, "first", first)
 			w.offset = first
 			_, serr := conn.Seek(first, kafka.SeekAbsolute)
 			return serr
 		}
+		_, last, oerr := readOffsets(conn)
+		if oerr != nil {
+			return oerr
+		}
+		if w.offset > last {
+			return w.beyondEnd(last)
+		}
 		return fmt.Errorf("offset %d out of range: %w", w.offset, err)
 	default:
-		return fmt.Errorf("fetch %s/%d at %d: %w", w.p.cfg.InputTopic, w.partition, w.offset, err)
+		return fmt.Errorf("fetch %s/%d at %d: %w", w.c.topics.InputTopic, w.partition, w.offset, err)
 	}
+}
+
+// beyondEnd stops the partition: its saved offset lies beyond the log end.
+// The error is logged by the worker's retry loop, which checks again after
+// its backoff, so a partition that a reset cleared resumes by itself.
+func (w *worker) beyondEnd(end int64) error {
+	w.c.markBeyondEnd(w.partition, w.offset, end)
+	return fmt.Errorf("%s/%d: %w (saved %d, log end %d): the topic was recreated or lost records; stop every instance and run `stats-processor reset`",
+		w.c.topics.InputTopic, w.partition, ErrOffsetBeyondEnd, w.offset, end)
 }
 
 // handle is the per-event path: decode, classify, count.
@@ -229,7 +252,7 @@ func (w *worker) handle(msg kafka.Message) {
 	// A far-future event is a bad record, not an event: given to Add it would
 	// push the partition's watermark so far ahead that every later event of
 	// the partition is late, and the pipeline would close windows up to it.
-	if maxFuture := w.p.cfg.EventTime.MaxFuture; maxFuture > 0 {
+	if maxFuture := w.c.et.Watermark.MaxFuture; maxFuture > 0 {
 		recordTime := eventtime.NoRecordTime
 		if !msg.Time.IsZero() {
 			recordTime = msg.Time.UnixMilli()
@@ -241,8 +264,8 @@ func (w *worker) handle(msg kafka.Message) {
 	}
 	if w.et.Add(ev.EventTime, ev.Type).Late() {
 		w.late++
-		if w.p.cfg.LateTopic != "" {
-			w.pending = append(w.pending, kafka.Message{Topic: w.p.cfg.LateTopic, Key: msg.Key, Value: msg.Value})
+		if w.c.topics.LateTopic != "" {
+			w.pending = append(w.pending, kafka.Message{Topic: w.c.topics.LateTopic, Key: msg.Key, Value: msg.Value})
 		}
 		return
 	}
@@ -254,12 +277,12 @@ func (w *worker) handle(msg kafka.Message) {
 func (w *worker) deadLetter(msg kafka.Message, reason error) {
 	w.dead++
 	w.pending = append(w.pending, kafka.Message{
-		Topic: w.p.cfg.DeadLetterTopic,
+		Topic: w.c.topics.DeadLetterTopic,
 		Key:   msg.Key,
 		Value: msg.Value,
 		Headers: []kafka.Header{
 			{Key: "error", Value: []byte(reason.Error())},
-			{Key: "source-topic", Value: []byte(w.p.cfg.InputTopic)},
+			{Key: "source-topic", Value: []byte(w.c.topics.InputTopic)},
 			{Key: "source-partition", Value: strconv.AppendInt(nil, int64(w.partition), 10)},
 			{Key: "source-offset", Value: strconv.AppendInt(nil, msg.Offset, 10)},
 		},
@@ -267,10 +290,10 @@ func (w *worker) deadLetter(msg kafka.Message, reason error) {
 }
 
 func (w *worker) flushMetrics() {
-	m := w.p.metrics
+	m := w.c.metrics
 	for i, n := range w.counted {
 		if n > 0 {
-			m.eventsByType[i].Add(float64(n))
+			m.AddEvents(i, n)
 			w.counted[i] = 0
 		}
 	}
@@ -287,20 +310,34 @@ func (w *worker) flushMetrics() {
 // maybeSave saves when the interval has passed and there is news (or an
 // idle lease to renew), or when many side records are pending.
 func (w *worker) maybeSave(ctx context.Context) error {
-	now := w.p.now()
+	now := w.c.opts.Now()
 	idle := w.idle(now)
-	due := now.Sub(w.lastSave) >= w.p.cfg.CheckpointInterval
+	due := now.Sub(w.lastSave) >= w.c.opts.CheckpointInterval
 	news := w.dirty || w.et.HasDirty() || idle
 	// Becoming idle is saved at once: the pipeline watermark, and so the
-	// closing of the last windows, waits for it.
-	if (due && news) || idle != w.idleSaved || len(w.pending) >= 10_000 {
+	// closing of the last windows, waits for it. So is a watermark that
+	// passed a window's end while the partition is caught up (live): the
+	// window can close as soon as every partition did so. While catching
+	// up, windows end every few thousand events; the interval then bounds
+	// the saves.
+	caughtUp := w.highWater >= 0 && w.offset >= w.highWater
+	if (due && news) || idle != w.idleSaved || (caughtUp && w.crossedWindow()) || len(w.pending) >= 10_000 {
 		return w.save(ctx, idle)
 	}
 	return nil
 }
 
+// crossedWindow reports whether the partition's watermark passed the end of
+// a window since the last save.
+func (w *worker) crossedWindow() bool {
+	size, ooo := w.c.et.Window.Size, w.c.et.Watermark.MaxOutOfOrderness
+	now := eventtime.ClosedThrough(eventtime.WatermarkOf(w.et.MaxEventTime(), ooo), size)
+	saved := eventtime.ClosedThrough(eventtime.WatermarkOf(w.savedMax, ooo), size)
+	return now != saved
+}
+
 func (w *worker) idle(now time.Time) bool {
-	return eventtime.IsIdle(w.highWater >= 0 && w.offset >= w.highWater, w.lastAct, now.UnixMilli(), w.p.cfg.EventTime.IdleTimeout)
+	return eventtime.IsIdle(w.highWater >= 0 && w.offset >= w.highWater, w.lastAct, now.UnixMilli(), w.c.et.Watermark.IdleTimeout)
 }
 
 func (w *worker) finalSave() error {
@@ -308,7 +345,7 @@ func (w *worker) finalSave() error {
 	defer cancel()
 	err := w.save(ctx, false) // not idle: without an owner the partition holds the watermark
 	if err != nil {
-		w.p.log.Warn("final checkpoint failed; the next owner replays from the previous one", "partition", w.partition, "error", err)
+		w.c.log.Warn("final checkpoint failed; the next owner replays from the previous one", "partition", w.partition, "error", err)
 	}
 	return err
 }
@@ -317,47 +354,47 @@ func (w *worker) finalSave() error {
 // first so that a crash in between replays them (at least once) rather than
 // losing them.
 func (w *worker) save(ctx context.Context, idle bool) error {
-	p := w.p
+	c := w.c
 	if len(w.pending) > 0 {
-		if err := p.side.WriteMessages(ctx, w.pending...); err != nil {
-			p.metrics.kafkaErrors.Inc()
-			return fmt.Errorf("write %d dead-letter/late records: %w", len(w.pending), err)
+		if err := c.opts.Side.WriteMessages(ctx, w.pending...); err != nil {
+			return metrics.Failed(metrics.Kafka, fmt.Errorf("write %d dead-letter/late records: %w", len(w.pending), err))
 		}
 		clear(w.pending)
 		w.pending = w.pending[:0]
 	}
-	now := p.now()
+	now := c.opts.Now()
 	cp := state.Checkpoint{
 		Partition:      w.partition,
 		ExpectedOffset: w.expected,
 		Offset:         w.offset,
 		MaxEventTime:   w.et.MaxEventTime(),
-		Owner:          p.cfg.InstanceID,
+		Owner:          c.opts.InstanceID,
 		Windows:        map[int64]eventtime.Counts{},
 	}
 	if idle {
-		cp.IdleUntil = now.Add(p.cfg.idleLease()).UnixMilli()
+		cp.IdleFor = c.idleLease()
 	}
 	w.et.Dirty(func(start int64, c eventtime.Counts) { cp.Windows[start] = c })
 	t0 := time.Now()
-	closed, err := p.store.Save(ctx, cp)
-	p.metrics.Checkpoint.Observe(time.Since(t0).Seconds())
+	closed, err := c.store.Save(ctx, cp)
+	c.metrics.Checkpoint.Observe(time.Since(t0).Seconds())
 	if err != nil {
-		if !errors.Is(err, state.ErrFenced) {
-			p.metrics.redisErrors.Inc()
+		if errors.Is(err, state.ErrFenced) {
+			return err
 		}
-		return err
+		return metrics.Failed(metrics.Redis, err)
 	}
 	w.et.MarkSaved()
 	w.et.Seal(closed)
 	w.expected = w.offset
 	w.dirty = false
-	if idle != w.idleSaved {
-		p.nudgeCloser()
+	if idle != w.idleSaved || w.crossedWindow() {
+		c.opts.OnProgress()
 	}
+	w.savedMax = w.et.MaxEventTime()
 	w.idleSaved = idle
 	w.lastSave = now
-	p.savedOffset(w.partition, w.offset)
+	c.savedOffset(w.partition, w.offset)
 	return nil
 }
 

@@ -1,0 +1,54 @@
+// Package configtest holds the checks every service's configuration test
+// makes, so that the services check their configuration alike.
+package configtest
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
+)
+
+// Defaults checks that load, with no YAML file, environment or flags (args
+// nil; the test runs in its package folder, where configs/ does not exist),
+// gives defaults, and that file, the service's YAML file that documents
+// every key with its default value, gives exactly the defaults too.
+func Defaults[T any](t *testing.T, defaults T, file string, load func(args []string) (T, error)) {
+	t.Helper()
+	cfg, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, defaults) {
+		t.Fatalf("built-in defaults: got %+v, want %+v", cfg, defaults)
+	}
+	cfg, err = load([]string{"--config", file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, defaults) {
+		t.Errorf("%s differs from the defaults:\n got %+v\nwant %+v", file, cfg, defaults)
+	}
+}
+
+// Names checks that err is a *config.Error with one problem for each of
+// keys and no other, each named in the message with its environment
+// variable ("\n  key (PREFIX_KEY): ...").
+func Names(t *testing.T, err error, keys ...string) {
+	t.Helper()
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a *config.Error", err)
+	}
+	msg := err.Error()
+	for _, key := range keys {
+		if !strings.Contains(msg, "\n  "+key+" (") {
+			t.Errorf("the message does not name %s:\n%s", key, msg)
+		}
+	}
+	if len(ce.Problems) != len(keys) {
+		t.Errorf("%d problems, want %d:\n%s", len(ce.Problems), len(keys), msg)
+	}
+}

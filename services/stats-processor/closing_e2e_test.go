@@ -1,0 +1,366 @@
+package main_test
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+)
+
+// End-to-end tests of the closing protocol under faults (issue: closing
+// windows that stays exact under every fault). Each ends with the exact
+// output check, which also fails on any key written with two values.
+
+// TestE2EPartitionsAdded: the input topic grows from 3 to 6 partitions
+// while two instances count live traffic that started at the topic's end
+// (kafka.start_offset latest); the new partitions' events are newer than
+// anything closed, so none is late, and all of them count: the closer holds
+// the windows until the new partitions are saved, and they are read from
+// their beginning.
+func TestE2EPartitionsAdded(t *testing.T) {
+	s := newScenario(t, 3)
+	s.cfg.Earliest = false
+	ctx := context.Background()
+	a, b := s.start("a"), s.start("b")
+	waitReady(t, a.Addr, "", 60*time.Second)
+	waitReady(t, b.Addr, "", 60*time.Second)
+	time.Sleep(2 * time.Second) // the workers saved their start positions
+
+	first := dataset(21, 3, 1200, base(), s.ooo)
+	const half = 600
+	var maxT int64
+	var phase1, phase2 [][]record
+	for p := range first {
+		phase1 = append(phase1, first[p][:half])
+		phase2 = append(phase2, first[p][half:])
+		for _, r := range first[p][:half] {
+			maxT = max(maxT, r.eventTime)
+		}
+	}
+	for _, c := range interleave(phase1, 50) {
+		s.produce(ctx, c)
+		time.Sleep(50 * time.Millisecond)
+	}
+	growTopic(t, s.env.Brokers, s.cfg.Input, 6)
+	added := dataset(22, 6, 600, maxT+s.window.Milliseconds(), s.ooo)[3:]
+	all := append(first, added...)
+	phase2 = append(phase2, added...)
+	for _, c := range interleave(phase2, 50) {
+		s.produce(ctx, c)
+		time.Sleep(50 * time.Millisecond)
+	}
+	want, late, bad := expected(all, s.window, s.ooo)
+	t.Logf("dataset: %d windows x types, %d late, %d bad, 3 partitions added mid-stream", len(want), late, bad)
+	s.waitOutput(want)
+	s.checkDeadLetters(all)
+	s.checkStats(a.Addr, want)
+	stop(t, a)
+	stop(t, b)
+}
+
+// TestE2ECloserFrozen: three instances while data flows; the holder of the
+// closer lease is frozen with SIGSTOP past its lease and its group session,
+// twice, and resumed with SIGCONT: a newer closer takes over meanwhile, and
+// the frozen one, resuming wherever it stood, is fenced out.
+func TestE2ECloserFrozen(t *testing.T) {
+	s := newScenario(t, 4)
+	data := dataset(23, 4, 6000, base(), s.ooo) // about 25 s of traffic: two freezes of 9 s
+	want, _, _ := expected(data, s.window, s.ooo)
+	chunks := interleave(data, 50)
+	ctx := context.Background()
+	s.produce(ctx, chunks[0])
+	procs := []*testenv.Processor{s.start("a"), s.start("b"), s.start("c")}
+	var frozen *testenv.Processor
+	var frozenAt time.Time
+	freezes := 0
+	for i, c := range chunks[1:] {
+		s.produce(ctx, c)
+		time.Sleep(150 * time.Millisecond)
+		switch {
+		case frozen == nil && freezes < 2 && i%12 == 5:
+			if frozen = leader(t, procs); frozen != nil {
+				_ = syscall.Kill(frozen.Pid(), syscall.SIGSTOP)
+				frozenAt = time.Now()
+				freezes++
+				t.Logf("froze the closer %s (SIGSTOP)", frozen.Addr)
+			}
+		case frozen != nil && time.Since(frozenAt) > 9*time.Second: // lease 5 s, session 6 s
+			_ = syscall.Kill(frozen.Pid(), syscall.SIGCONT)
+			t.Logf("resumed %s (SIGCONT) after %s", frozen.Addr, time.Since(frozenAt).Round(time.Second))
+			frozen = nil
+		}
+	}
+	if frozen != nil {
+		_ = syscall.Kill(frozen.Pid(), syscall.SIGCONT)
+	}
+	if freezes < 2 {
+		t.Fatalf("the closer was frozen %d times, want 2", freezes)
+	}
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkStats(procs[0].Addr, want)
+}
+
+// leader is the instance whose closer holds the lease, or nil.
+func leader(t *testing.T, procs []*testenv.Processor) *testenv.Processor {
+	for _, p := range procs {
+		if strings.Contains(get(t, "http://"+p.Addr+"/metrics"), "\nstats_processor_closer_leader 1\n") {
+			return p
+		}
+	}
+	return nil
+}
+
+// TestE2ERedisBackInTime: every partition goes idle and the wall-clock
+// watermark closes the last windows; then Redis goes back to a snapshot
+// taken before that close (what a lost last second of AOF, or a failover to
+// a replica behind, does), and stragglers for the closed windows arrive.
+// The records on the topic are the truth: no key gets a second value.
+func TestE2ERedisBackInTime(t *testing.T) {
+	s := newScenario(t, 2)
+	s.cfg.IdleTimeout = 10 * time.Second // time to snapshot before the idle close
+	data := dataset(24, 2, 800, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	ctx := context.Background()
+	for _, c := range interleave(data, 400) {
+		s.produce(ctx, c)
+	}
+	p := s.start("solo")
+	rdb := redis.NewClient(&redis.Options{Addr: s.env.RedisAddr})
+	defer rdb.Close()
+	waitSaved(t, rdb, s.cfg.KeyPrefix, s.cfg.Input, 2, 800)
+	snap := snapshot(t, rdb, s.cfg.KeyPrefix)
+	s.waitOutput(want)
+
+	restore(t, rdb, s.cfg.KeyPrefix, snap)
+	t.Log("Redis went back to before the idle close")
+	var stragglers []record
+	for part := range data {
+		var last record
+		for _, r := range data[part] {
+			if !r.bad {
+				last = r
+			}
+		}
+		for i := range 3 {
+			r := last
+			r.key = "STRAGGLER-" + itoa(part) + "-" + itoa(i)
+			stragglers = append(stragglers, r)
+		}
+	}
+	s.produce(ctx, stragglers)
+	// The partitions turn busy, then idle again, and the closer runs: it
+	// must restore the windows from the topic before closing anything.
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(p.Tail(1000), "closed windows restored from it") {
+		if time.Now().After(deadline) {
+			t.Fatal("the processor did not restore the closed windows from the output topic within 90 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // a few more rounds, which must write nothing
+	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), want)
+	s.checkStats(p.Addr, want)
+}
+
+// waitSaved waits until every partition saved an offset at the end.
+func waitSaved(t *testing.T, rdb *redis.Client, prefix, topic string, partitions int, end int64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		done := 0
+		for p := range partitions {
+			off, _ := rdb.HGet(context.Background(), prefix+":{"+topic+"."+itoa(p)+"}", "offset").Int64()
+			if off >= end {
+				done++
+			}
+		}
+		if done == partitions {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the partitions did not save their last offsets within 60 s")
+}
+
+type dumped struct {
+	value string
+	ttl   time.Duration
+}
+
+// snapshot dumps every key under prefix.
+func snapshot(t *testing.T, rdb *redis.Client, prefix string) map[string]dumped {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, prefix+":*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]dumped{}
+	for _, k := range keys {
+		v, err := rdb.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ttl, _ := rdb.PTTL(ctx, k).Result()
+		out[k] = dumped{v, max(ttl, 0)}
+	}
+	return out
+}
+
+// restore puts the keys under prefix back to snap: dumped keys restored,
+// newer ones deleted.
+func restore(t *testing.T, rdb *redis.Client, prefix string, snap map[string]dumped) {
+	t.Helper()
+	ctx := context.Background()
+	keys, _ := rdb.Keys(ctx, prefix+":*").Result()
+	for _, k := range keys {
+		if _, ok := snap[k]; !ok {
+			rdb.Del(ctx, k)
+		}
+	}
+	for k, d := range snap {
+		if err := rdb.RestoreReplace(ctx, k, d.ttl, d.value).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestE2ETopicRecreated: the input topic is deleted and recreated under a
+// running processor, with fewer records than the saved offsets: /readyz
+// turns 503 naming the partitions, the metric says so, nothing is counted
+// from the new log; `stats-processor reset` (after --dry-run) deletes the
+// pipeline's state and group, and a new start counts the new topic exactly.
+func TestE2ETopicRecreated(t *testing.T) {
+	s := newScenario(t, 2)
+	ctx := context.Background()
+	old := dataset(25, 2, 600, base(), s.ooo)
+	oldWant, _, _ := expected(old, s.window, s.ooo)
+	for _, c := range interleave(old, 300) {
+		s.produce(ctx, c)
+	}
+	p := s.start("r1")
+	s.waitOutput(oldWant)
+
+	recreateTopic(t, s.env.Brokers, s.cfg.Input, 2)
+	fresh := dataset(26, 2, 100, base()-2*time.Hour.Milliseconds(), s.ooo)
+	for _, c := range interleave(fresh, 100) {
+		s.produce(ctx, c)
+	}
+	waitReady(t, p.Addr, "input_offsets", 90*time.Second)
+	body := get(t, "http://"+p.Addr+"/readyz")
+	if !strings.Contains(body, s.cfg.Input+"/0") || !strings.Contains(body, "stats-processor reset") {
+		t.Errorf("/readyz does not name the partition and the way out: %s", body)
+	}
+	if m := get(t, "http://"+p.Addr+"/metrics"); !strings.Contains(m, `stats_processor_offset_beyond_log_end{partition="0"} 1`) {
+		t.Error("the offset_beyond_log_end metric is not 1 for partition 0")
+	}
+	stop(t, p)
+
+	bin := testenv.Binary(t, "./services/stats-processor", true)
+	reset := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"reset", "--config", "/dev/null"}, args...)...)
+		cmd.Env = append(cmd.Environ(), s.cfg.Env()...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("reset %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := reset("--dry-run"); !strings.Contains(out, "dry run: nothing was deleted") || !strings.Contains(out, "Redis keys:") {
+		t.Fatalf("dry run:\n%s", out)
+	}
+	out := reset("--yes")
+	t.Logf("reset:\n%s", out)
+	if !strings.Contains(out, "deleted") {
+		t.Fatalf("reset did not delete:\n%s", out)
+	}
+	// The new topic, counted from its beginning into fresh output topics.
+	s.cfg.Output = s.env.Topic(t, "e2e-out2", 1)
+	s.cfg.DeadLetter = s.env.Topic(t, "e2e-dead2", 1)
+	s.cfg.Late = s.env.Topic(t, "e2e-late2", 1)
+	freshWant, _, _ := expected(fresh, s.window, s.ooo)
+	p2 := s.start("r2")
+	s.waitOutput(freshWant)
+	s.checkDeadLetters(fresh)
+	waitReady(t, p2.Addr, "", 30*time.Second)
+	stop(t, p2)
+}
+
+// TestE2EStatsAfterReplay: a topic of day-old events is processed; once the
+// stream is quiet, /stats still lists every window (retention counts from
+// when a window closed, not from its event time).
+func TestE2EStatsAfterReplay(t *testing.T) {
+	s := newScenario(t, 2)
+	data := dataset(27, 2, 600, time.Now().Add(-25*time.Hour).UnixMilli(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	ctx := context.Background()
+	for _, c := range interleave(data, 300) {
+		s.produce(ctx, c)
+	}
+	p := s.start("replay")
+	s.waitOutput(want)
+	time.Sleep(2 * time.Second) // a few more closer rounds on the wall clock
+	s.checkStats(p.Addr, want)
+	stop(t, p)
+}
+
+func growTopic(t *testing.T, brokers []string, topic string, partitions int) {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	resp, err := c.CreatePartitions(context.Background(), &kafka.CreatePartitionsRequest{
+		Topics: []kafka.TopicPartitionsConfig{{Name: topic, Count: int32(partitions)}}})
+	if err != nil || (len(resp.Errors) > 0 && resp.Errors[topic] != nil) {
+		t.Fatalf("grow %s to %d partitions: %v %v", topic, partitions, err, resp)
+	}
+	waitPartitions(t, c, topic, partitions)
+	t.Logf("%s now has %d partitions", topic, partitions)
+}
+
+func recreateTopic(t *testing.T, brokers []string, topic string, partitions int) {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	if _, err := c.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
+		t.Fatalf("delete %s: %v", topic, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := testenv.CreateTopic(context.Background(), brokers, topic, partitions)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recreate %s: %v", topic, err)
+		}
+		time.Sleep(500 * time.Millisecond) // the deletion is still under way
+	}
+	waitPartitions(t, c, topic, partitions)
+	t.Logf("%s deleted and recreated", topic)
+}
+
+func waitPartitions(t *testing.T, c *kafka.Client, topic string, partitions int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		md, err := c.Metadata(context.Background(), &kafka.MetadataRequest{Topics: []string{topic}})
+		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) == partitions {
+			ok := true
+			for _, p := range md.Topics[0].Partitions {
+				ok = ok && p.Leader.ID >= 0
+			}
+			if ok {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s does not show %d partitions with leaders", topic, partitions)
+}

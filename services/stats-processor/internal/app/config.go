@@ -1,0 +1,107 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/consumer"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
+)
+
+// Service is the program name, in logs and messages.
+const Service = "stats-processor"
+
+// EnvPrefix starts every environment variable of the processor.
+const EnvPrefix = "PROCESSOR_"
+
+// DefaultFile is the YAML file read when --config is not given, if it
+// exists (relative to the working directory).
+const DefaultFile = "configs/stats-processor.yaml"
+
+// Config is the service's configuration; keys are in shared/CONTRACT.md,
+// and the extra tuning keys in configs/stats-processor.yaml. Each part is
+// its component's own config, validated by it with keys relative to it.
+type Config struct {
+	Kafka      KafkaConfig       `mapstructure:"kafka"`
+	Redis      state.RedisConfig `mapstructure:"redis"`
+	EventTime  eventtime.Config  `mapstructure:",squash"` // window.*, watermark.*
+	Checkpoint CheckpointConfig  `mapstructure:"checkpoint"`
+	State      state.Config      `mapstructure:"state"`
+	HTTP       httpserver.Config `mapstructure:"http"`
+	Log        logging.Config    `mapstructure:"log"`
+	// InstanceID names this instance in Redis and logs; host-pid when empty.
+	InstanceID string `mapstructure:"instance_id" usage:"name of this instance (default host-pid)"`
+}
+
+// KafkaConfig is the kafka section: the topics and the consumer.
+type KafkaConfig struct {
+	Topics   topics.Config   `mapstructure:",squash"`
+	Consumer consumer.Config `mapstructure:",squash"`
+}
+
+// CheckpointConfig is how often state is saved and windows closed.
+type CheckpointConfig struct {
+	Interval      time.Duration `mapstructure:"interval" usage:"how often each partition saves its state to Redis"`
+	CloseInterval time.Duration `mapstructure:"close_interval" usage:"how often the closer looks for windows to close"`
+}
+
+// Validate reports every problem, keyed by field.
+func (c CheckpointConfig) Validate() error {
+	var ch config.Check
+	ch.Require(c.Interval >= 10*time.Millisecond && c.Interval <= time.Minute, "interval", fmt.Sprintf("%s must be between 10ms and 1m", c.Interval))
+	ch.Require(c.CloseInterval >= 10*time.Millisecond && c.CloseInterval <= time.Minute, "close_interval", fmt.Sprintf("%s must be between 10ms and 1m", c.CloseInterval))
+	return ch.Err()
+}
+
+// DefaultConfig returns the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Kafka:      KafkaConfig{Topics: topics.DefaultConfig(), Consumer: consumer.DefaultConfig()},
+		Redis:      state.DefaultRedisConfig(),
+		EventTime:  eventtime.DefaultConfig(),
+		Checkpoint: CheckpointConfig{Interval: time.Second, CloseInterval: 250 * time.Millisecond},
+		State:      state.DefaultConfig(),
+		HTTP:       httpserver.Config{Addr: ":9080"},
+		Log:        logging.DefaultConfig(),
+	}
+}
+
+// Validate reports every bad key.
+func (c *Config) Validate() error {
+	var ch config.Check
+	ch.Merge("kafka", c.Kafka.Topics.Validate())
+	ch.Merge("kafka", c.Kafka.Consumer.Validate())
+	ch.Merge("redis", c.Redis.Validate())
+	ch.Merge("", c.EventTime.Validate())
+	ch.Merge("checkpoint", c.Checkpoint.Validate())
+	ch.Merge("state", c.State.Validate())
+	ch.Merge("http", c.HTTP.Validate())
+	ch.Merge("log", c.Log.Validate())
+	return ch.Err()
+}
+
+// Load builds the configuration from the defaults, the YAML file, the
+// environment (environ, as os.Environ) and the command line (args, without
+// the program name), in rising priority. --help is written to help
+// (os.Stderr when nil) and returns config.ErrHelp.
+func Load(args, environ []string, help io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	err := config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile}.Load(&cfg, args, environ, help)
+	return cfg, err
+}
+
+// instanceID is the configured instance name, or host-pid.
+func (c Config) instanceID() string {
+	if c.InstanceID != "" {
+		return c.InstanceID
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}

@@ -1,0 +1,90 @@
+package app_test
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config/configtest"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/app"
+)
+
+// TestDefaults: the built-in defaults and configs/stats-processor.yaml
+// agree, and are the contract's.
+func TestDefaults(t *testing.T) {
+	file := filepath.Join(testenv.RepoRoot(t), "configs", "stats-processor.yaml")
+	configtest.Defaults(t, app.DefaultConfig(), file, func(args []string) (app.Config, error) { return app.Load(args, nil, nil) })
+	cfg := app.DefaultConfig()
+	// The contract's defaults.
+	k, kc := cfg.Kafka.Topics, cfg.Kafka.Consumer
+	if k.Brokers[0] != "localhost:9092" || k.InputTopic != "vehicle-topic" || k.OutputTopic != "vehicle-statistics-topic" ||
+		k.DeadLetterTopic != "vehicle-dead-letter-topic" || k.LateTopic != "" || kc.GroupID != "vehicle-statistics" ||
+		kc.StartOffset != "latest" || cfg.Redis.Addr != "localhost:6379" || cfg.Redis.KeyPrefix != "vs" ||
+		cfg.EventTime.Window.Size != 20*time.Second || cfg.EventTime.Watermark.MaxOutOfOrderness != 0 ||
+		cfg.EventTime.Watermark.IdleTimeout != 30*time.Second || cfg.HTTP.Addr != ":9080" || cfg.State.Retention != 24*time.Hour {
+		t.Errorf("defaults differ from the contract: %+v", cfg)
+	}
+}
+
+func TestEnvironmentAndFlags(t *testing.T) {
+	env := []string{
+		"PROCESSOR_KAFKA_BROKERS=k1:9092, k2:9092",
+		"PROCESSOR_KAFKA_INPUT_TOPIC=cams",
+		"PROCESSOR_KAFKA_LATE_TOPIC=late",
+		"PROCESSOR_KAFKA_START_OFFSET=earliest",
+		"PROCESSOR_KAFKA_SESSION_TIMEOUT=6s",
+		"PROCESSOR_REDIS_ADDR=r:6380",
+		"PROCESSOR_REDIS_CLUSTER=true",
+		"PROCESSOR_WINDOW_SIZE=1m",
+		"PROCESSOR_WATERMARK_MAX_OUT_OF_ORDERNESS=3s",
+		"PROCESSOR_CHECKPOINT_INTERVAL=200ms",
+		"PROCESSOR_INSTANCE_ID=a",
+		"OTHER_WINDOW_SIZE=9s", // not ours
+	}
+	cfg, err := app.Load([]string{"--watermark.idle_timeout=5s", "--kafka.input_topic=flag"}, env, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := app.DefaultConfig()
+	want.Kafka.Topics.Brokers = []string{"k1:9092", "k2:9092"}
+	want.Kafka.Topics.InputTopic = "flag" // the flag beats the environment
+	want.Kafka.Topics.LateTopic = "late"
+	want.Kafka.Consumer.StartOffset = "earliest"
+	want.Kafka.Consumer.SessionTimeout = 6 * time.Second
+	want.Redis.Addr = "r:6380"
+	want.Redis.Cluster = true
+	want.EventTime.Window.Size = time.Minute
+	want.EventTime.Watermark.MaxOutOfOrderness = 3 * time.Second
+	want.EventTime.Watermark.IdleTimeout = 5 * time.Second
+	want.Checkpoint.Interval = 200 * time.Millisecond
+	want.InstanceID = "a"
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got  %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestBadValuesAreAllNamed(t *testing.T) {
+	env := []string{
+		"PROCESSOR_KAFKA_BROKERS=",
+		"PROCESSOR_KAFKA_START_OFFSET=middle",
+		"PROCESSOR_KAFKA_SESSION_TIMEOUT=1s",
+		"PROCESSOR_KAFKA_SASL_MECHANISM=kerberos",
+		"PROCESSOR_REDIS_KEY_PREFIX=a b",
+		"PROCESSOR_WINDOW_SIZE=1500us",
+		"PROCESSOR_WATERMARK_IDLE_TIMEOUT=0s",
+		"PROCESSOR_CHECKPOINT_CLOSE_INTERVAL=1h",
+		"PROCESSOR_STATE_RETENTION=1s",
+		"PROCESSOR_HTTP_ADDR=nonsense",
+		"PROCESSOR_LOG_LEVEL=loud",
+	}
+	_, err := app.Load(nil, env, nil)
+	configtest.Names(t, err, "kafka.brokers", "kafka.start_offset", "kafka.session_timeout", "kafka.sasl.mechanism",
+		"redis.key_prefix", "window.size", "watermark.idle_timeout", "checkpoint.close_interval", "state.retention",
+		"http.addr", "log.level")
+	// An output topic equal to the input is named under the input's key;
+	// a value that does not parse is named with its variable.
+	_, err = app.Load(nil, []string{"PROCESSOR_KAFKA_OUTPUT_TOPIC=vehicle-topic", "PROCESSOR_KAFKA_FETCH_MAX_BYTES=lots"}, nil)
+	configtest.Names(t, err, "kafka.input_topic", "kafka.fetch_max_bytes")
+}

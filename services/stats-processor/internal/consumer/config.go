@@ -1,0 +1,57 @@
+package consumer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
+)
+
+// Start offsets for partitions with no saved state.
+const (
+	StartEarliest = "earliest"
+	StartLatest   = "latest"
+)
+
+// Config is how the processor reads its input: as a member of a consumer
+// group, one fetch per partition.
+type Config struct {
+	// GroupID is the Kafka consumer group shared by all instances.
+	GroupID string `mapstructure:"group_id" usage:"consumer group shared by all instances"`
+	// StartOffset is where a partition with no saved state starts:
+	// StartEarliest or StartLatest.
+	StartOffset string `mapstructure:"start_offset" usage:"where a partition with no saved state starts: latest or earliest"`
+	// SessionTimeout is the consumer group session: how long a dead
+	// instance keeps its partitions before the group gives them away.
+	SessionTimeout time.Duration `mapstructure:"session_timeout" usage:"consumer group session timeout: how soon a dead instance's partitions move"`
+	// FetchMaxBytes bounds one fetch of one partition, and so memory.
+	FetchMaxBytes int `mapstructure:"fetch_max_bytes" usage:"largest fetch of one partition, in bytes"`
+	// FetchMaxWait is how long the broker may hold a fetch for new data.
+	FetchMaxWait time.Duration `mapstructure:"fetch_max_wait" usage:"how long the broker may hold a fetch for new data"`
+}
+
+// DefaultConfig returns the contract's defaults and the processor's own.
+func DefaultConfig() Config {
+	return Config{
+		GroupID:        "vehicle-statistics",
+		StartOffset:    StartLatest,
+		SessionTimeout: 10 * time.Second,
+		FetchMaxBytes:  4 << 20,
+		FetchMaxWait:   500 * time.Millisecond,
+	}
+}
+
+// Validate reports every problem, keyed by field (group_id, ...).
+func (c Config) Validate() error {
+	var ch config.Check
+	ch.Require(c.GroupID != "", "group_id", "must not be empty")
+	ch.Require(c.StartOffset == StartEarliest || c.StartOffset == StartLatest, "start_offset",
+		fmt.Sprintf("%q is neither earliest nor latest", c.StartOffset))
+	ch.Require(c.SessionTimeout >= 6*time.Second && c.SessionTimeout <= 5*time.Minute, "session_timeout",
+		fmt.Sprintf("%s must be between 6s and 5m (the broker's limits)", c.SessionTimeout))
+	ch.Require(c.FetchMaxBytes >= 64<<10 && c.FetchMaxBytes <= 64<<20, "fetch_max_bytes",
+		fmt.Sprintf("%d must be between 64 KiB and 64 MiB", c.FetchMaxBytes))
+	ch.Require(c.FetchMaxWait >= 10*time.Millisecond && c.FetchMaxWait <= 10*time.Second, "fetch_max_wait",
+		fmt.Sprintf("%s must be between 10ms and 10s", c.FetchMaxWait))
+	return ch.Err()
+}

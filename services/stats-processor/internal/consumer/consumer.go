@@ -1,0 +1,270 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
+)
+
+// Store is what the consumer needs of the state; *state.RedisStore
+// implements it. Both methods are safe for concurrent use; a partition
+// never saved loads with Saved false; Save applies a checkpoint atomically
+// or returns a *state.FencedError (the caller reloads and replays).
+type Store interface {
+	Load(ctx context.Context, partition int) (state.PartitionState, error)
+	Save(ctx context.Context, cp state.Checkpoint) (closedThrough int64, err error)
+}
+
+// Sink writes records and returns once the broker acknowledged all of them;
+// *kafka.Writer implements it.
+type Sink interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Options complete a Consumer; a zero field takes its default.
+type Options struct {
+	// CheckpointInterval is how often each partition saves its state to
+	// Redis while it has news (and renews its idle lease); 1 s when zero.
+	CheckpointInterval time.Duration
+	// InstanceID names this instance in Redis, as a partition's owner.
+	InstanceID string
+	// OnProgress is called after a save that may let windows close: the
+	// partition turned idle or busy, or its watermark passed the end of a
+	// window (saved at once when the partition is caught up, so that live
+	// windows close within milliseconds, not at the next interval); nothing
+	// when nil.
+	OnProgress func()
+	// Now is the wall clock; time.Now when nil.
+	Now func() time.Time
+	// Side receives dead letters and late events (each message names its
+	// topic); an acks=all writer of the topics when nil.
+	Side Sink
+}
+
+// Consumer is one member of the processor's consumer group: one worker per
+// assigned input partition fetches, decodes, counts, writes dead letters
+// and late events, and checkpoints to the Store.
+type Consumer struct {
+	cfg     Config
+	topics  topics.Config
+	et      eventtime.Config
+	opts    Options
+	store   Store
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	dialer  *kafka.Dialer
+	closers []func() error
+
+	joined   atomic.Bool
+	groupErr atomic.Pointer[error]
+
+	commitMu sync.Mutex
+	commits  map[int]int64 // saved offsets not yet committed to the group
+
+	beyondMu sync.Mutex
+	beyond   map[int]beyondEnd // partitions whose saved offset is beyond the log end
+}
+
+// beyondEnd is a saved offset found beyond its partition's log end.
+type beyondEnd struct{ saved, end int64 }
+
+// ErrOffsetBeyondEnd is wrapped by a partition worker's error when the
+// offset saved in Redis lies beyond the end of the partition's log: the
+// topic was deleted and recreated, or the broker lost records (unclean
+// leader election, a lost single-replica host). The saved state belongs to
+// records that are gone; going on would mix two histories, so the
+// partition stops, /readyz names it, and an operator runs
+// `stats-processor reset`.
+var ErrOffsetBeyondEnd = errors.New("saved offset is beyond the log end")
+
+// New returns a consumer of t's input topic; Run starts it.
+func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metrics.Metrics, log *slog.Logger, opts Options) *Consumer {
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.OnProgress == nil {
+		opts.OnProgress = func() {}
+	}
+	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(), commits: map[int]int64{}, beyond: map[int]beyondEnd{}}
+	if opts.Side == nil {
+		w := t.Writer("")
+		opts.Side = w
+		c.closers = append(c.closers, w.Close)
+	}
+	c.opts = opts
+	return c
+}
+
+// Close releases the writer New made.
+func (c *Consumer) Close() error {
+	var errs []error
+	for _, f := range c.closers {
+		errs = append(errs, f())
+	}
+	return errors.Join(errs...)
+}
+
+// Ready reports why the consumer is not working yet, or nil.
+func (c *Consumer) Ready() error {
+	if !c.joined.Load() {
+		if e := c.groupErr.Load(); e != nil {
+			return fmt.Errorf("not in consumer group %s: %w", c.cfg.GroupID, *e)
+		}
+		return fmt.Errorf("joining consumer group %s", c.cfg.GroupID)
+	}
+	return nil
+}
+
+// OffsetsReady reports the partitions this instance owns whose saved
+// offset is beyond their log end, or nil.
+func (c *Consumer) OffsetsReady() error {
+	c.beyondMu.Lock()
+	defer c.beyondMu.Unlock()
+	if len(c.beyond) == 0 {
+		return nil
+	}
+	ids := make([]int, 0, len(c.beyond))
+	for p := range c.beyond {
+		ids = append(ids, p)
+	}
+	slices.Sort(ids)
+	var parts []string
+	for _, p := range ids {
+		b := c.beyond[p]
+		parts = append(parts, fmt.Sprintf("%s/%d saved offset %d, log end %d", c.topics.InputTopic, p, b.saved, b.end))
+	}
+	return fmt.Errorf("%w: %s; the topic was recreated or lost records: stop every instance and run `stats-processor reset`",
+		ErrOffsetBeyondEnd, strings.Join(parts, "; "))
+}
+
+// markBeyondEnd records (end >= 0) or clears (end < 0) a partition whose
+// saved offset is beyond its log end.
+func (c *Consumer) markBeyondEnd(partition int, saved, end int64) {
+	c.beyondMu.Lock()
+	defer c.beyondMu.Unlock()
+	g := c.metrics.OffsetBeyondEnd.WithLabelValues(strconv.Itoa(partition))
+	if end < 0 {
+		delete(c.beyond, partition)
+		g.Set(0)
+		return
+	}
+	c.beyond[partition] = beyondEnd{saved: saved, end: end}
+	g.Set(1)
+}
+
+// idleLease is how long an idle report stays valid without renewal: long
+// enough to survive a few missed checkpoints, short enough that a dead
+// owner's partition soon holds the watermark again.
+func (c *Consumer) idleLease() time.Duration {
+	return max(3*c.opts.CheckpointInterval, 3*time.Second)
+}
+
+// Run consumes until ctx ends, then saves every partition's state, leaves
+// the group and returns nil. It returns an error only when it cannot start.
+func (c *Consumer) Run(ctx context.Context) error {
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                     c.cfg.GroupID,
+		Brokers:                c.topics.Brokers,
+		Dialer:                 c.dialer,
+		Topics:                 []string{c.topics.InputTopic},
+		SessionTimeout:         c.cfg.SessionTimeout,
+		HeartbeatInterval:      c.cfg.SessionTimeout / 5,
+		RebalanceTimeout:       30 * time.Second,
+		JoinGroupBackoff:       time.Second,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 10 * time.Second,
+		StartOffset:            kafka.FirstOffset,
+		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka group: " + fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("consumer group %s: %w", c.cfg.GroupID, err)
+	}
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil {
+			c.log.Info("stopping: saving state and leaving the consumer group")
+			c.joined.Store(false)
+			closeErr := group.Close() // waits for every partition worker's final checkpoint
+			c.log.Info("left the consumer group", "error", closeErr)
+			return nil
+		}
+		if err != nil {
+			c.joined.Store(false)
+			c.groupErr.Store(&err)
+			c.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
+			c.log.Warn("consumer group error; retrying", "group", c.cfg.GroupID, "error", err)
+			continue
+		}
+		c.groupErr.Store(nil)
+		c.joined.Store(true)
+		c.metrics.Rebalances.Inc()
+		assigned := gen.Assignments[c.topics.InputTopic]
+		ids := make([]int, len(assigned))
+		for i, a := range assigned {
+			ids[i] = a.ID
+		}
+		c.log.Info("joined consumer group", "group", c.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
+		c.metrics.Assigned.Set(float64(len(assigned)))
+		c.metrics.ConsumerLag.Reset()
+		for _, id := range ids {
+			gen.Start(func(ctx context.Context) { c.runPartition(ctx, id) })
+		}
+		gen.Start(func(ctx context.Context) { c.runCommitter(ctx, gen) })
+	}
+}
+
+// runCommitter copies saved offsets to the consumer group every few seconds,
+// so lag tools see progress. Redis stays the source of truth.
+func (c *Consumer) runCommitter(ctx context.Context, gen *kafka.Generation) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.commit(gen)
+			return
+		case <-t.C:
+			c.commit(gen)
+		}
+	}
+}
+
+func (c *Consumer) commit(gen *kafka.Generation) {
+	c.commitMu.Lock()
+	if len(c.commits) == 0 {
+		c.commitMu.Unlock()
+		return
+	}
+	offsets := make(map[int]int64, len(c.commits))
+	for k, v := range c.commits {
+		offsets[k] = v
+	}
+	clear(c.commits)
+	c.commitMu.Unlock()
+	if err := gen.CommitOffsets(map[string]map[int]int64{c.topics.InputTopic: offsets}); err != nil {
+		c.log.Debug("commit offsets to the consumer group failed (Redis holds them anyway)", "error", err)
+	}
+}
+
+func (c *Consumer) savedOffset(partition int, offset int64) {
+	c.commitMu.Lock()
+	c.commits[partition] = offset
+	c.commitMu.Unlock()
+}

@@ -1,0 +1,196 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+)
+
+// Metrics are the processor's Prometheus metrics. The consuming side adds
+// events, late events, dead letters, checkpoints and lag; the closing side
+// windows, records and the watermark; both count dependency errors through
+// CountErrors.
+type Metrics struct {
+	Events          *prometheus.CounterVec
+	eventsByType    [model.NumVehicleTypes]prometheus.Counter
+	Late            prometheus.Counter
+	DeadLetters     prometheus.Counter
+	WindowsClosed   prometheus.Counter
+	RecordsWritten  prometheus.Counter
+	Checkpoint      prometheus.Histogram
+	Fenced          prometheus.Counter
+	WatermarkLag    prometheus.Gauge
+	Watermark       prometheus.Gauge
+	ConsumerLag     *prometheus.GaugeVec
+	Assigned        prometheus.Gauge
+	Errors          *prometheus.CounterVec
+	errorsByDep     [numDependencies]prometheus.Counter
+	Rebalances      prometheus.Counter
+	LastCloseLeader prometheus.Gauge
+	// EmitDelay is how long after a window's end its records were on the
+	// output topic (acknowledged), wall clock; ObserveEmitDelay feeds it.
+	EmitDelay prometheus.Histogram
+	lastEmit  atomic.Int64 // the last emit delay in µs, -1 before any
+	// OffsetBeyondEnd is 1 for each partition whose saved offset lies
+	// beyond the end of its log (the topic was deleted and recreated, or
+	// records were lost): it cannot go on without `stats-processor reset`.
+	OffsetBeyondEnd *prometheus.GaugeVec
+}
+
+// New registers the metrics on reg; it fails when one is registered there
+// already.
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	const ns = "stats_processor"
+	m := &Metrics{
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_total",
+			Help: "Valid events read and counted in a window, by vehicle type."}, []string{"type"}),
+		Late: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "late_events_total",
+			Help: "Valid events not counted because they were late."}),
+		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_total",
+			Help: "Records sent to the dead-letter topic because they did not decode or validate."}),
+		WindowsClosed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "windows_closed_total",
+			Help: "Windows closed and written by this instance."}),
+		RecordsWritten: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "statistics_records_written_total",
+			Help: "VehicleStatistics records written to the output topic by this instance."}),
+		Checkpoint: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "checkpoint_duration_seconds",
+			Help: "Time to save one partition's state to Redis.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}),
+		Fenced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "checkpoints_fenced_total",
+			Help: "Checkpoints rejected because the partition moved on (rebalance) or its window closed; the partition was replayed."}),
+		WatermarkLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "watermark_lag_seconds",
+			Help: "Wall clock minus the pipeline watermark."}),
+		Watermark: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "watermark_timestamp_seconds",
+			Help: "The pipeline watermark as a Unix time."}),
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "consumer_lag",
+			Help: "Records between this instance's position and the end of each partition it owns."}, []string{"partition"}),
+		Assigned: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "assigned_partitions",
+			Help: "Input partitions this instance owns."}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "errors_total",
+			Help: "Errors talking to a dependency (kafka or redis); each was retried."}, []string{"dependency"}),
+		Rebalances: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rebalances_total",
+			Help: "Consumer group generations this instance joined."}),
+		LastCloseLeader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "closer_leader",
+			Help: "1 while this instance holds the closer lease."}),
+		EmitDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "window_emit_delay_seconds",
+			Help:    "Wall-clock time from a window's end until its records were acknowledged on the output topic.",
+			Buckets: []float64{0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}}),
+		OffsetBeyondEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "offset_beyond_log_end",
+			Help: "1 for an owned partition whose saved offset is beyond its log end (topic recreated?); see stats-processor reset."}, []string{"partition"}),
+	}
+	for _, t := range model.VehicleTypes() {
+		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
+	}
+	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
+		m.Fenced, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	for d := range numDependencies {
+		m.errorsByDep[d] = m.Errors.WithLabelValues(d.String())
+	}
+	m.lastEmit.Store(-1)
+	return m, nil
+}
+
+// AddEvents adds n counted events of the vehicle type with index i.
+func (m *Metrics) AddEvents(i int, n int64) { m.eventsByType[i].Add(float64(n)) }
+
+// Dependency is what a failure came from: the errors_total label.
+type Dependency int
+
+// The dependencies whose errors are counted.
+const (
+	Kafka Dependency = iota
+	Redis
+	numDependencies
+)
+
+func (d Dependency) String() string {
+	if d == Redis {
+		return "redis"
+	}
+	return "kafka"
+}
+
+// DependencyError is a failure talking to a dependency.
+type DependencyError struct {
+	Dependency Dependency
+	Err        error
+}
+
+func (e *DependencyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failure.
+func (e *DependencyError) Unwrap() error { return e.Err }
+
+// Failed marks err, when not nil, as a failure of dep, for CountErrors; it
+// returns nil for nil.
+func Failed(dep Dependency, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &DependencyError{Dependency: dep, Err: err}
+}
+
+// CountErrors is the one place errors_total grows: by one for every
+// dependency failure (marked with Failed) in err's tree, so a Kafka failure
+// joined with the Redis failure of the save that followed counts once for
+// each.
+func (m *Metrics) CountErrors(err error) {
+	var de *DependencyError
+	switch {
+	case err == nil:
+	case errors.As(err, &de) && de == err:
+		m.errorsByDep[de.Dependency].Inc()
+		m.CountErrors(de.Err)
+	default:
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				m.CountErrors(e)
+			}
+		case interface{ Unwrap() error }:
+			m.CountErrors(u.Unwrap())
+		}
+	}
+}
+
+// ObserveEmitDelay records that a window's records were acknowledged d
+// after the window's end.
+func (m *Metrics) ObserveEmitDelay(d time.Duration) {
+	m.EmitDelay.Observe(d.Seconds())
+	m.lastEmit.Store(d.Microseconds())
+}
+
+// LastEmitDelay is the delay ObserveEmitDelay last recorded on this
+// instance (only the closer's holder records any), and whether there is one.
+func (m *Metrics) LastEmitDelay() (time.Duration, bool) {
+	us := m.lastEmit.Load()
+	if us < 0 {
+		return 0, false
+	}
+	return time.Duration(us) * time.Microsecond, true
+}
+
+// Totals are an instance's running counts since it started: valid events
+// counted, late events, dead letters.
+func (m *Metrics) Totals() (events, late, deadLetters float64) {
+	for _, c := range m.eventsByType {
+		events += counterValue(c)
+	}
+	return events, counterValue(m.Late), counterValue(m.DeadLetters)
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}

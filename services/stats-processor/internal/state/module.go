@@ -1,0 +1,25 @@
+package state
+
+import (
+	"go.uber.org/fx"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+)
+
+// Module provides the *RedisStore of one pipeline and adds its "redis"
+// check to /readyz. It needs a Config, a RedisConfig, the pipeline's
+// Keys, the eventtime.Config and the HTTP server's *httpserver.Readiness. It does not
+// connect at start (the application waits for Redis itself, naming the
+// key); it closes the client on stop.
+var Module = fx.Module("state",
+	fx.Provide(provide),
+)
+
+func provide(lc fx.Lifecycle, cfg Config, rcfg RedisConfig, keys Keys, et eventtime.Config, ready *httpserver.Readiness) *RedisStore {
+	rdb := NewClient(rcfg)
+	lc.Append(fx.StopHook(rdb.Close))
+	s := NewRedisStore(rdb, keys, et.Window.Size, cfg.Retention)
+	ready.Add("redis", s.Ping)
+	return s
+}

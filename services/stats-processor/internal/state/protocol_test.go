@@ -1,0 +1,302 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+)
+
+// Deterministic interleavings of two closers, A and B, against a real Redis
+// (single and cluster): the test is the scheduler. A closer's lease runs out
+// when the test releases it (what expiry does while A is stalled by GC,
+// SIGSTOP or a slow network); the pause points are the steps of
+// CloseThrough: before seal, inside emit (after seal, before mark), and
+// between rounds.
+
+func TestIntegrationStaleCloserResumesAfterEmit(t *testing.T) { backends(t, testStaleAfterEmit) }
+
+// A seals and pauses in emit; its lease lapses; B takes the lease and runs
+// a whole round (seal, emit, mark, drop); A resumes. A's emit had the same
+// sums as B's (its seals were all accepted before B's), and A's mark and
+// drop are refused: A ends with ErrLeaseLost and the closed windows keep
+// B's values.
+func testStaleAfterEmit(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	savePartials(t, s, 3)
+	a := lead(t, s, "a")
+	var fromA, fromB []state.ClosedWindow
+	_, errA := s.CloseThrough(ctx, a, 3, state.NoWatermark, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
+		fromA = ws
+		// A is paused here: its lease lapses and B closes.
+		if err := s.ReleaseLead(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		b := lead(t, s, "b")
+		if b <= a {
+			t.Fatalf("B's token %d is not above A's %d", b, a)
+		}
+		_, err := s.CloseThrough(ctx, b, 3, state.NoWatermark, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
+			fromB = ws
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatalf("B's round: %v", err)
+		}
+		return nil, nil // A "wrote" its records
+	})
+	if !errors.Is(errA, state.ErrLeaseLost) {
+		t.Fatalf("A resumed after B's round: %v, want ErrLeaseLost", errA)
+	}
+	if fmt.Sprint(fromA) != fmt.Sprint(fromB) || len(fromB) != 2 {
+		t.Fatalf("A emitted %v, B %v: a key written with two values", fromA, fromB)
+	}
+	checkClosed(t, s, 40_000, fromB)
+}
+
+func TestIntegrationStaleCloserSealsLate(t *testing.T) { backends(t, testStaleSealsLate) }
+
+// A takes the lease and pauses before sealing; B takes over, closes and
+// drops the partials; A resumes and seals: every seal is refused, so A
+// emits nothing (without fencing it would have summed the dropped partials
+// as zero and written smaller counts, or none).
+func testStaleSealsLate(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	savePartials(t, s, 3)
+	a := lead(t, s, "a")
+	_ = s.ReleaseLead(ctx, "a")
+	b := lead(t, s, "b")
+	closedB, err := s.CloseThrough(ctx, b, 3, state.NoWatermark, 40_000, 44_999, func([]state.ClosedWindow) ([]int64, error) { return nil, nil })
+	if err != nil || len(closedB) != 2 {
+		t.Fatalf("B: %v %v", closedB, err)
+	}
+	emitted := false
+	_, err = s.CloseThrough(ctx, a, 3, state.NoWatermark, 40_000, 44_999, func([]state.ClosedWindow) ([]int64, error) {
+		emitted = true
+		return nil, nil
+	})
+	if !errors.Is(err, state.ErrLeaseLost) || emitted {
+		t.Fatalf("A after B: %v, emitted %v; want ErrLeaseLost and nothing emitted", err, emitted)
+	}
+	checkClosed(t, s, 40_000, closedB)
+}
+
+func TestIntegrationClosedOnlyRises(t *testing.T) { backends(t, testClosedOnlyRises) }
+
+// A closer with a valid, newer token but an older view (its watermark went
+// back: e.g. Redis lost the meta, or partitions turned busy again) never
+// lowers the closed bound nor rewrites a closed window with another value.
+func testClosedOnlyRises(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	savePartials(t, s, 2)
+	a := lead(t, s, "a")
+	first, err := s.CloseThrough(ctx, a, 2, state.NoWatermark, 40_000, 44_999, func([]state.ClosedWindow) ([]int64, error) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A newer closer closes through a lower bound, from an older meta.
+	_ = s.ReleaseLead(ctx, "a")
+	b := lead(t, s, "b")
+	var again []state.ClosedWindow
+	_, err = s.CloseThrough(ctx, b, 2, state.NoWatermark, 20_000, 24_999, func(ws []state.ClosedWindow) ([]int64, error) {
+		again = ws
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 0 {
+		t.Fatalf("windows emitted again from dropped partials: %v", again)
+	}
+	checkClosed(t, s, 40_000, first)
+}
+
+func TestIntegrationIdleLeaseOnRedisClock(t *testing.T) { backends(t, testIdleLeaseClock) }
+
+// The idle lease is written and judged by Redis's clock: no instance's own
+// clock enters, so instances whose clocks disagree agree on idleness.
+func testIdleLeaseClock(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 0, ExpectedOffset: -1, Offset: 1, MaxEventTime: 5, IdleFor: 400 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	sts, now, err := s.Statuses(ctx, 1)
+	if err != nil || !sts[0].Idle {
+		t.Fatalf("just saved idle: %+v %v", sts, err)
+	}
+	if d := time.Since(time.UnixMilli(now)); d < -time.Minute || d > time.Minute {
+		t.Fatalf("Redis's clock %v is far from this machine's", time.UnixMilli(now))
+	}
+	time.Sleep(600 * time.Millisecond)
+	sts, now2, err := s.Statuses(ctx, 1)
+	if err != nil || sts[0].Idle || now2 < now+400 {
+		t.Fatalf("after the lease: %+v, clock %d then %d, %v", sts, now, now2, err)
+	}
+}
+
+func TestIntegrationPartitionsAddedLater(t *testing.T) { backends(t, testPartitionsAddedLater) }
+
+func testPartitionsAddedLater(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	if st, _ := s.Load(ctx, 5); st.AddedLater {
+		t.Fatal("a partition is added later before the pipeline recorded its start")
+	}
+	if n, err := s.RecordPartitions(ctx, 3); n != 3 || err != nil {
+		t.Fatalf("first record: %d %v", n, err)
+	}
+	if n, err := s.RecordPartitions(ctx, 6); n != 3 || err != nil {
+		t.Fatalf("second record: %d %v, want the first kept", n, err)
+	}
+	for p, want := range map[int]bool{0: false, 2: false, 3: true, 5: true} {
+		if st, err := s.Load(ctx, p); err != nil || st.AddedLater != want {
+			t.Errorf("partition %d: added later %v (%v), want %v", p, st.AddedLater, err, want)
+		}
+	}
+}
+
+// savePartials saves partial counts of windows 0 and 20 000 (and an open one
+// at 40 000) on the first n partitions.
+func savePartials(t *testing.T, s *state.RedisStore, n int) {
+	t.Helper()
+	for p := range n {
+		_, err := s.Save(context.Background(), state.Checkpoint{Partition: p, ExpectedOffset: -1, Offset: 5, MaxEventTime: 45_000,
+			Windows: map[int64]eventtime.Counts{0: counts(1, int64(p)), 20_000: counts(int64(p) + 2), 40_000: counts(1)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func lead(t *testing.T, s *state.RedisStore, owner string) int64 {
+	t.Helper()
+	tok, err := s.TryLead(context.Background(), owner, time.Minute)
+	if err != nil || tok == 0 {
+		t.Fatalf("%s could not take the lease: %d %v", owner, tok, err)
+	}
+	return tok
+}
+
+// checkClosed requires the pipeline closed through the bound with exactly
+// the given windows' values.
+func checkClosed(t *testing.T, s *state.RedisStore, through int64, want []state.ClosedWindow) {
+	t.Helper()
+	ctx := context.Background()
+	meta, err := s.ReadMeta(ctx)
+	if err != nil || meta.ClosedThrough != through {
+		t.Fatalf("meta %+v %v, want closed through %d", meta, err, through)
+	}
+	got, err := s.ClosedWindows(ctx, -1<<50, 1<<50, 100)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("closed windows %v %v, want %v", got, err, want)
+	}
+	for i, w := range want {
+		if g := got[len(got)-1-i]; g != w {
+			t.Errorf("closed window %d = %v, want %v", w.Start, g, w)
+		}
+	}
+}
+
+func TestIntegrationRetentionSinceClose(t *testing.T) {
+	backendsWith(t, 2*time.Second, testRetentionSinceClose)
+}
+
+// Retention is wall-clock time since a window closed, whatever its event
+// time: windows of a replayed day-old topic stay listed after the closed
+// bound passed them by far more than the retention, and go once they were
+// closed longer than the retention ago.
+func testRetentionSinceClose(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	day := (24 * time.Hour).Milliseconds()
+	old := time.Now().UnixMilli() - day
+	old -= old % size.Milliseconds()
+	save := func(offset int64, start int64) {
+		t.Helper()
+		exp := offset - 1
+		if offset == 1 {
+			exp = -1
+		}
+		_, err := s.Save(ctx, state.Checkpoint{Partition: 0, ExpectedOffset: exp, Offset: offset, MaxEventTime: start + 1,
+			Windows: map[int64]eventtime.Counts{start: counts(offset)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := lead(t, s, "a")
+	save(1, old)
+	now := time.Now().UnixMilli()
+	if _, err := s.CloseThrough(ctx, tok, 1, state.NoWatermark, now, now, func([]state.ClosedWindow) ([]int64, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ws, _ := s.ClosedWindows(ctx, -1<<50, 1<<50, 10); len(ws) != 1 || ws[0].Start != old {
+		t.Fatalf("a day-old window closed just now: listed %v", ws)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	save(2, now+size.Milliseconds())
+	later := now + 3*size.Milliseconds()
+	if _, err := s.CloseThrough(ctx, tok, 1, now, later, later, func([]state.ClosedWindow) ([]int64, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := s.ClosedWindows(ctx, -1<<50, 1<<50, 10)
+	if len(ws) != 1 || ws[0].Start == old {
+		t.Fatalf("after the retention: listed %v, want only the newer window", ws)
+	}
+}
+
+func TestIntegrationRestoreFromOutput(t *testing.T) { backends(t, testRestore) }
+
+// Redis is behind the output topic (a close's mark was lost after its
+// records were written): RestoreClosed marks the windows with the values on
+// the topic, not with what the partials now say (a straggler counted after
+// a rollback), drops those partials, and the next close goes on from there.
+func testRestore(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	if err := s.RecordOutput(ctx, 3, []int64{3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordOutput(ctx, 3, []int64{99}); err != nil {
+		t.Fatal(err)
+	}
+	if meta, _ := s.ReadMeta(ctx); fmt.Sprint(meta.Output) != "[3]" {
+		t.Fatalf("recorded output %v, want the first record kept", meta.Output)
+	}
+	savePartials(t, s, 3) // window 0 sums to (3, 3); the topic says (9)
+	tok := lead(t, s, "a")
+	onTopic := []state.ClosedWindow{{Start: 0, Counts: counts(9)}}
+	if err := s.RestoreClosed(ctx, tok, 3, onTopic, 20_000, 24_999, []int64{5}); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := s.ReadMeta(ctx)
+	if err != nil || meta.ClosedThrough != 20_000 || fmt.Sprint(meta.Output) != "[5]" {
+		t.Fatalf("meta after restore %+v %v", meta, err)
+	}
+	checkClosed(t, s, 20_000, onTopic)
+	next, err := s.CloseThrough(ctx, tok, 3, 20_000, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) { return []int64{8}, nil })
+	if err != nil || len(next) != 1 || next[0] != (state.ClosedWindow{Start: 20_000, Counts: counts(9)}) {
+		t.Fatalf("the close after a restore: %v %v", next, err)
+	}
+	checkClosed(t, s, 40_000, append(onTopic, next...))
+	if st, _ := s.Load(ctx, 1); len(st.Windows) != 1 || st.Windows[40_000] != counts(1) {
+		t.Fatalf("partition 1 after restore and close: %+v", st.Windows)
+	}
+}
+
+func TestIntegrationRecordOutputAfterMetaLoss(t *testing.T) { backends(t, testRecordOutputAfterLoss) }
+
+// An instance started after Redis lost the pipeline's meta (while partition
+// state survived) must not record the output's current end as where the
+// pipeline's records begin: that would hide the records of windows Redis no
+// longer knows as closed.
+func testRecordOutputAfterLoss(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	savePartials(t, s, 2)
+	if err := s.RecordOutput(ctx, 2, []int64{40}); err != nil {
+		t.Fatal(err)
+	}
+	if meta, _ := s.ReadMeta(ctx); meta.Output != nil {
+		t.Fatalf("recorded output %v over saved partitions, want none", meta.Output)
+	}
+}

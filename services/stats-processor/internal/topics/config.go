@@ -1,0 +1,70 @@
+package topics
+
+import (
+	"fmt"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
+)
+
+// Config is the Kafka connection and the processor's topics: their names,
+// and their layout when the processor creates them.
+type Config struct {
+	// Brokers are the Kafka bootstrap addresses.
+	Brokers []string `mapstructure:"brokers" usage:"Kafka bootstrap brokers, comma-separated"`
+	// InputTopic holds Vehicle records.
+	InputTopic string `mapstructure:"input_topic" usage:"topic of Vehicle records"`
+	// OutputTopic receives VehicleStatistics records.
+	OutputTopic string `mapstructure:"output_topic" usage:"topic for VehicleStatistics records"`
+	// DeadLetterTopic receives records that do not decode or validate.
+	DeadLetterTopic string `mapstructure:"dead_letter_topic" usage:"topic for records that do not decode or validate"`
+	// LateTopic receives late events; empty means they are only counted.
+	LateTopic string `mapstructure:"late_topic" usage:"topic for late events; empty: off"`
+	// InputPartitions is used only when the input topic does not exist yet
+	// and the processor creates it.
+	InputPartitions int `mapstructure:"input_partitions" usage:"partitions of the input topic if this service creates it"`
+	// OutputPartitions is the partition count of the output, dead-letter and
+	// late topics when the processor creates them.
+	OutputPartitions int `mapstructure:"output_partitions" usage:"partitions of the output, dead-letter and late topics if this service creates them"`
+	// ReplicationFactor of the topics the processor creates.
+	ReplicationFactor int `mapstructure:"replication_factor" usage:"replication factor of topics this service creates"`
+	// TLS and SASL secure the connections to the brokers (tls.*, sasl.*).
+	TLS  kafkasecurity.TLSConfig  `mapstructure:"tls"`
+	SASL kafkasecurity.SASLConfig `mapstructure:"sasl"`
+}
+
+// DefaultConfig returns the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Brokers:           []string{"localhost:9092"},
+		InputTopic:        "vehicle-topic",
+		OutputTopic:       "vehicle-statistics-topic",
+		DeadLetterTopic:   "vehicle-dead-letter-topic",
+		InputPartitions:   6,
+		OutputPartitions:  1,
+		ReplicationFactor: 1,
+		TLS:               kafkasecurity.DefaultConfig().TLS,
+		SASL:              kafkasecurity.DefaultConfig().SASL,
+	}
+}
+
+// Security is the TLS and SASL part.
+func (c Config) Security() kafkasecurity.Config {
+	return kafkasecurity.Config{TLS: c.TLS, SASL: c.SASL}
+}
+
+// Validate reports every problem, keyed by field (brokers, input_topic, ...).
+func (c Config) Validate() error {
+	var ch config.Check
+	ch.Require(len(c.Brokers) > 0, "brokers", "name at least one broker (host:port)")
+	ch.Require(c.InputTopic != "", "input_topic", "must not be empty")
+	ch.Require(c.OutputTopic != "", "output_topic", "must not be empty")
+	ch.Require(c.DeadLetterTopic != "", "dead_letter_topic", "must not be empty")
+	ch.Require(c.InputTopic != c.OutputTopic && c.InputTopic != c.DeadLetterTopic && c.InputTopic != c.LateTopic,
+		"input_topic", fmt.Sprintf("%q is also an output topic", c.InputTopic))
+	ch.Require(c.InputPartitions > 0, "input_partitions", "must be at least 1")
+	ch.Require(c.OutputPartitions > 0, "output_partitions", "must be at least 1")
+	ch.Require(c.ReplicationFactor > 0, "replication_factor", "must be at least 1")
+	ch.Merge("", c.Security().Validate())
+	return ch.Err()
+}

@@ -1,0 +1,105 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// OutputEnd returns the end offset (the offset the next record will get)
+// of each partition of the output topic, in partition order.
+func (t *Topics) OutputEnd(ctx context.Context) ([]int64, error) {
+	_, end, err := t.OutputOffsets(ctx)
+	return end, err
+}
+
+// OutputOffsets returns the first and the end offsets of each partition of
+// the output topic, in partition order.
+func (t *Topics) OutputOffsets(ctx context.Context) (first, end []int64, err error) {
+	out := t.cfg.OutputTopic
+	md, err := t.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{out}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("metadata of %s: %w", out, err)
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return nil, nil, fmt.Errorf("metadata of %s: %v", out, md.Topics)
+	}
+	n := len(md.Topics[0].Partitions)
+	reqs := make([]kafka.OffsetRequest, 0, 2*n)
+	for p := range n {
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	resp, err := t.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{out: reqs}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("offsets of %s: %w", out, err)
+	}
+	first, end = make([]int64, n), make([]int64, n)
+	got := 0
+	for _, po := range resp.Topics[out] {
+		if po.Error != nil {
+			return nil, nil, fmt.Errorf("offsets of %s/%d: %w", out, po.Partition, po.Error)
+		}
+		if po.Partition >= 0 && po.Partition < n {
+			first[po.Partition], end[po.Partition] = po.FirstOffset, po.LastOffset
+			got++
+		}
+	}
+	if got != n {
+		return nil, nil, fmt.Errorf("offsets of %s: %d of %d partitions answered", out, got, n)
+	}
+	return first, end, nil
+}
+
+// ReadOutput returns the records of one output partition with offsets in
+// [from, to), in offset order.
+func (t *Topics) ReadOutput(ctx context.Context, partition int, from, to int64) ([]kafka.Message, error) {
+	if from >= to {
+		return nil, nil
+	}
+	topic := t.cfg.OutputTopic
+	var conn *kafka.Conn
+	var err error
+	for _, b := range t.cfg.Brokers {
+		if conn, err = t.dialer.DialLeader(ctx, "tcp", b, topic, partition); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to the leader of %s/%d: %w", topic, partition, err)
+	}
+	defer conn.Close()
+	if _, err := conn.Seek(from, kafka.SeekAbsolute); err != nil {
+		return nil, fmt.Errorf("seek %s/%d to %d: %w", topic, partition, from, err)
+	}
+	var msgs []kafka.Message
+	next := from
+	for next < to {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		batch := conn.ReadBatch(1, 8<<20)
+		for {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				batch.Close()
+				if !errors.Is(err, io.EOF) {
+					return nil, fmt.Errorf("read %s/%d at %d: %w", topic, partition, next, err)
+				}
+				break
+			}
+			if m.Offset < next {
+				continue
+			}
+			next = m.Offset + 1
+			if m.Offset < to {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	return msgs, nil
+}
