@@ -53,7 +53,7 @@ down: ## stop Docker Compose
 bench: ## micro-benchmarks of the per-event path (figures, no assertions)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-compare: ## stats-processor vs Flink vs Kafka's ConsumerPerformance on one preloaded input (N=2000000 ROUNDS=3; docs/benchmarks-compare.md)
+bench-compare: ## stats-processor vs Flink 1.20 and 2.2, Kafka Streams and Kafka's ConsumerPerformance on one preloaded input (N=2000000 ROUNDS=3; docs/benchmarks-compare.md)
 	$(WITH_STACK) bench/compare/run.sh
 
 lint: ## gofmt, go vet, staticcheck
@@ -82,3 +82,14 @@ bench-catchup: build ## stats-processor catching up on 2,000,000 preloaded event
 .PHONY: bench-producer
 bench-producer: build ## vehicle-producer vs Kafka's ProducerPerformance, 1,000,000 events at full speed (N, ROUNDS, COMPRESSION; docs/vehicle-producer.md)
 	$(WITH_STACK) bench/producer/run.sh
+
+# The other supported Kafka line: the exact-count and kill -9 end-to-end tests
+# on a stack of its own (own folder, ports 100 above the local stack's), so
+# that the stack of `make test` is left alone. .ci/run runs it after make test.
+KAFKA_COMPAT_VERSION ?= 3.9.1
+.PHONY: test-kafka-compat
+test-kafka-compat: build ## the exact-count and kill -9 end-to-end tests against Kafka 3.9.1 (KAFKA_COMPAT_VERSION=x.y.z for another)
+	VS_KAFKA_VERSION=$(KAFKA_COMPAT_VERSION) VS_LOCAL_DIR=$(CURDIR)/.local/compat-$(KAFKA_COMPAT_VERSION) \
+	VS_KAFKA_PORT=$$(( $${VS_KAFKA_PORT:-19092} + 100 )) VS_KAFKA_CONTROLLER_PORT=$$(( $${VS_KAFKA_CONTROLLER_PORT:-19093} + 100 )) \
+	VS_REDIS_PORT=$$(( $${VS_REDIS_PORT:-16379} + 100 )) \
+	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 15m -run '^(TestE2EExactCounts|TestE2EKillNine)$$' ./services/stats-processor/

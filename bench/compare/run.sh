@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # bench/compare/run.sh: `make bench-compare`. One run, one machine, one broker,
-# one preloaded input, three readers of it, side by side:
+# one preloaded input, several readers of it, side by side:
 #
-#   1. the limit:     Kafka's ConsumerPerformance reading the input topic
-#   2. the reference: the demo's Flink job (bench/flink-reference), local, parallelism 2
-#   3. ours:          bin/stats-processor with its default configuration
+#   1. the limit:      Kafka's ConsumerPerformance reading the input topic
+#   2. the references: the demo's Flink job (bench/flink-reference), local,
+#                      parallelism 2, built once against Flink 1.20 (pom.xml)
+#                      and once against Flink 2.2 (pom-2.2.xml); and the job
+#                      as a Kafka Streams application (bench/kafka-streams-reference)
+#   3. ours:           bin/stats-processor with its default configuration
 #
 # For each: events/s from process start until the last expected window record
 # is on its output topic, time to the first record, peak RSS and CPU time.
-# Then it checks that Flink's and our window records are byte-identical to
-# the ones the loader computed from its own data (Flink runs twice: with
-# withIdleness as asked, and without, see the docs), prints one table and writes
-# it into docs/benchmarks-compare.md. docs/benchmarks-compare.md explains
-# every figure and setting.
+# Then it checks that every system's window records are byte-identical to
+# the ones the loader computed from its own data (Flink runs twice per line:
+# with withIdleness as asked, and without, see the docs; Kafka Streams is
+# compared without the flush windows, which nothing follows), prints one
+# table and writes it into docs/benchmarks-compare.md.
+# docs/benchmarks-compare.md explains every figure and setting.
 #
 # Run it through `make bench-compare` (which starts the local stack if needed
 # and sets VS_KAFKA_BROKERS / VS_REDIS_ADDR). Settings, as environment variables:
@@ -21,6 +25,7 @@
 #   IDLE_TIMEOUT=2s      the processor's watermark.idle_timeout and Flink's withIdleness
 #   STEP=10ms AGO=3h     event-time spacing per partition, and how long ago the first event is
 #   FLINK_HEAP=1g FLINK_PARALLELISM=2
+#   STREAMS_HEAP=1g STREAMS_THREADS=2   the Kafka Streams application's heap and stream threads
 #   CPERF_HEAP=512m      heap of ConsumerPerformance
 #   RUN_TIMEOUT=8m       give up on one system after this long
 #   DOC=docs/benchmarks-compare.md   where the table goes; DOC= leaves the docs alone
@@ -40,6 +45,8 @@ STEP=${STEP:-10ms}
 AGO=${AGO:-3h}
 FLINK_HEAP=${FLINK_HEAP:-1g}
 FLINK_PARALLELISM=${FLINK_PARALLELISM:-2}
+STREAMS_HEAP=${STREAMS_HEAP:-1g}
+STREAMS_THREADS=${STREAMS_THREADS:-2}
 CPERF_HEAP=${CPERF_HEAP:-512m}
 RUN_TIMEOUT=${RUN_TIMEOUT:-8m}
 DOC=${DOC-docs/benchmarks-compare.md}
@@ -54,6 +61,7 @@ OUT="$ROOT/out/bench-compare/$RUN"
 mkdir -p "$OUT"
 M2="$ROOT/.local/m2"
 FLINK_DIR="$ROOT/bench/flink-reference"
+STREAMS_DIR="$ROOT/bench/kafka-streams-reference"
 case $IDLE_TIMEOUT in
 *ms) idle_ms=${IDLE_TIMEOUT%ms} ;;
 *s) idle_ms=${IDLE_TIMEOUT%s}000 ;;
@@ -67,6 +75,7 @@ IN="bench-in-$RUN"
 topics=("$IN")
 groups=()
 prefixes=()
+topic_prefixes=()
 
 step() { printf '\n== %s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { echo "bench-compare: $*" >&2; exit 1; }
@@ -78,6 +87,7 @@ cleanup() {
 	elif [[ -x $OUT/bin/measure ]]; then
 		"$OUT/bin/measure" cleanup -brokers "$BROKERS" -redis-addr "$REDIS" \
 			-topics "$(IFS=,; echo "${topics[*]}")" -groups "$(IFS=,; echo "${groups[*]}")" \
+			-topic-prefixes "$(IFS=,; echo "${topic_prefixes[*]}")" \
 			-redis-prefix "$(IFS=,; echo "${prefixes[*]}")" ||
 			echo "bench-compare: cleanup incomplete (see above)" >&2
 	fi
@@ -87,29 +97,45 @@ cleanup() {
 trap cleanup EXIT
 
 # --------------------------------------------------------------- build
-step "build: bin/stats-processor, the Go helpers, the Flink job (Maven, first time downloads Flink into .local/m2)"
+step "build: bin/stats-processor, the Go helpers, the Flink jobs and the Kafka Streams application (Maven; the first time downloads them into .local/m2)"
 make -s build >&2
 mkdir -p "$OUT/bin"
 go build -o "$OUT/bin/" ./bench/compare/loader ./bench/compare/measure
-flink_jar="$FLINK_DIR/target/flink-reference-1.jar"
-if [[ ! -s $FLINK_DIR/target/classpath.txt || ! -f $flink_jar ||
-	-n $(find "$FLINK_DIR/pom.xml" "$FLINK_DIR/src" -newer "$flink_jar" -print -quit) ]]; then
-	mvn -B -q -Dmaven.repo.local="$M2" -f "$FLINK_DIR/pom.xml" package dependency:build-classpath \
-		-Dmdep.outputFile=target/classpath.txt >"$OUT/maven.log" 2>&1 ||
-		{ tail -30 "$OUT/maven.log" >&2; die "the Flink job did not build (log: $OUT/maven.log)"; }
-fi
-FLINK_CP="$FLINK_DIR/target/classes:$(<"$FLINK_DIR/target/classpath.txt")"
+# mvn_build DIR POM TARGET: package the Maven project and write its class path,
+# unless TARGET's jar is newer than the pom and the sources.
+mvn_build() {
+	local dir=$1 pom=$2 target=$3 jar
+	jar=$(ls "$dir/$target"/*.jar 2>/dev/null | head -1)
+	if [[ ! -s $dir/$target/classpath.txt || -z $jar ||
+		-n $(find "$dir/$pom" "$dir/src" -newer "$jar" -print -quit) ]]; then
+		mvn -B -q -Dmaven.repo.local="$M2" -f "$dir/$pom" package dependency:build-classpath \
+			-Dmdep.outputFile="$target/classpath.txt" >"$OUT/maven-$(basename "$dir")-$pom.log" 2>&1 ||
+			{ tail -30 "$OUT/maven-$(basename "$dir")-$pom.log" >&2; die "$dir/$pom did not build (log: $OUT/maven-$(basename "$dir")-$pom.log)"; }
+	fi
+	echo "$dir/$target/classes:$(<"$dir/$target/classpath.txt")"
+}
+pom_value() { sed -n "s:.*<$2>\\(.*\\)</$2>.*:\\1:p" "$1"; }
+clients_version() { tr ':' '\n' <"$1" | sed -n 's:.*/kafka-clients-\(.*\)\.jar$:\1:p'; }
+FLINK_CP=$(mvn_build "$FLINK_DIR" pom.xml target)
+FLINK2_CP=$(mvn_build "$FLINK_DIR" pom-2.2.xml target-2.2)
+STREAMS_CP=$(mvn_build "$STREAMS_DIR" pom.xml target)
 KAFKA_CP="$("$ROOT/deploy/local/stack.sh" classpath)"
-FLINK_VERSION=$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' "$FLINK_DIR/pom.xml")
-CONNECTOR_VERSION=$(sed -n 's:.*<flink.kafka.connector.version>\(.*\)</flink.kafka.connector.version>.*:\1:p' "$FLINK_DIR/pom.xml")
-KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/local/pom.xml")
-KAFKA_CLIENTS_FLINK=$(tr ':' '\n' <"$FLINK_DIR/target/classpath.txt" | sed -n 's:.*/kafka-clients-\(.*\)\.jar$:\1:p')
+FLINK_VERSION=$(pom_value "$FLINK_DIR/pom.xml" flink.version)
+CONNECTOR_VERSION=$(pom_value "$FLINK_DIR/pom.xml" flink.kafka.connector.version)
+FLINK2_VERSION=$(pom_value "$FLINK_DIR/pom-2.2.xml" flink.version)
+CONNECTOR2_VERSION=$(pom_value "$FLINK_DIR/pom-2.2.xml" flink.kafka.connector.version)
+STREAMS_VERSION=$(pom_value "$STREAMS_DIR/pom.xml" kafka.version)
+KAFKA_VERSION=$("$ROOT/deploy/local/stack.sh" version)
+KAFKA_CLIENTS_FLINK=$(clients_version "$FLINK_DIR/target/classpath.txt")
+KAFKA_CLIENTS_FLINK2=$(clients_version "$FLINK_DIR/target-2.2/classpath.txt")
 
 # --------------------------------------------------------------- load
 step "load: $N events into $IN ($PARTITIONS partitions), once, for all systems and rounds"
 "$OUT/bin/loader" -brokers "$BROKERS" -topic "$IN" -n "$N" -partitions "$PARTITIONS" -step "$STEP" -ago "$AGO" \
-	-expected "$OUT/expected.tsv" -summary "$OUT/input.md"
+	-expected "$OUT/expected.tsv" -expected-closed "$OUT/expected-closed.tsv" -summary "$OUT/input.md"
 expected=$(wc -l <"$OUT/expected.tsv")
+# The input holds N events and one flush event per vehicle type (see the loader).
+events_in=$((N + 5))
 
 measure_run() { # name, then measure run flags, then -- command
 	local name=$1
@@ -127,6 +153,16 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=%d %p %m (%c)%n
 EOF
+# The same for Kafka 4.x's tools, which log with log4j 2.
+cat >"$OUT/log4j2.properties" <<'EOF'
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = %d %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stderr.ref = stderr
+EOF
 # Our processor fetches up to 4 MiB per partition (kafka.fetch_max_bytes);
 # the second run gives ConsumerPerformance the same, and larger polls.
 printf 'max.poll.records=10000\n' >"$OUT/cperf-tuned.properties"
@@ -135,11 +171,13 @@ cperf_run() { # name, extra options...
 	shift
 	groups+=("$group")
 	measure_run "$name" -until-exit -- \
-		java -Xmx"$CPERF_HEAP" -Dlog4j.configuration="file:$OUT/log4j.properties" -cp "$KAFKA_CP" \
+		java -Xmx"$CPERF_HEAP" -Dlog4j.configuration="file:$OUT/log4j.properties" \
+		-Dlog4j2.configurationFile="file:$OUT/log4j2.properties" -cp "$KAFKA_CP" \
 		org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$BROKERS" --topic "$IN" \
 		--messages "$N" --group "$group" --timeout 30000 "$@" || failed+=("$name")
 	nmsg=$(awk -F', ' 'h && NF > 5 {print $5; exit} /^start.time,/ {h=1}' "$OUT/$name.log")
-	[[ $nmsg == "$N" ]] || { failed+=("$name"); echo "ConsumerPerformance read ${nmsg:-?} of $N messages (log: $OUT/$name.log)" >&2; }
+	# It stops after a whole poll, so it may read up to the loader's flush events more.
+	[[ -n $nmsg ]] && ((nmsg >= N)) || { failed+=("$name"); echo "ConsumerPerformance read ${nmsg:-?} of $N messages (log: $OUT/$name.log)" >&2; }
 }
 
 # --------------------------------------------------------------- Flink
@@ -162,19 +200,37 @@ JAVA17_OPENS=(
 	--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED
 	--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED
 )
-flink_run() { # name, idleness in ms (0: no withIdleness)
+flink_run() { # name, idleness in ms (0: no withIdleness), class path
 	local name=$1 topic="bench-out-$1-$RUN" group="bench-$1-$RUN"
 	topics+=("$topic")
 	groups+=("$group")
 	"$OUT/bin/measure" topics -brokers "$BROKERS" -partitions 1 "$topic"
 	measure_run "$name" -topic "$topic" -expected "$OUT/expected.tsv" -observed "$OUT/$name.tsv" -linger 15s -- \
 		java -Xmx"$FLINK_HEAP" "${JAVA17_OPENS[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-		-cp "$FLINK_CP" io.vehiclestats.bench.VehicleStatisticsJob \
+		-cp "$3" io.vehiclestats.bench.VehicleStatisticsJob \
 		--brokers "$BROKERS" --input "$IN" --output "$topic" --group "$group" \
 		--parallelism "$FLINK_PARALLELISM" --idleness-ms "$2" --window-ms 20000 || failed+=("$name")
 	echo "  [$name] late events dropped by its window operator: $(late_events "$name")" >&2
 }
-# late_events NAME: the late events the Flink job reported (its total, else its last report).
+# --------------------------------------------------------------- Kafka Streams
+streams_run() { # name
+	local name=$1 topic="bench-out-$1-$RUN" app="bench-$1-$RUN"
+	topics+=("$topic")
+	groups+=("$app")
+	topic_prefixes+=("$app-")
+	"$OUT/bin/measure" topics -brokers "$BROKERS" -partitions 1 "$topic"
+	# It stops by itself once it has processed the whole input (its dropped
+	# count is then final); -linger gives it the time for that.
+	measure_run "$name" -topic "$topic" -expected "$OUT/expected-closed.tsv" -observed "$OUT/$name.tsv" -linger 60s -- \
+		java -Xmx"$STREAMS_HEAP" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+		-cp "$STREAMS_CP" io.vehiclestats.bench.streams.VehicleStatisticsStreams \
+		--brokers "$BROKERS" --input "$IN" --output "$topic" --app-id "$app" \
+		--state-dir "$OUT/$name.state" --threads "$STREAMS_THREADS" --window-ms 20000 \
+		--input-records "$events_in" || failed+=("$name")
+	echo "  [$name] records it dropped (late, or no valid event time): $(late_events "$name")" >&2
+}
+
+# late_events NAME: the late events the Flink job or Kafka Streams reported (its total, else its last report).
 late_events() {
 	local n
 	n=$(sed -n 's/^late events in total: \([0-9]*\).*/\1/p' "$OUT/$1.log" 2>/dev/null | tail -1)
@@ -201,9 +257,10 @@ ours_run() { # name
 }
 
 # --------------------------------------------------------------- rounds
-# Each round runs every system once on the same input; ours runs between the
-# two Flink runs, so that a change of the machine's load during a round
-# shows up as a difference between those two.
+# Each round runs every system once on the same input: ConsumerPerformance
+# twice, both Flink lines with withIdleness, Kafka Streams, ours, then both
+# Flink lines without withIdleness, so that a change of the machine's load
+# during a round shows up as a difference between the two runs of one line.
 verified=1
 for ((r = 1; r <= ROUNDS; r++)); do
 	step "round $r/$ROUNDS: the limit, ConsumerPerformance with its defaults (new group, from the earliest offset)"
@@ -211,20 +268,27 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	step "round $r/$ROUNDS: the limit, ConsumerPerformance with --fetch-size 4194304 (our fetch size) and max.poll.records=10000"
 	cperf_run "limit-tuned.r$r" --fetch-size 4194304 --consumer.config "$OUT/cperf-tuned.properties"
 	step "round $r/$ROUNDS: the reference, Flink $FLINK_VERSION (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT)"
-	flink_run "flink.r$r" "$idle_ms"
+	flink_run "flink.r$r" "$idle_ms" "$FLINK_CP"
+	step "round $r/$ROUNDS: the reference, Flink $FLINK2_VERSION (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT)"
+	flink_run "flink2.r$r" "$idle_ms" "$FLINK2_CP"
+	step "round $r/$ROUNDS: Kafka Streams $STREAMS_VERSION ($STREAMS_THREADS stream threads, -Xmx$STREAMS_HEAP, exactly_once_v2)"
+	streams_run "streams.r$r"
 	step "round $r/$ROUNDS: ours, bin/stats-processor (defaults, earliest, idle timeout $IDLE_TIMEOUT)"
 	ours_run "ours.r$r"
-	systems=(flink="$OUT/flink.r$r.tsv")
-	late=(flink="$(late_events "flink.r$r")")
+	systems=(flink="$OUT/flink.r$r.tsv" flink2="$OUT/flink2.r$r.tsv")
+	late=(flink="$(late_events "flink.r$r")" flink2="$(late_events "flink2.r$r")")
 	if [[ $FLINK_NO_IDLENESS == 1 ]]; then
-		step "round $r/$ROUNDS: the reference without withIdleness (the bounded input's final watermark still closes every window)"
-		flink_run "flink-noidle.r$r" 0
-		systems+=(flink-noidle="$OUT/flink-noidle.r$r.tsv")
-		late+=(flink-noidle="$(late_events "flink-noidle.r$r")")
+		step "round $r/$ROUNDS: the references without withIdleness (the bounded input's final watermark still closes every window)"
+		flink_run "flink-noidle.r$r" 0 "$FLINK_CP"
+		flink_run "flink2-noidle.r$r" 0 "$FLINK2_CP"
+		systems+=(flink-noidle="$OUT/flink-noidle.r$r.tsv" flink2-noidle="$OUT/flink2-noidle.r$r.tsv")
+		late+=(flink-noidle="$(late_events "flink-noidle.r$r")" flink2-noidle="$(late_events "flink2-noidle.r$r")")
 	fi
-	systems+=(ours="$OUT/ours.r$r.tsv")
+	systems+=(streams="$OUT/streams.r$r.tsv" ours="$OUT/ours.r$r.tsv")
+	late+=(streams="$(late_events "streams.r$r")")
 	step "round $r/$ROUNDS: verify the window records against the $expected the loader expects"
-	"$OUT/bin/measure" verify -expected "$OUT/expected.tsv" -events "$N" -out "$OUT/verify.r$r.json" \
+	"$OUT/bin/measure" verify -expected "$OUT/expected.tsv" -expected-for streams="$OUT/expected-closed.tsv" \
+		-events "$events_in" -out "$OUT/verify.r$r.json" \
 		-late "$(IFS=,; echo "${late[*]}")" "${systems[@]}" || verified=0
 done
 
@@ -239,11 +303,14 @@ mem_total=$(free -g | awk '/^Mem:/ {print $2}')
 		"load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; compare rows, not runs)."
 	echo "- Software: Kafka $KAFKA_VERSION broker (KRaft, one node, local stack) and its ConsumerPerformance;" \
 		"Flink $FLINK_VERSION with flink-connector-kafka $CONNECTOR_VERSION (kafka-clients $KAFKA_CLIENTS_FLINK);" \
+		"Flink $FLINK2_VERSION with flink-connector-kafka $CONNECTOR2_VERSION (kafka-clients $KAFKA_CLIENTS_FLINK2);" \
+		"Kafka Streams $STREAMS_VERSION;" \
 		"$(go version | cut -d' ' -f3); $(java -version 2>&1 | head -1 | sed 's/"//g')."
 	echo "- Input: $(<"$OUT/input.md")"
 	echo "- Settings: idle timeout $IDLE_TIMEOUT for both (processor \`watermark.idle_timeout\`, Flink \`withIdleness\`);" \
 		"Flink local MiniCluster, parallelism $FLINK_PARALLELISM, \`-Xmx$FLINK_HEAP\`, bounded KafkaSource, at-least-once sink, no checkpoints," \
-		"run with \`withIdleness($IDLE_TIMEOUT)\`$([[ $FLINK_NO_IDLENESS == 1 ]] && echo " and again without it");" \
+		"run with \`withIdleness($IDLE_TIMEOUT)\`$([[ $FLINK_NO_IDLENESS == 1 ]] && echo " and again without it"), the same job and source for both Flink lines;" \
+		"Kafka Streams with $STREAMS_THREADS stream threads, \`-Xmx$STREAMS_HEAP\`, \`exactly_once_v2\`, RocksDB window store, \`ofSizeWithNoGrace\` and \`suppress(untilWindowCloses)\`;" \
 		"stats-processor with its defaults except brokers, topics, group, Redis prefix, HTTP address, \`earliest\` and the idle timeout;" \
 		"ConsumerPerformance (\`-Xmx$CPERF_HEAP\`) once with its defaults and once with \`--fetch-size 4194304\` (the processor's \`kafka.fetch_max_bytes\`) and \`max.poll.records=10000\`."
 	echo
@@ -257,6 +324,9 @@ results() { # name: the result files of all rounds, comma-separated
 }
 flink_rows=(-flink "Flink $FLINK_VERSION, withIdleness $IDLE_TIMEOUT=$(results flink)")
 [[ $FLINK_NO_IDLENESS == 1 ]] && flink_rows+=(-flink "Flink $FLINK_VERSION, no withIdleness=$(results flink-noidle)")
+flink_rows+=(-flink "Flink $FLINK2_VERSION, withIdleness $IDLE_TIMEOUT=$(results flink2)")
+[[ $FLINK_NO_IDLENESS == 1 ]] && flink_rows+=(-flink "Flink $FLINK2_VERSION, no withIdleness=$(results flink2-noidle)")
+flink_rows+=(-other "Kafka Streams $STREAMS_VERSION, exactly_once_v2=$(results streams)")
 verify_args=()
 for ((r = 1; r <= ROUNDS; r++)); do verify_args+=(-verify "$OUT/verify.r$r.json"); done
 "$OUT/bin/measure" report -ours "**stats-processor (ours)**=$(results ours)" "${flink_rows[@]}" \

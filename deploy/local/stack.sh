@@ -8,6 +8,7 @@
 #   deploy/local/stack.sh stop     stop only the processes this script started
 #   deploy/local/stack.sh status   say what runs, where, and whether it answers
 #   deploy/local/stack.sh env      print the environment variables tests and services use
+#   deploy/local/stack.sh version  print the Kafka version it runs (VS_KAFKA_VERSION, else the default)
 #   deploy/local/stack.sh reset    stop, then delete all Kafka and Redis data (keeps the Maven cache)
 #   deploy/local/stack.sh kafka-start|kafka-stop|kafka-kill|redis-start|redis-stop
 #                                  one service alone (chaos tests use these with
@@ -15,6 +16,8 @@
 #
 # Ports (override with VS_KAFKA_PORT, VS_KAFKA_CONTROLLER_PORT, VS_REDIS_PORT)
 # are off the defaults so that a Kafka or Redis you already run is not touched.
+# VS_KAFKA_VERSION chooses the Kafka version (default: the one in
+# deploy/local/pom.xml); each version keeps its own data folder.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,18 +26,35 @@ KAFKA_PORT="${VS_KAFKA_PORT:-19092}"
 CONTROLLER_PORT="${VS_KAFKA_CONTROLLER_PORT:-19093}"
 REDIS_PORT="${VS_REDIS_PORT:-16379}"
 KAFKA_HEAP="${VS_KAFKA_HEAP:-768m}"
-KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/local/pom.xml")"
+DEFAULT_KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/deploy/local/pom.xml")"
+KAFKA_VERSION="${VS_KAFKA_VERSION:-$DEFAULT_KAFKA_VERSION}"
+KAFKA_LINE="${KAFKA_VERSION%%.*}"
 
 # The Maven cache and the resolved class path stay under the checkout even when
 # VS_LOCAL_DIR points elsewhere (tests run private brokers in temp folders).
 M2="$ROOT/.local/m2"
 CLASSPATH_FILE="$ROOT/.local/kafka-classpath-$KAFKA_VERSION.txt"
 KDIR="$LOCAL/kafka"
+# Storage formatted by one version cannot always be read by another (a 4.x
+# broker upgrades 3.x metadata for good), so each version keeps its own.
+KDATA="$KDIR/data-$KAFKA_VERSION"
 RDIR="$LOCAL/redis"
 RUN="$LOCAL/run"
 
 log() { printf '%s stack: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# check_version refuses what cannot work and warns about what is not tested.
+check_version() {
+	[[ $KAFKA_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+		die "VS_KAFKA_VERSION=$KAFKA_VERSION: want a release number such as 4.4.0 or 3.9.1"
+	case $KAFKA_VERSION in
+	4.0.0)
+		die "Kafka 4.0.0 is not supported: it removed JoinGroup v0 and v1 (KIP-896), and kafka-go's consumer group joins with v1, so the processor cannot join its group (4.0.1 and 4.1.0 accept v1 again); use 4.1 or later, or 3.9.x" ;;
+	3.9.* | 4.[1-4].*) ;;
+	*) log "warning: Kafka $KAFKA_VERSION is outside the tested range (3.9.x, 4.1 to 4.4)" ;;
+	esac
+}
 
 # alive PIDFILE PATTERN: the pid in PIDFILE runs and its command line matches
 # PATTERN, so a pid reused by another program is never taken for ours.
@@ -67,7 +87,7 @@ kafka_classpath() {
 	) &
 	local ticker=$!
 	if ! mvn -B -q -f "$ROOT/deploy/local/pom.xml" dependency:build-classpath \
-		-Dmdep.includeScope=runtime -Dmdep.outputFile="$CLASSPATH_FILE.tmp" \
+		-Dkafka.version="$KAFKA_VERSION" -Dkafka.line="$KAFKA_LINE" -Dmdep.includeScope=runtime -Dmdep.outputFile="$CLASSPATH_FILE.tmp" \
 		-Dmaven.repo.local="$M2" >"$KDIR/maven.log" 2>&1; then
 		kill "$ticker" 2>/dev/null || true
 		tail -20 "$KDIR/maven.log" >&2
@@ -81,7 +101,7 @@ kafka_classpath() {
 }
 
 kafka_config() {
-	mkdir -p "$KDIR/config" "$KDIR/data" "$KDIR/logs"
+	mkdir -p "$KDIR/config" "$KDATA" "$KDIR/logs"
 	# With VS_KAFKA_SASL_PORT set, a second listener requires SASL/PLAIN as
 	# user VS_KAFKA_SASL_USER (tests of the services' kafka.sasl.* keys).
 	local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
@@ -106,7 +126,7 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=$protocols
 $sasl
-log.dirs=$KDIR/data
+log.dirs=$KDATA
 # Code creates its topics on purpose.
 auto.create.topics.enable=false
 delete.topic.enable=true
@@ -119,6 +139,32 @@ group.initial.rebalance.delay.ms=0
 log.retention.hours=24
 log.segment.bytes=268435456
 EOF
+	# Kafka 3.x logs with log4j 1 (reload4j), Kafka 4.x with log4j 2: the
+	# same file, in each one's configuration format.
+	if [[ $KAFKA_LINE -ge 4 ]]; then
+		cat >"$KDIR/config/log4j2.properties" <<EOF
+status = warn
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = $KDIR/logs/server.log
+appender.file.filePattern = $KDIR/logs/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+EOF
+		LOG_FLAG="-Dlog4j2.configurationFile=file:$KDIR/config/log4j2.properties"
+		return
+	fi
 	cat >"$KDIR/config/log4j.properties" <<EOF
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
@@ -132,6 +178,7 @@ log4j.logger.org.apache.kafka=INFO
 log4j.logger.state.change.logger=WARN
 log4j.logger.kafka.request.logger=WARN
 EOF
+	LOG_FLAG="-Dlog4j.configuration=file:$KDIR/config/log4j.properties"
 }
 
 kafka_ready() {
@@ -146,7 +193,11 @@ build_stackcheck() {
 
 kafka_start() {
 	if alive "$RUN/kafka.pid" kafka.Kafka; then
-		log "Kafka already runs (pid $(<"$RUN/kafka.pid")) on 127.0.0.1:$KAFKA_PORT; reusing it"
+		local running
+		running=$(cat "$RUN/kafka.version" 2>/dev/null || echo unknown)
+		[[ $running == "$KAFKA_VERSION" ]] ||
+			die "Kafka $running runs (pid $(<"$RUN/kafka.pid")), not $KAFKA_VERSION; stop it first ('stack.sh stop') or use another VS_LOCAL_DIR and other ports"
+		log "Kafka $KAFKA_VERSION already runs (pid $(<"$RUN/kafka.pid")) on 127.0.0.1:$KAFKA_PORT; reusing it"
 		kafka_ready 60s
 		return
 	fi
@@ -156,21 +207,23 @@ kafka_start() {
 	local cp
 	cp=$(kafka_classpath)
 	kafka_config
-	if [[ ! -f $KDIR/data/meta.properties ]]; then
-		log "formatting Kafka storage in $KDIR/data"
+	if [[ ! -f $KDATA/meta.properties ]]; then
+		log "formatting Kafka $KAFKA_VERSION storage in $KDATA"
 		local id
 		id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-		java -Dlog4j.configuration="file:$KDIR/config/log4j.properties" -cp "$cp" kafka.tools.StorageTool format \
+		# With the static controller.quorum.voters above, 3.9 and 4.x format
+		# alike (no --standalone or --initial-controllers).
+		java "$LOG_FLAG" -cp "$cp" kafka.tools.StorageTool format \
 			-t "$id" -c "$KDIR/config/server.properties" >"$KDIR/logs/format.log" 2>&1 ||
 			{ cat "$KDIR/logs/format.log" >&2; die "formatting Kafka storage failed; 'stack.sh reset' clears the data folder"; }
 	fi
 	mkdir -p "$RUN"
+	echo "$KAFKA_VERSION" >"$RUN/kafka.version"
 	log "starting Kafka $KAFKA_VERSION (KRaft, heap $KAFKA_HEAP) on 127.0.0.1:$KAFKA_PORT; log: $KDIR/logs/server.log"
 	# setsid: the broker must outlive the shell that started it (make run, CI steps).
 	setsid nohup java -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 		-Djava.awt.headless=true -Dkafka.logs.dir="$KDIR/logs" \
-		-Dlog4j.configuration="file:$KDIR/config/log4j.properties" \
-		-cp "$cp" kafka.Kafka "$KDIR/config/server.properties" \
+		"$LOG_FLAG" -cp "$cp" kafka.Kafka "$KDIR/config/server.properties" \
 		>"$KDIR/logs/stdout.log" 2>&1 </dev/null &
 	echo $! >"$RUN/kafka.pid"
 	if ! kafka_ready 180s; then
@@ -256,13 +309,16 @@ stop_one() {
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -f "$pidfile"
+	[[ $name != kafka ]] || rm -f "$RUN/kafka.version"
 }
 
 status() {
 	local rc=0
 	if alive "$RUN/kafka.pid" kafka.Kafka; then
 		if port_open "$KAFKA_PORT"; then
-			echo "kafka: running, pid $(<"$RUN/kafka.pid"), 127.0.0.1:$KAFKA_PORT, version $KAFKA_VERSION, data $KDIR/data"
+			local v
+			v=$(cat "$RUN/kafka.version" 2>/dev/null || echo unknown)
+			echo "kafka: running, pid $(<"$RUN/kafka.pid"), 127.0.0.1:$KAFKA_PORT, version $v, data $KDIR/data-$v"
 		else
 			echo "kafka: process $(<"$RUN/kafka.pid") runs but 127.0.0.1:$KAFKA_PORT does not answer (starting?)"; rc=1
 		fi
@@ -280,6 +336,7 @@ status() {
 case "${1:-}" in
 start)
 	t0=$SECONDS
+	check_version
 	build_stackcheck
 	redis_start
 	kafka_start
@@ -290,7 +347,7 @@ stop)
 	stop_one redis redis-server
 	;;
 status) status ;;
-kafka-start) build_stackcheck; kafka_start ;;
+kafka-start) check_version; build_stackcheck; kafka_start ;;
 kafka-stop) stop_one kafka kafka.Kafka ;;
 kafka-kill) [[ -f $RUN/kafka.pid ]] && kill -KILL "$(<"$RUN/kafka.pid")" 2>/dev/null; rm -f "$RUN/kafka.pid" ;;
 redis-start) redis_start ;;
@@ -299,14 +356,15 @@ env)
 	echo "export VS_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
 	echo "export VS_REDIS_ADDR=127.0.0.1:$REDIS_PORT"
 	;;
-classpath) kafka_classpath ;;
+classpath) check_version; kafka_classpath ;;
+version) echo "$KAFKA_VERSION" ;;
 reset)
 	"$0" stop
-	log "deleting $KDIR/data, $KDIR/logs and $RDIR"
-	rm -rf "$KDIR/data" "$KDIR/logs" "$RDIR"
+	log "deleting $KDIR/data-* (every version's), $KDIR/logs and $RDIR"
+	rm -rf "$KDIR"/data "$KDIR"/data-* "$KDIR/logs" "$RDIR"
 	;;
 *)
-	echo "usage: $0 start|stop|status|env|classpath|reset|kafka-start|kafka-stop|kafka-kill|redis-start|redis-stop" >&2
+	echo "usage: $0 start|stop|status|env|classpath|version|reset|kafka-start|kafka-stop|kafka-kill|redis-start|redis-stop" >&2
 	exit 2
 	;;
 esac

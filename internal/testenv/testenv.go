@@ -28,7 +28,8 @@ const (
 )
 
 // Images used when testcontainers starts the services. Confluent's
-// confluent-local 7.9 is Apache Kafka 3.9, the version of the local stack.
+// confluent-local 7.9 is Apache Kafka 3.9, the older supported line (the
+// local stack runs 4.4 by default).
 const (
 	KafkaImage = "confluentinc/confluent-local:7.9.0"
 	RedisImage = "redis:7.4-alpine"

@@ -12,6 +12,14 @@
 //
 //	loader -brokers 127.0.0.1:19092 -topic bench-in-x -n 2000000 -expected out/expected.tsv
 //
+// With -flush (the default) it then writes one more event per vehicle type,
+// a window after the last one, so that every type's windows are followed by
+// a later record: Kafka Streams closes a window only when a later record
+// reaches the same task, and without these its last windows would never be
+// written. The flush events are part of the expected output (stats-processor
+// and Flink close their windows too); -expected-closed gets the expected
+// output without the flush windows, the ones nothing follows.
+//
 // It fails if the topic already exists: every run gets a fresh one.
 package main
 
@@ -51,6 +59,8 @@ type options struct {
 	window     time.Duration
 	seed       uint64
 	expected   string
+	closed     string
+	flush      bool
 	summary    string
 }
 
@@ -66,6 +76,8 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "random seed (same seed, same records)")
 	flag.StringVar(&o.expected, "expected", "", "file for the expected output records (key TAB value per line)")
 	flag.StringVar(&o.summary, "summary", "", "file for a one-paragraph description of the input (Markdown)")
+	flag.BoolVar(&o.flush, "flush", true, "end with one event per vehicle type a window after the last one (see the package doc)")
+	flag.StringVar(&o.closed, "expected-closed", "", "file for the expected output without the flush windows (with -flush)")
 	flag.Parse()
 	if o.topic == "" || o.expected == "" || o.n <= 0 || o.partitions <= 0 || o.step < time.Millisecond {
 		fmt.Fprintln(os.Stderr, "loader: -topic and -expected are required; -n, -partitions must be positive and -step at least 1ms")
@@ -159,20 +171,37 @@ func run(ctx context.Context, o options) error {
 	if err := errors.Join(drain(errs)...); err != nil {
 		return err
 	}
+	var flushStart int64 = -1
+	if o.flush {
+		var err error
+		if flushStart, err = flush(ctx, w, o, last, counts); err != nil {
+			return err
+		}
+	}
 	elapsed := time.Since(start)
-	if err := writeExpected(o.expected, counts, o.window.Milliseconds()); err != nil {
+	if err := writeExpected(o.expected, counts, o.window.Milliseconds(), -1); err != nil {
 		return err
+	}
+	if o.closed != "" {
+		if err := writeExpected(o.closed, counts, o.window.Milliseconds(), flushStart); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "  load: %d records (%d MiB of values) in %s (%.0f records/s) over %d partitions; event times %s .. %s; %d expected window records in %s\n",
 		o.n, bytes.Load()>>20, elapsed.Round(time.Millisecond), float64(o.n)/elapsed.Seconds(), o.partitions,
 		time.UnixMilli(first).UTC().Format(time.RFC3339), time.UnixMilli(last).UTC().Format(time.RFC3339), len(counts), o.expected)
 	if o.summary != "" {
+		flushNote := ""
+		if o.flush {
+			flushNote = fmt.Sprintf(", then %d flush events, one per type, at %s (a window after the last)",
+				model.NumVehicleTypes, time.UnixMilli(flushStart).UTC().Format("2006-01-02T15:04:05.000Z"))
+		}
 		desc := fmt.Sprintf("%d events (%d MiB of JSON values; key = plate number) over %d partitions, written in %s; "+
-			"event times %s .. %s, non-decreasing within each partition, %s apart on average (seed %d); "+
+			"event times %s .. %s, non-decreasing within each partition, %s apart on average (seed %d)%s; "+
 			"type mix 87%% CAR, 11%% TRUCK, 1%% BUS, 0.6%% VAN, 0.4%% MOTORCYCLE; %d expected window records.\n",
 			o.n, bytes.Load()>>20, o.partitions, elapsed.Round(100*time.Millisecond),
 			time.UnixMilli(first).UTC().Format("2006-01-02T15:04:05.000Z"), time.UnixMilli(last).UTC().Format("2006-01-02T15:04:05.000Z"),
-			o.step, o.seed, len(counts))
+			o.step, o.seed, flushNote, len(counts))
 		if err := os.WriteFile(o.summary, []byte(desc), 0o644); err != nil {
 			return err
 		}
@@ -223,6 +252,26 @@ func fill(ctx context.Context, w *kafka.Writer, o options, p, n int, base int64,
 		}
 	}
 	return counts, first, t, nil
+}
+
+// flush writes one event per vehicle type at the start of the window after
+// the one following the last event's (so a whole window lies between), type i
+// to partition i mod partitions, adds them to counts and returns their
+// window's start.
+func flush(ctx context.Context, w *kafka.Writer, o options, last int64, counts map[windowKey]int64) (int64, error) {
+	size := o.window.Milliseconds()
+	t := model.WindowStart(last, size) + 2*size
+	rng := rand.New(rand.NewPCG(o.seed, 0))
+	var msgs []kafka.Message
+	for i, typ := range model.VehicleTypes() {
+		v := model.Vehicle{PlateNumber: plate(rng), VignetteStickerID: uuid4(rng), Timestamp: time.UnixMilli(t).UTC(), VehicleType: typ}
+		msgs = append(msgs, kafka.Message{Partition: i % o.partitions, Key: []byte(v.PlateNumber), Value: serde.AppendVehicle(nil, v)})
+		counts[windowKey{t, typ}]++
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		return 0, fmt.Errorf("flush events: %w", firstError(err))
+	}
+	return t, nil
 }
 
 // firstError shortens kafka-go's per-message errors to the count and the first one.
@@ -298,11 +347,14 @@ func uuid4(rng *rand.Rand) string {
 }
 
 // writeExpected writes one line per window and type, ordered by window start
-// and type: the output record key, a tab, the output record value.
-func writeExpected(path string, counts map[windowKey]int64, size int64) error {
+// and type: the output record key, a tab, the output record value. Windows
+// that start at skip are left out.
+func writeExpected(path string, counts map[windowKey]int64, size, skip int64) error {
 	keys := make([]windowKey, 0, len(counts))
 	for k := range counts {
-		keys = append(keys, k)
+		if k.start != skip {
+			keys = append(keys, k)
+		}
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].start != keys[j].start {

@@ -104,13 +104,30 @@ func cleanupCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cleanup", flag.ExitOnError)
 	brokers := fs.String("brokers", "127.0.0.1:19092", "Kafka bootstrap brokers, comma-separated")
 	topics := fs.String("topics", "", "topics to delete, comma-separated")
+	topicPrefixes := fs.String("topic-prefixes", "", "also delete the topics whose names start with one of these, comma-separated (Kafka Streams' internal topics)")
 	groups := fs.String("groups", "", "consumer groups to delete, comma-separated")
 	redisAddr := fs.String("redis-addr", "127.0.0.1:16379", "Redis host:port")
 	prefixes := fs.String("redis-prefix", "", "delete the Redis keys that start with one of these prefixes (comma-separated) and a colon")
 	_ = fs.Parse(args)
 	c := &kafka.Client{Addr: kafka.TCP(strings.Split(*brokers, ",")...), Timeout: 30 * time.Second}
 	var errs []error
-	if names := split(*topics); len(names) > 0 {
+	names := split(*topics)
+	if prefixes := split(*topicPrefixes); len(prefixes) > 0 {
+		md, err := c.Metadata(ctx, &kafka.MetadataRequest{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list topics: %w", err))
+		} else {
+			for _, t := range md.Topics {
+				for _, p := range prefixes {
+					if strings.HasPrefix(t.Name, p) {
+						names = append(names, t.Name)
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(names) > 0 {
 		resp, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delete topics: %w", err))

@@ -71,9 +71,10 @@ func median(v []float64) float64 {
 // reportCmd prints the comparison table and writes it into the docs page.
 func reportCmd(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
-	var limitArgs, flinkArgs, verifyArgs listFlag
+	var limitArgs, flinkArgs, otherArgs, verifyArgs listFlag
 	fs.Var(&limitArgs, "limit", "LABEL=FILE,FILE...: Results of ConsumerPerformance, one per round (repeatable)")
 	fs.Var(&flinkArgs, "flink", "LABEL=FILE,FILE...: Results of a Flink reference, one per round (repeatable)")
+	fs.Var(&otherArgs, "other", "LABEL=FILE,FILE...: Results of another reference (no goal is set against it), one per round (repeatable)")
 	oursArg := fs.String("ours", "", "LABEL=FILE,FILE...: Results of stats-processor, one per round")
 	fs.Var(&verifyArgs, "verify", "Verdict of measure verify, one per round (repeatable, in round order)")
 	setup := fs.String("setup", "", "file with the run's command, machine and settings (Markdown), quoted above the table")
@@ -88,6 +89,10 @@ func reportCmd(_ context.Context, args []string) error {
 		return err
 	}
 	flinks, err := readSystems(flinkArgs)
+	if err != nil {
+		return err
+	}
+	others, err := readSystems(otherArgs)
 	if err != nil {
 		return err
 	}
@@ -108,7 +113,7 @@ func reportCmd(_ context.Context, args []string) error {
 		b.WriteString("\n")
 	}
 	if rounds > 1 {
-		fmt.Fprintf(&b, "Medians of %d rounds (each round runs every system once, in the order of the table's rows but with ours between the two Flink runs); events/s also as the range over the rounds.\n\n", rounds)
+		fmt.Fprintf(&b, "Medians of %d rounds (each round runs every system once: the ConsumerPerformance runs, the Flink runs with withIdleness, Kafka Streams, ours, then the Flink runs without withIdleness); events/s also as the range over the rounds.\n\n", rounds)
 	}
 	b.WriteString("| system | events/s | range | wall s (start → last window record) | first record s | peak RSS MiB | CPU s (user+sys) | CPU µs/event | completed |\n")
 	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---|\n")
@@ -139,6 +144,9 @@ func reportCmd(_ context.Context, args []string) error {
 	}
 	for _, f := range flinks {
 		row(f, true)
+	}
+	for _, x := range others {
+		row(x, true)
 	}
 	row(ours, true)
 	b.WriteString("\n")
@@ -172,6 +180,11 @@ func reportCmd(_ context.Context, args []string) error {
 	}
 	for _, f := range flinks {
 		ratio("CPU seconds, ours / "+f.label, div(ours.cpu(), f.cpu()), "", false, false)
+	}
+	for _, x := range others {
+		ratio("events/s, ours / "+x.label, div(ours.eps(), x.eps()), "", false, false)
+		ratio("peak RSS, ours / "+x.label, div(ours.rss(), x.rss()), "", false, false)
+		ratio("CPU seconds, ours / "+x.label, div(ours.cpu(), x.cpu()), "", false, false)
 	}
 	for _, f := range flinks {
 		for _, l := range limits {
@@ -244,10 +257,14 @@ func writeCounts(b *strings.Builder, paths []string) error {
 	for _, name := range names {
 		var same int
 		var notes []string
+		against := "the expected records"
 		for i, v := range verdicts {
 			for _, s := range v.Systems {
 				if s.Name != name {
 					continue
+				}
+				if s.ExpectedFile != "" {
+					against = "the expected records without the flush windows (which only a later record could close)"
 				}
 				dup := ""
 				if s.Duplicates > 0 {
@@ -269,7 +286,7 @@ func writeCounts(b *strings.Builder, paths []string) error {
 				}
 			}
 		}
-		line := fmt.Sprintf("- %s: byte-identical to the expected records in %d of %d rounds", name, same, len(verdicts))
+		line := fmt.Sprintf("- %s: byte-identical to %s in %d of %d rounds", name, against, same, len(verdicts))
 		if len(notes) > 0 {
 			line += "; " + strings.Join(notes, "; ")
 		}

@@ -165,9 +165,12 @@ func runCmd(ctx context.Context, args []string) error {
 	defer stopWatch()
 	records := make(chan observed, 1024)
 	if !*untilExit {
+		// Read committed: a transactional writer's (Kafka Streams with
+		// exactly_once_v2) records count when its transaction commits.
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers: strings.Split(*brokers, ","), Topic: *topic, Partition: 0,
 			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 50 * time.Millisecond, StartOffset: kafka.FirstOffset,
+			IsolationLevel: kafka.ReadCommitted,
 		})
 		defer r.Close()
 		go func() {
@@ -176,6 +179,9 @@ func runCmd(ctx context.Context, args []string) error {
 				m, err := r.ReadMessage(watchCtx)
 				if err != nil {
 					return
+				}
+				if isControlRecord(m) {
+					continue
 				}
 				select {
 				case records <- observed{key: m.Key, value: m.Value, at: time.Now()}:
@@ -354,6 +360,15 @@ loop:
 			*name, status, time.Since(start).Round(time.Second), len(seen), len(expected), *logPath)
 	}
 	return nil
+}
+
+// isControlRecord reports whether m is a transaction marker. kafka-go's
+// Reader hands out the commit and abort markers of a transactional topic as
+// messages; a marker's key is 4 bytes (version 0, type 0 = abort or
+// 1 = commit) and its value 6 bytes (version, coordinator epoch). Output keys
+// (TYPE:start) are never 4 bytes long.
+func isControlRecord(m kafka.Message) bool {
+	return len(m.Key) == 4 && m.Key[0] == 0 && m.Key[1] == 0 && m.Key[2] == 0 && m.Key[3] <= 1 && len(m.Value) == 6
 }
 
 // pollCounter scrapes url every 100 ms and sends the time at which the

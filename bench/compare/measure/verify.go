@@ -47,6 +47,9 @@ type Verification struct {
 	Explained bool `json:"explained"`
 	// Examples of differences, at most a few.
 	Examples []string `json:"examples,omitempty"`
+	// ExpectedFile is the system's own expected records (-expected-for),
+	// empty when it was compared with the common ones.
+	ExpectedFile string `json:"expected_file,omitempty"`
 }
 
 // Verdict is the whole comparison.
@@ -70,7 +73,17 @@ func verifyCmd(_ context.Context, args []string) error {
 	events := fs.Int64("events", 0, "number of input events; the expected counts must add up to it")
 	out := fs.String("out", "", "file for the Verdict (JSON)")
 	lateArg := fs.String("late", "", "late events each system reported, NAME=N,NAME=N")
+	var expectedFor listFlag
+	fs.Var(&expectedFor, "expected-for", "NAME=FILE: compare system NAME with these expected records instead (repeatable)")
 	_ = fs.Parse(args)
+	own := map[string]string{}
+	for _, kv := range expectedFor {
+		name, path, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("-expected-for: %q is not NAME=FILE", kv)
+		}
+		own[name] = path
+	}
 	late := map[string]int64{}
 	for _, kv := range split(*lateArg) {
 		name, n, ok := strings.Cut(kv, "=")
@@ -83,20 +96,11 @@ func verifyCmd(_ context.Context, args []string) error {
 	if *expectedPath == "" || *out == "" || fs.NArg() == 0 {
 		return errors.New("-expected, -out and NAME=FILE arguments are required")
 	}
-	exp, err := readRecords(*expectedPath)
+	want, wantEvents, err := readExpected(*expectedPath)
 	if err != nil {
 		return err
 	}
-	want := map[string]string{}
-	v := Verdict{Expected: len(exp), Events: *events, Identical: true, OK: true}
-	for _, r := range exp {
-		want[r.key] = r.value
-		s, err := serde.StatisticsCodec{}.Decode([]byte(r.value))
-		if err != nil {
-			return fmt.Errorf("expected record %s: %w", r.key, err)
-		}
-		v.ExpectedEvents += s.Count
-	}
+	v := Verdict{Expected: len(want), ExpectedEvents: wantEvents, Events: *events, Identical: true, OK: true}
 	if *events > 0 && v.ExpectedEvents != *events {
 		v.OK = false
 		fmt.Fprintf(os.Stderr, "  verify: the expected counts add up to %d, not %d events\n", v.ExpectedEvents, *events)
@@ -112,13 +116,20 @@ func verifyCmd(_ context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		ver := compare(name, want, got)
+		sysWant, sysEvents := want, v.ExpectedEvents
+		if p, ok := own[name]; ok {
+			if sysWant, sysEvents, err = readExpected(p); err != nil {
+				return err
+			}
+		}
+		ver := compare(name, sysWant, got)
+		ver.ExpectedFile = own[name]
 		ver.Late = -1
 		if n, ok := late[name]; ok {
 			ver.Late = n
 		}
 		if ver.Undercount {
-			ver.Shortfall = v.ExpectedEvents - ver.EventsCounted
+			ver.Shortfall = sysEvents - ver.EventsCounted
 			ver.Explained = ver.Late == ver.Shortfall
 		}
 		if (!ver.Match && !ver.Explained) || ver.Conflicts > 0 {
@@ -173,6 +184,25 @@ func verifyCmd(_ context.Context, args []string) error {
 		return errors.New("the outputs do not match")
 	}
 	return nil
+}
+
+// readExpected reads expected records into key → value and sums their counts.
+func readExpected(path string) (map[string]string, int64, error) {
+	exp, err := readRecords(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	want := map[string]string{}
+	var events int64
+	for _, r := range exp {
+		want[r.key] = r.value
+		s, err := serde.StatisticsCodec{}.Decode([]byte(r.value))
+		if err != nil {
+			return nil, 0, fmt.Errorf("expected record %s: %w", r.key, err)
+		}
+		events += s.Count
+	}
+	return want, events, nil
 }
 
 func compare(name string, want map[string]string, got []record) Verification {
