@@ -118,7 +118,7 @@ func main() {
 		failed = true
 	}
 	if failed {
-		fmt.Fprintln(os.Stderr, "latency: FAILED: some system did not run or its output does not match what was sent (see above)")
+		fmt.Fprintln(os.Stderr, "latency: FAILED: a system did not run, a window record is missing or undecodable, or our counts differ from what was sent (see above)")
 		os.Exit(1)
 	}
 }

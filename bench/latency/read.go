@@ -27,6 +27,7 @@ type reader struct {
 	first    map[string]arrival // the first arrival of each key
 	dups     int
 	bad      int
+	badOnes  []string // the first undecodable records, for the report
 	firstErr error
 }
 
@@ -58,9 +59,15 @@ func (r *reader) run(ctx context.Context, brokers []string, topic string) {
 			VehicleType string
 			Count       int64
 		}
+		if isMarker(m) {
+			continue
+		}
 		r.mu.Lock()
 		if err := json.Unmarshal(m.Value, &v); err != nil || v.End.IsZero() {
 			r.bad++
+			if len(r.badOnes) < 3 {
+				r.badOnes = append(r.badOnes, fmt.Sprintf("offset %d: key %q value %q", m.Offset, m.Key, m.Value))
+			}
 		} else if _, seen := r.first[string(m.Key)]; seen {
 			r.dups++
 		} else {
@@ -109,3 +116,10 @@ func (r *reader) snapshot() ([]arrival, int, int, error) {
 }
 
 var errMissing = errors.New("window records missing")
+
+// isMarker reports whether m is a transaction's commit or abort marker,
+// which kafka-go's Reader hands out as a message: key 4 bytes (version 0,
+// type 0 or 1), value 6 bytes. No output key is 4 bytes long.
+func isMarker(m kafka.Message) bool {
+	return len(m.Key) == 4 && m.Key[0] == 0 && m.Key[1] == 0 && m.Key[2] == 0 && m.Key[3] <= 1 && len(m.Value) == 6
+}
