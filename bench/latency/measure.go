@@ -245,6 +245,16 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 	for _, b := range rd.badOnes {
 		fmt.Fprintf(os.Stderr, "  undecodable output record: %s\n", b)
 	}
+	// A process that ended by itself (or was ended by something else) makes the row void.
+	var exited []string
+	for _, p := range procs {
+		select {
+		case <-p.Done():
+			exited = append(exited, fmt.Sprintf("%s exited during the run (%v)", p.Name, p.Err()))
+			fmt.Fprintf(os.Stderr, "  %s exited during the run (%v); its log's tail:\n%s\n", p.Name, p.Err(), p.Tail(10))
+		default:
+		}
+	}
 	// Stop the system now, so that its log has its final count of late events.
 	for _, p := range procs {
 		if err := p.Stop(30 * time.Second); err != nil && p.ExitCode() != 143 {
@@ -256,7 +266,12 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 	if kind != "ours" {
 		late = lateEvents(logf(tag))
 	}
-	return summarize(r, res, want, got, dups, bad, late, kind == "ours"), nil
+	r = summarize(r, res, want, got, dups, bad, late, kind == "ours")
+	if len(exited) > 0 {
+		r.ok = false
+		r.check = "**" + strings.Join(exited, "; ") + "**; " + r.check
+	}
+	return r, nil
 }
 
 // summarize fills r's figures from the measured windows' arrivals and
