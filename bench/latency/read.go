@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -114,8 +113,6 @@ func (r *reader) snapshot() ([]arrival, int, int, error) {
 	}
 	return out, r.dups, r.bad, r.firstErr
 }
-
-var errMissing = errors.New("window records missing")
 
 // isMarker reports whether m is a transaction's commit or abort marker,
 // which kafka-go's Reader hands out as a message: key 4 bytes (version 0,
