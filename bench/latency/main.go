@@ -40,6 +40,7 @@ type options struct {
 	out        string
 	run        string
 	processor  string
+	procNote   string
 	flinkCP    string
 	flinkName  string
 	streamsCP  string
@@ -65,6 +66,7 @@ func main() {
 		"systems to run, in order, comma-separated: ours:N (N instances), flink:at-least-once, flink:exactly-once, streams")
 	flag.StringVar(&o.out, "out", "out/bench-latency", "directory for logs and results.md")
 	flag.StringVar(&o.processor, "processor", "bin/stats-processor", "the stats-processor binary")
+	flag.StringVar(&o.procNote, "processor-note", "", "added to stats-processor's rows, e.g. which build it is")
 	flag.StringVar(&o.flinkCP, "flink-cp", "", "class path of the live Flink job")
 	flag.StringVar(&o.flinkName, "flink-name", "Flink", "the Flink rows' name, e.g. with its version")
 	flag.StringVar(&o.streamsCP, "streams-cp", "", "class path of the Kafka Streams reference")

@@ -134,6 +134,9 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 		settle = o.settle
 		r.settings = fmt.Sprintf("%d instance(s); window %s, max_out_of_orderness 0, idle_timeout 30s, checkpoint.interval default; exactly-once (Kafka transactions)", n, o.window)
 		r.system = fmt.Sprintf("**stats-processor (ours), %d instance(s)**", n)
+		if o.procNote != "" {
+			r.system += " (" + o.procNote + ")"
+		}
 	case "flink":
 		if o.flinkCP == "" {
 			return row{}, fmt.Errorf("no -flink-cp")

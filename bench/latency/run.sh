@@ -15,6 +15,8 @@
 #   FLINK_CHECKPOINT=1s  checkpoint interval of the exactly-once Flink job
 #   STREAMS=1            the Kafka Streams row (0: none)
 #   JAVA_HEAP=1g FLINK_PARALLELISM=2
+#   PROCESSOR_BIN=bin/stats-processor   the stats-processor binary to measure (another build, e.g. of another branch)
+#   PROCESSOR_NOTE=      a note for its rows, e.g. which build it is
 #   KEEP=0               KEEP=1 keeps the run's topics, groups and Redis keys
 # Output: the table on stdout and in out/bench-latency/results.md; logs in out/bench-latency/.
 set -euo pipefail
@@ -32,6 +34,7 @@ STREAMS=${STREAMS:-1}
 JAVA_HEAP=${JAVA_HEAP:-1g}
 FLINK_PARALLELISM=${FLINK_PARALLELISM:-2}
 KEEP=${KEEP:-0}
+PROCESSOR_BIN=${PROCESSOR_BIN:-$ROOT/bin/stats-processor}
 BROKERS=${VS_KAFKA_BROKERS:?run through make bench-latency (deploy/local/with-stack.sh sets VS_KAFKA_BROKERS)}
 REDIS=${VS_REDIS_ADDR:?run through make bench-latency (deploy/local/with-stack.sh sets VS_REDIS_ADDR)}
 
@@ -97,4 +100,4 @@ if [[ $STREAMS == 1 ]]; then
 fi
 
 "$BIN/latency" -brokers "$BROKERS" -redis-addr "$REDIS" -rate "$RATE" -duration "$DURATION" -partitions "$PARTITIONS" \
-	-systems "$(IFS=,; echo "${systems[*]}")" -out "$OUT" -processor "$ROOT/bin/stats-processor" -java-heap "$JAVA_HEAP" "${args[@]}"
+	-systems "$(IFS=,; echo "${systems[*]}")" -out "$OUT" -processor "$PROCESSOR_BIN" -processor-note "${PROCESSOR_NOTE:-}" -java-heap "$JAVA_HEAP" "${args[@]}"
