@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SERVICES := $(notdir $(wildcard services/*))
 
-.PHONY: bench-catchup bench-compare help build test test-unit test-integration chromium run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
+.PHONY: bench-catchup bench-compare bench-latency help build test test-unit test-integration chromium run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench: ## micro-benchmarks of the per-event path (figures, no assertions)
 
 bench-compare: ## stats-processor vs Flink 1.20 and 2.2, Kafka Streams and Kafka's ConsumerPerformance on one preloaded input (N=2000000 ROUNDS=3; docs/benchmarks-compare.md)
 	$(WITH_STACK) bench/compare/run.sh
+
+bench-latency: ## window emit latency, live: ours (1 and 3 instances), Flink 2.2, Kafka Streams (RATE=10000 DURATION=60s PARTITIONS=6 INSTANCES="1 3"; docs/benchmarks-latency.md)
+	$(WITH_STACK) env RATE="$(or $(RATE),10000)" DURATION="$(or $(DURATION),60s)" PARTITIONS="$(or $(PARTITIONS),6)" INSTANCES="$(or $(INSTANCES),1 3)" bench/latency/run.sh
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,434 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+)
+
+// row is one system's line of the table.
+type row struct {
+	system, settings string
+	held             float64
+	sent             int64
+	maxBehind        time.Duration
+	windows, records int
+	p50, p95, p99    time.Duration
+	max              time.Duration
+	ok               bool
+	check            string
+}
+
+// cleanupList collects what the runs created, for bench/latency/run.sh to delete.
+type cleanupList struct {
+	topics, groups, topicPrefixes, redisPrefixes []string
+}
+
+func (c *cleanupList) write(path string) error {
+	j := func(s []string) string { return strings.Join(s, ",") }
+	return os.WriteFile(path, []byte(fmt.Sprintf("TOPICS=%s\nGROUPS=%s\nTOPIC_PREFIXES=%s\nREDIS_PREFIXES=%s\n",
+		j(c.topics), j(c.groups), j(c.topicPrefixes), j(c.redisPrefixes))), 0o644)
+}
+
+// javaOpens are the module options Flink needs on Java 17 (Flink's own
+// env.java.opts.all default), as bench/compare/run.sh passes them.
+var javaOpens = []string{
+	"--add-exports=java.base/sun.net.util=ALL-UNNAMED",
+	"--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+	"--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+	"--add-opens=java.base/java.lang=ALL-UNNAMED",
+	"--add-opens=java.base/java.net=ALL-UNNAMED",
+	"--add-opens=java.base/java.io=ALL-UNNAMED",
+	"--add-opens=java.base/java.nio=ALL-UNNAMED",
+	"--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+	"--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+	"--add-opens=java.base/java.text=ALL-UNNAMED",
+	"--add-opens=java.base/java.time=ALL-UNNAMED",
+	"--add-opens=java.base/java.util=ALL-UNNAMED",
+	"--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+	"--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+	"--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
+}
+
+// measure runs one system through one load and returns its row.
+func measure(ctx context.Context, o options, system string, cl *cleanupList) (row, error) {
+	tag := strings.NewReplacer(":", "-").Replace(system)
+	base := "bench-lat-" + tag + "-" + o.run
+	in, out := base+"-in", base+"-out"
+	cl.topics = append(cl.topics, in, out)
+	for name, parts := range map[string]int{in: o.partitions, out: 1} {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := testenv.CreateTopic(tctx, o.brokers, name, parts)
+		cancel()
+		if err != nil {
+			return row{}, fmt.Errorf("create topic %s: %w", name, err)
+		}
+	}
+	logf := func(n string) string { return filepath.Join(o.out, o.run+"-"+n+".log") }
+	var procs []*testenv.Process
+	defer func() {
+		for _, p := range procs {
+			// A JVM ends with 143 (128 + SIGTERM) when its shutdown hooks have run: a clean stop.
+			if err := p.Stop(30 * time.Second); err != nil && p.ExitCode() != 143 {
+				fmt.Fprintf(os.Stderr, "  %v\n", err)
+			}
+		}
+	}()
+	start := func(name, bin string, l testenv.Launch) error {
+		l.LogPath = logf(name)
+		p, err := testenv.StartProcess(name, bin, l)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		return nil
+	}
+	r := row{system: system}
+	kind, arg, _ := strings.Cut(system, ":")
+	settle := o.jvmSettle
+	switch kind {
+	case "ours":
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 1 {
+			return row{}, fmt.Errorf("ours:N needs a number of instances, not %q", arg)
+		}
+		dead := base + "-dead"
+		cl.topics = append(cl.topics, dead)
+		if err := testenv.CreateTopic(ctx, o.brokers, dead, 1); err != nil {
+			return row{}, fmt.Errorf("create topic %s: %w", dead, err)
+		}
+		cl.groups = append(cl.groups, base)
+		cl.redisPrefixes = append(cl.redisPrefixes, base)
+		var addrs []string
+		for i := range n {
+			port, err := freePort()
+			if err != nil {
+				return row{}, err
+			}
+			cfg := testenv.ProcessorConfig{
+				Brokers: o.brokers, RedisAddr: o.redisAddr, KeyPrefix: base,
+				Input: in, Output: out, DeadLetter: dead, Group: base, Earliest: true,
+				Window: o.window, IdleTimeout: 30 * time.Second,
+				HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port), InstanceID: fmt.Sprintf("%s-%d", tag, i+1),
+				Extra: []string{"PROCESSOR_LOG_FORMAT=text"},
+			}
+			name := fmt.Sprintf("%s-%d", tag, i+1)
+			if err := start(name, o.processor, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()}); err != nil {
+				return row{}, err
+			}
+			addrs = append(addrs, cfg.HTTPAddr)
+		}
+		if err := waitReady(ctx, addrs, 90*time.Second); err != nil {
+			return row{}, err
+		}
+		settle = o.settle
+		r.settings = fmt.Sprintf("%d instance(s); window %s, max_out_of_orderness 0, idle_timeout 30s, checkpoint.interval default; exactly-once (Kafka transactions)", n, o.window)
+		r.system = fmt.Sprintf("**stats-processor (ours), %d instance(s)**", n)
+		if o.procNote != "" {
+			r.system += " (" + o.procNote + ")"
+		}
+	case "flink":
+		if o.flinkCP == "" {
+			return row{}, fmt.Errorf("no -flink-cp")
+		}
+		cl.groups = append(cl.groups, base)
+		args := append(append([]string{"-Xmx" + o.javaHeap}, javaOpens...),
+			"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", o.flinkCP, "io.vehiclestats.bench.VehicleStatisticsLiveJob",
+			"--brokers", strings.Join(o.brokers, ","), "--input", in, "--output", out, "--group", base,
+			"--parallelism", strconv.Itoa(o.flinkPar), "--window-ms", strconv.FormatInt(o.window.Milliseconds(), 10),
+			"--watermark-ms", "200", "--delivery", arg, "--checkpoint-ms", strconv.FormatInt(o.eosCkpt.Milliseconds(), 10))
+		if err := start(tag, "java", testenv.Launch{Args: args}); err != nil {
+			return row{}, err
+		}
+		r.system = fmt.Sprintf("%s, %s sink", o.flinkName, arg)
+		r.settings = fmt.Sprintf("parallelism %d, -Xmx%s, forMonotonousTimestamps, watermarks every 200 ms, no withIdleness", o.flinkPar, o.javaHeap)
+		switch arg {
+		case "at-least-once":
+			r.settings += "; at-least-once KafkaSink, no checkpoints"
+		case "exactly-once":
+			r.settings += fmt.Sprintf("; exactly-once (transactional) KafkaSink, checkpoints every %s: records are visible (read_committed) at the next checkpoint", o.eosCkpt)
+		default:
+			return row{}, fmt.Errorf("flink:%s: the delivery is at-least-once or exactly-once", arg)
+		}
+	case "streams":
+		if o.streamsCP == "" {
+			return row{}, fmt.Errorf("no -streams-cp")
+		}
+		app := base + "-app" // its internal topics are named <app>-…
+		cl.groups = append(cl.groups, app)
+		cl.topicPrefixes = append(cl.topicPrefixes, app+"-")
+		args := []string{"-Xmx" + o.javaHeap, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", o.streamsCP,
+			"io.vehiclestats.bench.streams.VehicleStatisticsStreams",
+			"--brokers", strings.Join(o.brokers, ","), "--input", in, "--output", out, "--app-id", app,
+			"--state-dir", filepath.Join(o.out, o.run+"-"+tag+".state"), "--threads", "2",
+			"--window-ms", strconv.FormatInt(o.window.Milliseconds(), 10)}
+		if err := start(tag, "java", testenv.Launch{Args: args}); err != nil {
+			return row{}, err
+		}
+		r.system = o.streamsVer + ", exactly_once_v2"
+		r.settings = fmt.Sprintf("2 stream threads, -Xmx%s, commit.interval.ms default (100 ms under EOS), ofSizeWithNoGrace, suppress(untilWindowCloses)", o.javaHeap)
+	default:
+		return row{}, fmt.Errorf("unknown system %q", system)
+	}
+	step("%s: settle %s, then read %s and load %s", system, settle, out, in)
+	select {
+	case <-time.After(settle):
+	case <-ctx.Done():
+		return row{}, ctx.Err()
+	}
+	for _, p := range procs {
+		select {
+		case <-p.Done():
+			return row{}, fmt.Errorf("%s exited before the load: %v\n%s", p.Name, p.Err(), p.Tail(30))
+		default:
+		}
+	}
+	// Start the load where its first (partial, warm-up) window leaves whole
+	// windows up to 1 s before its stop: warm-up (DURATION - 1 s) mod window,
+	// plus a window when that is under 5 s.
+	warm := (o.duration - time.Second) % o.window
+	if warm < 5*time.Second {
+		warm += o.window
+	}
+	if o.duration-time.Second-warm < o.window {
+		return row{}, fmt.Errorf("-duration %s holds no whole window after a warm-up: use at least %s", o.duration, 2*o.window+time.Second)
+	}
+	now := time.Now()
+	phase := time.Duration(now.UnixMilli()%o.window.Milliseconds()) * time.Millisecond
+	delay := (o.window - warm - phase + 2*o.window) % o.window
+	step("%s: load starts in %s, %s before a window's end (the warm-up window)", system, delay.Round(time.Millisecond), warm)
+	select {
+	case <-time.After(delay):
+	case <-ctx.Done():
+		return row{}, ctx.Err()
+	}
+	rd := newReader()
+	rctx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	go rd.run(rctx, o.brokers, out)
+
+	res := load(ctx, o.brokers, in, o.partitions, o.rate, o.duration, o.window)
+	fmt.Fprintf(os.Stderr, "  load: %d events in %s (%.0f events/s held; at most %s behind schedule), %d failed\n",
+		res.sent, res.stop.Sub(res.start).Round(time.Millisecond), res.held(), res.maxBehind.Round(time.Millisecond), res.failed)
+	if res.failed > 0 {
+		return r, fmt.Errorf("the loader could not write %d events: %w", res.failed, res.firstErr)
+	}
+	size := o.window.Milliseconds()
+	from := res.start.UnixMilli() - res.start.UnixMilli()%size + size // the first whole window
+	to := res.stop.Add(-time.Second).UnixMilli()                      // its end at least 1 s before the stop
+	var want []windowType
+	for k := range res.counts {
+		if k.start >= from && k.start+size <= to {
+			want = append(want, k)
+		}
+	}
+	if len(want) == 0 {
+		return r, fmt.Errorf("no whole window between the loader's start %s and stop %s: run for longer than two windows",
+			res.start.Format(time.RFC3339), res.stop.Format(time.RFC3339))
+	}
+	deadline := time.Now().Add(o.wait)
+	for !rd.has(want) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopReader()
+	got, dups, bad, rerr := rd.snapshot()
+	if rerr != nil {
+		return r, rerr
+	}
+	for _, b := range rd.badOnes {
+		fmt.Fprintf(os.Stderr, "  undecodable output record: %s\n", b)
+	}
+	// A process that ended by itself (or was ended by something else) makes the row void.
+	var exited []string
+	for _, p := range procs {
+		select {
+		case <-p.Done():
+			exited = append(exited, fmt.Sprintf("%s exited during the run (%v)", p.Name, p.Err()))
+			fmt.Fprintf(os.Stderr, "  %s exited during the run (%v); its log's tail:\n%s\n", p.Name, p.Err(), p.Tail(10))
+		default:
+		}
+	}
+	// Stop the system now, so that its log has its final count of late events.
+	for _, p := range procs {
+		if err := p.Stop(30 * time.Second); err != nil && p.ExitCode() != 143 {
+			fmt.Fprintf(os.Stderr, "  %v\n", err)
+		}
+	}
+	procs = nil
+	late := int64(-1)
+	if kind != "ours" {
+		late = lateEvents(logf(tag))
+	}
+	r = summarize(r, res, want, got, dups, bad, late, kind == "ours")
+	if len(exited) > 0 {
+		r.ok = false
+		r.check = "**" + strings.Join(exited, "; ") + "**; " + r.check
+	}
+	return r, nil
+}
+
+// summarize fills r's figures from the measured windows' arrivals and
+// checks their counts against what the loader sent. A missing or
+// undecodable record fails the row; a count that differs fails it when
+// strict (ours, whose counts are exact by contract), and otherwise is shown
+// next to the late events the system reported itself (late >= 0).
+func summarize(r row, res loadResult, want []windowType, got []arrival, dups, bad int, late int64, strict bool) row {
+	wanted := map[windowType]bool{}
+	windows := map[int64]bool{}
+	for _, w := range want {
+		wanted[w] = true
+		windows[w.start] = true
+	}
+	var lat []time.Duration
+	var problems []string
+	fatal := bad > 0
+	sums := map[int64][2]int64{} // per window: events sent, events counted
+	for _, w := range want {
+		s := sums[w.start]
+		s[0] += res.counts[w]
+		sums[w.start] = s
+	}
+	seen := map[windowType]bool{}
+	for _, a := range got {
+		if !wanted[a.w] {
+			if windows[a.w.start] {
+				problems = append(problems, fmt.Sprintf("%s: a type the loader did not send", a.key))
+				fatal = true
+			}
+			continue
+		}
+		seen[a.w] = true
+		lat = append(lat, a.at.Sub(a.end))
+		s := sums[a.w.start]
+		s[1] += a.count
+		sums[a.w.start] = s
+		if a.count != res.counts[a.w] {
+			problems = append(problems, fmt.Sprintf("%s: count %d, sent %d", a.key, a.count, res.counts[a.w]))
+		}
+	}
+	for _, w := range want {
+		if !seen[w] {
+			problems = append(problems, fmt.Sprintf("%s:%d missing (%d events sent)", w.typ, w.start, res.counts[w]))
+			fatal = true
+		}
+	}
+	for start, s := range sums {
+		if s[0] != s[1] {
+			problems = append(problems, fmt.Sprintf("window %s: %d events counted, %d sent",
+				time.UnixMilli(start).UTC().Format("15:04:05"), s[1], s[0]))
+		}
+	}
+	slices.Sort(lat)
+	r.held, r.sent, r.maxBehind = res.held(), res.sent, res.maxBehind
+	r.windows, r.records = len(windows), len(lat)
+	if len(lat) > 0 {
+		r.p50, r.p95, r.p99, r.max = rank(lat, 0.50), rank(lat, 0.95), rank(lat, 0.99), lat[len(lat)-1]
+	}
+	var total, counted int64
+	for _, s := range sums {
+		total += s[0]
+		counted += s[1]
+	}
+	r.ok = !fatal && (len(problems) == 0 || !strict)
+	r.check = fmt.Sprintf("ok: %d events in %d windows", total, len(windows))
+	if len(problems) > 0 || bad > 0 {
+		slices.Sort(problems)
+		fmt.Fprintf(os.Stderr, "  MISMATCH for %s:\n    %s\n", r.system, strings.Join(problems, "\n    "))
+		r.check = fmt.Sprintf("**MISMATCH**: %d problem(s), %d undecodable record(s); %d of %d events counted", len(problems), bad, counted, total)
+		if late >= 0 {
+			r.check += fmt.Sprintf(" (it reported %d late events in the whole run)", late)
+		}
+	}
+	if dups > 0 {
+		r.check += fmt.Sprintf("; %d duplicate record(s)", dups)
+	}
+	fmt.Fprintf(os.Stderr, "  %s: %d records of %d windows, p50 %s p99 %s max %s; %s\n",
+		r.system, r.records, r.windows, ms(r.p50), ms(r.p99), ms(r.max), r.check)
+	return r
+}
+
+// rank is the q-quantile of sorted lat by the nearest-rank method.
+func rank(lat []time.Duration, q float64) time.Duration {
+	i := int(float64(len(lat))*q+0.999999) - 1
+	return lat[min(max(i, 0), len(lat)-1)]
+}
+
+func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+// waitReady waits until every address answers /readyz with 200.
+func waitReady(ctx context.Context, addrs []string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for _, a := range addrs {
+		for {
+			resp, err := http.Get("http://" + a + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("stats-processor on %s not ready within %s", a, within)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// render is the results table, with how it was measured.
+func render(o options, rows []row) string {
+	var b strings.Builder
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(&b, "Window emit latency (arrival on the output topic − window end), `make bench-latency RATE=%g DURATION=%s PARTITIONS=%d`, run %s UTC, %d CPUs, load average %s.\n\n",
+		o.rate, o.duration, o.partitions, o.run, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	b.WriteString("| system | p50 ms | p95 ms | p99 ms | max ms | window records (windows) | rate held, events/s | check | settings |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d (%d) | %.0f (at most %s ms behind) | %s | %s |\n",
+			r.system, ms(r.p50), ms(r.p95), ms(r.p99), ms(r.max), r.records, r.windows, r.held, ms(r.maxBehind), r.check, r.settings)
+	}
+	b.WriteString("\nEvents are stamped with the wall clock as they are sent; measured are the windows that start after the loader's first (partial) window and end at least 1 s before it stops; percentiles by nearest rank over their records.\n")
+	return b.String()
+}
+
+// lateEvents is the count of late events a reference job logged: its total
+// ("late events in total: N"), else its last report ("late events so far:
+// N"), else 0.
+func lateEvents(logPath string) int64 {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return 0
+	}
+	var total, soFar int64 = -1, 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "late events in total: "); ok {
+			total, _ = strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
+		} else if v, ok := strings.CutPrefix(line, "late events so far: "); ok {
+			soFar, _ = strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
+		}
+	}
+	if total >= 0 {
+		return total
+	}
+	return soFar
+}
