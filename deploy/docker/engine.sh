@@ -5,6 +5,8 @@
 #   deploy/docker/engine.sh start     use the engine that answers, or install
 #                                     Debian's docker.io (as root) and start
 #                                     dockerd; then make sure `docker compose` works
+#   deploy/docker/engine.sh engine    only the engine part of start
+#   deploy/docker/engine.sh compose   only the `docker compose` part of start
 #   deploy/docker/engine.sh stop      stop dockerd only if start started it
 #   deploy/docker/engine.sh status    say whether an engine answers and who started it
 #
@@ -119,6 +121,8 @@ start)
 	start_engine
 	ensure_compose
 	;;
+engine) start_engine ;;
+compose) ensure_compose ;;
 stop) stop_engine ;;
 status)
 	if answers; then
@@ -128,7 +132,7 @@ status)
 	fi
 	;;
 *)
-	echo "usage: $0 start|stop|status" >&2
+	echo "usage: $0 start|engine|compose|stop|status" >&2
 	exit 2
 	;;
 esac

@@ -53,8 +53,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-deploy/docker/engine.sh start
-deploy/docker/images.sh ensure
+deploy/docker/engine.sh engine
+# Compose (built from source when missing: mostly CPU) and the images
+# (mostly downloads) at the same time.
+deploy/docker/engine.sh compose &
+compose_pid=$!
+images_rc=0
+deploy/docker/images.sh ensure || images_rc=$?
+compose_rc=0
+wait "$compose_pid" || compose_rc=$?
+[[ $images_rc -eq 0 && $compose_rc -eq 0 ]] || { log "the images or Docker Compose could not be made ready"; exit 1; }
 log "engine and images ready after $((SECONDS - started)) s"
 
 # gotest NAME ARGS...: go test -v, its whole output in a log, the summary
