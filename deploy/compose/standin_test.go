@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 )
 
 // standinConfig runs the Kafka stand-in's entrypoint with --print-config in
@@ -137,3 +139,15 @@ func TestKafkaStandinEnvRules(t *testing.T) {
 	}
 }
 
+// TestComposeImagesAreTestenvs: the testcontainers path of internal/testenv
+// runs the same Kafka and Redis images as the compose file, so one set of
+// images (pulled, or stood in for by deploy/docker/images.sh) serves both.
+func TestComposeImagesAreTestenvs(t *testing.T) {
+	c := loadCompose(t)
+	if got := c.Services["kafka"].Image; got != testenv.KafkaImage {
+		t.Errorf("compose runs %s, testenv.KafkaImage is %s", got, testenv.KafkaImage)
+	}
+	if got := c.Services["redis"].Image; got != testenv.RedisImage {
+		t.Errorf("compose runs %s, testenv.RedisImage is %s", got, testenv.RedisImage)
+	}
+}
