@@ -63,8 +63,14 @@ sources_hash() {
 docker_build() {
 	local tag=$1 ctx=$2 hash=$3
 	shift 3
-	DOCKER_BUILDKIT=0 docker build -q --label "vehicle-stats.standin.hash=$hash" \
-		--build-arg "BASE=$BASE_IMAGE" "$@" -t "$tag" "$ctx" >/dev/null
+	local logfile="$CACHE/build-${tag//[\/:]/_}.log"
+	if ! DOCKER_BUILDKIT=0 docker build --label "vehicle-stats.standin.hash=$hash" \
+		--build-arg "BASE=$BASE_IMAGE" "$@" -t "$tag" "$ctx" >"$logfile" 2>&1; then
+		tail -30 "$logfile" >&2
+		die "building the stand-in $tag failed (log: $logfile)"
+	fi
+	# The stand-in this one replaces, if any, is now an untagged layer.
+	docker image prune -f --filter "label=vehicle-stats.standin" >/dev/null || true
 }
 
 debian_mirror() {
