@@ -131,7 +131,9 @@ standin_kafka() {
 	cp "$STANDINS"/kafka/* "$ctx/"
 	mkdir -p "$ctx/libs" "$ctx/bin" "$ROOT/.local/m2"
 	log "$tag: resolving Kafka $version from Maven"
-	mvn -B -q -f "$ROOT/deploy/local/pom.xml" dependency:copy-dependencies -Dkafka.version="$version" \
+	# kafka.line picks the logging binding of the version's line where the
+	# pom has one per line (log4j 1 for 3.x, log4j 2 for 4.x).
+	mvn -B -q -f "$ROOT/deploy/local/pom.xml" dependency:copy-dependencies -Dkafka.version="$version" -Dkafka.line="${version%%.*}" \
 		-DincludeScope=runtime -DoutputDirectory="$ctx/libs" -Dmaven.repo.local="$ROOT/.local/m2" \
 		>"$CACHE/maven-kafka.log" 2>&1 ||
 		{ tail -20 "$CACHE/maven-kafka.log" >&2; die "Maven could not resolve Kafka $version"; }

@@ -81,7 +81,7 @@ gotest() {
 	log "go test $*"
 	# shellcheck disable=SC2086 # GOFLAGS_TEST holds several flags
 	"$GO" test $GOFLAGS_TEST -v "$@" 2>&1 | tee "$STATE/test-$name.log" |
-		grep --line-buffered -E '^(--- |ok |FAIL|PASS|panic)|figure: |integration services: |left out|    [a-z_]+\.go:[0-9]+: ' || true
+		grep --line-buffered -E '^(--- |ok |FAIL|PASS|panic)|figure: |integration services: |left out|    [a-z0-9_]+\.go:[0-9]+: ' || true
 	local rc=${PIPESTATUS[0]}
 	[[ $rc -eq 0 ]] || { log "go test failed (full output: $STATE/test-$name.log)"; return "$rc"; }
 }

@@ -5,5 +5,5 @@
 # shellcheck disable=SC2086 # the *_OPTS variables hold several JVM flags
 exec java ${KAFKA_HEAP_OPTS:--Xmx256M} ${KAFKA_OPTS:-} \
 	-Dlog4j.configuration=file:/etc/kafka/docker/tools-log4j.properties \
-	-Dlog4j2.configurationFile=/etc/kafka/docker/tools-log4j2.yaml \
+	-Dlog4j2.configurationFile=/etc/kafka/docker/tools-log4j2.properties \
 	-cp '/opt/kafka/libs/*' "$@"
