@@ -42,6 +42,7 @@ install_engine() {
 	# this script starts dockerd itself.
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2 ||
 		die "apt-get install docker.io failed"
+	installed=yes
 }
 
 start_engine() {
@@ -49,7 +50,15 @@ start_engine() {
 		log "a Docker engine answers ($(docker info --format '{{.ServerVersion}}' 2>/dev/null)); using it"
 		return
 	fi
+	local installed=no
 	install_engine
+	# Where an init system runs, installing the package started its service.
+	if [[ $installed == yes ]]; then
+		for _ in $(seq 10); do
+			answers && { log "the docker.io service answers; using it"; return; }
+			sleep 1
+		done
+	fi
 	[[ $(id -u) -eq 0 ]] || die "no Docker engine answers, and starting dockerd needs root"
 	mkdir -p "$STATE"
 	log "starting dockerd (log: $STATE/dockerd.log)"
