@@ -202,17 +202,22 @@ func PrivateRedisCluster(t testing.TB) []string {
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	host, port, _ := strings.Cut(addrs[0], ":")
-	for i := 0; ; i++ {
-		out, _ := exec.Command("redis-cli", "-h", host, "-p", port, "cluster", "info").Output()
-		if strings.Contains(string(out), "cluster_state:ok") {
-			return addrs
+	// Every node must say ok: one that has not yet learnt the others' slots
+	// answers CLUSTERDOWN.
+	for _, addr := range addrs {
+		host, port, _ := strings.Cut(addr, ":")
+		for i := 0; ; i++ {
+			out, _ := exec.Command("redis-cli", "-h", host, "-p", port, "cluster", "info").Output()
+			if strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if i > 100 {
+				t.Fatalf("Redis Cluster node %s not ok after 10 s:\n%s", addr, out)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if i > 100 {
-			t.Fatalf("Redis Cluster not ok after 10 s:\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
+	return addrs
 }
 
 func waitPort(t testing.TB, addr string) {
