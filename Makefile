@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SERVICES := $(notdir $(wildcard services/*))
 
-.PHONY: bench-catchup bench-compare bench-latency help build test test-unit test-integration chromium run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
+.PHONY: bench-catchup bench-compare bench-latency help build test test-unit test-integration test-docker chromium run up down bench lint fmt clean stack-start stack-stop stack-status stack-reset
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test-unit: ## unit tests only (no services), with the race detector
 
 test-integration: build chromium ## integration and end-to-end tests against the local stack
 	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 20m -run 'Integration|E2E' ./...
+
+test-docker: ## Docker tests: engine (started if none answers), images (pulled, or local stand-ins), compose end to end, testcontainers (docs/docker-compose.md)
+	GO=$(GO) GOFLAGS_TEST='$(GOFLAGS_TEST)' deploy/docker/test-docker.sh
 
 chromium: ## Debian's chromium for the live page's browser test (installed when missing and root)
 	@command -v chromium >/dev/null && exit 0; \

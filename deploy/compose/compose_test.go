@@ -426,6 +426,11 @@ func TestDockerfiles(t *testing.T) {
 				t.Errorf("%s lacks %q", rel, want)
 			}
 		}
+		// A "# syntax=" line makes BuildKit fetch its frontend image from a
+		// registry: the build would fail where none answers.
+		if strings.HasPrefix(df, "# syntax=") || strings.HasPrefix(df, "#syntax=") {
+			t.Errorf("%s starts with a # syntax= line; the built-in frontend builds it without a registry", rel)
+		}
 		// Only the final stage's user counts: nothing after it may switch back.
 		if i := strings.LastIndex(df, "\nUSER "); i < strings.LastIndex(df, "\nFROM ") {
 			t.Errorf("%s: the final stage does not set a non-root USER", rel)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -13,12 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"github.com/testcontainers/testcontainers-go"
-	tckafka "github.com/testcontainers/testcontainers-go/modules/kafka"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 // Environment variables that point tests at running services.
@@ -27,13 +31,19 @@ const (
 	EnvRedisAddr    = "VS_REDIS_ADDR"
 )
 
-// Images used when testcontainers starts the services. Confluent's
-// confluent-local 7.9 is Apache Kafka 3.9, the older supported line (the
-// local stack runs 4.4 by default).
+// Images used when testcontainers starts the services: the ones
+// docker-compose.yml runs (a test in deploy/compose keeps them equal), so
+// `make test-docker` provides them, pulled or stood in for, for both.
 const (
-	KafkaImage = "confluentinc/confluent-local:7.9.0"
+	KafkaImage = "apache/kafka:4.4.0"
 	RedisImage = "redis:7.4-alpine"
 )
+
+// ContainerLabel marks every container and network testenv starts. Without
+// testcontainers' reaper (TESTCONTAINERS_RYUK_DISABLED=true, where its image
+// cannot be pulled) they outlive the test binary; `make test-docker` removes
+// them by this label.
+const ContainerLabel = "vehicle-stats.testenv"
 
 const howToRun = "integration test skipped: set " + EnvKafkaBrokers + " and " + EnvRedisAddr +
 	" (`make test` starts a local Kafka and Redis and sets them) or run a Docker engine for testcontainers"
@@ -50,6 +60,8 @@ var (
 	once     sync.Once
 	services Services
 	findErr  error
+	// source says where services came from, for the log of every test.
+	source string
 )
 
 // Get returns the services for an integration test, or skips the test (under
@@ -68,6 +80,7 @@ func Get(t testing.TB) Services {
 	if findErr != nil {
 		t.Fatalf("integration services: %v", findErr)
 	}
+	t.Logf("integration services: %s", source)
 	return services
 }
 
@@ -77,6 +90,7 @@ func find() (Services, error) {
 	brokers, addr := os.Getenv(EnvKafkaBrokers), os.Getenv(EnvRedisAddr)
 	if brokers != "" && addr != "" {
 		s := Services{Brokers: strings.Split(brokers, ","), RedisAddr: addr}
+		source = fmt.Sprintf("from %s and %s (Kafka %s, Redis %s)", EnvKafkaBrokers, EnvRedisAddr, brokers, addr)
 		return s, ping(s)
 	}
 	if brokers != "" || addr != "" {
@@ -115,32 +129,99 @@ func dockerAnswers() bool {
 	return err == nil
 }
 
+// startContainers starts Kafka and Redis through testcontainers, on a
+// network of their own, each publishing its port on 127.0.0.1 only.
 func startContainers() (Services, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	kc, err := tckafka.Run(ctx, KafkaImage, tckafka.WithClusterID("vehicle-stats-test"),
-		testcontainers.WithEnv(map[string]string{"KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false"}))
-	if err != nil {
-		return Services{}, fmt.Errorf("start kafka container: %w", err)
+	// Ports are published on 127.0.0.1 only, so that is where the host
+	// reaches them, whatever testcontainers would guess (in some sandboxes
+	// it guesses the default gateway).
+	if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
+		_ = os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 	}
-	brokers, err := kc.Brokers(ctx)
+	labels := map[string]string{ContainerLabel: "true"}
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
 	if err != nil {
-		return Services{}, fmt.Errorf("kafka container brokers: %w", err)
+		return Services{}, fmt.Errorf("create a docker network: %w", err)
 	}
-	rc, err := tcredis.Run(ctx, RedisImage, tcredis.WithSnapshotting(10, 1))
+	brokers, err := startKafka(ctx, nw, labels)
 	if err != nil {
-		return Services{}, fmt.Errorf("start redis container: %w", err)
+		return Services{}, err
 	}
-	host, err := rc.Host(ctx)
+	rc, err := tcredis.Run(ctx, RedisImage, tcredis.WithSnapshotting(10, 1),
+		testcontainers.WithLabels(labels), tcnetwork.WithNetwork([]string{"redis"}, nw),
+		testcontainers.WithHostConfigModifier(bindLoopback("6379/tcp", "")),
+		// The module allows 10 s for the port; a loaded machine needs more.
+		testcontainers.WithWaitStrategyAndDeadline(2*time.Minute,
+			wait.ForListeningPort("6379/tcp"), wait.ForLog("* Ready to accept connections")))
 	if err != nil {
-		return Services{}, fmt.Errorf("redis container host: %w", err)
+		return Services{}, fmt.Errorf("start redis container (%s): %w", RedisImage, err)
 	}
 	port, err := rc.MappedPort(ctx, "6379/tcp")
 	if err != nil {
 		return Services{}, fmt.Errorf("redis container port: %w", err)
 	}
-	s := Services{Brokers: brokers, RedisAddr: net.JoinHostPort(host, port.Port())}
+	s := Services{Brokers: brokers, RedisAddr: net.JoinHostPort("127.0.0.1", port.Port())}
+	source = fmt.Sprintf("testcontainers (Kafka %s at %s, Redis %s at %s, network %s)",
+		KafkaImage, s.BrokerList(), RedisImage, s.RedisAddr, nw.Name)
 	return s, ping(s)
+}
+
+// startKafka runs KafkaImage as one KRaft node. A broker hands its clients
+// the address it advertises, so that must be the address the host reaches
+// it at: a free port is chosen first and published as itself, and the
+// broker listens and advertises on it (127.0.0.1:port inside the container
+// reaches the broker too, so it is also the inter-broker listener).
+func startKafka(ctx context.Context, nw *testcontainers.DockerNetwork, labels map[string]string) ([]string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("free port for kafka: %w", err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_ = l.Close()
+	_, err = testcontainers.Run(ctx, KafkaImage,
+		testcontainers.WithEnv(map[string]string{
+			"CLUSTER_ID":                                     "dmVoaWNsZS1zdGF0cy10Yw",
+			"KAFKA_NODE_ID":                                  "1",
+			"KAFKA_PROCESS_ROLES":                            "broker,controller",
+			"KAFKA_CONTROLLER_QUORUM_VOTERS":                 "1@localhost:9093",
+			"KAFKA_CONTROLLER_LISTENER_NAMES":                "CONTROLLER",
+			"KAFKA_LISTENERS":                                "HOST://0.0.0.0:" + port + ",CONTROLLER://0.0.0.0:9093",
+			"KAFKA_ADVERTISED_LISTENERS":                     "HOST://127.0.0.1:" + port,
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":           "HOST:PLAINTEXT,CONTROLLER:PLAINTEXT",
+			"KAFKA_INTER_BROKER_LISTENER_NAME":               "HOST",
+			"KAFKA_AUTO_CREATE_TOPICS_ENABLE":                "false",
+			"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":         "1",
+			"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS":             "8",
+			"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":            "1",
+			"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS":         "0",
+			"KAFKA_HEAP_OPTS":                                "-Xms256m -Xmx768m",
+		}),
+		testcontainers.WithExposedPorts(port+"/tcp"),
+		testcontainers.WithHostConfigModifier(bindLoopback(port+"/tcp", port)),
+		testcontainers.WithLabels(labels),
+		tcnetwork.WithNetwork([]string{"kafka"}, nw),
+		testcontainers.WithWaitStrategy(wait.ForLog("Kafka Server started").WithStartupTimeout(4*time.Minute)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start kafka container (%s): %w", KafkaImage, err)
+	}
+	return []string{"127.0.0.1:" + port}, nil
+}
+
+// bindLoopback publishes a container port on 127.0.0.1 only, on hostPort
+// ("" = any free one): testcontainers would publish on every interface.
+func bindLoopback(containerPort, hostPort string) func(*container.HostConfig) {
+	return func(hc *container.HostConfig) {
+		if hc.PortBindings == nil {
+			hc.PortBindings = network.PortMap{}
+		}
+		hc.PortBindings[network.MustParsePort(containerPort)] = []network.PortBinding{{
+			HostIP: netip.AddrFrom4([4]byte{127, 0, 0, 1}), HostPort: hostPort,
+		}}
+	}
 }
 
 // UniqueName returns base plus a random suffix, safe as a Kafka topic name or

@@ -1,0 +1,711 @@
+package compose_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
+)
+
+// The composed processor's settings that the expectation depends on
+// (docker-compose.yml and the contract's defaults); TestE2EComposeExactCounts
+// reads them back from the compose file.
+const (
+	composeWindow    = 20 * time.Second
+	composeMaxFuture = time.Hour
+)
+
+// TestE2EComposeExactCounts runs the compose file for real: it builds both
+// service images from their Dockerfiles, starts everything (Grafana only when
+// its image is here), waits until every health check passes, then checks
+// exact counts of known data twice: with one processor, and with three while
+// one is killed (SIGKILL) mid-stream. Prometheus must scrape every instance.
+// `make test-docker` provides a Docker engine, Compose and the images, and
+// sets VS_COMPOSE_E2E=1, without which the test is skipped (it takes
+// minutes).
+func TestE2EComposeExactCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compose end-to-end test skipped under -short")
+	}
+	if os.Getenv("VS_COMPOSE_E2E") != "1" {
+		t.Skip("compose end-to-end test skipped: it runs under `make test-docker` (or set VS_COMPOSE_E2E=1), which provides a Docker engine, Compose and the images")
+	}
+	compose := composeCommand(t)
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		t.Skipf("compose end-to-end test skipped: no Docker engine answers (`make test-docker` starts one): %v: %s", err, bytes.TrimSpace(out))
+	}
+	c := loadCompose(t)
+	ooo, err := time.ParseDuration(composeEnv(t, c, "stats-processor")["PROCESSOR_WATERMARK_MAX_OUT_OF_ORDERNESS"])
+	if err != nil {
+		t.Fatalf("PROCESSOR_WATERMARK_MAX_OUT_OF_ORDERNESS: %v", err)
+	}
+	p := newProject(t, compose)
+
+	services := []string{"kafka", "redis", "vehicle-producer", "stats-processor", "prometheus"}
+	if p.imageAvailable(c.Services["grafana"].Image) {
+		services = append(services, "grafana")
+	} else {
+		t.Logf("grafana left out: its image %s is not here and cannot be pulled (no offline source for Grafana)", c.Services["grafana"].Image)
+	}
+
+	// One after the other: the second reuses the first's Go build cache
+	// (a cache mount), where side by side both would compile everything.
+	start := time.Now()
+	p.run("build", "stats-processor")
+	p.run("build", "vehicle-producer")
+	t.Logf("figure: built both service images in %.0f s", time.Since(start).Seconds())
+	for _, name := range []string{"vehicle-producer", "stats-processor"} {
+		img := "vehicle-stats/" + name + ":" + p.version
+		t.Logf("figure: image %s is %s", img, p.imageSize(img))
+	}
+	for _, name := range services {
+		if img := c.Services[name].Image; !strings.HasPrefix(img, "vehicle-stats/") {
+			t.Logf("figure: image %s (%s) is %s", img, name, p.imageSize(img))
+		}
+	}
+
+	start = time.Now()
+	p.run(append([]string{"up", "--detach", "--wait", "--wait-timeout", "600"}, services...)...)
+	t.Logf("figure: `docker compose up` to every service healthy: %.0f s", time.Since(start).Seconds())
+	p.checkHealthy(services)
+	p.checkKafkaConfig(composeEnv(t, c, "kafka"))
+
+	k := newComposedKafka(t, "127.0.0.1:"+p.ports["HOST_KAFKA_PORT"], ooo)
+	k.waitTopic("vehicle-topic")
+
+	// Phase 1: one processor. It is stopped while the data is written, so
+	// that it finds every partition with unread data when it starts: no
+	// partition is idle (the contract's condition for a deterministic
+	// output) and the expectation is a function of the input alone.
+	p.run("stop", "stats-processor")
+	data := composeDataset(11, k.partitions, 800, time.Now().UnixMilli(), ooo)
+	k.produce(interleaveRecords(data, 1<<30)[0])
+	p.run("start", "stats-processor")
+	p.waitHealthy("stats-processor", 1)
+	k.waitExact(p.processorAddrs())
+
+	// Phase 2: three processors, fed in a stream, and one killed mid-stream.
+	p.run("stop", "stats-processor")
+	data = composeDataset(12, k.partitions, 800, time.Now().UnixMilli(), ooo)
+	chunks := interleaveRecords(data, 25)
+	k.produce(chunks[0])
+	p.run("up", "--detach", "--wait", "--wait-timeout", "300", "--no-recreate", "--scale", "stats-processor=3", "stats-processor")
+	for i, ch := range chunks[1:] {
+		k.produce(ch)
+		if i == len(chunks)/3 {
+			victim := p.containers("stats-processor")[1]
+			if out, err := exec.Command("docker", "kill", victim).CombinedOutput(); err != nil {
+				t.Fatalf("docker kill %s: %v\n%s", victim, err, out)
+			}
+			t.Logf("killed processor container %.12s (SIGKILL) after %d of %d chunks", victim, i+1, len(chunks))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	addrs := p.processorAddrs()
+	if len(addrs) < 2 {
+		t.Fatalf("only %d processor instances run after the kill, want at least 2", len(addrs))
+	}
+	k.waitExact(addrs)
+	// Back to three (the killed one is not restarted: `docker kill` is a
+	// stop by hand for the restart policy); Prometheus finds each by DNS.
+	p.run("up", "--detach", "--wait", "--wait-timeout", "300", "--no-recreate", "--scale", "stats-processor=3", "stats-processor")
+	p.checkScrapes(len(p.containers("stats-processor")))
+}
+
+// project is one compose project with its own name, host ports and data.
+type project struct {
+	t       *testing.T
+	compose []string
+	name    string
+	version string
+	env     []string
+	ports   map[string]string
+}
+
+func newProject(t *testing.T, compose []string) *project {
+	p := &project{
+		t: t, compose: compose,
+		name:    testenv.UniqueName("vs-e2e"),
+		version: "e2e",
+		ports:   map[string]string{},
+	}
+	for _, v := range []string{"HOST_KAFKA_PORT", "HOST_REDIS_PORT", "HOST_PRODUCER_PORT", "HOST_PROMETHEUS_PORT", "HOST_GRAFANA_PORT"} {
+		p.ports[v] = strconv.Itoa(testenv.Port(t))
+	}
+	first := freeRange(t, 10)
+	p.ports["HOST_PROCESSOR_PORTS"] = fmt.Sprintf("%d-%d", first, first+9)
+	p.env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"VERSION=" + p.version,
+		// The producer runs (and must be healthy) but adds next to nothing:
+		// the input is the test's known data. Whatever it does send is read
+		// back from the topic and counted in the expectation.
+		"PRODUCER_RATE=0.001",
+		"HOST_BIND=127.0.0.1",
+	}
+	for _, v := range []string{"DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT"} {
+		if s := os.Getenv(v); s != "" {
+			p.env = append(p.env, v+"="+s)
+		}
+	}
+	for k, v := range p.ports {
+		p.env = append(p.env, k+"="+v)
+	}
+	t.Logf("compose project %s, host ports %v", p.name, p.ports)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := p.output("logs", "--no-color", "--tail", "60")
+			t.Logf("compose logs (last lines of each container):\n%s", out)
+		}
+		if out, err := p.output("down", "--volumes", "--remove-orphans", "--timeout", "60"); err != nil {
+			t.Errorf("docker compose down -v: %v\n%s", err, out)
+		}
+	})
+	return p
+}
+
+// freeRange finds n consecutive free ports on 127.0.0.1.
+func freeRange(t *testing.T, n int) int {
+	t.Helper()
+	for range 50 {
+		first := 20000 + rand.IntN(20000)
+		ok := true
+		for port := first; port < first+n && ok; port++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return first
+		}
+	}
+	t.Fatal("no range of free ports found")
+	return 0
+}
+
+func (p *project) args(args ...string) []string {
+	base := append(slices.Clone(p.compose[1:]), "--project-name", p.name,
+		"--project-directory", repoFile(p.t, "."), "--file", repoFile(p.t, "docker-compose.yml"))
+	return append(base, args...)
+}
+
+func (p *project) output(args ...string) (string, error) {
+	cmd := exec.Command(p.compose[0], p.args(args...)...)
+	cmd.Dir, cmd.Env = repoFile(p.t, "."), p.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (p *project) run(args ...string) string {
+	p.t.Helper()
+	out, err := p.output(args...)
+	if err != nil {
+		p.t.Fatalf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// imageAvailable: the image is here, or a pull succeeds.
+func (p *project) imageAvailable(img string) bool {
+	if exec.Command("docker", "image", "inspect", img).Run() == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, "docker", "pull", "-q", img).Run() == nil
+}
+
+func (p *project) imageSize(img string) string {
+	out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Size}} {{index .Config.Labels \"vehicle-stats.standin\"}}", img).Output()
+	if err != nil {
+		return "not here"
+	}
+	size, label, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	n, _ := strconv.ParseInt(size, 10, 64)
+	s := fmt.Sprintf("%d MB", n/1_000_000)
+	switch {
+	case label == "":
+	case strings.HasPrefix(img, "vehicle-stats/"): // the label comes with the base image
+		s += " (on the stand-in " + label + ")"
+	default:
+		s += " (stand-in: " + label + ")"
+	}
+	return s
+}
+
+// containers lists the running containers of a service.
+func (p *project) containers(service string) []string {
+	out := p.run("ps", "--quiet", "--status", "running", service)
+	return strings.Fields(out)
+}
+
+type psEntry struct {
+	ID      string `json:"ID"`
+	Service string `json:"Service"`
+	State   string `json:"State"`
+	Health  string `json:"Health"`
+}
+
+func (p *project) ps() []psEntry {
+	out := p.run("ps", "--all", "--format", "json")
+	var entries []psEntry
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var e psEntry
+		if err := dec.Decode(&e); err != nil {
+			p.t.Fatalf("docker compose ps --format json: %v\n%s", err, out)
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
+// checkHealthy: every service runs and its health check passes.
+func (p *project) checkHealthy(services []string) {
+	p.t.Helper()
+	seen := map[string]bool{}
+	for _, e := range p.ps() {
+		seen[e.Service] = true
+		if e.State != "running" || e.Health != "healthy" {
+			p.t.Errorf("%s (%s): state %s, health %q; want running and healthy", e.Service, e.ID, e.State, e.Health)
+		}
+	}
+	for _, s := range services {
+		if !seen[s] {
+			p.t.Errorf("service %s has no container", s)
+		}
+	}
+}
+
+func (p *project) waitHealthy(service string, n int) {
+	p.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		healthy := 0
+		for _, e := range p.ps() {
+			if e.Service == service && e.State == "running" && e.Health == "healthy" {
+				healthy++
+			}
+		}
+		if healthy >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: %d of %d containers healthy after 3 minutes", service, healthy, n)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// processorAddrs: the host address of every running processor instance.
+func (p *project) processorAddrs() []string {
+	var addrs []string
+	for _, id := range p.containers("stats-processor") {
+		out, err := exec.Command("docker", "port", id, "9080/tcp").Output()
+		if err != nil {
+			p.t.Fatalf("docker port %s: %v", id, err)
+		}
+		addr := strings.Fields(string(out))
+		if len(addr) == 0 {
+			p.t.Fatalf("container %s publishes no port 9080", id)
+		}
+		addrs = append(addrs, addr[0])
+	}
+	return addrs
+}
+
+// checkKafkaConfig: the broker (real image or stand-in) took every KAFKA_*
+// variable of the compose file as a known property: its configuration dump
+// lists each, and it warns about none.
+func (p *project) checkKafkaConfig(env map[string]string) {
+	p.t.Helper()
+	logs := p.run("logs", "--no-color", "kafka")
+	if strings.Contains(logs, "isn't a known config") {
+		for _, l := range strings.Split(logs, "\n") {
+			if strings.Contains(l, "isn't a known config") {
+				p.t.Errorf("kafka: %s", l)
+			}
+		}
+	}
+	for _, k := range sortedKeys(env) {
+		name, ok := kafkaProperty(k)
+		if !ok {
+			continue
+		}
+		if !strings.Contains(logs, "\t"+name+" = ") {
+			p.t.Errorf("kafka: %s should set %s, which the broker's configuration dump does not list", k, name)
+		}
+	}
+}
+
+// kafkaProperty is the broker property an environment variable of the
+// apache/kafka image sets, as its documentation states the rule.
+func kafkaProperty(env string) (string, bool) {
+	rest, ok := strings.CutPrefix(env, "KAFKA_")
+	if !ok || slices.Contains([]string{"HEAP_OPTS", "OPTS", "JVM_PERFORMANCE_OPTS", "LOG4J_OPTS", "JMX_OPTS", "GC_LOG_OPTS", "VERSION",
+		"LOG4J_ROOT_LOGLEVEL", "LOG4J_LOGGERS", "TOOLS_LOG4J_LOGLEVEL", "JMX_HOSTNAME"}, rest) {
+		return "", false
+	}
+	rest = strings.ReplaceAll(strings.ToLower(rest), "___", "-")
+	rest = strings.ReplaceAll(rest, "__", "\x00")
+	rest = strings.ReplaceAll(rest, "_", ".")
+	return strings.ReplaceAll(rest, "\x00", "_"), true
+}
+
+// checkScrapes: Prometheus scrapes every processor instance and the
+// producer, and each scrape is up.
+func (p *project) checkScrapes(processors int) {
+	t := p.t
+	t.Helper()
+	url := "http://127.0.0.1:" + p.ports["HOST_PROMETHEUS_PORT"] + "/api/v1/targets?state=active"
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		up := map[string]int{}
+		var last string
+		resp, err := http.Get(url)
+		if err == nil {
+			var body struct {
+				Data struct {
+					ActiveTargets []struct {
+						Labels    map[string]string `json:"labels"`
+						Health    string            `json:"health"`
+						LastError string            `json:"lastError"`
+					} `json:"activeTargets"`
+				} `json:"data"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			for _, tg := range body.Data.ActiveTargets {
+				if tg.Health == "up" {
+					up[tg.Labels["job"]]++
+				}
+				last += fmt.Sprintf("%s %s %s %s; ", tg.Labels["job"], tg.Labels["instance"], tg.Health, tg.LastError)
+			}
+		}
+		if err == nil && up["stats-processor"] == processors && up["vehicle-producer"] == 1 {
+			t.Logf("prometheus scrapes %d processor instances and the producer, all up", processors)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus targets after 2 minutes: %v (want %d stats-processor, 1 vehicle-producer up): %v %s", up, processors, err, last)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// composedKafka writes known data into the composed Kafka and checks the
+// processor's output against the input topic's content.
+type composedKafka struct {
+	t          *testing.T
+	brokers    []string
+	partitions int
+	ooo        time.Duration
+}
+
+func newComposedKafka(t *testing.T, broker string, ooo time.Duration) *composedKafka {
+	return &composedKafka{t: t, brokers: []string{broker}, ooo: ooo}
+}
+
+// waitTopic waits until the services have created the input topic.
+func (k *composedKafka) waitTopic(topic string) {
+	t := k.t
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(k.brokers...), Timeout: 10 * time.Second}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		md, err := c.Metadata(context.Background(), &kafka.MetadataRequest{Topics: []string{topic}})
+		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) > 0 {
+			k.partitions = len(md.Topics[0].Partitions)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s does not exist after 2 minutes: %v", topic, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// e2eRecord is one input record of the known data.
+type e2eRecord struct {
+	partition int
+	key       string
+	value     []byte
+}
+
+// composeDataset builds per partition events that mostly advance in event time
+// from base, some out of order within ooo, some late on purpose: 25 s to
+// 60 s behind the partition's newest event, so late whichever watermark
+// closed their window.
+func composeDataset(seed uint64, partitions, perPartition int, base int64, ooo time.Duration) [][]e2eRecord {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	types := model.VehicleTypes()
+	out := make([][]e2eRecord, partitions)
+	for p := range partitions {
+		tm := base + int64(rng.IntN(2000))
+		for i := range perPartition {
+			tm += int64(rng.IntN(50))
+			et := tm
+			switch r := rng.IntN(100); {
+			case r < 8:
+				et = tm - int64(rng.IntN(int(ooo.Milliseconds())+1))
+			case r < 10 && i > 50:
+				et = tm - 25_000 - int64(rng.IntN(35_000))
+			}
+			typ := types[0] // mostly cars, as on a real road
+			if rng.IntN(3) == 0 {
+				typ = types[rng.IntN(len(types))]
+			}
+			plate := fmt.Sprintf("E%d-%d-%05d", seed, p, i)
+			ts := model.TimeFromMillis(et).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+			v := fmt.Sprintf(`{"plateNumber":%q,"vignetteStickerId":"e2e-%d","timestamp":%q,"vehicleType":%q}`, plate, i, ts, typ)
+			out[p] = append(out[p], e2eRecord{partition: p, key: plate, value: []byte(v)})
+		}
+	}
+	return out
+}
+
+// interleaveRecords flattens the partitions into chunks of up to chunk
+// records per partition, keeping each partition's order.
+func interleaveRecords(data [][]e2eRecord, chunk int) [][]e2eRecord {
+	var out [][]e2eRecord
+	pos := make([]int, len(data))
+	for {
+		var c []e2eRecord
+		for p := range data {
+			end := min(pos[p]+chunk, len(data[p]))
+			c = append(c, data[p][pos[p]:end]...)
+			pos[p] = end
+		}
+		if len(c) == 0 {
+			return out
+		}
+		out = append(out, c)
+	}
+}
+
+func (k *composedKafka) produce(recs []e2eRecord) {
+	k.t.Helper()
+	w := &kafka.Writer{
+		Addr: kafka.TCP(k.brokers...), Topic: "vehicle-topic", RequiredAcks: kafka.RequireAll,
+		Balancer: kafka.BalancerFunc(func(m kafka.Message, _ ...int) int {
+			n, _ := strconv.Atoi(string(m.Headers[0].Value))
+			return n
+		}),
+		BatchSize: 5000, BatchTimeout: 2 * time.Millisecond, MaxAttempts: 10,
+	}
+	defer w.Close()
+	msgs := make([]kafka.Message, len(recs))
+	for i, r := range recs {
+		msgs[i] = kafka.Message{Key: []byte(r.key), Value: r.value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.partition))}}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		k.t.Fatalf("produce: %v", err)
+	}
+}
+
+// readTopic reads every partition of a topic from its start to its current
+// end, each partition in offset order.
+func (k *composedKafka) readTopic(topic string) [][]kafka.Message {
+	t := k.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := &kafka.Client{Addr: kafka.TCP(k.brokers...), Timeout: 10 * time.Second}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		t.Fatalf("metadata of %s: %v %v", topic, err, md)
+	}
+	out := make([][]kafka.Message, len(md.Topics[0].Partitions))
+	for _, part := range md.Topics[0].Partitions {
+		conn, err := kafka.DialLeader(ctx, "tcp", k.brokers[0], topic, part.ID)
+		if err != nil {
+			t.Fatalf("dial %s/%d: %v", topic, part.ID, err)
+		}
+		first, last, err := conn.ReadOffsets()
+		if err != nil {
+			t.Fatalf("offsets of %s/%d: %v", topic, part.ID, err)
+		}
+		if _, err := conn.Seek(first, kafka.SeekAbsolute); err != nil {
+			t.Fatal(err)
+		}
+		for int64(len(out[part.ID])) < last-first {
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			b := conn.ReadBatch(1, 10<<20)
+			for {
+				m, err := b.ReadMessage()
+				if err != nil {
+					break
+				}
+				out[part.ID] = append(out[part.ID], m)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatalf("read %s/%d: %v", topic, part.ID, err)
+			}
+		}
+		conn.Close()
+	}
+	return out
+}
+
+type e2eWindow struct {
+	start int64
+	typ   model.VehicleType
+}
+
+// expected computes the contract's counts from the input topic as it is
+// (the known data and whatever the producer sent): per partition in offset
+// order, an event is late when its window's end - 1 ms is at or below the
+// partition's watermark before it (newest event time - ooo - 1 ms); a
+// record that is not a valid vehicle, or whose event time is more than
+// max_future ahead of its record timestamp, is not counted.
+func (k *composedKafka) expected(input [][]kafka.Message) (map[e2eWindow]int64, int) {
+	size := composeWindow.Milliseconds()
+	counts := map[e2eWindow]int64{}
+	late := 0
+	for _, part := range input {
+		newest := int64(-1 << 62)
+		for _, m := range part {
+			v, err := serde.DecodeVehicleEvent(m.Value)
+			if err != nil {
+				continue
+			}
+			et := v.EventTime
+			if et-m.Time.UnixMilli() > composeMaxFuture.Milliseconds() {
+				continue
+			}
+			start := et - ((et%size)+size)%size
+			if start+size-1 <= newest-k.ooo.Milliseconds()-1 {
+				late++
+			} else {
+				counts[e2eWindow{start, v.Type}]++
+			}
+			newest = max(newest, et)
+		}
+	}
+	return counts, late
+}
+
+// waitExact waits until the output topic holds a record for every expected
+// (window, type), then requires it to be exactly the expectation (byte for
+// byte, repeats identical, nothing else) and /stats on every instance to
+// agree.
+func (k *composedKafka) waitExact(addrs []string) {
+	t := k.t
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	var byKey map[string][]byte
+	var want map[e2eWindow]int64
+	for {
+		// Read the input again each time: the producer may have sent one
+		// more event meanwhile.
+		var late int
+		want, late = k.expected(k.readTopic("vehicle-topic"))
+		byKey = map[string][]byte{}
+		dups := 0
+		for _, part := range k.readTopic("vehicle-statistics-topic") {
+			for _, m := range part {
+				if prev, ok := byKey[string(m.Key)]; ok {
+					dups++
+					if !bytes.Equal(prev, m.Value) {
+						t.Fatalf("output key %s written with two values:\n  %s\n  %s", m.Key, prev, m.Value)
+					}
+				}
+				byKey[string(m.Key)] = m.Value
+			}
+		}
+		missing := 0
+		for w := range want {
+			if _, ok := byKey[fmt.Sprintf("%s:%d", w.typ, w.start)]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			t.Logf("expectation: %d (window, type) counts, %d late events; output: %d keys, %d byte-identical repeats", len(want), late, len(byKey), dups)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 minutes %d of %d expected window records are missing from the output topic", missing, len(want))
+		}
+		time.Sleep(2 * time.Second)
+	}
+	for key, value := range byKey {
+		st, err := serde.StatisticsCodec{}.Decode(value)
+		if err != nil {
+			t.Errorf("output %s: %v", value, err)
+			continue
+		}
+		n, ok := want[e2eWindow{st.Start.UnixMilli(), st.VehicleType}]
+		if !ok {
+			t.Errorf("output %s = %s: no such window in the input", key, value)
+			continue
+		}
+		exp := model.VehicleStatistics{Start: st.Start, End: st.Start.Add(composeWindow), VehicleType: st.VehicleType, Count: n}
+		if golden := serde.AppendStatistics(nil, exp); !bytes.Equal(golden, value) || key != fmt.Sprintf("%s:%d", st.VehicleType, st.Start.UnixMilli()) {
+			t.Errorf("output %s = %s\n                      want %s", key, value, golden)
+		}
+	}
+	for _, addr := range addrs {
+		k.checkStats(addr, want)
+	}
+}
+
+// checkStats: /stats of one instance lists every window of the expectation,
+// closed, with its exact counts.
+func (k *composedKafka) checkStats(addr string, want map[e2eWindow]int64) {
+	t := k.t
+	t.Helper()
+	totals := map[int64]map[string]int64{}
+	for w, n := range want {
+		if totals[w.start] == nil {
+			totals[w.start] = map[string]int64{}
+		}
+		totals[w.start][w.typ.String()] = n
+	}
+	resp, err := http.Get("http://" + addr + "/stats?limit=1000")
+	if err != nil {
+		t.Fatalf("/stats on %s: %v", addr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var st struct {
+		Windows []struct {
+			Start  time.Time        `json:"start"`
+			Closed bool             `json:"closed"`
+			Counts map[string]int64 `json:"counts"`
+		} `json:"windows"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatalf("/stats on %s: %v: %s", addr, err, body)
+	}
+	if len(st.Windows) != len(totals) {
+		t.Errorf("/stats on %s lists %d windows, want %d", addr, len(st.Windows), len(totals))
+	}
+	for _, w := range st.Windows {
+		exp := totals[w.Start.UnixMilli()]
+		if !w.Closed || fmt.Sprint(exp) != fmt.Sprint(w.Counts) {
+			t.Errorf("/stats on %s: window %s closed=%v counts %v, want closed and %v", addr, w.Start, w.Closed, w.Counts, exp)
+		}
+	}
+}
