@@ -61,7 +61,7 @@ func main() {
 
 	want, size := load(ctx, bl, in, *events, *partitions)
 
-	port := freePort()
+	port, pprofPort := freePort(), freePort()
 	prefix := testenv.UniqueName("catchup")
 	cmd := exec.Command(*bin, "--config", "/dev/null")
 	cmd.Env = append(os.Environ(),
@@ -69,7 +69,7 @@ func main() {
 		"PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="+dead, "PROCESSOR_KAFKA_GROUP_ID="+prefix, "PROCESSOR_KAFKA_START_OFFSET=earliest",
 		"PROCESSOR_REDIS_ADDR="+*redisAddr, "PROCESSOR_REDIS_KEY_PREFIX="+prefix,
 		"PROCESSOR_WATERMARK_IDLE_TIMEOUT="+idle.String(), "PROCESSOR_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port),
-		"PROCESSOR_HTTP_PPROF=true", "PROCESSOR_LOG_LEVEL=warn")
+		"PROCESSOR_HTTP_PPROF=true", "PROCESSOR_HTTP_PPROF_ADDR=127.0.0.1:"+strconv.Itoa(pprofPort), "PROCESSOR_LOG_LEVEL=warn")
 	logf, _ := os.CreateTemp("", "catchup-processor-*.log")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	t0 := time.Now()
@@ -82,13 +82,14 @@ func main() {
 		cleanRedis(*redisAddr, prefix)
 	}()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	prof := "http://127.0.0.1:" + strconv.Itoa(pprofPort) // the profiler's own listener
 	var profDone chan struct{}
 	if *cpuprofile != "" {
 		profDone = make(chan struct{})
 		go func() {
 			defer close(profDone)
 			waitHTTP(base)
-			fetchTo(base+"/debug/pprof/profile?seconds=10", *cpuprofile)
+			fetchTo(prof+"/debug/pprof/profile?seconds=10", *cpuprofile)
 		}()
 	}
 
@@ -119,7 +120,7 @@ func main() {
 	tLast := time.Since(t0)
 	rss, cpu := procStats(cmd.Process.Pid)
 	if *allocs != "" {
-		fetchTo(base+"/debug/pprof/allocs", *allocs)
+		fetchTo(prof+"/debug/pprof/allocs", *allocs)
 	}
 	if profDone != nil {
 		<-profDone

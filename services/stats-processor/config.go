@@ -108,7 +108,7 @@ func DefaultConfig() Config {
 		Watermark:  WatermarkConfig{MaxOutOfOrderness: p.EventTime.MaxOutOfOrderness, IdleTimeout: p.EventTime.IdleTimeout},
 		Checkpoint: CheckpointConfig{Interval: p.CheckpointInterval, CloseInterval: p.CloseInterval},
 		State:      StateConfig{Retention: p.Retention},
-		HTTP:       httpserver.Config{Addr: ":9080"},
+		HTTP:       httpserver.DefaultConfig(":9080", "127.0.0.1:9081"),
 		Log:        logging.DefaultConfig(),
 	}
 }
