@@ -44,7 +44,7 @@ type SASLConfig struct {
 	// Username and Password are the SASL credentials; pass the password
 	// through the environment rather than a file.
 	Username string `mapstructure:"username" usage:"SASL user name"`
-	Password string `mapstructure:"password" secret:"true" usage:"SASL password (prefer the environment variable)"`
+	Password string `mapstructure:"password" secret:"true" usage:"SASL password (prefer the _FILE variable: a file holding it)"`
 }
 
 // DefaultConfig is plaintext without authentication.

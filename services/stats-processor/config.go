@@ -65,7 +65,7 @@ type RedisConfig struct {
 	Cluster   bool   `mapstructure:"cluster" usage:"Redis is a Redis Cluster"`
 	KeyPrefix string `mapstructure:"key_prefix" usage:"prefix of every key; separates pipelines sharing one Redis"`
 	Username  string `mapstructure:"username" usage:"Redis ACL user name (optional)"`
-	Password  string `mapstructure:"password" usage:"Redis password (optional; prefer the environment variable)"`
+	Password  string `mapstructure:"password" secret:"true" usage:"Redis password (optional; prefer the _FILE variable)"`
 	DB        int    `mapstructure:"db" usage:"Redis database number"`
 	TLS       bool   `mapstructure:"tls" usage:"connect to Redis over TLS"`
 }
