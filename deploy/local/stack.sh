@@ -95,6 +95,44 @@ kafka_config() {
 		sasl="sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${VS_KAFKA_SASL_USER:-vehicle-stats}=\"${VS_KAFKA_SASL_PASSWORD:-vehicle-stats-secret}\";"
 	fi
+	# With VS_KAFKA_SSL_CERT, VS_KAFKA_SSL_KEY (PEM, PKCS #8 key) and
+	# VS_KAFKA_SSL_CA (PEM) set, optional TLS listeners (tests of kafka.tls.*):
+	#   VS_KAFKA_SSL_PORT       SSL, server certificate only
+	#   VS_KAFKA_MTLS_PORT      SSL that requires a client certificate signed by VS_KAFKA_SSL_CA
+	#   VS_KAFKA_SASL_SSL_PORT  SASL_SSL with SCRAM-SHA-512; user VS_KAFKA_SCRAM_USER
+	#                           with VS_KAFKA_SCRAM_PASSWORD, added when the storage is formatted
+	local tls=""
+	if [[ -n ${VS_KAFKA_SSL_PORT:-}${VS_KAFKA_MTLS_PORT:-}${VS_KAFKA_SASL_SSL_PORT:-} ]]; then
+		[[ -r ${VS_KAFKA_SSL_CERT:-} && -r ${VS_KAFKA_SSL_KEY:-} && -r ${VS_KAFKA_SSL_CA:-} ]] ||
+			die "a TLS listener needs VS_KAFKA_SSL_CERT, VS_KAFKA_SSL_KEY and VS_KAFKA_SSL_CA (readable PEM files)"
+		# The key and chain go inline (one line; Kafka ignores the whitespace in
+		# PEM): a PEM key file would have to be encrypted.
+		tls="ssl.keystore.type=PEM
+ssl.keystore.key=$(tr '\n' ' ' <"$VS_KAFKA_SSL_KEY")
+ssl.keystore.certificate.chain=$(tr '\n' ' ' <"$VS_KAFKA_SSL_CERT")
+ssl.truststore.type=PEM
+ssl.truststore.location=$VS_KAFKA_SSL_CA"
+	fi
+	if [[ -n ${VS_KAFKA_SSL_PORT:-} ]]; then
+		listeners+=",SSL://127.0.0.1:$VS_KAFKA_SSL_PORT"
+		advertised+=",SSL://127.0.0.1:$VS_KAFKA_SSL_PORT"
+		protocols+=",SSL:SSL"
+	fi
+	if [[ -n ${VS_KAFKA_MTLS_PORT:-} ]]; then
+		listeners+=",MTLS://127.0.0.1:$VS_KAFKA_MTLS_PORT"
+		advertised+=",MTLS://127.0.0.1:$VS_KAFKA_MTLS_PORT"
+		protocols+=",MTLS:SSL"
+		tls+="
+listener.name.mtls.ssl.client.auth=required"
+	fi
+	if [[ -n ${VS_KAFKA_SASL_SSL_PORT:-} ]]; then
+		listeners+=",SASL_SSL://127.0.0.1:$VS_KAFKA_SASL_SSL_PORT"
+		advertised+=",SASL_SSL://127.0.0.1:$VS_KAFKA_SASL_SSL_PORT"
+		protocols+=",SASL_SSL:SASL_SSL"
+		tls+="
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+	fi
 	cat >"$KDIR/config/server.properties" <<EOF
 # Written by deploy/local/stack.sh; edits are overwritten on start.
 process.roles=broker,controller
@@ -106,6 +144,7 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=$protocols
 $sasl
+$tls
 log.dirs=$KDIR/data
 # Code creates its topics on purpose.
 auto.create.topics.enable=false
@@ -160,8 +199,13 @@ kafka_start() {
 		log "formatting Kafka storage in $KDIR/data"
 		local id
 		id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+		# SCRAM users exist only once written into the metadata log: at format time.
+		local scram=()
+		if [[ -n ${VS_KAFKA_SASL_SSL_PORT:-} ]]; then
+			scram=(--add-scram "SCRAM-SHA-512=[name=${VS_KAFKA_SCRAM_USER:-vehicle-stats},password=${VS_KAFKA_SCRAM_PASSWORD:-vehicle-stats-secret}]")
+		fi
 		java -Dlog4j.configuration="file:$KDIR/config/log4j.properties" -cp "$cp" kafka.tools.StorageTool format \
-			-t "$id" -c "$KDIR/config/server.properties" >"$KDIR/logs/format.log" 2>&1 ||
+			-t "$id" -c "$KDIR/config/server.properties" "${scram[@]}" >"$KDIR/logs/format.log" 2>&1 ||
 			{ cat "$KDIR/logs/format.log" >&2; die "formatting Kafka storage failed; 'stack.sh reset' clears the data folder"; }
 	fi
 	mkdir -p "$RUN"

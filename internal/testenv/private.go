@@ -42,6 +42,49 @@ func PrivateKafkaSASL(t testing.TB) *Private {
 	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
 }
 
+// KafkaTLS is a private broker with TLS listeners, made by PrivateKafkaTLS.
+// Its plaintext listener (Private.Addr) is for the test's own setup and
+// checks.
+type KafkaTLS struct {
+	*Private
+	// PKI is the CA that signed the broker's and the client's certificates.
+	PKI *PKI
+	// SSLAddr is an SSL listener: the client verifies the broker.
+	SSLAddr string
+	// MTLSAddr is an SSL listener that requires a client certificate signed
+	// by PKI (Client will do).
+	MTLSAddr string
+	// SASLSSLAddr is a SASL_SSL listener that accepts SCRAM-SHA-512 as
+	// ScramUser with ScramPassword.
+	SASLSSLAddr, ScramUser, ScramPassword string
+	// Client is a client certificate signed by PKI.
+	Client Cert
+}
+
+// PrivateKafkaTLS starts a broker of the test's own with an SSL, a mutual
+// TLS and a SASL_SSL (SCRAM-SHA-512) listener, all on 127.0.0.1 with a
+// certificate valid for that address only (so "localhost" is a host-name
+// mismatch), signed by a CA made for the test.
+func PrivateKafkaTLS(t testing.TB) *KafkaTLS {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test skipped under -short")
+	}
+	pki := NewPKI(t, "kafka-test")
+	server := pki.Issue(t, "kafka-broker", "127.0.0.1")
+	k := &KafkaTLS{PKI: pki, Client: pki.Issue(t, "kafka-client"), ScramUser: "vs-scram", ScramPassword: "vs-scram-" + UniqueName("pw")}
+	ssl, mtls, saslSSL := Port(t), Port(t), Port(t)
+	k.SSLAddr = fmt.Sprintf("127.0.0.1:%d", ssl)
+	k.MTLSAddr = fmt.Sprintf("127.0.0.1:%d", mtls)
+	k.SASLSSLAddr = fmt.Sprintf("127.0.0.1:%d", saslSSL)
+	k.Private = startPrivate(t, "kafka", []string{
+		"VS_KAFKA_SSL_CERT=" + server.CertFile, "VS_KAFKA_SSL_KEY=" + server.KeyFile, "VS_KAFKA_SSL_CA=" + pki.CAFile,
+		fmt.Sprintf("VS_KAFKA_SSL_PORT=%d", ssl), fmt.Sprintf("VS_KAFKA_MTLS_PORT=%d", mtls), fmt.Sprintf("VS_KAFKA_SASL_SSL_PORT=%d", saslSSL),
+		"VS_KAFKA_SCRAM_USER=" + k.ScramUser, "VS_KAFKA_SCRAM_PASSWORD=" + k.ScramPassword,
+	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
+	return k
+}
+
 // PrivateRedis starts a Redis server (AOF on) for this test alone.
 func PrivateRedis(t testing.TB) *Private {
 	return startPrivate(t, "redis", nil, "VS_REDIS_PORT")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
@@ -159,6 +160,11 @@ func (p *Processor) PipelineWatermark() int64 { return p.wmNow.Load() }
 // Prepare creates the topics that do not exist yet and learns the input
 // topic's partition count. It fails when Kafka does not answer.
 func (p *Processor) Prepare(ctx context.Context) error {
+	// Through the client a TLS or SASL refusal can read as "broker not
+	// available"; a direct connection first names what to fix.
+	if err := p.PingKafka(ctx); err != nil {
+		return err
+	}
 	topics := []kafka.TopicConfig{
 		{Topic: p.cfg.InputTopic, NumPartitions: p.cfg.InputPartitions, ReplicationFactor: p.cfg.ReplicationFactor},
 		{Topic: p.cfg.OutputTopic, NumPartitions: p.cfg.OutputPartitions, ReplicationFactor: p.cfg.ReplicationFactor},
@@ -301,21 +307,10 @@ func (p *Processor) savedOffset(partition int, offset int64) {
 }
 
 // PingKafka checks that a broker answers on a fresh connection (the
-// client's pooled connections and cached metadata would hide an outage).
+// client's pooled connections and cached metadata would hide an outage). A
+// security refusal is a *kafkasecurity.RefusedError naming the keys to fix.
 func (p *Processor) PingKafka(ctx context.Context) error {
-	var err error
-	for _, b := range p.cfg.Brokers {
-		var conn *kafka.Conn
-		if conn, err = p.dialer.DialContext(ctx, "tcp", b); err == nil {
-			_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-			_, err = conn.ApiVersions()
-			conn.Close()
-			if err == nil {
-				return nil
-			}
-		}
-	}
-	return err
+	return kafkasecurity.Probe(ctx, p.dialer, p.cfg.Brokers)
 }
 
 // nudgeCloser makes the closer run a round now rather than at its next tick.
