@@ -265,6 +265,25 @@ appendonly yes
 appendfsync everysec
 save ""
 EOF
+	# With VS_REDIS_TLS_PORT set, a TLS port beside the plain one (tests of
+	# redis.tls.*): server certificate VS_REDIS_TLS_CERT and key
+	# VS_REDIS_TLS_KEY, clients must present a certificate signed by
+	# VS_REDIS_TLS_CA. VS_REDIS_INCLUDE names a file of more directives
+	# (e.g. ACL users), read last.
+	if [[ -n ${VS_REDIS_TLS_PORT:-} ]]; then
+		[[ -r ${VS_REDIS_TLS_CERT:-} && -r ${VS_REDIS_TLS_KEY:-} && -r ${VS_REDIS_TLS_CA:-} ]] ||
+			die "VS_REDIS_TLS_PORT needs VS_REDIS_TLS_CERT, VS_REDIS_TLS_KEY and VS_REDIS_TLS_CA (readable PEM files)"
+		cat >>"$RDIR/redis.conf" <<EOF
+tls-port $VS_REDIS_TLS_PORT
+tls-cert-file $VS_REDIS_TLS_CERT
+tls-key-file $VS_REDIS_TLS_KEY
+tls-ca-cert-file $VS_REDIS_TLS_CA
+tls-auth-clients yes
+EOF
+	fi
+	if [[ -n ${VS_REDIS_INCLUDE:-} ]]; then
+		echo "include $VS_REDIS_INCLUDE" >>"$RDIR/redis.conf"
+	fi
 	log "starting Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT (AOF on); log: $RDIR/logs/redis.log"
 	redis-server "$RDIR/redis.conf"
 	local i

@@ -97,6 +97,17 @@ type field struct {
 // Docker and Kubernetes secrets, mounted as files, reach the services.
 const FileSuffix = "_file"
 
+// EnabledKey is the key that switches a group of keys on (redis.tls.enabled).
+// The group itself given a bare value (redis.tls: true, PREFIX_REDIS_TLS=true,
+// --redis.tls=true) sets it: so a switch can grow into a group of keys
+// without breaking the settings written for the switch.
+const EnabledKey = "enabled"
+
+func isMap(raw any) bool {
+	_, ok := raw.(map[string]any)
+	return ok
+}
+
 // hidden replaces a secret's value in messages and --help.
 const hidden = "(hidden)"
 
@@ -128,6 +139,12 @@ func Load(cfg any, opts Options) error {
 		if f.secret {
 			fk := f.key + FileSuffix
 			fs.String(fk, "", fmt.Sprintf("file holding %s, e.g. a mounted Docker or Kubernetes secret (env %s)", f.key, EnvName(opts.EnvPrefix, fk)))
+		}
+	}
+	for _, f := range fields {
+		if group, ok := strings.CutSuffix(f.key, "."+EnabledKey); ok && fs.Lookup(group) == nil {
+			fs.String(group, "", "same as --"+f.key)
+			_ = fs.MarkHidden(group)
 		}
 	}
 	fs.Usage = func() {
@@ -165,6 +182,14 @@ func Load(cfg any, opts Options) error {
 
 	for _, f := range fields {
 		raw, source := lookup(f.key, v, env, fs, *configFile, opts.EnvPrefix)
+		if group, ok := strings.CutSuffix(f.key, "."+EnabledKey); ok {
+			// A bare value on the group (redis.tls: true) means its enabled
+			// key; the explicit key wins at the same level.
+			if graw, gsource := lookup(group, v, env, fs, *configFile, opts.EnvPrefix); gsource != "" && !isMap(graw) &&
+				(source == "" || level(gsource) > level(source)) {
+				raw, source = graw, gsource
+			}
+		}
 		if f.secret {
 			// A secret may come from a file instead; at the same level the
 			// two are ambiguous, otherwise the higher level wins as usual.
@@ -364,6 +389,11 @@ func collect(v reflect.Value, prefix string) []field {
 			continue
 		}
 		name := sf.Tag.Get("mapstructure")
+		if name == ",squash" && sf.Type.Kind() == reflect.Struct {
+			// An embedded component config: its keys sit beside ours.
+			out = append(out, collect(v.Field(i), prefix)...)
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}

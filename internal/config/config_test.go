@@ -203,3 +203,57 @@ func TestHelpHidesSecrets(t *testing.T) {
 		t.Errorf("--help:\n%s", out.String())
 	}
 }
+
+type tlsGroup struct {
+	Enabled bool   `mapstructure:"enabled"`
+	CAFile  string `mapstructure:"ca_file"`
+}
+
+type ConnConfig struct {
+	Addr string   `mapstructure:"addr"`
+	TLS  tlsGroup `mapstructure:"tls"`
+}
+
+type groupConfig struct {
+	Redis struct {
+		ConnConfig `mapstructure:",squash"`
+		KeyPrefix  string `mapstructure:"key_prefix"`
+	} `mapstructure:"redis"`
+}
+
+func TestSquashAndBareEnabled(t *testing.T) {
+	load := func(args, env []string, yaml string) (groupConfig, error) {
+		var c groupConfig
+		opts := config.Options{Service: "svc", EnvPrefix: "SVC_", Args: args, Environ: env}
+		if yaml != "" {
+			opts.Args = append(opts.Args, "--config", writeYAML(t, yaml))
+		}
+		err := config.Load(&c, opts)
+		return c, err
+	}
+	c, err := load(nil, []string{"SVC_REDIS_ADDR=r:6379", "SVC_REDIS_KEY_PREFIX=p"}, "")
+	if err != nil || c.Redis.Addr != "r:6379" || c.Redis.KeyPrefix != "p" {
+		t.Fatalf("squashed keys: %+v, %v", c.Redis, err)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		env  []string
+		yaml string
+		want bool
+	}{
+		"yaml bare":               {yaml: "redis:\n  tls: true\n", want: true},
+		"yaml group":              {yaml: "redis:\n  tls:\n    enabled: true\n", want: true},
+		"env bare":                {env: []string{"SVC_REDIS_TLS=true"}, want: true},
+		"flag bare":               {args: []string{"--redis.tls=true"}, want: true},
+		"explicit wins at level":  {env: []string{"SVC_REDIS_TLS=true", "SVC_REDIS_TLS_ENABLED=false"}, want: false},
+		"env bare beats yaml key": {env: []string{"SVC_REDIS_TLS=false"}, yaml: "redis:\n  tls:\n    enabled: true\n", want: false},
+	} {
+		c, err := load(tc.args, tc.env, tc.yaml)
+		if err != nil || c.Redis.TLS.Enabled != tc.want {
+			t.Errorf("%s: enabled=%v, %v; want %v", name, c.Redis.TLS.Enabled, err, tc.want)
+		}
+	}
+	if _, err := load(nil, []string{"SVC_REDIS_TLS=maybe"}, ""); err == nil || !strings.Contains(err.Error(), "redis.tls.enabled") {
+		t.Errorf("bad bare value: %v", err)
+	}
+}

@@ -16,6 +16,12 @@
 // --kafka.sasl.password_file) names the file, whose content without its
 // trailing line ending is the value. Giving both the value and the file at
 // the same level (both in the environment, say) is an error; otherwise the
-// higher level wins as for any key. Only this
+// higher level wins as for any key.
+//
+// A struct field tagged `mapstructure:",squash"` puts its keys beside its
+// parent's (an embedded component config). A group of keys with an
+// "enabled" key takes a bare value too: redis.tls: true sets
+// redis.tls.enabled, so a switch can grow into a group without breaking the
+// settings written for it. Only this
 // package imports viper; everything else takes plain structs.
 package config

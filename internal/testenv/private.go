@@ -85,6 +85,42 @@ func PrivateKafkaTLS(t testing.TB) *KafkaTLS {
 	return k
 }
 
+// RedisTLS is a private Redis with a TLS port, made by PrivateRedisTLS. Its
+// plain port (Private.Addr) answers as the default user, for the test's own
+// setup and checks.
+type RedisTLS struct {
+	*Private
+	// TLSAddr is the TLS port; Redis requires a client certificate signed
+	// by PKI there (Client will do).
+	TLSAddr string
+	// ServerName is the only name in Redis's certificate (no IP address):
+	// a client must verify against it (redis.tls.server_name).
+	ServerName string
+	// PKI is the CA of the server's and the client's certificates.
+	PKI *PKI
+	// Client is a client certificate signed by PKI.
+	Client Cert
+}
+
+// PrivateRedisTLS starts a Redis of the test's own with a TLS port beside
+// its plain one.
+func PrivateRedisTLS(t testing.TB) *RedisTLS {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test skipped under -short")
+	}
+	pki := NewPKI(t, "redis-test")
+	r := &RedisTLS{PKI: pki, ServerName: "redis.vehicle-stats.test", Client: pki.Issue(t, "redis-client")}
+	server := pki.Issue(t, "redis-server", r.ServerName)
+	port := Port(t)
+	r.TLSAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	r.Private = startPrivate(t, "redis", []string{
+		fmt.Sprintf("VS_REDIS_TLS_PORT=%d", port),
+		"VS_REDIS_TLS_CERT=" + server.CertFile, "VS_REDIS_TLS_KEY=" + server.KeyFile, "VS_REDIS_TLS_CA=" + pki.CAFile,
+	}, "VS_REDIS_PORT")
+	return r
+}
+
 // PrivateRedis starts a Redis server (AOF on) for this test alone.
 func PrivateRedis(t testing.TB) *Private {
 	return startPrivate(t, "redis", nil, "VS_REDIS_PORT")

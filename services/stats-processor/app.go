@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
@@ -35,25 +34,13 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 	)
 }
 
-func newRedis(lc fx.Lifecycle, cfg Config) redis.UniversalClient {
-	var tlsCfg *tls.Config
-	if cfg.Redis.TLS {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	var rdb redis.UniversalClient
-	if cfg.Redis.Cluster {
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs: strings.Split(cfg.Redis.Addr, ","), Username: cfg.Redis.Username, Password: cfg.Redis.Password,
-			DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, TLSConfig: tlsCfg,
-		})
-	} else {
-		rdb = redis.NewClient(&redis.Options{
-			Addr: cfg.Redis.Addr, Username: cfg.Redis.Username, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
-			DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, TLSConfig: tlsCfg,
-		})
+func newRedis(lc fx.Lifecycle, cfg Config) (redis.UniversalClient, error) {
+	rdb, err := redisconn.New(cfg.Redis.Config)
+	if err != nil {
+		return nil, err
 	}
 	lc.Append(fx.StopHook(rdb.Close))
-	return rdb
+	return rdb, nil
 }
 
 func newStore(rdb redis.UniversalClient, cfg Config) *state.RedisStore {
@@ -138,7 +125,7 @@ func waitFor(ctx context.Context, log *slog.Logger, name, addr, key string, chec
 			return nil
 		}
 		// A security refusal names its keys and will not go away by waiting.
-		if errors.Is(err, kafkasecurity.ErrRefused) {
+		if errors.Is(err, kafkasecurity.ErrRefused) || errors.Is(err, redisconn.ErrRefused) {
 			return fmt.Errorf("%s at %s refused the connection: %w", name, addr, err)
 		}
 		if ctx.Err() != nil || time.Since(start) > 25*time.Second {

@@ -11,6 +11,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/pipeline"
 )
@@ -59,15 +60,11 @@ func (k KafkaConfig) Security() kafkasecurity.Config {
 	return kafkasecurity.Config{TLS: k.TLS, SASL: k.SASL}
 }
 
-// RedisConfig is the Redis side.
+// RedisConfig is the Redis side: the connection (redis.addr, redis.tls.*,
+// ... from package redisconn) and the key prefix.
 type RedisConfig struct {
-	Addr      string `mapstructure:"addr" usage:"Redis host:port (with redis.cluster: seed nodes, comma-separated)"`
-	Cluster   bool   `mapstructure:"cluster" usage:"Redis is a Redis Cluster"`
-	KeyPrefix string `mapstructure:"key_prefix" usage:"prefix of every key; separates pipelines sharing one Redis"`
-	Username  string `mapstructure:"username" usage:"Redis ACL user name (optional)"`
-	Password  string `mapstructure:"password" secret:"true" usage:"Redis password (optional; prefer the _FILE variable)"`
-	DB        int    `mapstructure:"db" usage:"Redis database number"`
-	TLS       bool   `mapstructure:"tls" usage:"connect to Redis over TLS"`
+	redisconn.Config `mapstructure:",squash"`
+	KeyPrefix        string `mapstructure:"key_prefix" usage:"prefix of every key; separates pipelines sharing one Redis"`
 }
 
 // WindowConfig is the tumbling window.
@@ -103,7 +100,7 @@ func DefaultConfig() Config {
 			FetchMaxBytes: p.FetchMaxBytes, FetchMaxWait: p.FetchMaxWait,
 			TLS: kafkasecurity.DefaultConfig().TLS, SASL: kafkasecurity.DefaultConfig().SASL,
 		},
-		Redis:      RedisConfig{Addr: "localhost:6379", KeyPrefix: "vs"},
+		Redis:      RedisConfig{Config: redisconn.Config{Addr: "localhost:6379"}, KeyPrefix: "vs"},
 		Window:     WindowConfig{Size: p.EventTime.WindowSize},
 		Watermark:  WatermarkConfig{MaxOutOfOrderness: p.EventTime.MaxOutOfOrderness, IdleTimeout: p.EventTime.IdleTimeout},
 		Checkpoint: CheckpointConfig{Interval: p.CheckpointInterval, CloseInterval: p.CloseInterval},
@@ -134,10 +131,8 @@ func (c *Config) Validate() error {
 	var chk config.Check
 	chk.Merge("", c.Pipeline().Validate())
 	chk.Merge("kafka", c.Kafka.Security().Validate())
-	chk.Require(c.Redis.Addr != "", "redis.addr", "must be host:port")
+	chk.Merge("redis", c.Redis.Config.Validate())
 	chk.Require(c.Redis.KeyPrefix != "" && !strings.ContainsAny(c.Redis.KeyPrefix, "{} "), "redis.key_prefix", "must be non-empty, without spaces or braces")
-	chk.Require(c.Redis.DB >= 0, "redis.db", "must be 0 or more")
-	chk.Require(!c.Redis.Cluster || c.Redis.DB == 0, "redis.db", "must be 0 with redis.cluster (a cluster has only database 0)")
 	chk.Merge("http", c.HTTP.Validate())
 	chk.Merge("log", c.Log.Validate())
 	return chk.Err()

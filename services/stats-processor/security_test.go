@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 )
 
@@ -104,4 +108,130 @@ func startFails(t *testing.T, env []string) string {
 		t.Errorf("the refusal took %s to stop start-up: it was retried", d.Round(time.Second))
 	}
 	return string(out)
+}
+
+// TestE2ERedisTLSACL runs the processor against Redis through TLS (the
+// server's certificate verified against the test's CA under
+// redis.tls.server_name, a client certificate presented) as an ACL user
+// limited to the pipeline's key prefix and the commands the processor uses:
+// the rule the README gives, read from it. Counts are exact, nothing was
+// refused, and the user cannot touch keys outside its prefix. Then a wrong
+// CA, a wrong server name, a missing client certificate and a wrong
+// password each stop start-up at once naming the key to fix.
+func TestE2ERedisTLSACL(t *testing.T) {
+	env := testenv.Get(t)
+	r := testenv.PrivateRedisTLS(t)
+	s := newScenarioOn(t, testenv.Services{Brokers: env.Brokers, RedisAddr: r.Addr}, 3)
+	ctx := context.Background()
+	password := testenv.UniqueName("acl-password")
+	admin := redis.NewClient(&redis.Options{Addr: r.Addr}) // the plain port, as the default user
+	defer admin.Close()
+	if err := admin.Do(ctx, readmeACLRule(t, s.prefix, password)...).Err(); err != nil {
+		t.Fatalf("ACL SETUSER from the README: %v", err)
+	}
+	passwordFile := filepath.Join(t.TempDir(), "redis-password")
+	if err := os.WriteFile(passwordFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tlsOn := []string{"PROCESSOR_REDIS_ADDR=" + r.TLSAddr, "PROCESSOR_REDIS_TLS_ENABLED=true", "PROCESSOR_REDIS_TLS_CA_FILE=" + r.PKI.CAFile,
+		"PROCESSOR_REDIS_TLS_SERVER_NAME=" + r.ServerName}
+	clientCert := []string{"PROCESSOR_REDIS_TLS_CERT_FILE=" + r.Client.CertFile, "PROCESSOR_REDIS_TLS_KEY_FILE=" + r.Client.KeyFile}
+	user := []string{"PROCESSOR_REDIS_USERNAME=vs-processor"}
+	s.extraEnv = append(append(append(append([]string{}, tlsOn...), clientCert...), user...), "PROCESSOR_REDIS_PASSWORD_FILE="+passwordFile)
+
+	data := dataset(30, 3, 800, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	for _, c := range interleave(data, 400) {
+		s.produce(ctx, c)
+	}
+	p := s.start("redis-tls")
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkStats(p.addr, want)
+	p.stop(t)
+	log := p.tail(100000)
+	if strings.Contains(log, "NOPERM") || strings.Contains(log, "redis.username") {
+		t.Errorf("the ACL rule lacks a permission the processor used:\n%s", log)
+	}
+	if strings.Contains(log, password) {
+		t.Errorf("the log shows the Redis password")
+	}
+	// The rule is a real limit: the user reaches no key outside its prefix
+	// and no administrative command.
+	limited, err := redisconn.New(redisconn.Config{Addr: r.TLSAddr, Username: "vs-processor", Password: password, TLS: redisconn.TLSConfig{
+		Enabled: true, CAFile: r.PKI.CAFile, CertFile: r.Client.CertFile, KeyFile: r.Client.KeyFile, ServerName: r.ServerName}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer limited.Close()
+	if err := limited.HSet(ctx, s.prefix+":probe", "f", "1").Err(); err != nil {
+		t.Errorf("HSET inside the prefix: %v", err)
+	}
+	for name, err := range map[string]error{
+		"SET outside the prefix": limited.Set(ctx, "other-pipeline:x", "1", 0).Err(),
+		"GET outside the prefix": limited.Get(ctx, "other-pipeline:x").Err(),
+		"FLUSHALL":               limited.FlushAll(ctx).Err(),
+		"CONFIG GET":             limited.ConfigGet(ctx, "*").Err(),
+	} {
+		if !errors.Is(err, redisconn.ErrRefused) || !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("%s as the limited user: %v, want NOPERM", name, err)
+		}
+	}
+
+	wrongCA := testenv.NewPKI(t, "other-ca")
+	join := func(lists ...[]string) []string {
+		var out []string
+		for _, l := range lists {
+			out = append(out, l...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, key string
+		env       []string
+	}{
+		{"wrong CA", "redis.tls.ca_file", join(tlsOn, clientCert, []string{"PROCESSOR_REDIS_TLS_CA_FILE=" + wrongCA.CAFile})},
+		{"no server name", "redis.tls.server_name", join(tlsOn, clientCert, []string{"PROCESSOR_REDIS_TLS_SERVER_NAME="})},
+		{"no client certificate", "redis.tls.cert_file", tlsOn},
+		{"wrong password", "redis.password", join(tlsOn, clientCert, user, []string{"PROCESSOR_REDIS_PASSWORD=wrong-" + password})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := startFails(t, append(tc.env, "PROCESSOR_KAFKA_BROKERS="+env.BrokerList()))
+			if !strings.Contains(out, tc.key) {
+				t.Errorf("start-up did not name %s:\n%s", tc.key, out)
+			}
+			if strings.Contains(out, password) {
+				t.Errorf("the output shows the password:\n%s", out)
+			}
+		})
+	}
+}
+
+// readmeACLRule reads the README's ACL SETUSER line for the processor and
+// returns it as command arguments for this test's key prefix and password.
+func readmeACLRule(t *testing.T, prefix, password string) []any {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(readme), "\n") {
+		rule, ok := strings.CutPrefix(strings.TrimSpace(line), "ACL SETUSER vs-processor ")
+		if !ok {
+			continue
+		}
+		args := []any{"ACL", "SETUSER", "vs-processor"}
+		for _, f := range strings.Fields(rule) {
+			switch f {
+			case ">CHANGE-ME":
+				f = ">" + password
+			case "~vs:*":
+				f = "~" + prefix + ":*"
+			}
+			args = append(args, f)
+		}
+		return args
+	}
+	t.Fatal("README.md has no line starting with ACL SETUSER vs-processor")
+	return nil
 }
