@@ -99,8 +99,9 @@ listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.secu
 	# VS_KAFKA_SSL_CA (PEM) set, optional TLS listeners (tests of kafka.tls.*):
 	#   VS_KAFKA_SSL_PORT       SSL, server certificate only
 	#   VS_KAFKA_MTLS_PORT      SSL that requires a client certificate signed by VS_KAFKA_SSL_CA
-	#   VS_KAFKA_SASL_SSL_PORT  SASL_SSL with SCRAM-SHA-512; user VS_KAFKA_SCRAM_USER
-	#                           with VS_KAFKA_SCRAM_PASSWORD, added when the storage is formatted
+	#   VS_KAFKA_SASL_SSL_PORT  SASL_SSL with SCRAM-SHA-512; create its users through the
+	#                           admin API (AlterUserScramCredentials, as internal/testenv
+	#                           does) on the plaintext listener
 	local tls=""
 	if [[ -n ${VS_KAFKA_SSL_PORT:-}${VS_KAFKA_MTLS_PORT:-}${VS_KAFKA_SASL_SSL_PORT:-} ]]; then
 		[[ -r ${VS_KAFKA_SSL_CERT:-} && -r ${VS_KAFKA_SSL_KEY:-} && -r ${VS_KAFKA_SSL_CA:-} ]] ||
@@ -143,8 +144,8 @@ advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=$protocols
-$sasl
 $tls
+$sasl
 log.dirs=$KDIR/data
 # Code creates its topics on purpose.
 auto.create.topics.enable=false
@@ -199,13 +200,8 @@ kafka_start() {
 		log "formatting Kafka storage in $KDIR/data"
 		local id
 		id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-		# SCRAM users exist only once written into the metadata log: at format time.
-		local scram=()
-		if [[ -n ${VS_KAFKA_SASL_SSL_PORT:-} ]]; then
-			scram=(--add-scram "SCRAM-SHA-512=[name=${VS_KAFKA_SCRAM_USER:-vehicle-stats},password=${VS_KAFKA_SCRAM_PASSWORD:-vehicle-stats-secret}]")
-		fi
 		java -Dlog4j.configuration="file:$KDIR/config/log4j.properties" -cp "$cp" kafka.tools.StorageTool format \
-			-t "$id" -c "$KDIR/config/server.properties" "${scram[@]}" >"$KDIR/logs/format.log" 2>&1 ||
+			-t "$id" -c "$KDIR/config/server.properties" >"$KDIR/logs/format.log" 2>&1 ||
 			{ cat "$KDIR/logs/format.log" >&2; die "formatting Kafka storage failed; 'stack.sh reset' clears the data folder"; }
 	fi
 	mkdir -p "$RUN"

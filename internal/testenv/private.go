@@ -1,6 +1,12 @@
 package testenv
 
 import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha512"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
 // Private is a Kafka broker or Redis server of a test's own, run by
@@ -64,7 +73,8 @@ type KafkaTLS struct {
 // PrivateKafkaTLS starts a broker of the test's own with an SSL, a mutual
 // TLS and a SASL_SSL (SCRAM-SHA-512) listener, all on 127.0.0.1 with a
 // certificate valid for that address only (so "localhost" is a host-name
-// mismatch), signed by a CA made for the test.
+// mismatch), signed by a CA made for the test. The SCRAM user is created
+// through the admin API, as an operator would with kafka-configs.
 func PrivateKafkaTLS(t testing.TB) *KafkaTLS {
 	t.Helper()
 	if testing.Short() {
@@ -80,9 +90,62 @@ func PrivateKafkaTLS(t testing.TB) *KafkaTLS {
 	k.Private = startPrivate(t, "kafka", []string{
 		"VS_KAFKA_SSL_CERT=" + server.CertFile, "VS_KAFKA_SSL_KEY=" + server.KeyFile, "VS_KAFKA_SSL_CA=" + pki.CAFile,
 		fmt.Sprintf("VS_KAFKA_SSL_PORT=%d", ssl), fmt.Sprintf("VS_KAFKA_MTLS_PORT=%d", mtls), fmt.Sprintf("VS_KAFKA_SASL_SSL_PORT=%d", saslSSL),
-		"VS_KAFKA_SCRAM_USER=" + k.ScramUser, "VS_KAFKA_SCRAM_PASSWORD=" + k.ScramPassword,
 	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := k.addScramUser(ctx); err != nil {
+		t.Fatalf("SCRAM user on the private broker: %v", err)
+	}
 	return k
+}
+
+// addScramUser creates the SCRAM-SHA-512 user through the admin API on the
+// plaintext listener, then waits until a SCRAM login on the SASL_SSL
+// listener succeeds (the broker applies the credential asynchronously).
+func (k *KafkaTLS) addScramUser(ctx context.Context) error {
+	const iterations = 4096
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	salted, err := pbkdf2.Key(sha512.New, k.ScramPassword, salt, iterations, sha512.Size)
+	if err != nil {
+		return err
+	}
+	c := &kafka.Client{Addr: kafka.TCP(k.Addr), Timeout: 10 * time.Second}
+	resp, err := c.AlterUserScramCredentials(ctx, &kafka.AlterUserScramCredentialsRequest{Upsertions: []kafka.UserScramCredentialsUpsertion{{
+		Name: k.ScramUser, Mechanism: kafka.ScramMechanismSha512, Iterations: iterations, Salt: salt, SaltedPassword: salted,
+	}}})
+	if err != nil {
+		return fmt.Errorf("alter SCRAM credentials: %w", err)
+	}
+	for _, r := range resp.Results {
+		if r.Error != nil {
+			return fmt.Errorf("alter SCRAM credentials of %s: %w", r.User, r.Error)
+		}
+	}
+	ca, err := os.ReadFile(k.PKI.CAFile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	mech, err := scram.Mechanism(scram.SHA512, k.ScramUser, k.ScramPassword)
+	if err != nil {
+		return err
+	}
+	d := &kafka.Dialer{Timeout: 5 * time.Second, TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, SASLMechanism: mech}
+	for {
+		conn, err := d.DialContext(ctx, "tcp", k.SASLSSLAddr)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("SCRAM login as %s still fails: %w", k.ScramUser, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // RedisTLS is a private Redis with a TLS port, made by PrivateRedisTLS. Its
