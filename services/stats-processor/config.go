@@ -76,6 +76,7 @@ type WindowConfig struct {
 type WatermarkConfig struct {
 	MaxOutOfOrderness time.Duration `mapstructure:"max_out_of_orderness" usage:"how far behind the largest event time an event may be and still count"`
 	IdleTimeout       time.Duration `mapstructure:"idle_timeout" usage:"how long a caught-up partition without events holds the watermark back"`
+	MaxFuture         time.Duration `mapstructure:"max_future" usage:"an event more than this ahead of its Kafka record's timestamp is a bad record (dead letter); 0 = off"`
 }
 
 // CheckpointConfig is how often state is saved and windows closed.
@@ -100,9 +101,10 @@ func DefaultConfig() Config {
 			FetchMaxBytes: p.FetchMaxBytes, FetchMaxWait: p.FetchMaxWait,
 			TLS: kafkasecurity.DefaultConfig().TLS, SASL: kafkasecurity.DefaultConfig().SASL,
 		},
-		Redis:      RedisConfig{Config: redisconn.Config{Addr: "localhost:6379"}, KeyPrefix: "vs"},
-		Window:     WindowConfig{Size: p.EventTime.WindowSize},
-		Watermark:  WatermarkConfig{MaxOutOfOrderness: p.EventTime.MaxOutOfOrderness, IdleTimeout: p.EventTime.IdleTimeout},
+		Redis:  RedisConfig{Config: redisconn.Config{Addr: "localhost:6379"}, KeyPrefix: "vs"},
+		Window: WindowConfig{Size: p.EventTime.WindowSize},
+		Watermark: WatermarkConfig{MaxOutOfOrderness: p.EventTime.MaxOutOfOrderness, IdleTimeout: p.EventTime.IdleTimeout,
+			MaxFuture: p.EventTime.MaxFuture},
 		Checkpoint: CheckpointConfig{Interval: p.CheckpointInterval, CloseInterval: p.CloseInterval},
 		State:      StateConfig{Retention: p.Retention},
 		HTTP:       httpserver.DefaultConfig(":9080", "127.0.0.1:9081"),
@@ -119,6 +121,7 @@ func (c Config) Pipeline() pipeline.Config {
 		ReplicationFactor: c.Kafka.ReplicationFactor,
 		EventTime: eventtime.Config{
 			WindowSize: c.Window.Size, MaxOutOfOrderness: c.Watermark.MaxOutOfOrderness, IdleTimeout: c.Watermark.IdleTimeout,
+			MaxFuture: c.Watermark.MaxFuture,
 		},
 		CheckpointInterval: c.Checkpoint.Interval, CloseInterval: c.Checkpoint.CloseInterval, Retention: c.State.Retention,
 		SessionTimeout: c.Kafka.SessionTimeout, FetchMaxBytes: c.Kafka.FetchMaxBytes, FetchMaxWait: c.Kafka.FetchMaxWait,

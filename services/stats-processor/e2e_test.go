@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -32,15 +31,7 @@ func TestE2EExactCounts(t *testing.T) {
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
 	s.checkStats(p.addr, want)
-	metrics := get(t, "http://"+p.addr+"/metrics")
-	for _, line := range []string{
-		"stats_processor_late_events_total " + itoa(late),
-		"stats_processor_dead_letters_total " + itoa(bad),
-	} {
-		if !strings.Contains(metrics, line+"\n") {
-			t.Errorf("metrics lack %q", line)
-		}
-	}
+	s.checkMetrics(p.addr, late, bad)
 	if code := status(t, "http://"+p.addr+"/stats?limit=0"); code != http.StatusBadRequest {
 		t.Errorf("/stats?limit=0 = %d, want 400", code)
 	}

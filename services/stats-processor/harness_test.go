@@ -191,6 +191,11 @@ type record struct {
 	bad       bool
 	eventTime int64
 	typ       model.VehicleType
+	// recordTime is the Kafka record's timestamp in epoch ms; 0: the time
+	// of writing.
+	recordTime int64
+	// wantError is a text the dead letter's error header must contain.
+	wantError string
 }
 
 // dataset builds a deterministic input: per partition, event times that
@@ -312,6 +317,9 @@ func (s *scenario) produce(ctx context.Context, recs []record) {
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
 		msgs[i] = kafka.Message{Key: []byte(r.key), Value: r.value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.partition))}}}
+		if r.recordTime != 0 {
+			msgs[i].Time = time.UnixMilli(r.recordTime)
+		}
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		s.t.Fatalf("produce: %v", err)
@@ -441,10 +449,12 @@ func (s *scenario) checkDeadLetters(data [][]record) {
 	t := s.t
 	t.Helper()
 	wantBad := map[string][]byte{}
+	wantError := map[string]string{}
 	for _, part := range data {
 		for _, r := range part {
 			if r.bad {
 				wantBad[r.key] = r.value
+				wantError[r.key] = r.wantError
 			}
 		}
 	}
@@ -461,6 +471,9 @@ func (s *scenario) checkDeadLetters(data [][]record) {
 		}
 		if !bytes.Equal(v, m.Value) || h["error"] == "" || h["source-topic"] != s.input || h["source-partition"] == "" || h["source-offset"] == "" {
 			t.Errorf("dead letter %s: value %q headers %v", m.Key, m.Value, h)
+		}
+		if want := wantError[string(m.Key)]; !strings.Contains(h["error"], want) {
+			t.Errorf("dead letter %s: error %q, want it to contain %q", m.Key, h["error"], want)
 		}
 		got[string(m.Key)] = true
 	}
@@ -503,6 +516,21 @@ func (s *scenario) checkStats(addr string, want map[winKey]int64) {
 		exp := totals[w.Start.UnixMilli()]
 		if !w.Closed || fmt.Sprint(exp) != fmt.Sprint(w.Counts) {
 			t.Errorf("/stats window %s closed=%v counts %v, want closed %v", w.Start, w.Closed, w.Counts, exp)
+		}
+	}
+}
+
+// checkMetrics requires the late and dead-letter counters of one instance to
+// equal the expectation.
+func (s *scenario) checkMetrics(addr string, late, bad int) {
+	s.t.Helper()
+	metrics := get(s.t, "http://"+addr+"/metrics")
+	for _, line := range []string{
+		"stats_processor_late_events_total " + itoa(late),
+		"stats_processor_dead_letters_total " + itoa(bad),
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			s.t.Errorf("metrics lack %q", line)
 		}
 	}
 }

@@ -23,6 +23,10 @@ type Config struct {
 	// IdleTimeout is how long a partition read to its end must see no event
 	// before it stops holding the pipeline watermark back.
 	IdleTimeout time.Duration
+	// MaxFuture is how far an event time may be ahead of its Kafka record's
+	// timestamp before the record is rejected as bad (CheckFuture); 0 turns
+	// the check off.
+	MaxFuture time.Duration
 }
 
 // Validate reports every problem at once.
@@ -36,6 +40,9 @@ func (c Config) Validate() error {
 	}
 	if c.IdleTimeout < time.Millisecond {
 		errs = append(errs, fmt.Errorf("watermark.idle_timeout: %s must be at least 1ms", c.IdleTimeout))
+	}
+	if c.MaxFuture < 0 || c.MaxFuture%time.Millisecond != 0 {
+		errs = append(errs, fmt.Errorf("watermark.max_future: %s must be 0 (off) or a positive whole number of milliseconds", c.MaxFuture))
 	}
 	return errors.Join(errs...)
 }

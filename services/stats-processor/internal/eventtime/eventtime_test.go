@@ -15,12 +15,12 @@ func TestConfigValidate(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	bad := et.Config{WindowSize: 1500 * time.Microsecond, MaxOutOfOrderness: -time.Second, IdleTimeout: 0}
+	bad := et.Config{WindowSize: 1500 * time.Microsecond, MaxOutOfOrderness: -time.Second, IdleTimeout: 0, MaxFuture: -time.Hour}
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, key := range []string{"window.size", "watermark.max_out_of_orderness", "watermark.idle_timeout"} {
+	for _, key := range []string{"window.size", "watermark.max_out_of_orderness", "watermark.idle_timeout", "watermark.max_future"} {
 		if !contains(err.Error(), key) {
 			t.Errorf("error lacks %s: %v", key, err)
 		}

@@ -41,7 +41,8 @@ type Config struct {
 	// ReplicationFactor of the topics the pipeline creates.
 	ReplicationFactor int
 
-	// EventTime is window size, out-of-orderness and idle timeout.
+	// EventTime is window size, out-of-orderness, idle timeout and the
+	// bound on event times ahead of their records.
 	EventTime eventtime.Config
 
 	// CheckpointInterval is how often each partition saves its state to
@@ -74,7 +75,7 @@ func DefaultConfig() Config {
 		InputPartitions:    6,
 		OutputPartitions:   1,
 		ReplicationFactor:  1,
-		EventTime:          eventtime.Config{WindowSize: 20 * time.Second, IdleTimeout: 30 * time.Second},
+		EventTime:          eventtime.Config{WindowSize: 20 * time.Second, IdleTimeout: 30 * time.Second, MaxFuture: time.Hour},
 		CheckpointInterval: time.Second,
 		CloseInterval:      250 * time.Millisecond,
 		Retention:          24 * time.Hour,

@@ -223,19 +223,21 @@ func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
 func (w *worker) handle(msg kafka.Message) {
 	ev, err := serde.DecodeVehicleEvent(msg.Value)
 	if err != nil {
-		w.dead++
-		w.pending = append(w.pending, kafka.Message{
-			Topic: w.p.cfg.DeadLetterTopic,
-			Key:   msg.Key,
-			Value: msg.Value,
-			Headers: []kafka.Header{
-				{Key: "error", Value: []byte(err.Error())},
-				{Key: "source-topic", Value: []byte(w.p.cfg.InputTopic)},
-				{Key: "source-partition", Value: strconv.AppendInt(nil, int64(w.partition), 10)},
-				{Key: "source-offset", Value: strconv.AppendInt(nil, msg.Offset, 10)},
-			},
-		})
+		w.deadLetter(msg, err)
 		return
+	}
+	// A far-future event is a bad record, not an event: given to Add it would
+	// push the partition's watermark so far ahead that every later event of
+	// the partition is late, and the pipeline would close windows up to it.
+	if maxFuture := w.p.cfg.EventTime.MaxFuture; maxFuture > 0 {
+		recordTime := eventtime.NoRecordTime
+		if !msg.Time.IsZero() {
+			recordTime = msg.Time.UnixMilli()
+		}
+		if err := eventtime.CheckFuture(ev.EventTime, recordTime, maxFuture); err != nil {
+			w.deadLetter(msg, err)
+			return
+		}
 	}
 	if w.et.Add(ev.EventTime, ev.Type).Late() {
 		w.late++
@@ -245,6 +247,23 @@ func (w *worker) handle(msg kafka.Message) {
 		return
 	}
 	w.counted[ev.Type.Index()]++
+}
+
+// deadLetter queues a record that is not an event for the dead-letter
+// topic, unchanged, with the reason and where it came from.
+func (w *worker) deadLetter(msg kafka.Message, reason error) {
+	w.dead++
+	w.pending = append(w.pending, kafka.Message{
+		Topic: w.p.cfg.DeadLetterTopic,
+		Key:   msg.Key,
+		Value: msg.Value,
+		Headers: []kafka.Header{
+			{Key: "error", Value: []byte(reason.Error())},
+			{Key: "source-topic", Value: []byte(w.p.cfg.InputTopic)},
+			{Key: "source-partition", Value: strconv.AppendInt(nil, int64(w.partition), 10)},
+			{Key: "source-offset", Value: strconv.AppendInt(nil, msg.Offset, 10)},
+		},
+	})
 }
 
 func (w *worker) flushMetrics() {

@@ -176,7 +176,34 @@ func (p *Processor) Prepare(ctx context.Context) error {
 	if err := EnsureTopics(ctx, p.client, topics...); err != nil {
 		return err
 	}
+	p.checkTimestampType(ctx)
 	return p.refreshPartitions(ctx)
+}
+
+// checkTimestampType warns when watermark.max_future is measured against a
+// clock other than the one the topic declares: on a LogAppendTime topic
+// kafka-go still reports each record's producer timestamp (it ignores the
+// batch's append time), so the bound is then taken from the producer's
+// clock. Best effort: a topic whose configuration cannot be read is not
+// checked.
+func (p *Processor) checkTimestampType(ctx context.Context) {
+	if p.cfg.EventTime.MaxFuture <= 0 {
+		return
+	}
+	resp, err := p.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: p.cfg.InputTopic, ConfigNames: []string{"message.timestamp.type"},
+	}}})
+	if err != nil || len(resp.Resources) != 1 || resp.Resources[0].Error != nil {
+		p.log.Debug("could not read the input topic's message.timestamp.type", "topic", p.cfg.InputTopic, "error", err)
+		return
+	}
+	for _, e := range resp.Resources[0].ConfigEntries {
+		if e.ConfigName == "message.timestamp.type" && e.ConfigValue == "LogAppendTime" {
+			p.log.Warn("the input topic uses LogAppendTime, but kafka-go reports each record's producer timestamp: "+
+				"watermark.max_future is measured against the producers' clocks; set it to 0 if they cannot be trusted",
+				"topic", p.cfg.InputTopic, "max_future", p.cfg.EventTime.MaxFuture)
+		}
+	}
 }
 
 // EnsureTopics creates the topics that do not exist; existing ones are left
