@@ -63,9 +63,6 @@ func (c Config) Validate() error {
 	if c.Cluster && c.DB != 0 {
 		errs = append(errs, errors.New("db: must be 0 with redis.cluster (a cluster has only database 0)"))
 	}
-	if c.Username != "" && c.Password == "" {
-		errs = append(errs, errors.New("password: required with redis.username"))
-	}
 	for _, f := range []struct{ key, path string }{{"tls.ca_file", c.TLS.CAFile}, {"tls.cert_file", c.TLS.CertFile}, {"tls.key_file", c.TLS.KeyFile}} {
 		if f.path == "" {
 			continue
