@@ -11,7 +11,9 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/closer"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/consumer"
@@ -149,6 +151,10 @@ func waitFor(ctx context.Context, log *slog.Logger, name, addr, key string, chec
 		cancel()
 		if err == nil {
 			return nil
+		}
+		// A security refusal names its keys and will not go away by waiting.
+		if errors.Is(err, kafkasecurity.ErrRefused) || errors.Is(err, redisconn.ErrRefused) {
+			return fmt.Errorf("%s at %s refused the connection: %w", name, addr, err)
 		}
 		if ctx.Err() != nil || time.Since(start) > 25*time.Second {
 			return fmt.Errorf("%s at %s is not reachable after %s: %w; check %s and that %s is running",
