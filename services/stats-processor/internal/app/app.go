@@ -89,8 +89,13 @@ func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *t
 			if _, err := store.RecordPartitions(ctx, t.Partitions()); err != nil {
 				return err
 			}
-			end, err := t.OutputEnd(ctx)
-			if err != nil {
+			// A topic just created may not have its leader yet ("not leader
+			// for partition"): wait for it as for Kafka itself.
+			var end []int64
+			if err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Topics.Brokers), keys, func(ctx context.Context) (err error) {
+				end, err = t.OutputEnd(ctx)
+				return err
+			}); err != nil {
 				return err
 			}
 			if err := store.RecordOutput(ctx, t.Partitions(), end); err != nil {
