@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,21 +34,13 @@ func TestE2EKafkaTLS(t *testing.T) {
 	tlsOn := []string{"PROCESSOR_KAFKA_TLS_ENABLED=true", "PROCESSOR_KAFKA_TLS_CA_FILE=" + k.PKI.CAFile}
 	scram := []string{"PROCESSOR_KAFKA_SASL_MECHANISM=scram-sha-512", "PROCESSOR_KAFKA_SASL_USERNAME=" + k.ScramUser}
 	clientCert := []string{"PROCESSOR_KAFKA_TLS_CERT_FILE=" + k.Client.CertFile, "PROCESSOR_KAFKA_TLS_KEY_FILE=" + k.Client.KeyFile}
-	join := func(lists ...[]string) []string {
-		var out []string
-		for _, l := range lists {
-			out = append(out, l...)
-		}
-		return out
-	}
-
 	for i, tc := range []struct {
 		name string
 		env  []string
 	}{
-		{"tls", join([]string{"PROCESSOR_KAFKA_BROKERS=" + k.SSLAddr}, tlsOn)},
-		{"scram-sha-512 over tls", join([]string{"PROCESSOR_KAFKA_BROKERS=" + k.SASLSSLAddr, "PROCESSOR_KAFKA_SASL_PASSWORD_FILE=" + passwordFile}, tlsOn, scram)},
-		{"mutual tls", join([]string{"PROCESSOR_KAFKA_BROKERS=" + k.MTLSAddr}, tlsOn, clientCert)},
+		{"tls", slices.Concat([]string{"PROCESSOR_KAFKA_BROKERS=" + k.SSLAddr}, tlsOn)},
+		{"scram-sha-512 over tls", slices.Concat([]string{"PROCESSOR_KAFKA_BROKERS=" + k.SASLSSLAddr, "PROCESSOR_KAFKA_SASL_PASSWORD_FILE=" + passwordFile}, tlsOn, scram)},
+		{"mutual tls", slices.Concat([]string{"PROCESSOR_KAFKA_BROKERS=" + k.MTLSAddr}, tlsOn, clientCert)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScenarioOn(t, env, 3)
@@ -74,9 +67,9 @@ func TestE2EKafkaTLS(t *testing.T) {
 		env       []string
 	}{
 		{"wrong CA", "kafka.tls.ca_file", []string{"PROCESSOR_KAFKA_BROKERS=" + k.SSLAddr, "PROCESSOR_KAFKA_TLS_ENABLED=true", "PROCESSOR_KAFKA_TLS_CA_FILE=" + wrongCA.CAFile}},
-		{"host name mismatch", "kafka.brokers", join([]string{"PROCESSOR_KAFKA_BROKERS=localhost" + k.SSLAddr[strings.LastIndex(k.SSLAddr, ":"):]}, tlsOn)},
-		{"wrong password", "kafka.sasl.password", join([]string{"PROCESSOR_KAFKA_BROKERS=" + k.SASLSSLAddr, "PROCESSOR_KAFKA_SASL_PASSWORD=wrong-" + k.ScramPassword}, tlsOn, scram)},
-		{"no client certificate", "kafka.tls.cert_file", join([]string{"PROCESSOR_KAFKA_BROKERS=" + k.MTLSAddr}, tlsOn)},
+		{"host name mismatch", "kafka.brokers", slices.Concat([]string{"PROCESSOR_KAFKA_BROKERS=localhost" + k.SSLAddr[strings.LastIndex(k.SSLAddr, ":"):]}, tlsOn)},
+		{"wrong password", "kafka.sasl.password", slices.Concat([]string{"PROCESSOR_KAFKA_BROKERS=" + k.SASLSSLAddr, "PROCESSOR_KAFKA_SASL_PASSWORD=wrong-" + k.ScramPassword}, tlsOn, scram)},
+		{"no client certificate", "kafka.tls.cert_file", slices.Concat([]string{"PROCESSOR_KAFKA_BROKERS=" + k.MTLSAddr}, tlsOn)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := startFails(t, "kafka-"+strings.ReplaceAll(tc.name, " ", "-"), testenv.ProcessorConfig{RedisAddr: env.RedisAddr, Extra: tc.env})
@@ -188,21 +181,14 @@ func TestE2ERedisTLSACL(t *testing.T) {
 	}
 
 	wrongCA := testenv.NewPKI(t, "other-ca")
-	join := func(lists ...[]string) []string {
-		var out []string
-		for _, l := range lists {
-			out = append(out, l...)
-		}
-		return out
-	}
 	for _, tc := range []struct {
 		name, key string
 		env       []string
 	}{
-		{"wrong CA", "redis.tls.ca_file", join(tlsOn, clientCert, []string{"PROCESSOR_REDIS_TLS_CA_FILE=" + wrongCA.CAFile})},
-		{"no server name", "redis.tls.server_name", join(tlsOn, clientCert, []string{"PROCESSOR_REDIS_TLS_SERVER_NAME="})},
+		{"wrong CA", "redis.tls.ca_file", slices.Concat(tlsOn, clientCert, []string{"PROCESSOR_REDIS_TLS_CA_FILE=" + wrongCA.CAFile})},
+		{"no server name", "redis.tls.server_name", slices.Concat(tlsOn, clientCert, []string{"PROCESSOR_REDIS_TLS_SERVER_NAME="})},
 		{"no client certificate", "redis.tls.cert_file", tlsOn},
-		{"wrong password", "redis.password", join(tlsOn, clientCert, user, []string{"PROCESSOR_REDIS_PASSWORD=wrong-" + password})},
+		{"wrong password", "redis.password", slices.Concat(tlsOn, clientCert, user, []string{"PROCESSOR_REDIS_PASSWORD=wrong-" + password})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := startFails(t, "redis-"+strings.ReplaceAll(tc.name, " ", "-"), testenv.ProcessorConfig{Brokers: env.Brokers, Extra: tc.env})
