@@ -60,12 +60,12 @@ func main() {
 
 	want, size := load(ctx, bl, in, *events, *partitions)
 
-	port := freePort()
+	port, pprofPort := freePort(), freePort()
 	prefix := testenv.UniqueName("catchup")
 	cfg := testenv.ProcessorConfig{
 		Brokers: bl, RedisAddr: *redisAddr, KeyPrefix: prefix, Input: in, Output: out, DeadLetter: dead, Group: prefix,
 		Earliest: true, IdleTimeout: *idle, HTTPAddr: "127.0.0.1:" + strconv.Itoa(port),
-		Extra: []string{"PROCESSOR_HTTP_PPROF=true", "PROCESSOR_LOG_LEVEL=warn"},
+		Extra: []string{"PROCESSOR_HTTP_PPROF=true", "PROCESSOR_HTTP_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(pprofPort), "PROCESSOR_LOG_LEVEL=warn"},
 	}
 	t0 := time.Now()
 	proc, err := testenv.StartProcess("catchup-processor", *bin, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()})
@@ -77,13 +77,14 @@ func main() {
 		cleanRedis(*redisAddr, prefix)
 	}()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	prof := "http://127.0.0.1:" + strconv.Itoa(pprofPort) // the profiler's own listener
 	var profDone chan struct{}
 	if *cpuprofile != "" {
 		profDone = make(chan struct{})
 		go func() {
 			defer close(profDone)
 			waitHTTP(base)
-			fetchTo(base+"/debug/pprof/profile?seconds=10", *cpuprofile)
+			fetchTo(prof+"/debug/pprof/profile?seconds=10", *cpuprofile)
 		}()
 	}
 
@@ -114,7 +115,7 @@ func main() {
 	tLast := time.Since(t0)
 	rss, cpu := procStats(proc.Pid())
 	if *allocs != "" {
-		fetchTo(base+"/debug/pprof/allocs", *allocs)
+		fetchTo(prof+"/debug/pprof/allocs", *allocs)
 	}
 	if profDone != nil {
 		<-profDone

@@ -115,6 +115,45 @@ kafka_config() {
 		sasl="sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${VS_KAFKA_SASL_USER:-vehicle-stats}=\"${VS_KAFKA_SASL_PASSWORD:-vehicle-stats-secret}\";"
 	fi
+	# With VS_KAFKA_SSL_CERT, VS_KAFKA_SSL_KEY (PEM, PKCS #8 key) and
+	# VS_KAFKA_SSL_CA (PEM) set, optional TLS listeners (tests of kafka.tls.*):
+	#   VS_KAFKA_SSL_PORT       SSL, server certificate only
+	#   VS_KAFKA_MTLS_PORT      SSL that requires a client certificate signed by VS_KAFKA_SSL_CA
+	#   VS_KAFKA_SASL_SSL_PORT  SASL_SSL with SCRAM-SHA-512; create its users through the
+	#                           admin API (AlterUserScramCredentials, as internal/testenv
+	#                           does) on the plaintext listener
+	local tls=""
+	if [[ -n ${VS_KAFKA_SSL_PORT:-}${VS_KAFKA_MTLS_PORT:-}${VS_KAFKA_SASL_SSL_PORT:-} ]]; then
+		[[ -r ${VS_KAFKA_SSL_CERT:-} && -r ${VS_KAFKA_SSL_KEY:-} && -r ${VS_KAFKA_SSL_CA:-} ]] ||
+			die "a TLS listener needs VS_KAFKA_SSL_CERT, VS_KAFKA_SSL_KEY and VS_KAFKA_SSL_CA (readable PEM files)"
+		# The key and chain go inline (one line; Kafka ignores the whitespace in
+		# PEM): a PEM key file would have to be encrypted.
+		tls="ssl.keystore.type=PEM
+ssl.keystore.key=$(tr '\n' ' ' <"$VS_KAFKA_SSL_KEY")
+ssl.keystore.certificate.chain=$(tr '\n' ' ' <"$VS_KAFKA_SSL_CERT")
+ssl.truststore.type=PEM
+ssl.truststore.location=$VS_KAFKA_SSL_CA"
+	fi
+	if [[ -n ${VS_KAFKA_SSL_PORT:-} ]]; then
+		listeners+=",SSL://127.0.0.1:$VS_KAFKA_SSL_PORT"
+		advertised+=",SSL://127.0.0.1:$VS_KAFKA_SSL_PORT"
+		protocols+=",SSL:SSL"
+	fi
+	if [[ -n ${VS_KAFKA_MTLS_PORT:-} ]]; then
+		listeners+=",MTLS://127.0.0.1:$VS_KAFKA_MTLS_PORT"
+		advertised+=",MTLS://127.0.0.1:$VS_KAFKA_MTLS_PORT"
+		protocols+=",MTLS:SSL"
+		tls+="
+listener.name.mtls.ssl.client.auth=required"
+	fi
+	if [[ -n ${VS_KAFKA_SASL_SSL_PORT:-} ]]; then
+		listeners+=",SASL_SSL://127.0.0.1:$VS_KAFKA_SASL_SSL_PORT"
+		advertised+=",SASL_SSL://127.0.0.1:$VS_KAFKA_SASL_SSL_PORT"
+		protocols+=",SASL_SSL:SASL_SSL"
+		tls+="
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+	fi
 	cat >"$KDIR/config/server.properties" <<EOF
 # Written by deploy/local/stack.sh; edits are overwritten on start.
 process.roles=broker,controller
@@ -125,6 +164,7 @@ advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=$protocols
+$tls
 $sasl
 log.dirs=$KDATA
 # Code creates its topics on purpose.
@@ -274,6 +314,25 @@ appendonly yes
 appendfsync everysec
 save ""
 EOF
+	# With VS_REDIS_TLS_PORT set, a TLS port beside the plain one (tests of
+	# redis.tls.*): server certificate VS_REDIS_TLS_CERT and key
+	# VS_REDIS_TLS_KEY, clients must present a certificate signed by
+	# VS_REDIS_TLS_CA. VS_REDIS_INCLUDE names a file of more directives
+	# (e.g. ACL users), read last.
+	if [[ -n ${VS_REDIS_TLS_PORT:-} ]]; then
+		[[ -r ${VS_REDIS_TLS_CERT:-} && -r ${VS_REDIS_TLS_KEY:-} && -r ${VS_REDIS_TLS_CA:-} ]] ||
+			die "VS_REDIS_TLS_PORT needs VS_REDIS_TLS_CERT, VS_REDIS_TLS_KEY and VS_REDIS_TLS_CA (readable PEM files)"
+		cat >>"$RDIR/redis.conf" <<EOF
+tls-port $VS_REDIS_TLS_PORT
+tls-cert-file $VS_REDIS_TLS_CERT
+tls-key-file $VS_REDIS_TLS_KEY
+tls-ca-cert-file $VS_REDIS_TLS_CA
+tls-auth-clients yes
+EOF
+	fi
+	if [[ -n ${VS_REDIS_INCLUDE:-} ]]; then
+		echo "include $VS_REDIS_INCLUDE" >>"$RDIR/redis.conf"
+	fi
 	log "starting Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT (AOF on); log: $RDIR/logs/redis.log"
 	redis-server "$RDIR/redis.conf"
 	local i

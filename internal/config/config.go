@@ -103,10 +103,31 @@ func EnvName(prefix, key string) string {
 }
 
 type field struct {
-	key   string
-	usage string
-	value reflect.Value
+	key    string
+	usage  string
+	value  reflect.Value
+	secret bool // tagged secret:"true": never shown, also read from key_file
 }
+
+// FileSuffix ends the key (and so the variable and the flag) that names a
+// file holding a secret key's value: kafka.sasl.password_file,
+// PRODUCER_KAFKA_SASL_PASSWORD_FILE, --kafka.sasl.password_file. This is how
+// Docker and Kubernetes secrets, mounted as files, reach the services.
+const FileSuffix = "_file"
+
+// EnabledKey is the key that switches a group of keys on (redis.tls.enabled).
+// The group itself given a bare value (redis.tls: true, PREFIX_REDIS_TLS=true,
+// --redis.tls=true) sets it: so a switch can grow into a group of keys
+// without breaking the settings written for the switch.
+const EnabledKey = "enabled"
+
+func isMap(raw any) bool {
+	_, ok := raw.(map[string]any)
+	return ok
+}
+
+// hidden replaces a secret's value in messages and --help.
+const hidden = "(hidden)"
 
 // Load fills cfg, a pointer to a struct whose current values are the
 // defaults, and then calls its Validate method if it has one.
@@ -119,6 +140,9 @@ func Load(cfg any, opts Options) error {
 	known := make(map[string]field, len(fields))
 	for _, f := range fields {
 		known[f.key] = f
+		if f.secret {
+			known[f.key+FileSuffix] = field{key: f.key + FileSuffix}
+		}
 	}
 
 	fs := pflag.NewFlagSet(opts.Service, pflag.ContinueOnError)
@@ -129,7 +153,17 @@ func Load(cfg any, opts Options) error {
 	fs.SetOutput(out)
 	configFile := fs.String("config", opts.DefaultFile, "YAML configuration file")
 	for _, f := range fields {
-		fs.String(f.key, "", fmt.Sprintf("%s (env %s, default %s)", f.usage, EnvName(opts.EnvPrefix, f.key), display(f.value)))
+		fs.String(f.key, "", fmt.Sprintf("%s (env %s, default %s)", f.usage, EnvName(opts.EnvPrefix, f.key), display(f)))
+		if f.secret {
+			fk := f.key + FileSuffix
+			fs.String(fk, "", fmt.Sprintf("file holding %s, e.g. a mounted Docker or Kubernetes secret (env %s)", f.key, EnvName(opts.EnvPrefix, fk)))
+		}
+	}
+	for _, f := range fields {
+		if group, ok := strings.CutSuffix(f.key, "."+EnabledKey); ok && fs.Lookup(group) == nil {
+			fs.String(group, "", "same as --"+f.key)
+			_ = fs.MarkHidden(group)
+		}
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage of %s:\n%s", opts.Service, fs.FlagUsages())
@@ -165,22 +199,41 @@ func Load(cfg any, opts Options) error {
 	}
 
 	for _, f := range fields {
-		var raw any
-		source := ""
-		if v.IsSet(f.key) {
-			raw, source = v.Get(f.key), "in "+*configFile
+		raw, source := lookup(f.key, v, env, fs, *configFile, opts.EnvPrefix)
+		if group, ok := strings.CutSuffix(f.key, "."+EnabledKey); ok {
+			// A bare value on the group (redis.tls: true) means its enabled
+			// key; the explicit key wins at the same level.
+			if graw, gsource := lookup(group, v, env, fs, *configFile, opts.EnvPrefix); gsource != "" && !isMap(graw) &&
+				(source == "" || level(gsource) > level(source)) {
+				raw, source = graw, gsource
+			}
 		}
-		if val, ok := env[EnvName(opts.EnvPrefix, f.key)]; ok {
-			raw, source = val, "from "+EnvName(opts.EnvPrefix, f.key)
-		}
-		if fl := fs.Lookup(f.key); fl.Changed {
-			raw, source = fl.Value.String(), "from --"+f.key
+		if f.secret {
+			// A secret may come from a file instead; at the same level the
+			// two are ambiguous, otherwise the higher level wins as usual.
+			path, fileSource := lookup(f.key+FileSuffix, v, env, fs, *configFile, opts.EnvPrefix)
+			switch {
+			case fileSource != "" && source != "" && level(fileSource) == level(source):
+				problems = append(problems, Problem{Key: f.key, Reason: fmt.Sprintf("given twice, %s and as a file %s; keep one", source, fileSource)})
+				continue
+			case fileSource != "" && (source == "" || level(fileSource) > level(source)):
+				secret, err := readSecretFile(fmt.Sprint(path))
+				if err != nil {
+					problems = append(problems, Problem{Key: f.key + FileSuffix, Reason: fmt.Sprintf("%v (%s)", err, fileSource)})
+					continue
+				}
+				raw, source = secret, fileSource
+			}
 		}
 		if source == "" {
 			continue
 		}
 		if err := decode(raw, f.value); err != nil {
-			problems = append(problems, Problem{Key: f.key, Reason: fmt.Sprintf("%v (value %q %s)", err, fmt.Sprint(raw), source)})
+			shown := fmt.Sprintf("%q", fmt.Sprint(raw))
+			if f.secret {
+				shown = hidden
+			}
+			problems = append(problems, Problem{Key: f.key, Reason: fmt.Sprintf("%v (value %s %s)", err, shown, source)})
 		}
 	}
 	// Validate too, so one message names every bad key; a key whose value
@@ -201,6 +254,62 @@ func Load(cfg any, opts Options) error {
 		return &Error{Service: opts.Service, EnvPrefix: opts.EnvPrefix, Problems: problems}
 	}
 	return nil
+}
+
+// lookup finds a key's value at its highest level: the command line, then
+// the environment, then the YAML file; source says where ("" = nowhere).
+func lookup(key string, v *viper.Viper, env map[string]string, fs *pflag.FlagSet, file, prefix string) (raw any, source string) {
+	if fl := fs.Lookup(key); fl != nil && fl.Changed {
+		return fl.Value.String(), "from --" + key
+	}
+	if val, ok := env[EnvName(prefix, key)]; ok {
+		return val, "from " + EnvName(prefix, key)
+	}
+	if v.IsSet(key) {
+		return v.Get(key), "in " + file
+	}
+	return nil, ""
+}
+
+// level orders lookup's sources: the command line beats the environment,
+// which beats the file.
+func level(source string) int {
+	switch {
+	case strings.HasPrefix(source, "from --"):
+		return 3
+	case strings.HasPrefix(source, "from "):
+		return 2
+	}
+	return 1
+}
+
+// maxSecretFile bounds what readSecretFile reads: a secret is short, and a
+// path pointing at something else should fail, not fill memory.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a secret from a file, without the line ending that
+// editors and `echo` add. Its errors name the file, never the content.
+func readSecretFile(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("empty file name")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read the file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	if len(b) > maxSecretFile {
+		return "", fmt.Errorf("%s is larger than %d bytes: not a secret file", path, maxSecretFile)
+	}
+	secret := strings.TrimRight(string(b), "\r\n")
+	if secret == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return secret, nil
 }
 
 func isParentKey(k string, known map[string]field) bool {
@@ -277,6 +386,21 @@ func (c *Check) Merge(prefix string, err error) {
 	}
 }
 
+// TLSFiles checks the PEM files of a tls group (keys tls.ca_file,
+// tls.cert_file, tls.key_file): each one set must exist and needs
+// tls.enabled, and the certificate and its key go together.
+func (c *Check) TLSFiles(enabled bool, caFile, certFile, keyFile string) {
+	for _, f := range []struct{ key, path string }{{"tls.ca_file", caFile}, {"tls.cert_file", certFile}, {"tls.key_file", keyFile}} {
+		if f.path == "" {
+			continue
+		}
+		_, err := os.Stat(f.path)
+		c.Add(f.key, err)
+		c.Require(enabled, f.key, "set, but tls.enabled is false")
+	}
+	c.Require((certFile == "") == (keyFile == ""), "tls.cert_file", "tls.cert_file and tls.key_file go together: set both, or neither")
+}
+
 // Err returns the recorded problems joined, or nil.
 func (c *Check) Err() error { return errors.Join(c.errs...) }
 
@@ -307,13 +431,19 @@ func collect(v reflect.Value, prefix string) []field {
 			out = append(out, collect(fv, key)...)
 			continue
 		}
-		out = append(out, field{key: key, usage: sf.Tag.Get("usage"), value: fv})
+		out = append(out, field{key: key, usage: sf.Tag.Get("usage"), value: fv, secret: sf.Tag.Get("secret") == "true"})
 	}
 	return out
 }
 
-func display(v reflect.Value) string {
-	switch x := v.Interface().(type) {
+func display(f field) string {
+	if f.secret {
+		if f.value.IsZero() {
+			return `""`
+		}
+		return hidden
+	}
+	switch x := f.value.Interface().(type) {
 	case []string:
 		return fmt.Sprintf("%q", strings.Join(x, ","))
 	case string:

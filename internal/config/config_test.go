@@ -140,3 +140,135 @@ func TestServiceLoad(t *testing.T) {
 		t.Errorf("--help: %v\n%s", err, out.String())
 	}
 }
+
+type secretConfig struct {
+	User     string `mapstructure:"user"`
+	Password string `mapstructure:"password" secret:"true" usage:"the password"`
+	Retries  int    `mapstructure:"retries" secret:"true"`
+}
+
+func TestSecretFromFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("s3cret from file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(args, env []string, yaml string) (secretConfig, error) {
+		var c secretConfig
+		opts := config.Options{Service: "svc", EnvPrefix: "SVC_", Args: args, Environ: env}
+		if yaml != "" {
+			opts.Args = append(opts.Args, "--config", writeYAML(t, yaml))
+		}
+		err := config.Load(&c, opts)
+		return c, err
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		env  []string
+		yaml string
+		want string
+	}{
+		"env file":                  {env: []string{"SVC_PASSWORD_FILE=" + file}, want: "s3cret from file"},
+		"flag file":                 {args: []string{"--password_file=" + file}, want: "s3cret from file"},
+		"yaml file":                 {yaml: "password_file: " + file + "\n", want: "s3cret from file"},
+		"env value beats yaml file": {env: []string{"SVC_PASSWORD=direct"}, yaml: "password_file: " + file + "\n", want: "direct"},
+		"env file beats yaml value": {env: []string{"SVC_PASSWORD_FILE=" + file}, yaml: "password: inline\n", want: "s3cret from file"},
+	} {
+		c, err := load(tc.args, tc.env, tc.yaml)
+		if err != nil || c.Password != tc.want {
+			t.Errorf("%s: password %q, %v; want %q", name, c.Password, err, tc.want)
+		}
+	}
+
+	// Both at one level, a missing file, an empty file: each names the key,
+	// none shows a secret.
+	empty := filepath.Join(dir, "empty")
+	_ = os.WriteFile(empty, []byte("\n"), 0o600)
+	for name, env := range map[string][]string{
+		"both":    {"SVC_PASSWORD=direct-secret", "SVC_PASSWORD_FILE=" + file},
+		"missing": {"SVC_PASSWORD_FILE=" + filepath.Join(dir, "nope")},
+		"empty":   {"SVC_PASSWORD_FILE=" + empty},
+	} {
+		_, err := load(nil, env, "")
+		if err == nil || !strings.Contains(err.Error(), "password") {
+			t.Errorf("%s: %v, want an error naming the key", name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "direct-secret") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error shows the secret: %v", name, err)
+		}
+	}
+
+	// A secret that does not parse is named without its value.
+	_, err := load(nil, []string{"SVC_RETRIES=not-a-number-secret"}, "")
+	if err == nil || !strings.Contains(err.Error(), "retries (SVC_RETRIES)") || strings.Contains(err.Error(), "not-a-number-secret") {
+		t.Errorf("bad secret value: %v", err)
+	}
+}
+
+func TestHelpHidesSecrets(t *testing.T) {
+	c := secretConfig{Password: "default-secret"}
+	var out strings.Builder
+	err := config.Load(&c, config.Options{Service: "svc", EnvPrefix: "SVC_", Args: []string{"--help"}, Output: &out})
+	if !errors.Is(err, config.ErrHelp) {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "default-secret") || !strings.Contains(out.String(), "--password_file") ||
+		!strings.Contains(out.String(), "SVC_PASSWORD_FILE") {
+		t.Errorf("--help:\n%s", out.String())
+	}
+}
+
+type tlsGroup struct {
+	Enabled bool   `mapstructure:"enabled"`
+	CAFile  string `mapstructure:"ca_file"`
+}
+
+type ConnConfig struct {
+	Addr string   `mapstructure:"addr"`
+	TLS  tlsGroup `mapstructure:"tls"`
+}
+
+type groupConfig struct {
+	Redis struct {
+		ConnConfig `mapstructure:",squash"`
+		KeyPrefix  string `mapstructure:"key_prefix"`
+	} `mapstructure:"redis"`
+}
+
+func TestSquashAndBareEnabled(t *testing.T) {
+	load := func(args, env []string, yaml string) (groupConfig, error) {
+		var c groupConfig
+		opts := config.Options{Service: "svc", EnvPrefix: "SVC_", Args: args, Environ: env}
+		if yaml != "" {
+			opts.Args = append(opts.Args, "--config", writeYAML(t, yaml))
+		}
+		err := config.Load(&c, opts)
+		return c, err
+	}
+	c, err := load(nil, []string{"SVC_REDIS_ADDR=r:6379", "SVC_REDIS_KEY_PREFIX=p"}, "")
+	if err != nil || c.Redis.Addr != "r:6379" || c.Redis.KeyPrefix != "p" {
+		t.Fatalf("squashed keys: %+v, %v", c.Redis, err)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		env  []string
+		yaml string
+		want bool
+	}{
+		"yaml bare":               {yaml: "redis:\n  tls: true\n", want: true},
+		"yaml group":              {yaml: "redis:\n  tls:\n    enabled: true\n", want: true},
+		"env bare":                {env: []string{"SVC_REDIS_TLS=true"}, want: true},
+		"flag bare":               {args: []string{"--redis.tls=true"}, want: true},
+		"explicit wins at level":  {env: []string{"SVC_REDIS_TLS=true", "SVC_REDIS_TLS_ENABLED=false"}, want: false},
+		"env bare beats yaml key": {env: []string{"SVC_REDIS_TLS=false"}, yaml: "redis:\n  tls:\n    enabled: true\n", want: false},
+	} {
+		c, err := load(tc.args, tc.env, tc.yaml)
+		if err != nil || c.Redis.TLS.Enabled != tc.want {
+			t.Errorf("%s: enabled=%v, %v; want %v", name, c.Redis.TLS.Enabled, err, tc.want)
+		}
+	}
+	if _, err := load(nil, []string{"SVC_REDIS_TLS=maybe"}, ""); err == nil || !strings.Contains(err.Error(), "redis.tls.enabled") {
+		t.Errorf("bad bare value: %v", err)
+	}
+}

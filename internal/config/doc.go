@@ -12,6 +12,21 @@
 // section the struct is composed in.
 // Load reports every problem at once in one *Error: unknown keys in the YAML
 // file, values that do not parse (naming the key and the environment
-// variable), and whatever the struct's Validate method finds. Only this
+// variable), and whatever the struct's Validate method finds.
+//
+// A field tagged `secret:"true"` (a password, a token) is never shown: not
+// in --help, not in an error, whatever its value. It can also be read from a
+// file, for Docker and Kubernetes secrets: the key plus FileSuffix
+// (kafka.sasl.password_file, PREFIX_KAFKA_SASL_PASSWORD_FILE,
+// --kafka.sasl.password_file) names the file, whose content without its
+// trailing line ending is the value. Giving both the value and the file at
+// the same level (both in the environment, say) is an error; otherwise the
+// higher level wins as for any key.
+//
+// A struct field tagged `mapstructure:",squash"` puts its keys beside its
+// parent's (an embedded component config). A group of keys with an
+// "enabled" key takes a bare value too: redis.tls: true sets
+// redis.tls.enabled, so a switch can grow into a group without breaking the
+// settings written for it. Only this
 // package imports viper; everything else takes plain structs.
 package config

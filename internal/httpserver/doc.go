@@ -4,6 +4,15 @@
 // failing check and why) and GET /metrics (Prometheus text format from the
 // service's own registry, with Go and process collectors).
 //
+// The surface is closed by default: every connection has read-header, read,
+// write and idle timeouts (a client that dribbles its headers is dropped
+// after Config.ReadHeaderTimeout), request bodies are capped at
+// Config.MaxBodyBytes, a mutating request needs Config.AdminToken when one
+// is set (RequireToken), and Go's profiler is served only with Config.Pprof,
+// on a listener of its own (Config.PprofAddr, loopback by default). A
+// long-lived response such as a Server-Sent Events stream lifts its own
+// deadlines with Unbounded.
+//
 // Services add their own routes to the *gin.Engine. The server listens in
 // OnStart, so a bad or taken address fails start-up, and shuts down
 // gracefully in OnStop.

@@ -16,7 +16,7 @@ import (
 
 func TestEndpoints(t *testing.T) {
 	ready := httpserver.NewReadiness()
-	e := httpserver.NewEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), httpserver.NewRegistry(), ready)
+	e := httpserver.NewEngine(httpserver.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), httpserver.NewRegistry(), ready)
 
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()

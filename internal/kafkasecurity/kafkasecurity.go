@@ -3,14 +3,22 @@
 // services open themselves and a *kafka.Transport for writers and clients.
 //
 // How it fails: Validate names every bad key; Dialer and Transport fail only
-// when the CA file cannot be read or parsed, naming the file.
+// when a certificate or key file cannot be read or parsed, naming the key.
+// When a broker refuses the connection for a security reason (its
+// certificate is not trusted or not for the host dialled, it wants a client
+// certificate, it rejects the credentials), Explain turns the error into a
+// *RefusedError that names the keys to fix; such an error is permanent
+// (errors.Is(err, ErrRefused)): retrying cannot help.
 package kafkasecurity
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -34,6 +42,10 @@ type TLSConfig struct {
 	Enabled bool `mapstructure:"enabled" usage:"connect to Kafka over TLS"`
 	// CAFile is a PEM file of CA certificates trusted instead of the system's.
 	CAFile string `mapstructure:"ca_file" usage:"PEM file of the CA certificates to trust (default: the system's)"`
+	// CertFile and KeyFile are this client's certificate (PEM, with its
+	// chain) and private key, for brokers that require mutual TLS.
+	CertFile string `mapstructure:"cert_file" usage:"PEM file of this client's certificate, for mutual TLS"`
+	KeyFile  string `mapstructure:"key_file" usage:"PEM file of this client's private key, for mutual TLS"`
 	// InsecureSkipVerify accepts any certificate: for tests only.
 	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify" usage:"do not verify the brokers' certificates (tests only)"`
 }
@@ -45,7 +57,7 @@ type SASLConfig struct {
 	// Username and Password are the SASL credentials; pass the password
 	// through the environment rather than a file.
 	Username string `mapstructure:"username" usage:"SASL user name"`
-	Password string `mapstructure:"password" secret:"true" usage:"SASL password (prefer the environment variable)"`
+	Password string `mapstructure:"password" secret:"true" usage:"SASL password (prefer the _FILE variable: a file holding it)"`
 }
 
 // DefaultConfig is plaintext without authentication.
@@ -62,11 +74,7 @@ func (c Config) Validate() error {
 	default:
 		ch.Require(false, "sasl.mechanism", fmt.Sprintf("%q is not one of none, plain, scram-sha-256, scram-sha-512", c.SASL.Mechanism))
 	}
-	if c.TLS.CAFile != "" {
-		_, err := os.Stat(c.TLS.CAFile)
-		ch.Add("tls.ca_file", err)
-		ch.Require(c.TLS.Enabled, "tls.ca_file", "set, but tls.enabled is false")
-	}
+	ch.TLSFiles(c.TLS.Enabled, c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile)
 	return ch.Err()
 }
 
@@ -93,6 +101,13 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 			return nil, fmt.Errorf("kafka.tls.ca_file %s: no PEM certificate in it", c.TLS.CAFile)
 		}
 		t.RootCAs = pool
+	}
+	if c.TLS.CertFile != "" || c.TLS.KeyFile != "" {
+		pair, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.cert_file, kafka.tls.key_file: %w", err)
+		}
+		t.Certificates = []tls.Certificate{pair}
 	}
 	return t, nil
 }
@@ -140,4 +155,87 @@ func (c Config) Transport(clientID string, dialTimeout time.Duration) (*kafka.Tr
 		return nil, err
 	}
 	return &kafka.Transport{ClientID: clientID, DialTimeout: dialTimeout, TLS: t, SASL: m}, nil
+}
+
+// ErrRefused is what every *RefusedError is (errors.Is): a broker refused
+// the connection for a security reason, and retrying will not help.
+var ErrRefused = errors.New("refused by the broker")
+
+// RefusedError is a security refusal with the configuration keys to fix.
+type RefusedError struct {
+	// Keys are the configuration keys to look at, e.g. "kafka.tls.ca_file".
+	Keys string
+	// Reason says, in the user's terms, what went wrong.
+	Reason string
+	// Err is the error from the TLS or Kafka layer.
+	Err error
+}
+
+func (e *RefusedError) Error() string { return fmt.Sprintf("%s: %s (%v)", e.Keys, e.Reason, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrRefused) hold.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+
+// Explain returns err as a *RefusedError naming the keys to fix when it is
+// a TLS or SASL refusal, and err unchanged otherwise (nil stays nil).
+func Explain(err error) error {
+	if err == nil || errors.Is(err, ErrRefused) {
+		return err
+	}
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		header    tls.RecordHeaderError
+	)
+	msg := err.Error()
+	refused := func(keys, reason string) error { return &RefusedError{Keys: keys, Reason: reason, Err: err} }
+	switch {
+	case errors.As(err, &unknownCA):
+		return refused("kafka.tls.ca_file", "the broker's certificate is not signed by a CA this client trusts; set kafka.tls.ca_file to the CA that signed it")
+	case errors.As(err, &hostname):
+		return refused("kafka.brokers", "the broker's certificate is not valid for the address dialled; give kafka.brokers as a host name or IP address the certificate names")
+	case errors.As(err, &invalid):
+		return refused("kafka.tls.ca_file", "the broker's certificate is not valid (expired, or not for a server)")
+	case errors.As(err, &header):
+		return refused("kafka.tls.enabled", "the broker does not speak TLS on this address; turn kafka.tls.enabled off or use its TLS listener")
+	case strings.Contains(msg, "remote error: tls:"):
+		// The broker sent a TLS alert: it did not accept this client's
+		// certificate, or the lack of one.
+		return refused("kafka.tls.cert_file, kafka.tls.key_file", "the broker refused the TLS handshake; it needs a client certificate signed by a CA it trusts")
+	case errors.Is(err, kafka.SASLAuthenticationFailed):
+		return refused("kafka.sasl.username, kafka.sasl.password", "the broker rejected the SASL credentials")
+	case errors.Is(err, kafka.UnsupportedSASLMechanism), errors.Is(err, kafka.IllegalSASLState):
+		return refused("kafka.sasl.mechanism", "the broker does not accept this SASL mechanism on this listener")
+	}
+	return err
+}
+
+// Probe opens a connection to each broker in turn with dialer and asks for
+// its API versions, until one answers; the error of the last is explained
+// (see Explain). The services call it first at start-up, because a refusal
+// seen here is precise, while through a kafka.Transport it can read as
+// "broker not available".
+func Probe(ctx context.Context, dialer *kafka.Dialer, brokers []string) error {
+	var err error
+	for _, b := range brokers {
+		var conn *kafka.Conn
+		if conn, err = dialer.DialContext(ctx, "tcp", b); err == nil {
+			if dl, ok := ctx.Deadline(); ok {
+				_ = conn.SetDeadline(dl)
+			} else {
+				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			}
+			_, err = conn.ApiVersions()
+			conn.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		err = fmt.Errorf("%s: %w", b, err)
+	}
+	return Explain(err)
 }

@@ -1,9 +1,16 @@
 package kafkasecurity_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 )
@@ -41,5 +48,47 @@ func TestDialerAndTransport(t *testing.T) {
 	}
 	if r := (kafkasecurity.Config{SASL: kafkasecurity.SASLConfig{Password: "secret"}}).Redacted(); r.SASL.Password == "secret" {
 		t.Error("Redacted kept the password")
+	}
+}
+
+func TestValidateClientCertificate(t *testing.T) {
+	c := kafkasecurity.Config{TLS: kafkasecurity.TLSConfig{CertFile: "/nonexistent-cert.pem"}}
+	err := c.Validate()
+	for _, want := range []string{"tls.cert_file: stat", "tls.cert_file: set, but tls.enabled is false", "tls.cert_file and tls.key_file go together"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	remoteAlert := &net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}
+	for _, tc := range []struct {
+		err  error
+		keys string
+	}{
+		{fmt.Errorf("dial: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), "kafka.tls.ca_file"},
+		{fmt.Errorf("dial: %w", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "localhost"}), "kafka.brokers"},
+		{fmt.Errorf("dial: %w", x509.CertificateInvalidError{Reason: x509.Expired}), "kafka.tls.ca_file"},
+		{fmt.Errorf("dial: %w", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), "kafka.tls.enabled"},
+		{fmt.Errorf("dial: %w", remoteAlert), "kafka.tls.cert_file, kafka.tls.key_file"},
+		{fmt.Errorf("sasl: %w", kafka.SASLAuthenticationFailed), "kafka.sasl.username, kafka.sasl.password"},
+		{fmt.Errorf("sasl: %w", kafka.UnsupportedSASLMechanism), "kafka.sasl.mechanism"},
+	} {
+		err := kafkasecurity.Explain(tc.err)
+		var re *kafkasecurity.RefusedError
+		if !errors.As(err, &re) || re.Keys != tc.keys || !errors.Is(err, kafkasecurity.ErrRefused) || !errors.Is(err, tc.err) {
+			t.Errorf("Explain(%v) = %v, want a refusal naming %s that wraps the error", tc.err, err, tc.keys)
+		}
+		if again := kafkasecurity.Explain(err); again != err {
+			t.Errorf("Explain is not idempotent: %v", again)
+		}
+	}
+	plain := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	if err := kafkasecurity.Explain(plain); err != plain || errors.Is(err, kafkasecurity.ErrRefused) {
+		t.Errorf("a connection error became %v", err)
+	}
+	if kafkasecurity.Explain(nil) != nil {
+		t.Error("Explain(nil) != nil")
 	}
 }

@@ -1,6 +1,12 @@
 package testenv
 
 import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha512"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +17,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
 // Private is a Kafka broker or Redis server of a test's own, run by
@@ -41,6 +50,139 @@ func PrivateKafkaSASL(t testing.TB) *Private {
 	return startPrivate(t, "kafka", []string{
 		fmt.Sprintf("VS_KAFKA_SASL_PORT=%d", port), "VS_KAFKA_SASL_USER=vs-test", "VS_KAFKA_SASL_PASSWORD=vs-test-secret",
 	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
+}
+
+// KafkaTLS is a private broker with TLS listeners, made by PrivateKafkaTLS.
+// Its plaintext listener (Private.Addr) is for the test's own setup and
+// checks.
+type KafkaTLS struct {
+	*Private
+	// PKI is the CA that signed the broker's and the client's certificates.
+	PKI *PKI
+	// SSLAddr is an SSL listener: the client verifies the broker.
+	SSLAddr string
+	// MTLSAddr is an SSL listener that requires a client certificate signed
+	// by PKI (Client will do).
+	MTLSAddr string
+	// SASLSSLAddr is a SASL_SSL listener that accepts SCRAM-SHA-512 as
+	// ScramUser with ScramPassword.
+	SASLSSLAddr, ScramUser, ScramPassword string
+	// Client is a client certificate signed by PKI.
+	Client Cert
+}
+
+// PrivateKafkaTLS starts a broker of the test's own with an SSL, a mutual
+// TLS and a SASL_SSL (SCRAM-SHA-512) listener, all on 127.0.0.1 with a
+// certificate valid for that address only (so "localhost" is a host-name
+// mismatch), signed by a CA made for the test. The SCRAM user is created
+// through the admin API, as an operator would with kafka-configs.
+func PrivateKafkaTLS(t testing.TB) *KafkaTLS {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test skipped under -short")
+	}
+	pki := NewPKI(t, "kafka-test")
+	server := pki.Issue(t, "kafka-broker", "127.0.0.1")
+	k := &KafkaTLS{PKI: pki, Client: pki.Issue(t, "kafka-client"), ScramUser: "vs-scram", ScramPassword: "vs-scram-" + UniqueName("pw")}
+	ssl, mtls, saslSSL := Port(t), Port(t), Port(t)
+	k.SSLAddr = fmt.Sprintf("127.0.0.1:%d", ssl)
+	k.MTLSAddr = fmt.Sprintf("127.0.0.1:%d", mtls)
+	k.SASLSSLAddr = fmt.Sprintf("127.0.0.1:%d", saslSSL)
+	k.Private = startPrivate(t, "kafka", []string{
+		"VS_KAFKA_SSL_CERT=" + server.CertFile, "VS_KAFKA_SSL_KEY=" + server.KeyFile, "VS_KAFKA_SSL_CA=" + pki.CAFile,
+		fmt.Sprintf("VS_KAFKA_SSL_PORT=%d", ssl), fmt.Sprintf("VS_KAFKA_MTLS_PORT=%d", mtls), fmt.Sprintf("VS_KAFKA_SASL_SSL_PORT=%d", saslSSL),
+	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := k.addScramUser(ctx); err != nil {
+		t.Fatalf("SCRAM user on the private broker: %v", err)
+	}
+	return k
+}
+
+// addScramUser creates the SCRAM-SHA-512 user through the admin API on the
+// plaintext listener, then waits until a SCRAM login on the SASL_SSL
+// listener succeeds (the broker applies the credential asynchronously).
+func (k *KafkaTLS) addScramUser(ctx context.Context) error {
+	const iterations = 4096
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	salted, err := pbkdf2.Key(sha512.New, k.ScramPassword, salt, iterations, sha512.Size)
+	if err != nil {
+		return err
+	}
+	c := &kafka.Client{Addr: kafka.TCP(k.Addr), Timeout: 10 * time.Second}
+	resp, err := c.AlterUserScramCredentials(ctx, &kafka.AlterUserScramCredentialsRequest{Upsertions: []kafka.UserScramCredentialsUpsertion{{
+		Name: k.ScramUser, Mechanism: kafka.ScramMechanismSha512, Iterations: iterations, Salt: salt, SaltedPassword: salted,
+	}}})
+	if err != nil {
+		return fmt.Errorf("alter SCRAM credentials: %w", err)
+	}
+	for _, r := range resp.Results {
+		if r.Error != nil {
+			return fmt.Errorf("alter SCRAM credentials of %s: %w", r.User, r.Error)
+		}
+	}
+	ca, err := os.ReadFile(k.PKI.CAFile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	mech, err := scram.Mechanism(scram.SHA512, k.ScramUser, k.ScramPassword)
+	if err != nil {
+		return err
+	}
+	d := &kafka.Dialer{Timeout: 5 * time.Second, TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, SASLMechanism: mech}
+	for {
+		conn, err := d.DialContext(ctx, "tcp", k.SASLSSLAddr)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("SCRAM login as %s still fails: %w", k.ScramUser, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// RedisTLS is a private Redis with a TLS port, made by PrivateRedisTLS. Its
+// plain port (Private.Addr) answers as the default user, for the test's own
+// setup and checks.
+type RedisTLS struct {
+	*Private
+	// TLSAddr is the TLS port; Redis requires a client certificate signed
+	// by PKI there (Client will do).
+	TLSAddr string
+	// ServerName is the only name in Redis's certificate (no IP address):
+	// a client must verify against it (redis.tls.server_name).
+	ServerName string
+	// PKI is the CA of the server's and the client's certificates.
+	PKI *PKI
+	// Client is a client certificate signed by PKI.
+	Client Cert
+}
+
+// PrivateRedisTLS starts a Redis of the test's own with a TLS port beside
+// its plain one.
+func PrivateRedisTLS(t testing.TB) *RedisTLS {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test skipped under -short")
+	}
+	pki := NewPKI(t, "redis-test")
+	r := &RedisTLS{PKI: pki, ServerName: "redis.vehicle-stats.test", Client: pki.Issue(t, "redis-client")}
+	server := pki.Issue(t, "redis-server", r.ServerName)
+	port := Port(t)
+	r.TLSAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	r.Private = startPrivate(t, "redis", []string{
+		fmt.Sprintf("VS_REDIS_TLS_PORT=%d", port),
+		"VS_REDIS_TLS_CERT=" + server.CertFile, "VS_REDIS_TLS_KEY=" + server.KeyFile, "VS_REDIS_TLS_CA=" + pki.CAFile,
+	}, "VS_REDIS_PORT")
+	return r
 }
 
 // PrivateRedis starts a Redis server (AOF on) for this test alone.

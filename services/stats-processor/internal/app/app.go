@@ -11,7 +11,9 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/closer"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/consumer"
@@ -43,7 +45,7 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
 				if err := s.Wake(ctx); err != nil {
-					log.Debug("wake the closers", "error", err)
+					log.Warn("could not wake the closers; windows close at their next tick (check the Redis user's pub/sub permissions)", "error", err)
 				}
 			}}
 		}),
@@ -160,6 +162,10 @@ func waitFor(ctx context.Context, log *slog.Logger, name, addr, key string, chec
 		cancel()
 		if err == nil {
 			return nil
+		}
+		// A security refusal names its keys and will not go away by waiting.
+		if errors.Is(err, kafkasecurity.ErrRefused) || errors.Is(err, redisconn.ErrRefused) {
+			return fmt.Errorf("%s at %s refused the connection: %w", name, addr, err)
 		}
 		if ctx.Err() != nil || time.Since(start) > 25*time.Second {
 			return fmt.Errorf("%s at %s is not reachable after %s: %w; check %s and that %s is running",

@@ -68,7 +68,7 @@ func DefaultConfig() Config {
 		EventTime:  eventtime.DefaultConfig(),
 		Checkpoint: CheckpointConfig{Interval: time.Second, CloseInterval: 250 * time.Millisecond},
 		State:      state.DefaultConfig(),
-		HTTP:       httpserver.Config{Addr: ":9080"},
+		HTTP:       httpserver.DefaultConfig(":9080", "127.0.0.1:9081"),
 		Log:        logging.DefaultConfig(),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
 )
@@ -60,7 +61,10 @@ func Reset(args, environ []string, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	rdb := state.NewClient(cfg.Redis)
+	rdb, err := redisconn.New(cfg.Redis.Config)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	store := state.NewRedisStore(rdb, state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.Topics.InputTopic), cfg.EventTime.Window.Size, cfg.State.Retention)
 	if err := store.Ping(ctx); err != nil {

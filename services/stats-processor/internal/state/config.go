@@ -1,14 +1,12 @@
 package state
 
 import (
-	"crypto/tls"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 )
 
 // Config is what the state keeps.
@@ -27,45 +25,24 @@ func (c Config) Validate() error {
 	return ch.Err()
 }
 
-// RedisConfig is the Redis connection and the key prefix of one pipeline.
+// RedisConfig is the Redis connection (redis.addr, redis.cluster,
+// redis.tls.*, ... from package redisconn) and the key prefix of one
+// pipeline.
 type RedisConfig struct {
-	Addr      string `mapstructure:"addr" usage:"Redis host:port (with redis.cluster: seed nodes, comma-separated)"`
-	Cluster   bool   `mapstructure:"cluster" usage:"Redis is a Redis Cluster"`
-	KeyPrefix string `mapstructure:"key_prefix" usage:"prefix of every key; separates pipelines sharing one Redis"`
-	Username  string `mapstructure:"username" usage:"Redis ACL user name (optional)"`
-	Password  string `mapstructure:"password" usage:"Redis password (optional; prefer the environment variable)"`
-	DB        int    `mapstructure:"db" usage:"Redis database number"`
-	TLS       bool   `mapstructure:"tls" usage:"connect to Redis over TLS"`
+	redisconn.Config `mapstructure:",squash"`
+	KeyPrefix        string `mapstructure:"key_prefix" usage:"prefix of every key; separates pipelines sharing one Redis"`
 }
 
 // DefaultRedisConfig returns the contract's defaults.
-func DefaultRedisConfig() RedisConfig { return RedisConfig{Addr: "localhost:6379", KeyPrefix: "vs"} }
-
-// Validate reports every problem, keyed by field (addr, key_prefix, db).
-func (c RedisConfig) Validate() error {
-	var ch config.Check
-	ch.Require(c.Addr != "", "addr", "must be host:port")
-	ch.Require(c.KeyPrefix != "" && !strings.ContainsAny(c.KeyPrefix, "{} "), "key_prefix", "must be non-empty, without spaces or braces")
-	ch.Require(c.DB >= 0, "db", "must be 0 or more")
-	ch.Require(!c.Cluster || c.DB == 0, "db", "must be 0 when cluster is true (a cluster has only database 0)")
-	return ch.Err()
+func DefaultRedisConfig() RedisConfig {
+	return RedisConfig{Config: redisconn.Config{Addr: "localhost:6379"}, KeyPrefix: "vs"}
 }
 
-// NewClient returns a client for cfg: a cluster client with Cluster, a
-// single-server client otherwise. It does not connect yet.
-func NewClient(cfg RedisConfig) redis.UniversalClient {
-	var tlsCfg *tls.Config
-	if cfg.TLS {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	if cfg.Cluster {
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs: strings.Split(cfg.Addr, ","), Username: cfg.Username, Password: cfg.Password,
-			DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, TLSConfig: tlsCfg,
-		})
-	}
-	return redis.NewClient(&redis.Options{
-		Addr: cfg.Addr, Username: cfg.Username, Password: cfg.Password, DB: cfg.DB,
-		DialTimeout: 5 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, TLSConfig: tlsCfg,
-	})
+// Validate reports every problem, keyed by field (addr, key_prefix, db,
+// tls.*).
+func (c RedisConfig) Validate() error {
+	var ch config.Check
+	ch.Merge("", c.Config.Validate())
+	ch.Require(c.KeyPrefix != "" && !strings.ContainsAny(c.KeyPrefix, "{} "), "key_prefix", "must be non-empty, without spaces or braces")
+	return ch.Err()
 }

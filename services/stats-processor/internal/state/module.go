@@ -4,6 +4,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 )
 
@@ -11,15 +12,19 @@ import (
 // check to /readyz. It needs a Config, a RedisConfig, the pipeline's
 // Keys, the eventtime.Config and the HTTP server's *httpserver.Readiness. It does not
 // connect at start (the application waits for Redis itself, naming the
-// key); it closes the client on stop.
+// key); it closes the client on stop. A TLS file that cannot be read fails
+// start-up.
 var Module = fx.Module("state",
 	fx.Provide(provide),
 )
 
-func provide(lc fx.Lifecycle, cfg Config, rcfg RedisConfig, keys Keys, et eventtime.Config, ready *httpserver.Readiness) *RedisStore {
-	rdb := NewClient(rcfg)
+func provide(lc fx.Lifecycle, cfg Config, rcfg RedisConfig, keys Keys, et eventtime.Config, ready *httpserver.Readiness) (*RedisStore, error) {
+	rdb, err := redisconn.New(rcfg.Config)
+	if err != nil {
+		return nil, err
+	}
 	lc.Append(fx.StopHook(rdb.Close))
 	s := NewRedisStore(rdb, keys, et.Window.Size, cfg.Retention)
 	ready.Add("redis", s.Ping)
-	return s
+	return s, nil
 }

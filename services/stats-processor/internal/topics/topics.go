@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 )
 
 // Topics is the processor's view of its Kafka topics: it creates them,
@@ -50,6 +52,11 @@ func (t *Topics) Dialer() *kafka.Dialer { return t.dialer }
 // Prepare creates the topics that do not exist yet and learns the input
 // topic's partition count. It fails when Kafka does not answer.
 func (t *Topics) Prepare(ctx context.Context) error {
+	// Through the client a TLS or SASL refusal can read as "broker not
+	// available"; a direct connection first names what to fix.
+	if err := t.Ping(ctx); err != nil {
+		return err
+	}
 	c := t.cfg
 	topics := []kafka.TopicConfig{
 		{Topic: c.InputTopic, NumPartitions: c.InputPartitions, ReplicationFactor: c.ReplicationFactor},
@@ -159,21 +166,10 @@ func (t *Topics) TimestampType(ctx context.Context) (string, error) {
 func (t *Topics) Partitions() int { return int(t.partitions.Load()) }
 
 // Ping checks that a broker answers on a fresh connection (pooled
-// connections and cached metadata would hide an outage).
+// connections and cached metadata would hide an outage). A security refusal
+// is a *kafkasecurity.RefusedError naming the keys to fix.
 func (t *Topics) Ping(ctx context.Context) error {
-	var err error
-	for _, b := range t.cfg.Brokers {
-		var conn *kafka.Conn
-		if conn, err = t.dialer.DialContext(ctx, "tcp", b); err == nil {
-			_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-			_, err = conn.ApiVersions()
-			conn.Close()
-			if err == nil {
-				return nil
-			}
-		}
-	}
-	return err
+	return kafkasecurity.Probe(ctx, t.dialer, t.cfg.Brokers)
 }
 
 // Writer returns a writer that waits for every replica's ack (acks=all),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
 )
@@ -336,6 +337,11 @@ func (s *Stream) serve(c *gin.Context) {
 		return
 	}
 	defer s.unsubscribe(cl)
+	// The stream outlives the server's read and write timeouts, which would
+	// otherwise cut it (write) or cancel its context (read).
+	if err := httpserver.Unbounded(c.Writer); err != nil {
+		s.opts.Log.Warn("live stream: cannot lift the connection deadlines; the stream ends at http.write_timeout", "error", err)
+	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

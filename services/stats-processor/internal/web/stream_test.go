@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/api"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 )
@@ -424,4 +425,34 @@ func TestMetricsTotals(t *testing.T) {
 	if got := MetricsTotals(m)(); !got.HasEmitDelay || got.EmitDelay != 12*time.Millisecond {
 		t.Errorf("totals after a window closed %+v", got)
 	}
+}
+
+// TestStreamOutlivesServerTimeouts serves the stream through the shared
+// HTTP server with read and write timeouts of 300 ms: heartbeats must keep
+// arriving on one connection for more than five times that.
+func TestStreamOutlivesServerTimeouts(t *testing.T) {
+	h := newHarness(t, Options{Heartbeat: 100 * time.Millisecond})
+	const timeout = 300 * time.Millisecond
+	s, err := httpserver.Listen(httpserver.Config{Addr: "127.0.0.1:0", ReadHeaderTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout},
+		h.srv.Config.Handler, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	h.srv.URL = "http://" + s.Addr() // connect through the timed server
+	c := h.connect(t)
+	defer func() {
+		c.close() // before Shutdown, which waits for open connections
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	}()
+	c.next(t, "stats", 2*time.Second)
+	start := time.Now()
+	pings := 0
+	for time.Since(start) < 5*timeout {
+		c.next(t, "ping", 2*time.Second) // fails when the stream ends
+		pings++
+	}
+	t.Logf("%d heartbeats over %s on one connection", pings, time.Since(start).Round(time.Millisecond))
 }

@@ -38,8 +38,9 @@ type Config struct {
 	Seed uint64 `mapstructure:"seed" usage:"0 = random; any other value makes the event sequence reproducible"`
 	// Generator shapes the events.
 	Generator generator.Config `mapstructure:"generator"`
-	// HTTP is the listener of /healthz, /readyz, /metrics, /status, /rate
-	// (and /debug/pprof/ with http.pprof).
+	// HTTP is the listener of /healthz, /readyz, /metrics, /status, /rate,
+	// its limits and admin token (and the profiler's own listener with
+	// http.pprof).
 	HTTP httpserver.Config `mapstructure:"http"`
 	// Log is the level and format of the logs on stderr.
 	Log logging.Config `mapstructure:"log"`
@@ -51,7 +52,7 @@ func DefaultConfig() Config {
 		Kafka:     sink.DefaultConfig(),
 		Rate:      0.5,
 		Generator: generator.DefaultConfig(),
-		HTTP:      httpserver.Config{Addr: ":9090"},
+		HTTP:      httpserver.DefaultConfig(":9090", "127.0.0.1:9091"),
 		Log:       logging.DefaultConfig(),
 	}
 }
@@ -63,11 +64,9 @@ func (c Config) Validate() error {
 	ch.Add("rate", pacer.ValidateRate(c.Rate))
 	ch.Require(c.Count >= 0, "count", fmt.Sprintf("must not be negative, got %d", c.Count))
 	ch.Merge("generator", c.Generator.Validate())
-	// The shared packages' messages start with the field name; the key
+	ch.Merge("http", c.HTTP.Validate())
+	// The shared package's message starts with the field name; the key
 	// says it already.
-	if err := c.HTTP.Validate(); err != nil {
-		ch.Require(false, "http.addr", strings.TrimPrefix(err.Error(), "addr: "))
-	}
 	if err := (logging.Config{Level: c.Log.Level, Format: "json"}).Validate(); err != nil {
 		ch.Require(false, "log.level", strings.TrimPrefix(err.Error(), "level: "))
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 )
 
 // ErrClosed is returned by Acquire and Send after Close.
@@ -16,6 +18,9 @@ var ErrClosed = errors.New("sink closed")
 // else (connection refused or reset, timeouts, a broker shutting down) is a
 // passing condition and retried.
 func Retryable(err error) bool {
+	if errors.Is(err, kafkasecurity.ErrRefused) {
+		return false // a certificate or a password does not fix itself
+	}
 	var tooLarge kafka.MessageTooLargeError
 	if errors.As(err, &tooLarge) {
 		return false

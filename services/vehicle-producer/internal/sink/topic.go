@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 )
 
 // EnsureTopic creates the topic with Config.Partitions and
@@ -37,6 +39,11 @@ func (s *Kafka) EnsureTopic(ctx context.Context) (int, error) {
 }
 
 func (s *Kafka) ensureTopic(ctx context.Context) (int, error) {
+	// A direct connection first: through the transport a TLS or SASL
+	// refusal can read as "broker not available"; here it names its keys.
+	if err := kafkasecurity.Probe(ctx, s.dialer, s.cfg.Brokers); err != nil {
+		return 0, err
+	}
 	// A transport of its own: the writer's transport caches the topic's
 	// metadata, and a cache filled before the topic existed made the first
 	// writes fail with "unknown topic" for seconds.

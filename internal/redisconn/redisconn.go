@@ -1,0 +1,204 @@
+package redisconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
+)
+
+// Config is how to reach Redis, under the keys redis.*.
+type Config struct {
+	// Addr is host:port; with Cluster, seed nodes, comma-separated.
+	Addr string `mapstructure:"addr" usage:"Redis host:port (with redis.cluster: seed nodes, comma-separated)"`
+	// Cluster says Addr is a Redis Cluster.
+	Cluster bool `mapstructure:"cluster" usage:"Redis is a Redis Cluster"`
+	// Username is the ACL user; empty is the default user.
+	Username string `mapstructure:"username" usage:"Redis ACL user name (optional)"`
+	// Password authenticates Username (or the default user).
+	Password string `mapstructure:"password" secret:"true" usage:"Redis password (optional; prefer the _FILE variable: a file holding it)"`
+	// DB is the database number; a Cluster has only 0.
+	DB int `mapstructure:"db" usage:"Redis database number"`
+	// TLS secures the connection.
+	TLS TLSConfig `mapstructure:"tls"`
+}
+
+// TLSConfig is TLS to Redis. A bare `redis.tls: true` (the key's form
+// before it grew) still means Enabled, through internal/config.
+type TLSConfig struct {
+	// Enabled turns TLS on; without CAFile the system's CAs are trusted.
+	Enabled bool `mapstructure:"enabled" usage:"connect to Redis over TLS"`
+	// CAFile is a PEM file of the CAs to trust instead of the system's.
+	CAFile string `mapstructure:"ca_file" usage:"PEM file of the CA certificates to trust (default: the system's)"`
+	// CertFile and KeyFile are this client's certificate and key (PEM),
+	// for a Redis with tls-auth-clients yes (its default).
+	CertFile string `mapstructure:"cert_file" usage:"PEM file of this client's certificate (Redis requires one unless tls-auth-clients is no)"`
+	KeyFile  string `mapstructure:"key_file" usage:"PEM file of this client's private key"`
+	// ServerName is the name the server's certificate must hold; empty:
+	// the host of Addr.
+	ServerName string `mapstructure:"server_name" usage:"name to verify the server's certificate against (default: the host of redis.addr)"`
+}
+
+// Validate reports every problem, each under its key below redis.
+func (c Config) Validate() error {
+	var ch config.Check
+	ch.Require(c.Addr != "", "addr", "must be host:port")
+	for _, a := range strings.Split(c.Addr, ",") {
+		_, port, err := net.SplitHostPort(strings.TrimSpace(a))
+		ch.Require(c.Addr == "" || (err == nil && port != ""), "addr", fmt.Sprintf("%q is not host:port", a))
+	}
+	ch.Require(c.DB >= 0, "db", "must be 0 or more")
+	ch.Require(!c.Cluster || c.DB == 0, "db", "must be 0 with redis.cluster (a cluster has only database 0)")
+	ch.TLSFiles(c.TLS.Enabled, c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile)
+	ch.Require(c.TLS.ServerName == "" || c.TLS.Enabled, "tls.server_name", "set, but tls.enabled is false")
+	return ch.Err()
+}
+
+// Timeouts of every client New makes.
+const (
+	DialTimeout  = 5 * time.Second
+	ReadTimeout  = 3 * time.Second
+	WriteTimeout = 3 * time.Second
+)
+
+// New returns a client for cfg (a *redis.ClusterClient with Cluster); the
+// caller closes it. It does not send CLIENT SETINFO on connect: Redis 7.0
+// does not know it, and a least-privilege ACL user need not be allowed it. Its errors that are security refusals are explained
+// (see Explain).
+func New(cfg Config) (redis.UniversalClient, error) {
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	var rdb redis.UniversalClient
+	if cfg.Cluster {
+		addrs := strings.Split(cfg.Addr, ",")
+		for i := range addrs {
+			addrs[i] = strings.TrimSpace(addrs[i])
+		}
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: addrs, Username: cfg.Username, Password: cfg.Password, TLSConfig: tlsCfg,
+			DialTimeout: DialTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, DisableIdentity: true,
+		})
+	} else {
+		rdb = redis.NewClient(&redis.Options{
+			Addr: cfg.Addr, Username: cfg.Username, Password: cfg.Password, DB: cfg.DB, TLSConfig: tlsCfg,
+			DialTimeout: DialTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, DisableIdentity: true,
+		})
+	}
+	rdb.AddHook(explainHook{})
+	return rdb, nil
+}
+
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if !c.TLS.Enabled {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName}
+	if c.TLS.CAFile != "" {
+		pem, err := os.ReadFile(c.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("redis.tls.ca_file %s: no PEM certificate in it", c.TLS.CAFile)
+		}
+		t.RootCAs = pool
+	}
+	if c.TLS.CertFile != "" || c.TLS.KeyFile != "" {
+		pair, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis.tls.cert_file, redis.tls.key_file: %w", err)
+		}
+		t.Certificates = []tls.Certificate{pair}
+	}
+	return t, nil
+}
+
+// ErrRefused is what every *RefusedError is (errors.Is): Redis refused the
+// connection or a command for a security reason.
+var ErrRefused = errors.New("refused by redis")
+
+// RefusedError is a security refusal with the configuration keys to fix.
+type RefusedError struct {
+	// Keys are the configuration keys to look at, e.g. "redis.tls.ca_file".
+	Keys string
+	// Reason says, in the user's terms, what went wrong.
+	Reason string
+	// Err is the error from the TLS layer or Redis.
+	Err error
+}
+
+func (e *RefusedError) Error() string { return fmt.Sprintf("%s: %s (%v)", e.Keys, e.Reason, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrRefused) hold.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+
+// Explain returns err as a *RefusedError naming the keys to fix when it is
+// a TLS, authentication or ACL refusal, and err unchanged otherwise.
+func Explain(err error) error {
+	if err == nil || errors.Is(err, ErrRefused) {
+		return err
+	}
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		header    tls.RecordHeaderError
+	)
+	msg := err.Error()
+	refused := func(keys, reason string) error { return &RefusedError{Keys: keys, Reason: reason, Err: err} }
+	switch {
+	case errors.As(err, &unknownCA):
+		return refused("redis.tls.ca_file", "Redis's certificate is not signed by a CA this client trusts; set redis.tls.ca_file to the CA that signed it")
+	case errors.As(err, &hostname):
+		return refused("redis.tls.server_name", "Redis's certificate is not valid for the name checked; set redis.tls.server_name to a name it holds, or address Redis by one in redis.addr")
+	case errors.As(err, &invalid):
+		return refused("redis.tls.ca_file", "Redis's certificate is not valid (expired, or not for a server)")
+	case errors.As(err, &header):
+		return refused("redis.tls.enabled", "Redis does not speak TLS on this address; turn redis.tls.enabled off or use its tls-port")
+	case strings.Contains(msg, "remote error: tls:"):
+		return refused("redis.tls.cert_file, redis.tls.key_file", "Redis refused the TLS handshake; it needs a client certificate signed by a CA it trusts (tls-auth-clients)")
+	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "invalid username-password pair"):
+		return refused("redis.username, redis.password", "Redis rejected the user or password")
+	case strings.HasPrefix(msg, "NOPERM"):
+		return refused("redis.username", "the ACL user lacks a permission the processor needs (a command, or keys outside redis.key_prefix); the README gives the ACL rule")
+	}
+	return err
+}
+
+// explainHook explains the client's errors (see Explain) on single
+// commands and pipelines alike.
+type explainHook struct{}
+
+func (explainHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		return conn, Explain(err)
+	}
+}
+
+func (explainHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		return Explain(next(ctx, cmd))
+	}
+}
+
+func (explainHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		return Explain(next(ctx, cmds))
+	}
+}
