@@ -14,11 +14,8 @@ package kafkasecurity
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -27,6 +24,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/tlsclient"
 )
 
 // Config is the security part of a service's Kafka configuration, under
@@ -91,25 +89,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 		return nil, nil
 	}
 	t := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.TLS.InsecureSkipVerify} //nolint:gosec // opt-in, tests only
-	if c.TLS.CAFile != "" {
-		pem, err := os.ReadFile(c.TLS.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka.tls.ca_file %s: no PEM certificate in it", c.TLS.CAFile)
-		}
-		t.RootCAs = pool
-	}
-	if c.TLS.CertFile != "" || c.TLS.KeyFile != "" {
-		pair, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.cert_file, kafka.tls.key_file: %w", err)
-		}
-		t.Certificates = []tls.Certificate{pair}
-	}
-	return t, nil
+	return tlsclient.Load(t, "kafka.tls", c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile)
 }
 
 func (c Config) mechanism() (sasl.Mechanism, error) {
@@ -185,27 +165,22 @@ func Explain(err error) error {
 	if err == nil || errors.Is(err, ErrRefused) {
 		return err
 	}
-	var (
-		unknownCA x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		header    tls.RecordHeaderError
-	)
-	msg := err.Error()
 	refused := func(keys, reason string) error { return &RefusedError{Keys: keys, Reason: reason, Err: err} }
-	switch {
-	case errors.As(err, &unknownCA):
+	switch tlsclient.Classify(err) {
+	case tlsclient.UnknownCA:
 		return refused("kafka.tls.ca_file", "the broker's certificate is not signed by a CA this client trusts; set kafka.tls.ca_file to the CA that signed it")
-	case errors.As(err, &hostname):
+	case tlsclient.WrongHost:
 		return refused("kafka.brokers", "the broker's certificate is not valid for the address dialled; give kafka.brokers as a host name or IP address the certificate names")
-	case errors.As(err, &invalid):
+	case tlsclient.InvalidCert:
 		return refused("kafka.tls.ca_file", "the broker's certificate is not valid (expired, or not for a server)")
-	case errors.As(err, &header):
+	case tlsclient.PlainServer:
 		return refused("kafka.tls.enabled", "the broker does not speak TLS on this address; turn kafka.tls.enabled off or use its TLS listener")
-	case strings.Contains(msg, "remote error: tls:"):
+	case tlsclient.ClientRefused:
 		// The broker sent a TLS alert: it did not accept this client's
 		// certificate, or the lack of one.
 		return refused("kafka.tls.cert_file, kafka.tls.key_file", "the broker refused the TLS handshake; it needs a client certificate signed by a CA it trusts")
+	}
+	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
 		return refused("kafka.sasl.username, kafka.sasl.password", "the broker rejected the SASL credentials")
 	case errors.Is(err, kafka.UnsupportedSASLMechanism), errors.Is(err, kafka.IllegalSASLState):

@@ -3,17 +3,16 @@ package redisconn
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/tlsclient"
 )
 
 // Config is how to reach Redis, under the keys redis.*.
@@ -104,25 +103,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 		return nil, nil
 	}
 	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName}
-	if c.TLS.CAFile != "" {
-		pem, err := os.ReadFile(c.TLS.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("redis.tls.ca_file %s: no PEM certificate in it", c.TLS.CAFile)
-		}
-		t.RootCAs = pool
-	}
-	if c.TLS.CertFile != "" || c.TLS.KeyFile != "" {
-		pair, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis.tls.cert_file, redis.tls.key_file: %w", err)
-		}
-		t.Certificates = []tls.Certificate{pair}
-	}
-	return t, nil
+	return tlsclient.Load(t, "redis.tls", c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile)
 }
 
 // ErrRefused is what every *RefusedError is (errors.Is): Redis refused the
@@ -153,25 +134,21 @@ func Explain(err error) error {
 	if err == nil || errors.Is(err, ErrRefused) {
 		return err
 	}
-	var (
-		unknownCA x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		header    tls.RecordHeaderError
-	)
 	msg := err.Error()
 	refused := func(keys, reason string) error { return &RefusedError{Keys: keys, Reason: reason, Err: err} }
-	switch {
-	case errors.As(err, &unknownCA):
+	switch tlsclient.Classify(err) {
+	case tlsclient.UnknownCA:
 		return refused("redis.tls.ca_file", "Redis's certificate is not signed by a CA this client trusts; set redis.tls.ca_file to the CA that signed it")
-	case errors.As(err, &hostname):
+	case tlsclient.WrongHost:
 		return refused("redis.tls.server_name", "Redis's certificate is not valid for the name checked; set redis.tls.server_name to a name it holds, or address Redis by one in redis.addr")
-	case errors.As(err, &invalid):
+	case tlsclient.InvalidCert:
 		return refused("redis.tls.ca_file", "Redis's certificate is not valid (expired, or not for a server)")
-	case errors.As(err, &header):
+	case tlsclient.PlainServer:
 		return refused("redis.tls.enabled", "Redis does not speak TLS on this address; turn redis.tls.enabled off or use its tls-port")
-	case strings.Contains(msg, "remote error: tls:"):
+	case tlsclient.ClientRefused:
 		return refused("redis.tls.cert_file, redis.tls.key_file", "Redis refused the TLS handshake; it needs a client certificate signed by a CA it trusts (tls-auth-clients)")
+	}
+	switch {
 	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "invalid username-password pair"):
 		return refused("redis.username, redis.password", "Redis rejected the user or password")
 	case strings.HasPrefix(msg, "NOPERM"):
