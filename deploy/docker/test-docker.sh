@@ -83,7 +83,13 @@ gotest() {
 	"$GO" test $GOFLAGS_TEST -v "$@" 2>&1 | tee "$STATE/test-$name.log" |
 		grep --line-buffered -E '^(--- |ok |FAIL|PASS|panic)|figure: |integration services: |left out|    [a-z0-9_]+\.go:[0-9]+: ' || true
 	local rc=${PIPESTATUS[0]}
-	[[ $rc -eq 0 ]] || { log "go test failed (full output: $STATE/test-$name.log)"; return "$rc"; }
+	if [[ $rc -ne 0 ]]; then
+		# The filter above keeps only the tests' own lines; a failure's
+		# detail (a command's output, the containers' logs) follows them.
+		log "go test failed; the last 150 lines of its output (all of it: $STATE/test-$name.log):"
+		tail -n 150 "$STATE/test-$name.log" | cut -c1-400 >&2
+		return "$rc"
+	fi
 }
 
 gotest compose -timeout 30m -run 'TestKafkaStandin|TestE2ECompose|TestComposeConfig' ./deploy/compose/

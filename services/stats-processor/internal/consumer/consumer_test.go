@@ -92,3 +92,19 @@ func BenchmarkPerEvent(b *testing.B) {
 		}
 	}
 }
+
+// A worker that failed once after hours of work must retry soon, not after
+// the longest wait an earlier series of failures reached.
+func TestBackoffResets(t *testing.T) {
+	b := newBackoff(200*time.Millisecond, 10*time.Second)
+	for range 10 {
+		b.next()
+	}
+	if w := b.next(); w < 5*time.Second {
+		t.Fatalf("after 10 failures the wait is %s, want at least half the limit", w)
+	}
+	b.reset()
+	if w := b.next(); w > 200*time.Millisecond {
+		t.Fatalf("after a reset the wait is %s, want at most the shortest (200ms)", w)
+	}
+}

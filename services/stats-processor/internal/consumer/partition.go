@@ -28,10 +28,15 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) {
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
 	defer c.markBeyondEnd(partition, 0, -1) // not ours to report any more
 	for {
-		err := c.consumePartition(ctx, partition)
+		progressed, err := c.consumePartition(ctx, partition)
 		c.metrics.CountErrors(err)
 		if ctx.Err() != nil {
 			return
+		}
+		if progressed {
+			// A worker that saved something was healthy: its failure is a
+			// new incident, not the next of a series.
+			backoff.reset()
 		}
 		if errors.Is(err, state.ErrFenced) {
 			c.metrics.Fenced.Inc()
@@ -66,12 +71,16 @@ type worker struct {
 	late      int64
 	dead      int64
 	dirty     bool // offset moved since the last save
+	saves     int  // checkpoints saved
 }
 
-func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
+// consumePartition loads the partition's state and consumes until ctx ends
+// or an error it cannot get past; progressed reports whether it saved a
+// checkpoint on the way.
+func (c *Consumer) consumePartition(ctx context.Context, partition int) (progressed bool, err error) {
 	st, err := c.store.Load(ctx, partition)
 	if err != nil {
-		return metrics.Failed(metrics.Redis, err)
+		return false, metrics.Failed(metrics.Redis, err)
 	}
 	w := &worker{c: c, partition: partition, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1,
 		lag: c.metrics.ConsumerLag.WithLabelValues(strconv.Itoa(partition))}
@@ -83,13 +92,17 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
 
 	conn, err := c.dialAnyLeader(ctx, partition)
 	if err != nil {
-		return metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, partition, err))
+		return false, metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, partition, err))
 	}
-	defer conn.Close()
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
 
 	first, last, err := readOffsets(conn)
 	if err != nil {
-		return metrics.Failed(metrics.Kafka, err)
+		return false, metrics.Failed(metrics.Kafka, err)
 	}
 	switch {
 	case !st.Saved && (c.cfg.StartOffset == StartEarliest || st.AddedLater):
@@ -103,11 +116,11 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
 			"partition", partition, "saved", w.offset, "first", first, "lost", first-w.offset)
 		w.offset = first
 	case w.offset > last:
-		return w.beyondEnd(last)
+		return false, w.beyondEnd(last)
 	}
 	c.markBeyondEnd(partition, 0, -1)
 	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
-		return metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, partition, w.offset, err))
+		return false, metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, partition, w.offset, err))
 	}
 	w.dirty = !st.Saved // save the start position at once so a restart resumes here
 	w.lastAct = c.opts.Now().UnixMilli()
@@ -116,22 +129,53 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) error {
 	c.log.Debug("partition resumed", "partition", partition, "offset", w.offset, "saved", st.Saved,
 		"max_event_time", st.MaxEventTime, "open_windows", len(st.Windows))
 
+	// A fetch that fails on the connection (kafka-go then closes it, or
+	// finds the responses out of step: "multiple Read calls return no data
+	// or error") loses nothing counted: every record is counted whole or not
+	// at all, and w.offset is the next one to read. The worker dials again
+	// and goes on from there, keeping its counts, without a round trip
+	// through Redis; only when that fails too does it save and start over.
+	var redialed time.Time
 	for {
 		if ctx.Err() != nil {
-			return w.finalSave()
+			return w.saves > 0, w.finalSave()
 		}
 		if err := w.fetch(conn); err != nil {
 			err = metrics.Failed(metrics.Kafka, err)
-			// Keep what was counted: save it, then reconnect.
-			if serr := w.save(context.Background(), false); serr != nil {
-				return errors.Join(err, serr)
+			if time.Since(redialed) >= time.Second && !errors.Is(err, ErrOffsetBeyondEnd) {
+				redialed = time.Now()
+				c.metrics.CountErrors(err)
+				c.log.Debug("fetch failed; dialing the partition's leader again", "partition", partition, "offset", w.offset, "error", err)
+				conn.Close()
+				if conn, err = w.redial(ctx); err == nil {
+					continue
+				}
 			}
-			return err
+			// Keep what was counted: save it, then start over.
+			if serr := w.save(context.Background(), false); serr != nil {
+				return w.saves > 0, errors.Join(err, serr)
+			}
+			return true, err
 		}
 		if err := w.maybeSave(ctx); err != nil {
-			return err
+			return w.saves > 0, err
 		}
 	}
+}
+
+// redial connects to the partition's leader again and seeks to the next
+// offset to read; on failure it returns no connection.
+func (w *worker) redial(ctx context.Context) (*kafka.Conn, error) {
+	c := w.c
+	conn, err := c.dialAnyLeader(ctx, w.partition)
+	if err != nil {
+		return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, w.partition, err))
+	}
+	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
+		conn.Close()
+		return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, w.partition, w.offset, err))
+	}
+	return conn, nil
 }
 
 func (c *Consumer) dialAnyLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
@@ -388,6 +432,7 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	w.et.Seal(closed)
 	w.expected = w.offset
 	w.dirty = false
+	w.saves++
 	if idle != w.idleSaved || w.crossedWindow() {
 		c.opts.OnProgress()
 	}
@@ -402,6 +447,9 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 type backoff struct{ cur, min, max time.Duration }
 
 func newBackoff(lo, hi time.Duration) *backoff { return &backoff{min: lo, max: hi} }
+
+// reset makes the next wait the shortest again.
+func (b *backoff) reset() { b.cur = 0 }
 
 func (b *backoff) next() time.Duration {
 	if b.cur == 0 {
