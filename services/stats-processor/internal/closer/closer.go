@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -144,16 +145,11 @@ func (c *Closer) Run(ctx context.Context) {
 		// The holder learns the partition count every round, so that a
 		// partition added to the topic holds the watermark (it has nothing
 		// saved yet) before any window closes without it.
-		fresh := true
-		if token != 0 || time.Since(lastRefresh) > 10*time.Second || c.parts.Partitions() == 0 {
-			if err := c.parts.Refresh(ctx); err != nil {
-				c.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
-				c.log.Debug("refresh partition count", "error", err)
-				fresh = false
-			}
+		refresh := token != 0 || time.Since(lastRefresh) > 10*time.Second || c.parts.Partitions() == 0
+		if refresh {
 			lastRefresh = time.Now()
 		}
-		err = c.round(ctx, token, fresh)
+		err = c.round(ctx, token, refresh)
 		if errors.Is(err, state.ErrLeaseLost) {
 			c.log.Warn("a newer closer fenced this one out; nothing of this round was kept", "token", token)
 			token = 0
@@ -168,28 +164,71 @@ func (c *Closer) Run(ctx context.Context) {
 	}
 }
 
+// kafkaReads are the Kafka requests of a round, made while the Redis ones
+// run: the input's partition count and, for the lease holder, the output
+// topic's offsets (restore's starting point).
+type kafkaReads struct {
+	refreshErr error // the partition count could not be read
+	first, end []int64
+	offsetsErr error
+}
+
+func (c *Closer) readKafka(ctx context.Context, holder bool) (r kafkaReads) {
+	var wg sync.WaitGroup
+	if holder {
+		wg.Go(func() { r.first, r.end, r.offsetsErr = c.parts.OutputOffsets(ctx) })
+	}
+	if r.refreshErr = c.parts.Refresh(ctx); r.refreshErr != nil {
+		c.metrics.CountErrors(metrics.Failed(metrics.Kafka, r.refreshErr))
+		c.log.Debug("refresh partition count", "error", r.refreshErr)
+	}
+	wg.Wait()
+	return r
+}
+
 // round computes the pipeline watermark from the saved partition states
 // and Redis's clock and, when holding the lease (token != 0) with a fresh
-// partition count, closes every window it passed (state's CloseThrough:
-// seal, emit the records and wait for the acks, mark closed, drop).
-func (c *Closer) round(ctx context.Context, token int64, fresh bool) error {
-	n := c.parts.Partitions()
-	if n == 0 {
-		return nil
+// partition count (refresh, and the brokers answered), closes every window
+// it passed (state's CloseThrough: seal, emit the records and wait for the
+// acks, mark closed, drop). Its Kafka reads run beside its Redis reads: a
+// round that closes takes a handful of round trips one after the other.
+func (c *Closer) round(ctx context.Context, token int64, refresh bool) error {
+	var kr kafkaReads
+	var wg sync.WaitGroup
+	if refresh {
+		wg.Go(func() { kr = c.readKafka(ctx, token != 0) })
 	}
+	defer wg.Wait()
 	var meta state.Meta
 	if token != 0 {
 		var err error
 		if meta, err = c.store.ReadMeta(ctx); err != nil {
 			return metrics.Failed(metrics.Redis, err)
 		}
-		// Partitions never go away: a count below the one recorded comes
-		// from a broker whose metadata lags.
-		n = max(n, meta.Partitions)
 	}
-	sts, now, err := c.store.Statuses(ctx, n)
-	if err != nil {
-		return metrics.Failed(metrics.Redis, err)
+	// Partitions never go away: a count below the one recorded comes from a
+	// broker whose metadata lags.
+	n := max(c.parts.Partitions(), meta.Partitions)
+	var sts []state.PartitionStatus
+	var now int64
+	var err error
+	if n > 0 {
+		if sts, now, err = c.store.Statuses(ctx, n); err != nil {
+			return metrics.Failed(metrics.Redis, err)
+		}
+	}
+	wg.Wait()
+	fresh := refresh && kr.refreshErr == nil
+	if m := max(c.parts.Partitions(), meta.Partitions); m > n {
+		// The refresh found partitions added to the topic: their (empty)
+		// statuses hold the watermark.
+		n = m
+		if sts, now, err = c.store.Statuses(ctx, n); err != nil {
+			return metrics.Failed(metrics.Redis, err)
+		}
+	}
+	if n == 0 {
+		return nil
 	}
 	parts := make([]eventtime.PartitionStatus, n)
 	for i, s := range sts {
@@ -213,7 +252,10 @@ func (c *Closer) round(ctx context.Context, token int64, fresh bool) error {
 		}
 		return nil
 	}
-	if restored, err := c.restore(ctx, token, n, meta, wm); err != nil || restored {
+	if kr.offsetsErr != nil {
+		return metrics.Failed(metrics.Kafka, kr.offsetsErr)
+	}
+	if restored, err := c.restore(ctx, token, n, meta, wm, kr.first, kr.end); err != nil || restored {
 		return err // a restored round starts again from the new meta
 	}
 	closed, err := c.store.CloseThrough(ctx, token, n, meta.ClosedThrough, through, wm, func(ws []state.ClosedWindow) ([]int64, error) {
@@ -261,11 +303,8 @@ func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, er
 // their keys: the windows are marked closed with exactly their values
 // (state's RestoreClosed), so that no key is ever written with a second,
 // different value. It reports whether it restored anything.
-func (c *Closer) restore(ctx context.Context, token int64, n int, meta state.Meta, wm int64) (bool, error) {
-	first, end, err := c.parts.OutputOffsets(ctx)
-	if err != nil {
-		return false, metrics.Failed(metrics.Kafka, err)
-	}
+// first and end are the output topic's offsets, read with the round.
+func (c *Closer) restore(ctx context.Context, token int64, n int, meta state.Meta, wm int64, first, end []int64) (bool, error) {
 	from := meta.Output
 	if from == nil {
 		// Redis lost the pipeline's meta (or it predates the record): a

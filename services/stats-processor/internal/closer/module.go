@@ -2,6 +2,7 @@ package closer
 
 import (
 	"log/slog"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -20,6 +21,10 @@ var Module = fx.Module("closer",
 
 func provide(lc fx.Lifecycle, opts Options, et eventtime.Config, store Store, t *topics.Topics, m *metrics.Metrics, log *slog.Logger) *Closer {
 	w := t.Writer(t.Config().OutputTopic)
+	// A close writes all its records in one call, and kafka-go puts every
+	// record of a call to one partition into one batch whatever the
+	// timeout: waiting for more would only delay the window's results.
+	w.BatchTimeout = 50 * time.Microsecond
 	lc.Append(fx.StopHook(w.Close))
 	return New(et, store, t, w, m, log, opts)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"strconv"
 	"time"
 
@@ -131,20 +130,23 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 
 	// A fetch that fails on the connection (kafka-go then closes it, or
 	// finds the responses out of step: "multiple Read calls return no data
-	// or error") loses nothing counted: every record is counted whole or not
-	// at all, and w.offset is the next one to read. The worker dials again
-	// and goes on from there, keeping its counts, without a round trip
-	// through Redis; only when that fails too does it save and start over.
-	var redialed time.Time
+	// or error", which kafka-go v0.4.51 causes every few seconds on a busy
+	// partition read at its end, by leaving part of a response unread)
+	// loses nothing counted: every record is counted whole or not at all,
+	// and w.offset is the next one to read. The worker dials again and goes
+	// on from there, keeping its counts, without a round trip through
+	// Redis; when the new connection fails before reading anything, it
+	// saves and starts over (with a backoff).
+	redialedAt := int64(-1) // w.offset at the last redial
 	for {
 		if ctx.Err() != nil {
 			return w.saves > 0, w.finalSave()
 		}
 		if err := w.fetch(conn); err != nil {
 			err = metrics.Failed(metrics.Kafka, err)
-			if time.Since(redialed) >= time.Second && !errors.Is(err, ErrOffsetBeyondEnd) {
-				redialed = time.Now()
-				c.metrics.CountErrors(err)
+			if w.offset != redialedAt && !errors.Is(err, ErrOffsetBeyondEnd) {
+				redialedAt = w.offset
+				c.metrics.FetchRedials.Inc()
 				c.log.Debug("fetch failed; dialing the partition's leader again", "partition", partition, "offset", w.offset, "error", err)
 				conn.Close()
 				if conn, err = w.redial(ctx); err == nil {
@@ -171,7 +173,9 @@ func (w *worker) redial(ctx context.Context) (*kafka.Conn, error) {
 	if err != nil {
 		return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, w.partition, err))
 	}
-	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
+	// No check of the offset (two requests): the next fetch reports one
+	// out of range.
+	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
 		conn.Close()
 		return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, w.partition, w.offset, err))
 	}
@@ -213,8 +217,14 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 			wait = min(wait, max(until, 10*time.Millisecond))
 		}
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(wait))
-	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.cfg.FetchMaxBytes})
+	// The broker holds the fetch for at most wait (MaxWait, sent as it is);
+	// the connection's deadline is only a guard against a broker that does
+	// not answer. Left to derive the wait from the deadline, kafka-go takes
+	// a response that arrives just after it as a timeout and may leave the
+	// rest of it unread on the connection, whose next response is then out
+	// of step ("multiple Read calls return no data or error").
+	_ = conn.SetReadDeadline(time.Now().Add(wait + fetchGuard))
+	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.cfg.FetchMaxBytes, MaxWait: wait})
 	defer conn.SetReadDeadline(time.Time{})
 	hw := batch.HighWaterMark()
 	// One deadline for the whole batch: setting it per message costs a clock
@@ -245,13 +255,14 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 	}
 }
 
+// fetchGuard is how long past its wait a fetch may go unanswered before
+// the connection counts as broken.
+const fetchGuard = 10 * time.Second
+
 func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
-	var netErr net.Error
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, kafka.RequestTimedOut):
-		return nil
-	case errors.As(err, &netErr) && netErr.Timeout():
-		return nil // no data within the wait
+		return nil // the end of the batch; kafka-go's word for an empty one
 	case errors.Is(err, kafka.OffsetOutOfRange):
 		first, _, oerr := readOffsets(conn)
 		if oerr != nil {

@@ -17,14 +17,18 @@ import (
 // windows, records and the watermark; both count dependency errors through
 // CountErrors.
 type Metrics struct {
-	Events          *prometheus.CounterVec
-	eventsByType    [model.NumVehicleTypes]prometheus.Counter
-	Late            prometheus.Counter
-	DeadLetters     prometheus.Counter
-	WindowsClosed   prometheus.Counter
-	RecordsWritten  prometheus.Counter
-	Checkpoint      prometheus.Histogram
-	Fenced          prometheus.Counter
+	Events         *prometheus.CounterVec
+	eventsByType   [model.NumVehicleTypes]prometheus.Counter
+	Late           prometheus.Counter
+	DeadLetters    prometheus.Counter
+	WindowsClosed  prometheus.Counter
+	RecordsWritten prometheus.Counter
+	Checkpoint     prometheus.Histogram
+	Fenced         prometheus.Counter
+	// FetchRedials counts fetch connections dialed again after kafka-go
+	// found them out of step (a known kafka-go flaw with fetches at the
+	// log end); nothing is lost or read twice.
+	FetchRedials    prometheus.Counter
 	WatermarkLag    prometheus.Gauge
 	Watermark       prometheus.Gauge
 	ConsumerLag     *prometheus.GaugeVec
@@ -60,6 +64,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "VehicleStatistics records written to the output topic by this instance."}),
 		Checkpoint: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "checkpoint_duration_seconds",
 			Help: "Time to save one partition's state to Redis.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}),
+		FetchRedials: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "fetch_redials_total",
+			Help: "Fetch connections dialed again after a broken or out-of-step response; the partition goes on where it was."}),
 		Fenced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "checkpoints_fenced_total",
 			Help: "Checkpoints rejected because the partition moved on (rebalance) or its window closed; the partition was replayed."}),
 		WatermarkLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "watermark_lag_seconds",
@@ -86,7 +92,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
-		m.Fenced, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd} {
+		m.Fenced, m.FetchRedials, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

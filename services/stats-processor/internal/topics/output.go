@@ -17,18 +17,40 @@ func (t *Topics) OutputEnd(ctx context.Context) ([]int64, error) {
 	return end, err
 }
 
-// OutputOffsets returns the first and the end offsets of each partition of
-// the output topic, in partition order.
-func (t *Topics) OutputOffsets(ctx context.Context) (first, end []int64, err error) {
+// outputPartitionsTTL is how long the output topic's partition count is
+// kept before it is read again: the closer reads the output's offsets on
+// each close, and one request fewer is a millisecond sooner on the topic.
+const outputPartitionsTTL = 10 * time.Second
+
+// outputPartitions returns the output topic's partition count, read from
+// the brokers at most every outputPartitionsTTL.
+func (t *Topics) outputPartitions(ctx context.Context) (int, error) {
+	t.outMu.Lock()
+	defer t.outMu.Unlock()
+	if t.outParts > 0 && time.Since(t.outReadAt) < outputPartitionsTTL {
+		return t.outParts, nil
+	}
 	out := t.cfg.OutputTopic
 	md, err := t.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{out}})
 	if err != nil {
-		return nil, nil, fmt.Errorf("metadata of %s: %w", out, err)
+		return 0, fmt.Errorf("metadata of %s: %w", out, err)
 	}
-	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		return nil, nil, fmt.Errorf("metadata of %s: %v", out, md.Topics)
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0 {
+		return 0, fmt.Errorf("metadata of %s: %v", out, md.Topics)
 	}
-	n := len(md.Topics[0].Partitions)
+	t.outParts, t.outReadAt = len(md.Topics[0].Partitions), time.Now()
+	return t.outParts, nil
+}
+
+// OutputOffsets returns the first and the end offsets of each partition of
+// the output topic, in partition order (one request, with the partition
+// count known).
+func (t *Topics) OutputOffsets(ctx context.Context) (first, end []int64, err error) {
+	out := t.cfg.OutputTopic
+	n, err := t.outputPartitions(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	reqs := make([]kafka.OffsetRequest, 0, 2*n)
 	for p := range n {
 		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
@@ -49,6 +71,9 @@ func (t *Topics) OutputOffsets(ctx context.Context) (first, end []int64, err err
 		}
 	}
 	if got != n {
+		t.outMu.Lock()
+		t.outParts = 0 // read the count again next time
+		t.outMu.Unlock()
 		return nil, nil, fmt.Errorf("offsets of %s: %d of %d partitions answered", out, got, n)
 	}
 	return first, end, nil

@@ -25,6 +25,10 @@ type Topics struct {
 
 	metaMu   sync.Mutex
 	metaConn *kafka.Conn // Refresh's own connection, nil until needed
+
+	outMu     sync.Mutex
+	outParts  int       // the output topic's partition count, 0 until read
+	outReadAt time.Time // when outParts was read
 }
 
 // New returns the topics of cfg. The dialer opens connections the processor
