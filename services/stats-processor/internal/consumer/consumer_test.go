@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
 )
 
@@ -108,3 +110,71 @@ func TestBackoffResets(t *testing.T) {
 		t.Fatalf("after a reset the wait is %s, want at most the shortest (200ms)", w)
 	}
 }
+
+// recordingStore keeps the checkpoints a worker saves (a unit test's stand-in
+// for Redis: the decisions under test are the worker's, not the store's).
+type recordingStore struct{ saves []state.Checkpoint }
+
+func (s *recordingStore) Load(context.Context, int) (state.PartitionState, error) {
+	return state.PartitionState{}, nil
+}
+
+func (s *recordingStore) Save(_ context.Context, cp state.Checkpoint) (int64, error) {
+	s.saves = append(s.saves, cp)
+	return eventtime.NoWatermark, nil
+}
+
+// When a worker saves and when it wakes the closers, on an injected clock:
+// a live (caught-up) partition saves at once when its watermark passes a
+// window's end and wakes the closers; one catching up saves only on the
+// interval and wakes no one for a crossing; turning idle saves and wakes.
+func TestSaveAndWakeDecisions(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	wakes := 0
+	store := &recordingStore{}
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	et := eventtime.DefaultConfig() // 20 s windows, no out-of-orderness
+	et.Watermark.IdleTimeout = 30 * time.Second
+	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), et, store, m, slog.Default(), Options{
+		CheckpointInterval: time.Second,
+		Now:                func() time.Time { return now },
+		OnProgress:         func() { wakes++ },
+		Side:               discardSink{},
+	})
+	w := &worker{c: c, et: eventtime.NewPartition(et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
+		lag: m.ConsumerLag.WithLabelValues("0"), lastAct: now.UnixMilli()}
+	windowStart := now.Add(-time.Hour).Truncate(20 * time.Second).UnixMilli()
+	step := func(name string, eventTime int64, offset, highWater int64, advance time.Duration, wantSaves, wantWakes int) {
+		t.Helper()
+		now = now.Add(advance)
+		if eventTime != 0 {
+			w.et.Add(eventTime, model.Car)
+			w.offset, w.dirty, w.lastAct = offset, true, now.UnixMilli()
+		}
+		w.highWater = highWater
+		if err := w.maybeSave(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(store.saves) != wantSaves || wakes != wantWakes {
+			t.Fatalf("%s: %d saves and %d wakes, want %d and %d", name, len(store.saves), wakes, wantSaves, wantWakes)
+		}
+	}
+	step("first batch, catching up: saved at once, no wake", windowStart+1000, 1, 100, 0, 1, 0)
+	step("catching up, inside the window, interval not due", windowStart+5000, 2, 100, 100*time.Millisecond, 1, 0)
+	step("catching up, crossing the window's end, interval not due", windowStart+21_000, 3, 100, 100*time.Millisecond, 1, 0)
+	step("catching up, interval due: saved, no wake", windowStart+22_000, 4, 100, time.Second, 2, 0)
+	step("caught up, inside the next window", windowStart+25_000, 100, 100, 100*time.Millisecond, 2, 0)
+	step("caught up, crossing the next window's end: saved at once and woken", windowStart+41_000, 101, 101, 100*time.Millisecond, 3, 1)
+	step("caught up, no news, interval due: nothing", 0, 101, 101, time.Second, 3, 1)
+	step("no record for the idle timeout: saved idle and woken", 0, 101, 101, 30*time.Second, 4, 2)
+	if store.saves[3].IdleFor <= 0 {
+		t.Errorf("the idle save has no idle lease: %+v", store.saves[3])
+	}
+}
+
+type discardSink struct{}
+
+func (discardSink) WriteMessages(context.Context, ...kafka.Message) error { return nil }

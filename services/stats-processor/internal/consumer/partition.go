@@ -211,7 +211,7 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 	// idle, so idleness (and the closing of the last windows) is not delayed
 	// by a long fetch.
 	wait := c.cfg.FetchMaxWait
-	if w.highWater >= 0 && w.offset >= w.highWater {
+	if w.caughtUp() {
 		until := time.Duration(w.lastAct+c.et.Watermark.IdleTimeout.Milliseconds()-c.opts.Now().UnixMilli()) * time.Millisecond
 		if until > 0 {
 			wait = min(wait, max(until, 10*time.Millisecond))
@@ -375,12 +375,15 @@ func (w *worker) maybeSave(ctx context.Context) error {
 	// window can close as soon as every partition did so. While catching
 	// up, windows end every few thousand events; the interval then bounds
 	// the saves.
-	caughtUp := w.highWater >= 0 && w.offset >= w.highWater
-	if (due && news) || idle != w.idleSaved || (caughtUp && w.crossedWindow()) || len(w.pending) >= 10_000 {
+	if (due && news) || idle != w.idleSaved || (w.caughtUp() && w.crossedWindow()) || len(w.pending) >= 10_000 {
 		return w.save(ctx, idle)
 	}
 	return nil
 }
+
+// caughtUp reports whether the partition has read everything up to the
+// last fetch's high-water mark: it is live.
+func (w *worker) caughtUp() bool { return w.highWater >= 0 && w.offset >= w.highWater }
 
 // crossedWindow reports whether the partition's watermark passed the end of
 // a window since the last save.
@@ -392,7 +395,7 @@ func (w *worker) crossedWindow() bool {
 }
 
 func (w *worker) idle(now time.Time) bool {
-	return eventtime.IsIdle(w.highWater >= 0 && w.offset >= w.highWater, w.lastAct, now.UnixMilli(), w.c.et.Watermark.IdleTimeout)
+	return eventtime.IsIdle(w.caughtUp(), w.lastAct, now.UnixMilli(), w.c.et.Watermark.IdleTimeout)
 }
 
 func (w *worker) finalSave() error {
@@ -444,7 +447,13 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	w.expected = w.offset
 	w.dirty = false
 	w.saves++
-	if idle != w.idleSaved || w.crossedWindow() {
+	// Wake the closers when this save may close windows now: an idle
+	// change, or a live partition crossing a window's end. A partition
+	// catching up crosses window ends at every save; there the closers'
+	// tick is soon enough, and a wake per save would have them read every
+	// partition's status hundreds of times a second (seen at 240
+	// partitions).
+	if idle != w.idleSaved || (w.caughtUp() && w.crossedWindow()) {
 		c.opts.OnProgress()
 	}
 	w.savedMax = w.et.MaxEventTime()
