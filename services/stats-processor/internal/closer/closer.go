@@ -29,6 +29,7 @@ import (
 type Store interface {
 	Statuses(ctx context.Context, partitions int) ([]state.PartitionStatus, int64, error)
 	ReadMeta(ctx context.Context) (state.Meta, error)
+	ReadMetaAndClock(ctx context.Context) (state.Meta, int64, error)
 	SetWatermark(ctx context.Context, watermark int64, partitions int) error
 	CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64, emit func([]state.ClosedWindow) ([]int64, error)) ([]state.ClosedWindow, error)
 	RestoreClosed(ctx context.Context, token int64, partitions int, windows []state.ClosedWindow, through, watermark int64, outputEnd []int64) error
@@ -164,20 +165,18 @@ func (c *Closer) Run(ctx context.Context) {
 	}
 }
 
-// kafkaReads are the Kafka requests of a round, made while the Redis ones
-// run: the input's partition count and, for the lease holder, the output
-// topic's offsets (restore's starting point).
+// kafkaReads are the Kafka requests of the holder's round, made while the
+// Redis ones run: the input's partition count and the output topic's
+// offsets (restore's starting point).
 type kafkaReads struct {
 	refreshErr error // the partition count could not be read
 	first, end []int64
 	offsetsErr error
 }
 
-func (c *Closer) readKafka(ctx context.Context, holder bool) (r kafkaReads) {
+func (c *Closer) readKafka(ctx context.Context) (r kafkaReads) {
 	var wg sync.WaitGroup
-	if holder {
-		wg.Go(func() { r.first, r.end, r.offsetsErr = c.parts.OutputOffsets(ctx) })
-	}
+	wg.Go(func() { r.first, r.end, r.offsetsErr = c.parts.OutputOffsets(ctx) })
 	if r.refreshErr = c.parts.Refresh(ctx); r.refreshErr != nil {
 		c.metrics.CountErrors(metrics.Failed(metrics.Kafka, r.refreshErr))
 		c.log.Debug("refresh partition count", "error", r.refreshErr)
@@ -186,39 +185,41 @@ func (c *Closer) readKafka(ctx context.Context, holder bool) (r kafkaReads) {
 	return r
 }
 
-// round computes the pipeline watermark from the saved partition states
-// and Redis's clock and, when holding the lease (token != 0) with a fresh
-// partition count (refresh, and the brokers answered), closes every window
-// it passed (state's CloseThrough: seal, emit the records and wait for the
+// round is one look at the pipeline: the lease holder's (token != 0) lead,
+// anyone else's follow.
+func (c *Closer) round(ctx context.Context, token int64, refresh bool) error {
+	if token == 0 {
+		return c.follow(ctx, refresh)
+	}
+	return c.lead(ctx, token)
+}
+
+// lead is the lease holder's round: it computes the pipeline watermark from
+// every partition's saved state and Redis's clock, records it, and, with a
+// partition count read from the brokers this round, closes every window it
+// passed (state's CloseThrough: seal, emit the records and wait for the
 // acks, mark closed, drop). Its Kafka reads run beside its Redis reads: a
 // round that closes takes a handful of round trips one after the other.
-func (c *Closer) round(ctx context.Context, token int64, refresh bool) error {
+func (c *Closer) lead(ctx context.Context, token int64) error {
 	var kr kafkaReads
 	var wg sync.WaitGroup
-	if refresh {
-		wg.Go(func() { kr = c.readKafka(ctx, token != 0) })
-	}
+	wg.Go(func() { kr = c.readKafka(ctx) })
 	defer wg.Wait()
-	var meta state.Meta
-	if token != 0 {
-		var err error
-		if meta, err = c.store.ReadMeta(ctx); err != nil {
-			return metrics.Failed(metrics.Redis, err)
-		}
+	meta, err := c.store.ReadMeta(ctx)
+	if err != nil {
+		return metrics.Failed(metrics.Redis, err)
 	}
 	// Partitions never go away: a count below the one recorded comes from a
 	// broker whose metadata lags.
 	n := max(c.parts.Partitions(), meta.Partitions)
 	var sts []state.PartitionStatus
 	var now int64
-	var err error
 	if n > 0 {
 		if sts, now, err = c.store.Statuses(ctx, n); err != nil {
 			return metrics.Failed(metrics.Redis, err)
 		}
 	}
 	wg.Wait()
-	fresh := refresh && kr.refreshErr == nil
 	if m := max(c.parts.Partitions(), meta.Partitions); m > n {
 		// The refresh found partitions added to the topic: their (empty)
 		// statuses hold the watermark.
@@ -242,8 +243,8 @@ func (c *Closer) round(ctx context.Context, token int64, refresh bool) error {
 		c.metrics.Watermark.Set(float64(wm) / 1000)
 		c.metrics.WatermarkLag.Set(float64(now-wm) / 1000)
 	}
-	if token == 0 || !fresh {
-		return nil
+	if kr.refreshErr != nil {
+		return nil // no window closes on a partition count that may be stale
 	}
 	through := eventtime.ClosedThrough(wm, c.et.Window.Size)
 	if through == eventtime.NoWatermark || through <= meta.ClosedThrough {
@@ -294,6 +295,30 @@ func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, er
 		return nil, metrics.Failed(metrics.Kafka, err)
 	}
 	return end, nil
+}
+
+// follow is the round of an instance that does not hold the lease: it
+// reports the pipeline watermark the holder recorded last, with its lag on
+// Redis's clock, from one round trip. Reading every partition's status
+// here too would cost each instance a call per partition per round for a
+// figure the holder has already computed (at 100 instances and 1,000
+// partitions, 400,000 calls a second).
+func (c *Closer) follow(ctx context.Context, refresh bool) error {
+	if refresh {
+		if err := c.parts.Refresh(ctx); err != nil {
+			c.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
+			c.log.Debug("refresh partition count", "error", err)
+		}
+	}
+	meta, now, err := c.store.ReadMetaAndClock(ctx)
+	if err != nil {
+		return metrics.Failed(metrics.Redis, err)
+	}
+	if meta.Watermark != eventtime.NoWatermark {
+		c.metrics.Watermark.Set(float64(meta.Watermark) / 1000)
+		c.metrics.WatermarkLag.Set(float64(now-meta.Watermark) / 1000)
+	}
+	return nil
 }
 
 // restore runs before a close: when the output topic holds records beyond

@@ -428,6 +428,34 @@ func (s *RedisStore) ReadMeta(ctx context.Context) (Meta, error) {
 	if err != nil {
 		return Meta{}, fmt.Errorf("read meta: %w", err)
 	}
+	return parseMeta(m)
+}
+
+// ReadMetaAndClock reads the pipeline's state and Redis's clock (epoch ms,
+// on the node of the pipeline's keys) in one round trip: what an instance
+// that does not hold the closer lease needs to report the pipeline
+// watermark the holder recorded and its lag.
+func (s *RedisStore) ReadMetaAndClock(ctx context.Context) (Meta, int64, error) {
+	var all *redis.MapStringStringCmd
+	var clock *redis.Cmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, s.keys.Meta())
+		clock = clockScript.Eval(ctx, p, []string{s.keys.Meta()})
+		return nil
+	})
+	if err != nil {
+		return Meta{}, 0, fmt.Errorf("read meta and clock: %w", err)
+	}
+	now, err := clock.Int64()
+	if err != nil {
+		return Meta{}, 0, fmt.Errorf("read Redis's clock: %w", err)
+	}
+	meta, err := parseMeta(all.Val())
+	return meta, now, err
+}
+
+func parseMeta(m map[string]string) (Meta, error) {
+	var err error
 	var meta Meta
 	c, ok := m["closed"]
 	if meta.ClosedThrough, err = parseOptInt(c, ok, NoWatermark); err != nil {

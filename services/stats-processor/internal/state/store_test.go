@@ -142,6 +142,12 @@ func testCloseAndRead(t *testing.T, s *state.RedisStore) {
 	if err != nil || meta.ClosedThrough != 40_000 || meta.Watermark != 44_999 || meta.Partitions != 3 || fmt.Sprint(meta.Output) != "[7]" {
 		t.Fatalf("meta %+v, %v", meta, err)
 	}
+	// What an instance without the lease reads: the same meta, and Redis's
+	// clock (this machine's, give or take).
+	followed, now, err := s.ReadMetaAndClock(ctx)
+	if err != nil || fmt.Sprint(followed) != fmt.Sprint(meta) || time.Since(time.UnixMilli(now)).Abs() > time.Minute {
+		t.Fatalf("meta and clock: %+v at %d, %v; want %+v near %d", followed, now, err, meta, time.Now().UnixMilli())
+	}
 	ws, err := s.ClosedWindows(ctx, -1<<50, 1<<50, 10)
 	if err != nil || len(ws) != 2 || ws[0].Start != 20_000 || ws[0].Counts != counts(10) || ws[1].Counts != counts(2, 4) {
 		t.Fatalf("closed windows %+v, %v", ws, err)
