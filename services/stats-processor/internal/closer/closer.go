@@ -143,10 +143,11 @@ func (c *Closer) Run(ctx context.Context) {
 		} else {
 			c.metrics.LastCloseLeader.Set(0)
 		}
-		// The holder learns the partition count every round, so that a
-		// partition added to the topic holds the watermark (it has nothing
-		// saved yet) before any window closes without it.
-		refresh := token != 0 || time.Since(lastRefresh) > 10*time.Second || c.parts.Partitions() == 0
+		// The holder reads the partition count from a broker in every
+		// round that closes a window, so that a partition added to the
+		// topic holds the watermark (it has nothing saved yet) before any
+		// window closes without it; otherwise every 10 s, for /stats.
+		refresh := time.Since(lastRefresh) > 10*time.Second || c.parts.Partitions() == 0
 		if refresh {
 			lastRefresh = time.Now()
 		}
@@ -165,9 +166,9 @@ func (c *Closer) Run(ctx context.Context) {
 	}
 }
 
-// kafkaReads are the Kafka requests of the holder's round, made while the
-// Redis ones run: the input's partition count and the output topic's
-// offsets (restore's starting point).
+// kafkaReads are the Kafka requests of a closing round, made side by side:
+// the input's partition count and the output topic's offsets (restore's
+// starting point).
 type kafkaReads struct {
 	refreshErr error // the partition count could not be read
 	first, end []int64
@@ -177,74 +178,78 @@ type kafkaReads struct {
 func (c *Closer) readKafka(ctx context.Context) (r kafkaReads) {
 	var wg sync.WaitGroup
 	wg.Go(func() { r.first, r.end, r.offsetsErr = c.parts.OutputOffsets(ctx) })
-	if r.refreshErr = c.parts.Refresh(ctx); r.refreshErr != nil {
-		c.metrics.CountErrors(metrics.Failed(metrics.Kafka, r.refreshErr))
-		c.log.Debug("refresh partition count", "error", r.refreshErr)
-	}
+	r.refreshErr = c.refresh(ctx)
 	wg.Wait()
 	return r
 }
 
+// refresh reads the input's partition count from the brokers.
+func (c *Closer) refresh(ctx context.Context) error {
+	err := c.parts.Refresh(ctx)
+	if err != nil {
+		c.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
+		c.log.Debug("refresh partition count", "error", err)
+	}
+	return err
+}
+
 // round is one look at the pipeline: the lease holder's (token != 0) lead,
-// anyone else's follow.
+// anyone else's follow. refresh asks for the input's partition count to be
+// read again (every 10 s, for /stats).
 func (c *Closer) round(ctx context.Context, token int64, refresh bool) error {
 	if token == 0 {
 		return c.follow(ctx, refresh)
 	}
-	return c.lead(ctx, token)
+	return c.lead(ctx, token, refresh)
 }
 
-// lead is the lease holder's round: it computes the pipeline watermark from
-// every partition's saved state and Redis's clock, records it, and, with a
-// partition count read from the brokers this round, closes every window it
-// passed (state's CloseThrough: seal, emit the records and wait for the
-// acks, mark closed, drop). Its Kafka reads run beside its Redis reads: a
-// round that closes takes a handful of round trips one after the other.
-func (c *Closer) lead(ctx context.Context, token int64) error {
-	var kr kafkaReads
-	var wg sync.WaitGroup
-	wg.Go(func() { kr = c.readKafka(ctx) })
-	defer wg.Wait()
-	meta, err := c.store.ReadMeta(ctx)
-	if err != nil {
-		return metrics.Failed(metrics.Redis, err)
+// watermark reads meta and every partition's status (n of them, at least
+// the count meta recorded: partitions never go away, and a lower count
+// comes from a broker whose metadata lags) and computes the pipeline
+// watermark on Redis's clock.
+func (c *Closer) watermark(ctx context.Context, n int) (meta state.Meta, wm int64, parts int, err error) {
+	if meta, err = c.store.ReadMeta(ctx); err != nil {
+		return meta, 0, 0, metrics.Failed(metrics.Redis, err)
 	}
-	// Partitions never go away: a count below the one recorded comes from a
-	// broker whose metadata lags.
-	n := max(c.parts.Partitions(), meta.Partitions)
-	var sts []state.PartitionStatus
-	var now int64
-	if n > 0 {
-		if sts, now, err = c.store.Statuses(ctx, n); err != nil {
-			return metrics.Failed(metrics.Redis, err)
-		}
-	}
-	wg.Wait()
-	if m := max(c.parts.Partitions(), meta.Partitions); m > n {
-		// The refresh found partitions added to the topic: their (empty)
-		// statuses hold the watermark.
-		n = m
-		if sts, now, err = c.store.Statuses(ctx, n); err != nil {
-			return metrics.Failed(metrics.Redis, err)
-		}
-	}
+	n = max(n, meta.Partitions)
 	if n == 0 {
-		return nil
+		return meta, eventtime.NoWatermark, 0, nil
 	}
-	parts := make([]eventtime.PartitionStatus, n)
+	sts, now, err := c.store.Statuses(ctx, n)
+	if err != nil {
+		return meta, 0, 0, metrics.Failed(metrics.Redis, err)
+	}
+	ps := make([]eventtime.PartitionStatus, n)
 	for i, s := range sts {
-		parts[i] = eventtime.PartitionStatus{
+		ps[i] = eventtime.PartitionStatus{
 			Watermark: eventtime.WatermarkOf(s.MaxEventTime, c.et.Watermark.MaxOutOfOrderness),
 			Idle:      s.Idle,
 		}
 	}
-	wm := eventtime.PipelineWatermark(parts, now, c.et)
+	wm = eventtime.PipelineWatermark(ps, now, c.et)
 	if wm != eventtime.NoWatermark {
 		c.metrics.Watermark.Set(float64(wm) / 1000)
 		c.metrics.WatermarkLag.Set(float64(now-wm) / 1000)
 	}
-	if kr.refreshErr != nil {
-		return nil // no window closes on a partition count that may be stale
+	return meta, wm, n, nil
+}
+
+// lead is the lease holder's round. It computes the pipeline watermark from
+// Redis (two round trips) and records it; most rounds end there. When a
+// window's end is passed it reads, side by side, the input's partition
+// count from a broker and the output topic's offsets; a count that grew
+// means partitions were added, whose (empty) statuses hold the watermark,
+// so it is computed again with them. Then it closes every window the
+// watermark passed (state's CloseThrough: seal, emit the records and wait
+// for the acks, mark closed, drop). Nothing closes on a partition count
+// that could not be read this round.
+func (c *Closer) lead(ctx context.Context, token int64, refresh bool) error {
+	if refresh {
+		_ = c.refresh(ctx) // for /stats, and at the first round to learn the count at all
+	}
+	meta, wm, n, err := c.watermark(ctx, c.parts.Partitions())
+	if err != nil || n == 0 {
+		return err
 	}
 	through := eventtime.ClosedThrough(wm, c.et.Window.Size)
 	if through == eventtime.NoWatermark || through <= meta.ClosedThrough {
@@ -252,6 +257,18 @@ func (c *Closer) lead(ctx context.Context, token int64) error {
 			return metrics.Failed(metrics.Redis, c.store.SetWatermark(ctx, wm, n))
 		}
 		return nil
+	}
+	kr := c.readKafka(ctx)
+	if kr.refreshErr != nil {
+		return nil // counted and logged by refresh; the next round tries again
+	}
+	if m := c.parts.Partitions(); m > n {
+		if meta, wm, n, err = c.watermark(ctx, m); err != nil {
+			return err
+		}
+		if through = eventtime.ClosedThrough(wm, c.et.Window.Size); through == eventtime.NoWatermark || through <= meta.ClosedThrough {
+			return nil
+		}
 	}
 	if kr.offsetsErr != nil {
 		return metrics.Failed(metrics.Kafka, kr.offsetsErr)
@@ -305,10 +322,7 @@ func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, er
 // partitions, 400,000 calls a second).
 func (c *Closer) follow(ctx context.Context, refresh bool) error {
 	if refresh {
-		if err := c.parts.Refresh(ctx); err != nil {
-			c.metrics.CountErrors(metrics.Failed(metrics.Kafka, err))
-			c.log.Debug("refresh partition count", "error", err)
-		}
+		_ = c.refresh(ctx)
 	}
 	meta, now, err := c.store.ReadMetaAndClock(ctx)
 	if err != nil {
