@@ -77,6 +77,8 @@ type Consumer struct {
 
 	beyondMu sync.Mutex
 	beyond   map[int]beyondEnd // partitions whose saved offset is beyond the log end
+
+	leaders leaders // the input partitions' leaders, for the workers' dials
 }
 
 // beyondEnd is a saved offset found beyond its partition's log end.
@@ -103,6 +105,7 @@ func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metr
 		opts.OnProgress = func() {}
 	}
 	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(), commits: map[int]int64{}, beyond: map[int]beyondEnd{}}
+	c.leaders.lookup = c.lookupPartitions
 	if opts.Side == nil {
 		w := t.Writer("")
 		opts.Side = w

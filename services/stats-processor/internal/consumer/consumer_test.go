@@ -178,3 +178,41 @@ func TestSaveAndWakeDecisions(t *testing.T) {
 type discardSink struct{}
 
 func (discardSink) WriteMessages(context.Context, ...kafka.Message) error { return nil }
+
+// The leaders are looked up once for every worker, again only when a dial
+// with them failed (and not again when another worker already did), and
+// after forget.
+func TestLeadersLookedUpOnce(t *testing.T) {
+	lookups := 0
+	l := leaders{lookup: func(context.Context) ([]kafka.Partition, error) {
+		lookups++
+		return []kafka.Partition{{ID: 0, Leader: kafka.Broker{Host: "a", Port: lookups}}, {ID: 1}}, nil
+	}}
+	ctx := context.Background()
+	p0, gen, err := l.get(ctx, 0, -1)
+	if err != nil || p0.Leader.Port != 1 {
+		t.Fatalf("first get: %+v, %v", p0, err)
+	}
+	for range 5 {
+		if _, _, err := l.get(ctx, 1, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lookups != 1 {
+		t.Fatalf("%d lookups for 6 gets, want 1", lookups)
+	}
+	// A dial with generation gen failed: look up again, once.
+	if p0, _, _ = l.get(ctx, 0, gen); p0.Leader.Port != 2 || lookups != 2 {
+		t.Fatalf("after a failed dial: leader %+v, %d lookups; want the new one and 2", p0.Leader, lookups)
+	}
+	if _, _, _ = l.get(ctx, 1, gen); lookups != 2 {
+		t.Fatalf("a second worker whose dial failed with the same old generation looked up again (%d lookups)", lookups)
+	}
+	l.forget()
+	if _, _, _ = l.get(ctx, 1, -1); lookups != 3 {
+		t.Fatalf("after forget: %d lookups, want 3", lookups)
+	}
+	if _, _, err := l.get(ctx, 7, -1); err == nil || lookups != 4 {
+		t.Fatalf("an unknown partition: %v after %d lookups; want an error after looking up once more", err, lookups)
+	}
+}

@@ -89,7 +89,7 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 		w.expected, w.offset = st.Offset, st.Offset
 	}
 
-	conn, err := c.dialAnyLeader(ctx, partition)
+	conn, err := c.dialLeader(ctx, partition)
 	if err != nil {
 		return false, metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, partition, err))
 	}
@@ -143,6 +143,11 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 			return w.saves > 0, w.finalSave()
 		}
 		if err := w.fetch(conn); err != nil {
+			if kerr := kafka.Error(0); errors.As(err, &kerr) {
+				// The broker's answer (not leader any more, unknown
+				// partition, ...): the leaders are looked up again.
+				c.leaders.forget()
+			}
 			err = metrics.Failed(metrics.Kafka, err)
 			if w.offset != redialedAt && !errors.Is(err, ErrOffsetBeyondEnd) {
 				redialedAt = w.offset
@@ -169,7 +174,7 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 // offset to read; on failure it returns no connection.
 func (w *worker) redial(ctx context.Context) (*kafka.Conn, error) {
 	c := w.c
-	conn, err := c.dialAnyLeader(ctx, w.partition)
+	conn, err := c.dialLeader(ctx, w.partition)
 	if err != nil {
 		return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, w.partition, err))
 	}
@@ -180,17 +185,6 @@ func (w *worker) redial(ctx context.Context) (*kafka.Conn, error) {
 		return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, w.partition, w.offset, err))
 	}
 	return conn, nil
-}
-
-func (c *Consumer) dialAnyLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
-	var err error
-	for _, b := range c.topics.Brokers {
-		var conn *kafka.Conn
-		if conn, err = c.dialer.DialLeader(ctx, "tcp", b, c.topics.InputTopic, partition); err == nil {
-			return conn, nil
-		}
-	}
-	return nil, err
 }
 
 func readOffsets(conn *kafka.Conn) (first, last int64, err error) {
