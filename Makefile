@@ -99,3 +99,8 @@ test-kafka-compat: build ## the exact-count and kill -9 end-to-end tests against
 	VS_KAFKA_PORT=$$(( $${VS_KAFKA_PORT:-19092} + 100 )) VS_KAFKA_CONTROLLER_PORT=$$(( $${VS_KAFKA_CONTROLLER_PORT:-19093} + 100 )) \
 	VS_REDIS_PORT=$$(( $${VS_REDIS_PORT:-16379} + 100 )) \
 	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 15m -run '^(TestE2EExactCounts|TestE2EKillNine)$$' ./services/stats-processor/
+
+# A long run under faults (docs/soak.md): not part of make test.
+.PHONY: soak
+soak: build ## soak: producer at 5,000/s, 3 processors, SIGKILL every 2 min, Redis restart every 10 min; exact counts, resource slopes, charts (DURATION=30m, SOAK_FLAGS)
+	$(WITH_STACK) $(GO) run ./services/stats-processor/soak -duration $(or $(DURATION),30m) $(SOAK_FLAGS)

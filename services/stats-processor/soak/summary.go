@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// Series is one resource over the run, as the summary fits and the charts
+// draw it.
+type Series struct {
+	// Name is the column name; Label how the summary writes it.
+	Name, Label string
+	// Group says which chart it goes on.
+	Group string
+	get   func(*Sample) float64
+}
+
+// AllSeries lists the resources the summary judges, in summary order.
+func AllSeries() []Series {
+	var out []Series
+	for i := range Instances {
+		role := "killed in turn"
+		if i == 0 {
+			role = "never killed"
+		}
+		out = append(out,
+			Series{fmt.Sprintf("p%d_rss_bytes", i), fmt.Sprintf("processor %d (%s) RSS, bytes", i, role), "rss", func(s *Sample) float64 { return s.Instances[i].RSS }},
+			Series{fmt.Sprintf("p%d_heap_bytes", i), fmt.Sprintf("processor %d (%s) Go heap, bytes", i, role), "heap", func(s *Sample) float64 { return s.Instances[i].Heap }},
+			Series{fmt.Sprintf("p%d_goroutines", i), fmt.Sprintf("processor %d (%s) goroutines", i, role), "goroutines", func(s *Sample) float64 { return s.Instances[i].Goroutines }},
+			Series{fmt.Sprintf("p%d_open_fds", i), fmt.Sprintf("processor %d (%s) open fds", i, role), "fds", func(s *Sample) float64 { return s.Instances[i].OpenFDs }},
+		)
+	}
+	return append(out,
+		Series{"redis_used_memory_bytes", "Redis used_memory, bytes", "redis_memory", func(s *Sample) float64 { return s.RedisMemory }},
+		Series{"redis_keys", "Redis keys (DBSIZE)", "redis_keys", func(s *Sample) float64 { return s.RedisKeys }},
+		Series{"consumer_lag_records", "consumer lag, records", "consumer_lag", func(s *Sample) float64 { return s.ConsumerLag }},
+		Series{"watermark_lag_s", "watermark lag, s", "watermark_lag", func(s *Sample) float64 { return s.WatermarkLag }},
+	)
+}
+
+// Judged is one series' fit over the judged part of the run.
+type Judged struct {
+	Series Series
+	Fit    Fit
+	OK     bool
+}
+
+// JudgeTail fits every series over the samples from fraction of the run
+// on (the soak judges the last two thirds: fraction 1/3), so the warm-up
+// (caches filling, the first windows, Redis's AOF growing from nothing)
+// does not count as growth.
+func JudgeTail(samples []Sample, fraction float64) []Judged {
+	if len(samples) == 0 {
+		return nil
+	}
+	end := samples[len(samples)-1].Elapsed
+	from := end * fraction
+	var out []Judged
+	for _, se := range AllSeries() {
+		var xs, ys []float64
+		for i := range samples {
+			if samples[i].Elapsed < from {
+				continue
+			}
+			xs = append(xs, samples[i].Elapsed/3600)
+			ys = append(ys, se.get(&samples[i]))
+		}
+		f, ok := FitLine(xs, ys)
+		out = append(out, Judged{Series: se, Fit: f, OK: ok})
+	}
+	return out
+}
+
+// Peak is the largest value of a series, when it happened and the last
+// fault before it.
+type Peak struct {
+	Value   float64
+	Elapsed float64
+	After   string
+	// Since is how long after that fault, in seconds.
+	Since float64
+}
+
+// PeakOf finds the largest value of a series over all samples.
+func PeakOf(samples []Sample, get func(*Sample) float64) (Peak, bool) {
+	p := Peak{Value: math.Inf(-1)}
+	found := false
+	last, lastAt := "", 0.0
+	for i := range samples {
+		if samples[i].Event != "" {
+			last, lastAt = samples[i].Event, samples[i].Elapsed
+		}
+		v := get(&samples[i])
+		if math.IsNaN(v) || v <= p.Value {
+			continue
+		}
+		found = true
+		p = Peak{Value: v, Elapsed: samples[i].Elapsed, After: last, Since: samples[i].Elapsed - lastAt}
+	}
+	return p, found
+}
+
+// WriteResources writes the resource part of the summary: every series'
+// fit over the last two thirds, and the largest lags.
+func WriteResources(w io.Writer, samples []Sample) {
+	if len(samples) == 0 {
+		fmt.Fprintln(w, "no samples")
+		return
+	}
+	span := time.Duration(samples[len(samples)-1].Elapsed * float64(time.Second))
+	fmt.Fprintf(w, "resources over the last two thirds of %s (%d samples in all), least-squares slope per hour:\n", span.Round(time.Second), len(samples))
+	for _, j := range JudgeTail(samples, 1.0/3) {
+		if !j.OK {
+			fmt.Fprintf(w, "  %-48s %s\n", j.Series.Label, TooFew)
+			continue
+		}
+		fmt.Fprintf(w, "  %-48s %s\n", j.Series.Label, j.Fit)
+	}
+	for _, l := range []struct {
+		label string
+		unit  string
+		get   func(*Sample) float64
+	}{
+		{"largest consumer lag", "records", func(s *Sample) float64 { return s.ConsumerLag }},
+		{"largest watermark lag", "s", func(s *Sample) float64 { return s.WatermarkLag }},
+	} {
+		p, ok := PeakOf(samples, l.get)
+		if !ok {
+			fmt.Fprintf(w, "%s: no samples\n", l.label)
+			continue
+		}
+		after := "before any fault"
+		if p.After != "" {
+			after = fmt.Sprintf("%.0f s after %q", p.Since, p.After)
+		}
+		fmt.Fprintf(w, "%s: %s %s at %s, %s\n", l.label, human(p.Value, false), l.unit,
+			time.Duration(p.Elapsed*float64(time.Second)).Round(time.Second), after)
+	}
+}
+
+// Verdicts counts the series by verdict, for the one-line conclusion.
+func Verdicts(j []Judged) map[Verdict][]string {
+	out := map[Verdict][]string{}
+	for _, x := range j {
+		v := TooFew
+		if x.OK {
+			v = x.Fit.Verdict()
+		}
+		out[v] = append(out[v], x.Series.Name)
+	}
+	return out
+}
+
+// Conclusion is one line: which resources grew, or that none did.
+func Conclusion(j []Judged) string {
+	v := Verdicts(j)
+	var parts []string
+	for _, k := range []Verdict{Growing, Shrinking, TooFew} {
+		if len(v[k]) > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %s", k, strings.Join(v[k], ", ")))
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("all %d resources flat within noise over the last two thirds", len(j))
+	}
+	return fmt.Sprintf("%d of %d flat; %s", len(v[Flat]), len(j), strings.Join(parts, "; "))
+}
