@@ -61,6 +61,7 @@ func DrawCharts(samples []Sample, dir string) ([]string, error) {
 		p.X.Label.Text = "minutes since start"
 		p.Y.Label.Text = c.yLabel
 		p.Legend.Top = true
+		p.Legend.TextStyle.Font.Size = vg.Points(8)
 		p.Add(plotter.NewGrid())
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for i, name := range c.series {
@@ -109,6 +110,9 @@ func DrawCharts(samples []Sample, dir string) ([]string, error) {
 			hi = lo + 1
 		}
 		p.Y.Min, p.Y.Max = lo, hi*1.05
+		if len(c.series) > 1 {
+			p.Y.Max = hi * 1.35 // room for the legend
+		}
 		for k := range samples {
 			if samples[k].Event == "" {
 				continue

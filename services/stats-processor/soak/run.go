@@ -133,11 +133,23 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (ok bool, err error) {
 		return false, err
 	}
 
-	s.note("producer stopped")
+	s.note(ProducerStopped)
 	if err := producer.Stop(60 * time.Second); err != nil {
 		log.Error("producer did not stop cleanly", "err", err, "log", producer.Tail(10))
 	}
-	log.Info("producer stopped; reading the input back", "produced", s.produced())
+	// A processor killed just before the end comes back for the drain.
+	for _, sl := range s.slots {
+		select {
+		case <-sl.proc.Done():
+			if err := s.startSlot(ctx, sl); err != nil {
+				stopSampling()
+				<-samplerDone
+				return false, fmt.Errorf("restart %s: %w", sl.cfg.InstanceID, err)
+			}
+		default:
+		}
+	}
+	log.Info("producer stopped; reading the input back")
 	want, inputStats, err := s.expected(ctx)
 	if err != nil {
 		stopSampling()
@@ -261,6 +273,8 @@ func (s *soak) faultLoop(ctx context.Context) ([]string, error) {
 	var unexpected []string
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
+	// No fault in the last restart delay: the run ends with every
+	// instance up.
 	for time.Now().Before(end) {
 		select {
 		case <-ctx.Done():
@@ -287,7 +301,7 @@ func (s *soak) faultLoop(ctx context.Context) ([]string, error) {
 			default:
 			}
 		}
-		if s.c.KillEvery > 0 && !now.Before(nextKill) {
+		if s.c.KillEvery > 0 && !now.Before(nextKill) && now.Add(s.c.RestartAfter).Before(end) {
 			sl := s.slots[victim]
 			sl.killed, sl.downAt = true, now
 			sl.proc.Kill()
@@ -296,7 +310,7 @@ func (s *soak) faultLoop(ctx context.Context) ([]string, error) {
 			victim = 3 - victim // 1, 2, 1, 2: processor 0 lives through the run
 			nextKill = nextKill.Add(s.c.KillEvery)
 		}
-		if s.c.RedisEvery > 0 && !now.Before(nextRedis) {
+		if s.c.RedisEvery > 0 && !now.Before(nextRedis) && now.Add(s.c.RestartAfter).Before(end) {
 			nextRedis = nextRedis.Add(s.c.RedisEvery)
 			t0 := time.Now()
 			if err := s.stack("redis-stop"); err != nil {
@@ -603,7 +617,7 @@ func (s *soak) writeSummary(w io.Writer, rep CountReport, in inputStats, lateSee
 		fmt.Fprintf(w, "  %s\n", f)
 	}
 	for _, sl := range s.slots {
-		fmt.Fprintf(w, "%s: started %d times\n", sl.cfg.InstanceID, sl.starts)
+		fmt.Fprintf(w, "%s: started %d time(s)\n", sl.cfg.InstanceID, sl.starts)
 	}
 	fmt.Fprintf(w, "input: %d records read back, %d events counted by the oracle, %d late, %d bad\n", in.records, in.events-in.late, in.late, in.dead)
 	fmt.Fprintf(w, "output: %d records, %d keys expected, %d correct, %d byte-identical repeats (allowed after a crash)\n",

@@ -48,11 +48,28 @@ type Judged struct {
 	OK     bool
 }
 
-// JudgeTail fits every series over the samples from fraction of the run
-// on (the soak judges the last two thirds: fraction 1/3), so the warm-up
-// (caches filling, the first windows, Redis's AOF growing from nothing)
-// does not count as growth.
+// ProducerStopped is the event that ends the load phase: after it the
+// soak only waits for the last windows, so the watermark lag grows by
+// design (up to the idle timeout) and the resources fall.
+const ProducerStopped = "producer stopped"
+
+// LoadPhase is the samples up to the one that records ProducerStopped
+// (all of them when none does).
+func LoadPhase(samples []Sample) []Sample {
+	for i := range samples {
+		if strings.Contains(samples[i].Event, ProducerStopped) {
+			return samples[:i]
+		}
+	}
+	return samples
+}
+
+// JudgeTail fits every series over the load phase's samples from fraction
+// of it on (the soak judges the last two thirds: fraction 1/3), so the
+// warm-up (caches filling, the first windows, Redis's keys reaching their
+// retention) does not count as growth.
 func JudgeTail(samples []Sample, fraction float64) []Judged {
+	samples = LoadPhase(samples)
 	if len(samples) == 0 {
 		return nil
 	}
@@ -104,14 +121,16 @@ func PeakOf(samples []Sample, get func(*Sample) float64) (Peak, bool) {
 }
 
 // WriteResources writes the resource part of the summary: every series'
-// fit over the last two thirds, and the largest lags.
+// fit over the last two thirds of the load phase, and the largest lags in
+// it.
 func WriteResources(w io.Writer, samples []Sample) {
+	samples = LoadPhase(samples)
 	if len(samples) == 0 {
 		fmt.Fprintln(w, "no samples")
 		return
 	}
 	span := time.Duration(samples[len(samples)-1].Elapsed * float64(time.Second))
-	fmt.Fprintf(w, "resources over the last two thirds of %s (%d samples in all), least-squares slope per hour:\n", span.Round(time.Second), len(samples))
+	fmt.Fprintf(w, "resources over the last two thirds of the %s under load (%d samples in all), least-squares slope per hour:\n", span.Round(time.Second), len(samples))
 	for _, j := range JudgeTail(samples, 1.0/3) {
 		if !j.OK {
 			fmt.Fprintf(w, "  %-48s %s\n", j.Series.Label, TooFew)
