@@ -34,6 +34,7 @@ func charts() []chart {
 		{"fds.png", "Open file descriptors per processor", "fds", 1, per("open_fds")},
 		{"redis.png", "Redis used_memory", "MiB", 1 << 20, []string{"redis_used_memory_bytes"}},
 		{"redis-keys.png", "Redis keys (DBSIZE)", "keys", 1, []string{"redis_keys"}},
+		{"redis-ops.png", "Redis commands per second (INFO total_commands_processed)", "commands/s", 1, []string{"redis_ops_per_s"}},
 		{"consumer-lag.png", "Consumer lag: input end minus offsets saved in Redis", "records", 1, []string{"consumer_lag_records"}},
 		{"watermark-lag.png", "Watermark lag: wall clock minus pipeline watermark", "seconds", 1, []string{"watermark_lag_s"}},
 	}

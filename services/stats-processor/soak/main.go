@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +62,7 @@ func main() {
 	flag.StringVar(&c.Out, "out", "", "output folder (default out/soak-<time>)")
 	analyze := flag.String("analyze", "", "only redraw the charts and the resource summary from this samples.csv")
 	flag.Parse()
+	keepInheritedFilesToItself()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	if *analyze != "" {
@@ -94,6 +96,24 @@ func main() {
 	}
 	if !ok {
 		os.Exit(1)
+	}
+}
+
+// keepInheritedFilesToItself marks every file this process inherited
+// beyond stdin, stdout and stderr close-on-exec, so that the processes it
+// starts do not hold them. `flock machine.lock make soak` passes the lock
+// down as an open file: a Redis restarted by the soak (a daemon that
+// outlives it) would otherwise keep the lock held after the soak ended.
+// The soak itself keeps holding it until it exits.
+func keepInheritedFilesToItself() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return // not Linux: nothing to do that we know of
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
 	}
 }
 

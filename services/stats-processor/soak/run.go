@@ -354,6 +354,9 @@ func (s *soak) sampleLoop(ctx context.Context, cw *CSVWriter) {
 		s.mu.Lock()
 		smp.Event = strings.Join(s.pending, "; ")
 		s.pending = nil
+		if n := len(s.samples); n > 0 {
+			smp.RedisOpsPerSec = OpsPerSecond(s.samples[n-1], smp)
+		}
 		s.samples = append(s.samples, smp)
 		s.mu.Unlock()
 		if err := cw.Write(smp); err != nil {
@@ -392,8 +395,9 @@ func (s *soak) sample(ctx context.Context) Sample {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if info, err := s.rdb.Info(rctx, "memory").Result(); err == nil {
+	if info, err := s.rdb.Info(rctx, "memory", "stats").Result(); err == nil {
 		smp.RedisMemory = infoField(info, "used_memory")
+		smp.RedisCommands = infoField(info, "total_commands_processed")
 	}
 	if n, err := s.rdb.DBSize(rctx).Result(); err == nil {
 		smp.RedisKeys = float64(n)

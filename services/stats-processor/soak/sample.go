@@ -35,6 +35,10 @@ type Sample struct {
 	Instances [Instances]InstanceSample
 	// RedisMemory is INFO's used_memory, RedisKeys DBSIZE.
 	RedisMemory, RedisKeys float64
+	// RedisCommands is INFO's total_commands_processed (it restarts from
+	// zero with Redis); RedisOpsPerSec its rise per second since the
+	// previous sample.
+	RedisCommands, RedisOpsPerSec float64
 	// ConsumerLag is the input's end offsets minus the offsets saved in
 	// Redis, summed over partitions: records not yet counted for good,
 	// whoever owns them (a killed instance's partitions included).
@@ -72,10 +76,23 @@ func columns() []column {
 	return append(cols,
 		column{"redis_used_memory_bytes", func(s *Sample) *float64 { return &s.RedisMemory }},
 		column{"redis_keys", func(s *Sample) *float64 { return &s.RedisKeys }},
+		column{"redis_commands_total", func(s *Sample) *float64 { return &s.RedisCommands }},
+		column{"redis_ops_per_s", func(s *Sample) *float64 { return &s.RedisOpsPerSec }},
 		column{"consumer_lag_records", func(s *Sample) *float64 { return &s.ConsumerLag }},
 		column{"watermark_lag_s", func(s *Sample) *float64 { return &s.WatermarkLag }},
 		column{"produced_events", func(s *Sample) *float64 { return &s.Produced }},
 	)
+}
+
+// OpsPerSecond is the rise of total_commands_processed per second from
+// prev to cur; NaN when either is missing or Redis restarted in between
+// (the counter fell).
+func OpsPerSecond(prev, cur Sample) float64 {
+	d, dt := cur.RedisCommands-prev.RedisCommands, cur.Elapsed-prev.Elapsed
+	if math.IsNaN(d) || d < 0 || dt <= 0 {
+		return math.NaN()
+	}
+	return d / dt
 }
 
 // NewSample is a sample at t with every value missing.

@@ -94,3 +94,20 @@ no_value
 		}
 	}
 }
+
+func TestOpsPerSecond(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)
+	a, b := NewSample(t0, 0), NewSample(t0.Add(10*time.Second), 10*time.Second)
+	a.RedisCommands, b.RedisCommands = 1000, 3500
+	if got := OpsPerSecond(a, b); got != 250 {
+		t.Errorf("%v, want 250", got)
+	}
+	b.RedisCommands = 40 // Redis restarted: the counter began again
+	if got := OpsPerSecond(a, b); !math.IsNaN(got) {
+		t.Errorf("%v across a restart, want NaN", got)
+	}
+	b.RedisCommands = math.NaN()
+	if got := OpsPerSecond(a, b); !math.IsNaN(got) {
+		t.Errorf("%v with a missing value, want NaN", got)
+	}
+}

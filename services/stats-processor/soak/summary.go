@@ -36,6 +36,7 @@ func AllSeries() []Series {
 	return append(out,
 		Series{"redis_used_memory_bytes", "Redis used_memory, bytes", "redis_memory", func(s *Sample) float64 { return s.RedisMemory }},
 		Series{"redis_keys", "Redis keys (DBSIZE)", "redis_keys", func(s *Sample) float64 { return s.RedisKeys }},
+		Series{"redis_ops_per_s", "Redis commands per second", "redis_ops", func(s *Sample) float64 { return s.RedisOpsPerSec }},
 		Series{"consumer_lag_records", "consumer lag, records", "consumer_lag", func(s *Sample) float64 { return s.ConsumerLag }},
 		Series{"watermark_lag_s", "watermark lag, s", "watermark_lag", func(s *Sample) float64 { return s.WatermarkLag }},
 	)

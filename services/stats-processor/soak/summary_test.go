@@ -25,6 +25,7 @@ func steady(i int, s *Sample) {
 		s.Instances[k] = InstanceSample{RSS: 40e6 + float64(i%3)*1e6, Heap: 10e6 + float64(i%5)*1e6, Goroutines: 50, OpenFDs: 30, CPU: float64(i)}
 	}
 	s.RedisMemory, s.RedisKeys, s.ConsumerLag, s.WatermarkLag = 2e6+float64(i%4)*1e4, 100, float64(i%7)*100, 5+float64(i%2)
+	s.RedisOpsPerSec = 120 + float64(i%3)
 }
 
 func TestJudgeTailSteadyRunIsFlat(t *testing.T) {
@@ -32,7 +33,7 @@ func TestJudgeTailSteadyRunIsFlat(t *testing.T) {
 	if len(j) != len(AllSeries()) {
 		t.Fatalf("%d judged, want %d", len(j), len(AllSeries()))
 	}
-	if c := Conclusion(j); !strings.HasPrefix(c, "all 16 resources flat") {
+	if c := Conclusion(j); !strings.HasPrefix(c, "all 17 resources flat") {
 		t.Errorf("conclusion %q", c)
 	}
 }
@@ -111,7 +112,7 @@ func TestJudgeTailStopsAtTheProducerStop(t *testing.T) {
 			s.WatermarkLag = float64(i-180) * 10 // the drain: idle timeout runs
 		}
 	})
-	if c := Conclusion(JudgeTail(samples, 1.0/3)); !strings.HasPrefix(c, "all 16 resources flat") {
+	if c := Conclusion(JudgeTail(samples, 1.0/3)); !strings.HasPrefix(c, "all 17 resources flat") {
 		t.Errorf("conclusion %q: the drain counted", c)
 	}
 	var buf bytes.Buffer
