@@ -46,6 +46,9 @@ type soak struct {
 
 	mu      sync.Mutex
 	samples []Sample
+	// calls holds INFO commandstats (calls per command) for each sample,
+	// nil where Redis did not answer.
+	calls   []map[string]float64
 	pending []string // faults since the last sample
 	faults  []string // every fault, with its time, for the summary
 }
@@ -351,7 +354,9 @@ func (s *soak) sampleLoop(ctx context.Context, cw *CSVWriter) {
 	defer tick.Stop()
 	for {
 		smp := s.sample(ctx)
+		calls := s.commandCalls(ctx)
 		s.mu.Lock()
+		s.calls = append(s.calls, calls)
 		smp.Event = strings.Join(s.pending, "; ")
 		s.pending = nil
 		if n := len(s.samples); n > 0 {
@@ -422,6 +427,17 @@ func (s *soak) metrics(sl *slot) (map[string]float64, error) {
 	}
 	defer resp.Body.Close()
 	return ParseMetrics(resp.Body)
+}
+
+// commandCalls reads INFO commandstats: calls per command.
+func (s *soak) commandCalls(ctx context.Context) map[string]float64 {
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	info, err := s.rdb.Info(rctx, "commandstats").Result()
+	if err != nil {
+		return nil
+	}
+	return ParseCommandStats(info)
 }
 
 // consumerLag is the input's end offsets minus the offsets saved in
@@ -645,6 +661,9 @@ func (s *soak) writeSummary(w io.Writer, rep CountReport, in inputStats, lateSee
 	}
 	fmt.Fprintf(w, "counts: %s\n", counts)
 	WriteResources(w, s.samples)
+	if line := CommandRates(s.samples, s.calls); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	fmt.Fprintln(w, Conclusion(JudgeTail(s.samples, 1.0/3)))
 	var cpu float64
 	for i := range Instances {

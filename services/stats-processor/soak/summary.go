@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -187,4 +189,91 @@ func Conclusion(j []Judged) string {
 		return fmt.Sprintf("all %d resources flat within noise over the last two thirds", len(j))
 	}
 	return fmt.Sprintf("%d of %d flat; %s", len(v[Flat]), len(j), strings.Join(parts, "; "))
+}
+
+// ParseCommandStats reads the calls of each command from INFO
+// commandstats ("cmdstat_evalsha:calls=12,usec=..." lines).
+func ParseCommandStats(info string) map[string]float64 {
+	out := map[string]float64{}
+	for _, line := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_")
+		if !ok {
+			continue
+		}
+		name, fields, _ := strings.Cut(rest, ":")
+		for _, f := range strings.Split(fields, ",") {
+			if v, ok := strings.CutPrefix(f, "calls="); ok {
+				if n, err := strconv.ParseFloat(v, 64); err == nil {
+					out[name] = n
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CommandRates is a summary line: Redis calls per second by command over
+// the longest stretch of the load phase with no Redis restart in it (the
+// counters start again with Redis), most called first. Commands that
+// scripts call (TIME, HMGET, HSET, ...) are counted by Redis too, so the
+// EVAL and EVALSHA figures are the scripts a client asked for, and the
+// rest mixes top-level calls with calls from inside scripts. Empty when
+// no stretch has two samples.
+func CommandRates(samples []Sample, calls []map[string]float64) string {
+	n := len(LoadPhase(samples))
+	best, bestFrom, bestTo := 0.0, -1, -1
+	from, prev := -1, -1
+	for i := 0; i < n && i < len(calls); i++ {
+		if calls[i] == nil {
+			continue // Redis did not answer this once; the stretch goes on
+		}
+		if strings.Contains(samples[i].Event, "redis restart") || prev >= 0 && fell(calls[prev], calls[i]) {
+			from, prev = -1, -1
+			continue
+		}
+		prev = i
+		if from < 0 {
+			from = i
+			continue
+		}
+		if d := samples[i].Elapsed - samples[from].Elapsed; d > best {
+			best, bestFrom, bestTo = d, from, i
+		}
+	}
+	if bestFrom < 0 {
+		return ""
+	}
+	type rate struct {
+		name string
+		r    float64
+	}
+	var rates []rate
+	var total float64
+	for name, v := range calls[bestTo] {
+		if name == "info" || name == "dbsize" {
+			continue
+		}
+		if d := v - calls[bestFrom][name]; d > 0 {
+			rates = append(rates, rate{name, d / best})
+			total += d / best
+		}
+	}
+	sort.Slice(rates, func(i, j int) bool { return rates[i].r > rates[j].r })
+	parts := make([]string, 0, len(rates))
+	for _, r := range rates {
+		parts = append(parts, fmt.Sprintf("%s %.1f", r.name, r.r))
+	}
+	return fmt.Sprintf("Redis calls per second by command, %s to %s under load (no restart between; the soak's own INFO and DBSIZE left out; scripts' inner calls included): %.1f in all: %s",
+		time.Duration(samples[bestFrom].Elapsed*float64(time.Second)).Round(time.Second),
+		time.Duration(samples[bestTo].Elapsed*float64(time.Second)).Round(time.Second), total, strings.Join(parts, ", "))
+}
+
+// fell reports whether any counter went down: Redis started again.
+func fell(before, after map[string]float64) bool {
+	for k, v := range before {
+		if after[k] < v {
+			return true
+		}
+	}
+	return false
 }

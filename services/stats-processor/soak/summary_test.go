@@ -121,3 +121,39 @@ func TestJudgeTailStopsAtTheProducerStop(t *testing.T) {
 		t.Errorf("summary:\n%s", buf.String())
 	}
 }
+
+func TestParseCommandStats(t *testing.T) {
+	info := "# Commandstats\r\ncmdstat_evalsha:calls=2923,usec=212068,usec_per_call=72.55,rejected_calls=1,failed_calls=3\r\ncmdstat_time:calls=15125,usec=8058\r\nused_memory:12\r\n"
+	got := ParseCommandStats(info)
+	if len(got) != 2 || got["evalsha"] != 2923 || got["time"] != 15125 {
+		t.Errorf("%v", got)
+	}
+}
+
+func TestCommandRatesTakesTheLongestStretchWithoutARestart(t *testing.T) {
+	samples := run(12, func(i int, s *Sample) {
+		switch i {
+		case 4:
+			s.Event = "redis restart (1.2 s down)"
+		case 11:
+			s.Event = ProducerStopped
+		}
+	})
+	calls := make([]map[string]float64, 12)
+	for i := range calls {
+		k := float64(i)
+		if i >= 4 {
+			k = float64(i - 4) // counters start again with Redis
+		}
+		calls[i] = map[string]float64{"eval": 100 * k, "evalsha": 10 * k, "info": 5 * k}
+	}
+	calls[7] = nil // Redis did not answer: the stretch 5..10 still counts from 5
+	line := CommandRates(samples, calls)
+	// samples 5..10 (50 s): eval 500 calls, evalsha 50: 10 and 1 per second
+	if !strings.Contains(line, "50s to 1m40s") || !strings.Contains(line, "11.0 in all: eval 10.0, evalsha 1.0") || strings.Contains(line, "info") {
+		t.Errorf("line %q", line)
+	}
+	if CommandRates(samples[:1], calls[:1]) != "" {
+		t.Error("a rate from one sample")
+	}
+}
