@@ -58,7 +58,6 @@ type topics struct{ in, out, dead, late string }
 // slot is one of the three processor instances, restarted under the same
 // name and port after each kill.
 type slot struct {
-	i      int
 	cfg    testenv.ProcessorConfig
 	proc   *testenv.Process
 	killed bool // by the soak, so its exit is expected
@@ -103,7 +102,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (ok bool, err error) {
 		return false, err
 	}
 	for i := range s.slots {
-		s.slots[i] = s.newSlot(i)
+		if s.slots[i], err = s.newSlot(i); err != nil {
+			return false, err
+		}
 		if err := s.startSlot(ctx, s.slots[i]); err != nil {
 			return false, err
 		}
@@ -227,18 +228,18 @@ func (s *soak) startProducer() (*testenv.Process, error) {
 	return p, nil
 }
 
-func (s *soak) newSlot(i int) *slot {
+func (s *soak) newSlot(i int) (*slot, error) {
 	port, err := freePort()
 	if err != nil {
-		port = 0
+		return nil, err
 	}
-	return &slot{i: i, cfg: testenv.ProcessorConfig{
+	return &slot{cfg: testenv.ProcessorConfig{
 		Brokers: s.c.Brokers, RedisAddr: s.c.RedisAddr, KeyPrefix: s.prefix,
 		Input: s.names.in, Output: s.names.out, DeadLetter: s.names.dead, Late: s.names.late, Group: s.prefix,
 		Earliest: true, Window: s.c.Window, MaxOutOfOrderness: s.c.Jitter,
 		HTTPAddr: "127.0.0.1:" + strconv.Itoa(port), InstanceID: fmt.Sprintf("soak-p%d", i),
 		Extra: []string{"PROCESSOR_STATE_RETENTION=" + retention.String()},
-	}}
+	}}, nil
 }
 
 // startSlot starts the slot's processor and waits for /healthz.
@@ -531,12 +532,12 @@ type inputStats struct {
 func (s *soak) expected(ctx context.Context) (map[eventtimetest.Key]int64, inputStats, error) {
 	var st inputStats
 	var events []eventtimetest.Event
+	ends, err := endOffsets(ctx, s.c.Brokers, s.names.in, s.c.Partitions)
+	if err != nil {
+		return nil, st, err
+	}
 	for p := range s.c.Partitions {
-		ends, err := endOffsets(ctx, s.c.Brokers, s.names.in, s.c.Partitions)
-		if err != nil {
-			return nil, st, err
-		}
-		err = readPartition(ctx, s.c.Brokers, s.names.in, p, 0, ends[p], func(m kafka.Message) {
+		err := readPartition(ctx, s.c.Brokers, s.names.in, p, 0, ends[p], func(m kafka.Message) {
 			st.records++
 			ev, err := serde.DecodeVehicleEvent(m.Value)
 			if err != nil {
