@@ -35,8 +35,8 @@ func charts() []chart {
 		{"redis.png", "Redis used_memory", "MiB", 1 << 20, []string{"redis_used_memory_bytes"}},
 		{"redis-keys.png", "Redis keys (DBSIZE)", "keys", 1, []string{"redis_keys"}},
 		{"redis-ops.png", "Redis commands per second (INFO total_commands_processed)", "commands/s", 1, []string{"redis_ops_per_s"}},
-		{"consumer-lag.png", "Consumer lag: input end minus offsets saved in Redis", "records", 1, []string{"consumer_lag_records"}},
-		{"watermark-lag.png", "Watermark lag: wall clock minus pipeline watermark", "seconds", 1, []string{"watermark_lag_s"}},
+		{"consumer-lag.png", "Consumer lag: input end minus offsets saved in Redis", "records", 1, []string{"consumer_lag_max_records", "consumer_lag_records"}},
+		{"watermark-lag.png", "Watermark lag: wall clock minus pipeline watermark", "seconds", 1, []string{"watermark_lag_max_s", "watermark_lag_s"}},
 	}
 }
 
@@ -52,7 +52,7 @@ var palette = []color.Color{
 // It returns the files written.
 func DrawCharts(samples []Sample, dir string) ([]string, error) {
 	byName := map[string]Series{}
-	for _, s := range AllSeries() {
+	for _, s := range append(AllSeries(), peakSeries()...) {
 		byName[s.Name] = s
 	}
 	var files []string
@@ -142,6 +142,10 @@ func DrawCharts(samples []Sample, dir string) ([]string, error) {
 
 func legendName(column string) string {
 	switch {
+	case strings.HasSuffix(column, "_max_records") || strings.HasSuffix(column, "_max_s"):
+		return "largest in each interval (polled every 1 s)"
+	case column == "consumer_lag_records" || column == "watermark_lag_s":
+		return "sampled every 10 s"
 	case strings.HasPrefix(column, "p0_"):
 		return "processor 0 (never killed)"
 	case strings.HasPrefix(column, "p"):

@@ -50,6 +50,8 @@ type soak struct {
 	// nil where Redis did not answer.
 	calls   []map[string]float64
 	pending []string // faults since the last sample
+	// lagMax are the largest lags polled since the last sample.
+	consumerLagMax, watermarkLagMax float64
 	faults  []string // every fault, with its time, for the summary
 }
 
@@ -128,7 +130,14 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (ok bool, err error) {
 	}
 	sampleCtx, stopSampling := context.WithCancel(context.Background())
 	samplerDone := make(chan struct{})
-	go func() { defer close(samplerDone); s.sampleLoop(sampleCtx, cw) }()
+	s.consumerLagMax, s.watermarkLagMax = math.NaN(), math.NaN()
+	go func() {
+		defer close(samplerDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.pollLags(sampleCtx) })
+		wg.Go(func() { s.sampleLoop(sampleCtx, cw) })
+		wg.Wait()
+	}()
 
 	unexpected, err := s.faultLoop(ctx)
 	if err != nil {
@@ -360,6 +369,9 @@ func (s *soak) sampleLoop(ctx context.Context, cw *CSVWriter) {
 		s.calls = append(s.calls, calls)
 		smp.Event = strings.Join(s.pending, "; ")
 		s.pending = nil
+		smp.ConsumerLagMax = maxOf(s.consumerLagMax, smp.ConsumerLag)
+		smp.WatermarkLagMax = maxOf(s.watermarkLagMax, smp.WatermarkLag)
+		s.consumerLagMax, s.watermarkLagMax = math.NaN(), math.NaN()
 		if n := len(s.samples); n > 0 {
 			smp.RedisOpsPerSec = OpsPerSecond(s.samples[n-1], smp)
 		}
@@ -372,6 +384,38 @@ func (s *soak) sampleLoop(ctx context.Context, cw *CSVWriter) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// pollLags notes the largest consumer lag and watermark lag every second
+// until ctx ends; each sample takes and resets them. The watermark lag is
+// processor 0's metric (the closer of every instance computes it each
+// round), so polling it costs Redis nothing; the consumer lag costs one
+// HGET per partition.
+func (s *soak) pollLags(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		lag, err := s.consumerLag(rctx)
+		cancel()
+		if err == nil {
+			s.mu.Lock()
+			s.consumerLagMax = maxOf(s.consumerLagMax, lag)
+			s.mu.Unlock()
+		}
+		if m, err := s.metrics(s.slots[0]); err == nil {
+			if v, ok := m["stats_processor_watermark_lag_seconds"]; ok {
+				s.mu.Lock()
+				s.watermarkLagMax = maxOf(s.watermarkLagMax, v)
+				s.mu.Unlock()
+			}
 		}
 	}
 }

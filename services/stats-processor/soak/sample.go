@@ -46,6 +46,12 @@ type Sample struct {
 	// WatermarkLag is wall-clock time minus the pipeline watermark of
 	// /stats, in seconds.
 	WatermarkLag float64
+	// ConsumerLagMax and WatermarkLagMax are the largest lags seen by a
+	// poll every second since the previous sample: a fault's lag spike is
+	// often shorter than the sampling interval. The watermark lag polled is
+	// processor 0's stats_processor_watermark_lag_seconds (it never dies
+	// and costs Redis nothing to read).
+	ConsumerLagMax, WatermarkLagMax float64
 	// Produced is the producer's count of acknowledged events.
 	Produced float64
 	// Event names a fault injected since the previous sample, if any.
@@ -80,6 +86,8 @@ func columns() []column {
 		column{"redis_ops_per_s", func(s *Sample) *float64 { return &s.RedisOpsPerSec }},
 		column{"consumer_lag_records", func(s *Sample) *float64 { return &s.ConsumerLag }},
 		column{"watermark_lag_s", func(s *Sample) *float64 { return &s.WatermarkLag }},
+		column{"consumer_lag_max_records", func(s *Sample) *float64 { return &s.ConsumerLagMax }},
+		column{"watermark_lag_max_s", func(s *Sample) *float64 { return &s.WatermarkLagMax }},
 		column{"produced_events", func(s *Sample) *float64 { return &s.Produced }},
 	)
 }
@@ -146,22 +154,29 @@ func (cw *CSVWriter) Write(s Sample) error {
 }
 
 // ReadCSV reads what CSVWriter wrote (soak -analyze redraws a run from
-// it). It fails on a header it does not know or a cell that is not a
-// number.
+// it). A column of the soak's that the file lacks (it was written by an
+// earlier version) reads as missing values; a column the soak does not
+// know, or a cell that is not a number, is an error.
 func ReadCSV(r io.Reader) ([]Sample, error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
 	if err != nil {
 		return nil, fmt.Errorf("read csv header: %w", err)
 	}
-	cols := columns()
-	if len(header) != len(cols)+2 || header[0] != "time" || header[len(header)-1] != "event" {
+	if len(header) < 2 || header[0] != "time" || header[len(header)-1] != "event" {
 		return nil, fmt.Errorf("csv header %q is not the soak's", strings.Join(header, ","))
 	}
-	for i, c := range cols {
-		if header[i+1] != c.name {
-			return nil, fmt.Errorf("csv column %d is %q, want %q", i+2, header[i+1], c.name)
+	known := map[string]column{}
+	for _, c := range columns() {
+		known[c.name] = c
+	}
+	cols := make([]column, len(header)-2)
+	for i, name := range header[1 : len(header)-1] {
+		c, ok := known[name]
+		if !ok {
+			return nil, fmt.Errorf("csv column %d, %q, is not the soak's", i+2, name)
 		}
+		cols[i] = c
 	}
 	var out []Sample
 	for line := 2; ; line++ {
@@ -176,11 +191,11 @@ func ReadCSV(r io.Reader) ([]Sample, error) {
 		if err != nil {
 			return nil, fmt.Errorf("csv line %d: time: %w", line, err)
 		}
-		s := Sample{Time: t, Event: row[len(row)-1]}
+		s := NewSample(t, 0)
+		s.Event = row[len(row)-1]
 		for i, c := range cols {
 			cell := row[i+1]
 			if cell == "" {
-				*c.get(&s) = math.NaN()
 				continue
 			}
 			v, err := strconv.ParseFloat(cell, 64)

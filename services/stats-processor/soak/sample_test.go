@@ -61,6 +61,17 @@ func TestReadCSVRefusesOtherFiles(t *testing.T) {
 	}
 }
 
+func TestReadCSVOfAnEarlierVersion(t *testing.T) {
+	text := "time,elapsed_s,redis_keys,event\n2026-12-01T18:00:00Z,10,42,SIGKILL soak-p1\n"
+	got, err := ReadCSV(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Elapsed != 10 || got[0].RedisKeys != 42 || got[0].Event != "SIGKILL soak-p1" || !math.IsNaN(got[0].WatermarkLagMax) {
+		t.Errorf("%+v", got)
+	}
+}
+
 func header() string {
 	var buf bytes.Buffer
 	if _, err := NewCSVWriter(&buf); err != nil {

@@ -44,6 +44,15 @@ func AllSeries() []Series {
 	)
 }
 
+// peakSeries are the lags polled every second, drawn beside the sampled
+// ones but not fitted (a maximum is not a sample of the level).
+func peakSeries() []Series {
+	return []Series{
+		{"consumer_lag_max_records", "consumer lag, largest between samples", "consumer_lag", func(s *Sample) float64 { return s.ConsumerLagMax }},
+		{"watermark_lag_max_s", "watermark lag, largest between samples", "watermark_lag", func(s *Sample) float64 { return s.WatermarkLagMax }},
+	}
+}
+
 // Judged is one series' fit over the judged part of the run.
 type Judged struct {
 	Series Series
@@ -146,8 +155,8 @@ func WriteResources(w io.Writer, samples []Sample) {
 		unit  string
 		get   func(*Sample) float64
 	}{
-		{"largest consumer lag", "records", func(s *Sample) float64 { return s.ConsumerLag }},
-		{"largest watermark lag", "s", func(s *Sample) float64 { return s.WatermarkLag }},
+		{"largest consumer lag", "records", func(s *Sample) float64 { return maxOf(s.ConsumerLag, s.ConsumerLagMax) }},
+		{"largest watermark lag", "s", func(s *Sample) float64 { return maxOf(s.WatermarkLag, s.WatermarkLagMax) }},
 	} {
 		p, ok := PeakOf(samples, l.get)
 		if !ok {
@@ -276,4 +285,15 @@ func fell(before, after map[string]float64) bool {
 		}
 	}
 	return false
+}
+
+// maxOf is the larger of two values, ignoring a missing one.
+func maxOf(a, b float64) float64 {
+	switch {
+	case math.IsNaN(a):
+		return b
+	case math.IsNaN(b):
+		return a
+	}
+	return math.Max(a, b)
 }
