@@ -52,7 +52,7 @@ type soak struct {
 	pending []string // faults since the last sample
 	// lagMax are the largest lags polled since the last sample.
 	consumerLagMax, watermarkLagMax float64
-	faults  []string // every fault, with its time, for the summary
+	faults                          []string // every fault, with its time, for the summary
 }
 
 type topics struct{ in, out, dead, late string }
