@@ -50,9 +50,10 @@ type soak struct {
 	// nil where Redis did not answer.
 	calls   []map[string]float64
 	pending []string // faults since the last sample
-	// lagMax are the largest lags polled since the last sample.
+	faults  []string // every fault, with its time, for the summary
+	// consumerLagMax and watermarkLagMax are the largest lags polled
+	// since the last sample.
 	consumerLagMax, watermarkLagMax float64
-	faults                          []string // every fault, with its time, for the summary
 }
 
 type topics struct{ in, out, dead, late string }
