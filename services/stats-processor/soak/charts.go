@@ -30,6 +30,8 @@ func charts() []chart {
 	return []chart{
 		{"rss.png", "Resident memory per processor", "MiB", 1 << 20, per("rss_bytes")},
 		{"heap.png", "Go heap in use per processor", "MiB", 1 << 20, per("heap_bytes")},
+		{"memory-p0.png", "Processor 0 (never killed): RSS and the Go runtime's memory", "MiB", 1 << 20,
+			[]string{"p0_rss_bytes", "p0_go_sys_bytes", "p0_heap_released_bytes", "p0_heap_bytes"}},
 		{"goroutines.png", "Goroutines per processor", "goroutines", 1, per("goroutines")},
 		{"fds.png", "Open file descriptors per processor", "fds", 1, per("open_fds")},
 		{"redis.png", "Redis used_memory", "MiB", 1 << 20, []string{"redis_used_memory_bytes"}},
@@ -44,6 +46,7 @@ var palette = []color.Color{
 	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
 }
 
 // DrawCharts writes one PNG per chart into dir, time in minutes on the x
@@ -81,7 +84,7 @@ func DrawCharts(samples []Sample, dir string) ([]string, error) {
 				l.Width = vg.Points(1)
 				p.Add(l)
 				if first && len(c.series) > 1 {
-					p.Legend.Add(legendName(name), l)
+					p.Legend.Add(legendName(c, name), l)
 				}
 				first = false
 				seg = nil
@@ -140,7 +143,21 @@ func DrawCharts(samples []Sample, dir string) ([]string, error) {
 	return files, nil
 }
 
-func legendName(column string) string {
+func legendName(c chart, column string) string {
+	switch column {
+	case "p0_rss_bytes":
+		if len(c.series) == 4 {
+			return "RSS"
+		}
+	case "p0_go_sys_bytes":
+		return "obtained by the Go runtime (go_memstats_sys_bytes)"
+	case "p0_heap_released_bytes":
+		return "heap released to the OS"
+	case "p0_heap_bytes":
+		if len(c.series) == 4 {
+			return "heap in use"
+		}
+	}
 	switch {
 	case strings.HasSuffix(column, "_max_records") || strings.HasSuffix(column, "_max_s"):
 		return "largest in each interval (polled every 1 s)"

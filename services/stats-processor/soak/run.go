@@ -438,6 +438,7 @@ func (s *soak) sample(ctx context.Context) Sample {
 			{&in.RSS, "process_resident_memory_bytes"}, {&in.Heap, "go_memstats_heap_alloc_bytes"},
 			{&in.Goroutines, "go_goroutines"}, {&in.OpenFDs, "process_open_fds"},
 			{&in.CPU, "process_cpu_seconds_total"}, {&in.Partitions, "stats_processor_assigned_partitions"},
+			{&in.GoSys, "go_memstats_sys_bytes"}, {&in.HeapReleased, "go_memstats_heap_released_bytes"},
 		} {
 			if v, ok := m[f.name]; ok {
 				*f.dst = v

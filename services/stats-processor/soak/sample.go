@@ -25,6 +25,11 @@ type InstanceSample struct {
 	OpenFDs    float64 // process_open_fds
 	CPU        float64 // process_cpu_seconds_total
 	Partitions float64 // stats_processor_assigned_partitions
+	// GoSys is what the Go runtime obtained from the OS
+	// (go_memstats_sys_bytes) and HeapReleased what of it the heap gave
+	// back (go_memstats_heap_released_bytes): with RSS and Heap they tell
+	// live data from memory the runtime keeps.
+	GoSys, HeapReleased float64
 }
 
 // Sample is one row of the soak's CSV file.
@@ -77,6 +82,8 @@ func columns() []column {
 			column{p + "open_fds", func(s *Sample) *float64 { return &s.Instances[i].OpenFDs }},
 			column{p + "cpu_s", func(s *Sample) *float64 { return &s.Instances[i].CPU }},
 			column{p + "partitions", func(s *Sample) *float64 { return &s.Instances[i].Partitions }},
+			column{p + "go_sys_bytes", func(s *Sample) *float64 { return &s.Instances[i].GoSys }},
+			column{p + "heap_released_bytes", func(s *Sample) *float64 { return &s.Instances[i].HeapReleased }},
 		)
 	}
 	return append(cols,

@@ -50,6 +50,8 @@ func peakSeries() []Series {
 	return []Series{
 		{"consumer_lag_max_records", "consumer lag, largest between samples", "consumer_lag", func(s *Sample) float64 { return s.ConsumerLagMax }},
 		{"watermark_lag_max_s", "watermark lag, largest between samples", "watermark_lag", func(s *Sample) float64 { return s.WatermarkLagMax }},
+		{"p0_go_sys_bytes", "processor 0: memory the Go runtime obtained", "memory_p0", func(s *Sample) float64 { return s.Instances[0].GoSys }},
+		{"p0_heap_released_bytes", "processor 0: heap memory given back to the OS", "memory_p0", func(s *Sample) float64 { return s.Instances[0].HeapReleased }},
 	}
 }
 
