@@ -30,7 +30,7 @@ func charts() []chart {
 	return []chart{
 		{"rss.png", "Resident memory per processor", "MiB", 1 << 20, per("rss_bytes")},
 		{"heap.png", "Go heap in use per processor", "MiB", 1 << 20, per("heap_bytes")},
-		{"memory-p0.png", "Processor 0 (never killed): RSS and the Go runtime's memory", "MiB", 1 << 20,
+		{"memory-p0.png", "Processor 0: RSS and the Go runtime's memory", "MiB", 1 << 20,
 			[]string{"p0_rss_bytes", "p0_go_sys_bytes", "p0_heap_released_bytes", "p0_heap_bytes"}},
 		{"goroutines.png", "Goroutines per processor", "goroutines", 1, per("goroutines")},
 		{"fds.png", "Open file descriptors per processor", "fds", 1, per("open_fds")},
@@ -163,10 +163,8 @@ func legendName(c chart, column string) string {
 		return "largest in each interval (polled every 1 s)"
 	case column == "consumer_lag_records" || column == "watermark_lag_s":
 		return "sampled every 10 s"
-	case strings.HasPrefix(column, "p0_"):
-		return "processor 0 (never killed)"
 	case strings.HasPrefix(column, "p"):
-		return "processor " + column[1:2] + " (killed in turn)"
+		return "processor " + column[1:2]
 	}
 	return column
 }

@@ -30,9 +30,11 @@ type Config struct {
 	LateFraction        float64
 	SampleEvery         time.Duration
 	KillEvery           time.Duration
-	RestartAfter        time.Duration
-	RedisEvery          time.Duration
-	RedisFirst          time.Duration
+	// Victims are the processors killed in turn.
+	Victims      []int
+	RestartAfter time.Duration
+	RedisEvery   time.Duration
+	RedisFirst   time.Duration
 	// Drain is how long the end waits for the last windows.
 	Drain time.Duration
 	Seed  int64
@@ -53,7 +55,8 @@ func main() {
 	flag.DurationVar(&c.Jitter, "jitter", 5*time.Second, "producer jitter, and the processors' max_out_of_orderness")
 	flag.Float64Var(&c.LateFraction, "late", 0.01, "fraction of late events")
 	flag.DurationVar(&c.SampleEvery, "sample", 10*time.Second, "sampling interval")
-	flag.DurationVar(&c.KillEvery, "kill-every", 2*time.Minute, "SIGKILL processor 1 or 2 (in turn) this often; 0 = never")
+	flag.DurationVar(&c.KillEvery, "kill-every", 2*time.Minute, "SIGKILL one of -victims (in turn) this often; 0 = never")
+	victims := flag.String("victims", "1,2", "the processors killed in turn, of 0, 1 and 2 (processor 0 starts first and takes the closer lease)")
 	flag.DurationVar(&c.RestartAfter, "restart-after", 5*time.Second, "how long a killed processor stays down")
 	flag.DurationVar(&c.RedisEvery, "redis-every", 10*time.Minute, "restart Redis this often; 0 = never")
 	flag.DurationVar(&c.RedisFirst, "redis-first", 0, "first Redis restart (default: half of -redis-every, between two kills)")
@@ -77,6 +80,11 @@ func main() {
 		os.Exit(2)
 	}
 	c.Brokers = strings.Split(*brokers, ",")
+	var err error
+	if c.Victims, err = ParseVictims(*victims); err != nil {
+		fmt.Fprintln(os.Stderr, "soak: -victims:", err)
+		os.Exit(2)
+	}
 	if c.RedisFirst == 0 {
 		c.RedisFirst = c.RedisEvery / 2
 	}
@@ -87,9 +95,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
+	var ok bool
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ok, err := Run(ctx, c, log)
+	ok, err = Run(ctx, c, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
@@ -97,6 +106,25 @@ func main() {
 	if !ok {
 		os.Exit(1)
 	}
+}
+
+// ParseVictims reads -victims: distinct processor numbers below
+// Instances, comma-separated, at least one.
+func ParseVictims(s string) ([]int, error) {
+	var out []int
+	seen := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 || n >= Instances {
+			return nil, fmt.Errorf("%q is not a processor number (0 to %d)", f, Instances-1)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("processor %d named twice", n)
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // keepInheritedFilesToItself marks every file this process inherited

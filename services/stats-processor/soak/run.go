@@ -283,7 +283,7 @@ func (s *soak) faultLoop(ctx context.Context) ([]string, error) {
 	end := s.start.Add(s.c.Duration)
 	nextKill := s.start.Add(s.c.KillEvery)
 	nextRedis := s.start.Add(s.c.RedisFirst)
-	victim := 1
+	victim := 0 // index into Victims
 	var unexpected []string
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -316,12 +316,12 @@ func (s *soak) faultLoop(ctx context.Context) ([]string, error) {
 			}
 		}
 		if s.c.KillEvery > 0 && !now.Before(nextKill) && now.Add(s.c.RestartAfter).Before(end) {
-			sl := s.slots[victim]
+			sl := s.slots[s.c.Victims[victim]]
 			sl.killed, sl.downAt = true, now
 			sl.proc.Kill()
 			s.note("SIGKILL " + sl.cfg.InstanceID)
 			s.log.Info("killed with SIGKILL", "instance", sl.cfg.InstanceID)
-			victim = 3 - victim // 1, 2, 1, 2: processor 0 lives through the run
+			victim = (victim + 1) % len(s.c.Victims) // by default 1, 2, 1, 2: processor 0 lives through the run
 			nextKill = nextKill.Add(s.c.KillEvery)
 		}
 		if s.c.RedisEvery > 0 && !now.Before(nextRedis) && now.Add(s.c.RestartAfter).Before(end) {
@@ -686,6 +686,7 @@ func (s *soak) writeSummary(w io.Writer, rep CountReport, in inputStats, lateSee
 	for _, sl := range s.slots {
 		fmt.Fprintf(w, "%s: started %d time(s)\n", sl.cfg.InstanceID, sl.starts)
 	}
+	fmt.Fprintf(w, "killed in turn: processors %s (the others never)\n", strings.Trim(fmt.Sprint(s.c.Victims), "[]"))
 	fmt.Fprintf(w, "input: %d records read back, %d events counted by the oracle, %d late, %d bad\n", in.records, in.events-in.late, in.late, in.dead)
 	fmt.Fprintf(w, "output: %d records, %d keys expected, %d correct, %d byte-identical repeats (allowed after a crash)\n",
 		rep.Records, rep.Expected, rep.Correct, rep.Duplicates)

@@ -13,7 +13,8 @@ import (
 )
 
 // Instances is how many stats-processor instances the soak runs; instance
-// 0 is never killed, so that one process lives through the whole run.
+// 0 is by default never killed (-victims), so that one process lives
+// through the whole run.
 const Instances = 3
 
 // InstanceSample is what one sample records about one processor instance

@@ -24,15 +24,11 @@ type Series struct {
 func AllSeries() []Series {
 	var out []Series
 	for i := range Instances {
-		role := "killed in turn"
-		if i == 0 {
-			role = "never killed"
-		}
 		out = append(out,
-			Series{fmt.Sprintf("p%d_rss_bytes", i), fmt.Sprintf("processor %d (%s) RSS, bytes", i, role), "rss", func(s *Sample) float64 { return s.Instances[i].RSS }},
-			Series{fmt.Sprintf("p%d_heap_bytes", i), fmt.Sprintf("processor %d (%s) Go heap, bytes", i, role), "heap", func(s *Sample) float64 { return s.Instances[i].Heap }},
-			Series{fmt.Sprintf("p%d_goroutines", i), fmt.Sprintf("processor %d (%s) goroutines", i, role), "goroutines", func(s *Sample) float64 { return s.Instances[i].Goroutines }},
-			Series{fmt.Sprintf("p%d_open_fds", i), fmt.Sprintf("processor %d (%s) open fds", i, role), "fds", func(s *Sample) float64 { return s.Instances[i].OpenFDs }},
+			Series{fmt.Sprintf("p%d_rss_bytes", i), fmt.Sprintf("processor %d RSS, bytes", i), "rss", func(s *Sample) float64 { return s.Instances[i].RSS }},
+			Series{fmt.Sprintf("p%d_heap_bytes", i), fmt.Sprintf("processor %d Go heap, bytes", i), "heap", func(s *Sample) float64 { return s.Instances[i].Heap }},
+			Series{fmt.Sprintf("p%d_goroutines", i), fmt.Sprintf("processor %d goroutines", i), "goroutines", func(s *Sample) float64 { return s.Instances[i].Goroutines }},
+			Series{fmt.Sprintf("p%d_open_fds", i), fmt.Sprintf("processor %d open fds", i), "fds", func(s *Sample) float64 { return s.Instances[i].OpenFDs }},
 		)
 	}
 	return append(out,
