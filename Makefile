@@ -99,3 +99,13 @@ test-kafka-compat: build ## the exact-count and kill -9 end-to-end tests against
 	VS_KAFKA_PORT=$$(( $${VS_KAFKA_PORT:-19092} + 100 )) VS_KAFKA_CONTROLLER_PORT=$$(( $${VS_KAFKA_CONTROLLER_PORT:-19093} + 100 )) \
 	VS_REDIS_PORT=$$(( $${VS_REDIS_PORT:-16379} + 100 )) \
 	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 15m -run '^(TestE2EExactCounts|TestE2EKillNine)$$' ./services/stats-processor/
+
+# A long run under faults (docs/soak.md): not part of make test.
+.PHONY: soak
+soak: build ## soak: producer at 5,000/s, 3 processors, SIGKILL every 2 min, Redis restart every 10 min; exact counts, resource slopes, charts (DURATION=30m, SOAK_FLAGS)
+	$(WITH_STACK) $(GO) run ./services/stats-processor/soak -duration $(or $(DURATION),30m) $(SOAK_FLAGS)
+
+.PHONY: bench-scaleout
+bench-scaleout: build ## catch-up with 1, 2, 3, 6 instances on 12 partitions (EVENTS=4800000), then 1,200,000 events over 6, 60, 240 partitions with one instance (docs/capacity.md)
+	$(WITH_STACK) bash -c '$(GO) run ./bench/scaleout -events $${EVENTS:-4800000} -partitions 12 -instances 1,2,3,6 && \
+		for p in 6 60 240; do $(GO) run ./bench/scaleout -events 1200000 -partitions $$p -instances 1 || exit 1; done'
