@@ -132,7 +132,7 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 			return row{}, err
 		}
 		settle = o.settle
-		r.settings = fmt.Sprintf("%d instance(s); window %s, max_out_of_orderness 0, idle_timeout 30s, checkpoint.interval default; exactly-once (Kafka transactions)", n, o.window)
+		r.settings = fmt.Sprintf("%d instance(s); window %s, max_out_of_orderness 0, idle_timeout 30s, checkpoint.interval default; acks=all, exact counts, a key never written with two values (a crash may repeat one byte for byte); no Kafka transactions", n, o.window)
 		r.system = fmt.Sprintf("**stats-processor (ours), %d instance(s)**", n)
 		if o.procNote != "" {
 			r.system += " (" + o.procNote + ")"
