@@ -227,11 +227,17 @@ func (c *Closer) watermark(ctx context.Context, n int) (meta state.Meta, wm int6
 		}
 	}
 	wm = eventtime.PipelineWatermark(ps, now, c.et)
+	c.report(wm, now)
+	return meta, wm, n, nil
+}
+
+// report exports the pipeline watermark and its lag behind Redis's clock
+// now (both epoch ms); nothing before there is a watermark.
+func (c *Closer) report(wm, now int64) {
 	if wm != eventtime.NoWatermark {
 		c.metrics.Watermark.Set(float64(wm) / 1000)
 		c.metrics.WatermarkLag.Set(float64(now-wm) / 1000)
 	}
-	return meta, wm, n, nil
 }
 
 // lead is the lease holder's round. It computes the pipeline watermark from
@@ -244,8 +250,9 @@ func (c *Closer) watermark(ctx context.Context, n int) (meta state.Meta, wm int6
 // for the acks, mark closed, drop). Nothing closes on a partition count
 // that could not be read this round.
 func (c *Closer) lead(ctx context.Context, token int64, refresh bool) error {
-	if refresh {
-		_ = c.refresh(ctx) // for /stats, and at the first round to learn the count at all
+	if c.parts.Partitions() == 0 {
+		_ = c.refresh(ctx) // the first round: learn the count at all
+		refresh = false
 	}
 	meta, wm, n, err := c.watermark(ctx, c.parts.Partitions())
 	if err != nil || n == 0 {
@@ -253,6 +260,9 @@ func (c *Closer) lead(ctx context.Context, token int64, refresh bool) error {
 	}
 	through := eventtime.ClosedThrough(wm, c.et.Window.Size)
 	if through == eventtime.NoWatermark || through <= meta.ClosedThrough {
+		if refresh {
+			_ = c.refresh(ctx) // for /stats; a closing round reads it below
+		}
 		if wm != meta.Watermark && wm != eventtime.NoWatermark {
 			return metrics.Failed(metrics.Redis, c.store.SetWatermark(ctx, wm, n))
 		}
@@ -328,10 +338,7 @@ func (c *Closer) follow(ctx context.Context, refresh bool) error {
 	if err != nil {
 		return metrics.Failed(metrics.Redis, err)
 	}
-	if meta.Watermark != eventtime.NoWatermark {
-		c.metrics.Watermark.Set(float64(meta.Watermark) / 1000)
-		c.metrics.WatermarkLag.Set(float64(now-meta.Watermark) / 1000)
-	}
+	c.report(meta.Watermark, now)
 	return nil
 }
 

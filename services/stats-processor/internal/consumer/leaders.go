@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 )
 
 // leaders keeps the input partitions' leaders from one metadata request, so
@@ -59,14 +61,15 @@ func (l *leaders) forget() {
 
 // dialLeader connects to the leader of one input partition: with the
 // leader known, one connection; when that fails (the leadership moved, the
-// broker went away), after one more lookup.
+// broker went away), after one more lookup. Its error is marked as Kafka's.
 func (c *Consumer) dialLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
 	stale := -1
 	var errs []error
 	for range 2 {
 		p, gen, err := c.leaders.get(ctx, partition, stale)
 		if err != nil {
-			return nil, errors.Join(append(errs, err)...)
+			errs = append(errs, err)
+			break
 		}
 		conn, err := c.dialer.DialPartition(ctx, "tcp", "", p)
 		if err == nil {
@@ -75,7 +78,7 @@ func (c *Consumer) dialLeader(ctx context.Context, partition int) (*kafka.Conn, 
 		errs = append(errs, fmt.Errorf("leader %s:%d: %w", p.Leader.Host, p.Leader.Port, err))
 		stale = gen
 	}
-	return nil, errors.Join(errs...)
+	return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, partition, errors.Join(errs...)))
 }
 
 // lookupPartitions reads the input topic's partitions from the first broker

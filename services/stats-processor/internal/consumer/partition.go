@@ -91,7 +91,7 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 
 	conn, err := c.dialLeader(ctx, partition)
 	if err != nil {
-		return false, metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, partition, err))
+		return false, err
 	}
 	defer func() {
 		if conn != nil {
@@ -176,7 +176,7 @@ func (w *worker) redial(ctx context.Context) (*kafka.Conn, error) {
 	c := w.c
 	conn, err := c.dialLeader(ctx, w.partition)
 	if err != nil {
-		return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("connect to the leader of %s/%d: %w", c.topics.InputTopic, w.partition, err))
+		return nil, err
 	}
 	// No check of the offset (two requests): the next fetch reports one
 	// out of range.
