@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -111,7 +110,7 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 		cl.redisPrefixes = append(cl.redisPrefixes, base)
 		var addrs []string
 		for i := range n {
-			port, err := freePort()
+			port, err := testenv.FreePort()
 			if err != nil {
 				return row{}, err
 			}
@@ -384,15 +383,6 @@ func waitReady(ctx context.Context, addrs []string, within time.Duration) error 
 		}
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // render is the results table, with how it was measured.

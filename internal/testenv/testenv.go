@@ -316,11 +316,20 @@ func (s Services) BrokerList() string { return strings.Join(s.Brokers, ",") }
 // Port returns a free TCP port on loopback for a test server.
 func Port(t testing.TB) int {
 	t.Helper()
+	p, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 a moment ago (for tools
+// outside tests: benchmarks, the soak).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("free port: %v", err)
+		return 0, fmt.Errorf("free port: %w", err)
 	}
 	defer l.Close()
-	p, _ := strconv.Atoi(strings.TrimPrefix(l.Addr().String(), "127.0.0.1:"))
-	return p
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -214,7 +213,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (ok bool, err error) {
 }
 
 func (s *soak) startProducer() (*testenv.Process, error) {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +238,7 @@ func (s *soak) startProducer() (*testenv.Process, error) {
 }
 
 func (s *soak) newSlot(i int) (*slot, error) {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -772,13 +771,4 @@ func (s *soak) waitFor(ctx context.Context, limit time.Duration, what string, co
 		}
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
