@@ -195,24 +195,64 @@ type dumped struct {
 	ttl   time.Duration
 }
 
-// snapshot dumps every key under prefix.
+// snapshot dumps every key under prefix as of one moment, as a Redis that
+// lost its last writes would hold them: the dumps run in one MULTI, and the
+// key list is read again after it, the whole retried until no key came or
+// went in between. (Dumping key by key raced with the closer: a meta dumped
+// after a close beside a key list read before it is a state no Redis ever
+// had.)
 func snapshot(t *testing.T, rdb *redis.Client, prefix string) map[string]dumped {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, prefix+":*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]dumped{}
-	for _, k := range keys {
-		v, err := rdb.Dump(ctx, k).Result()
+	for range 50 {
+		keys, err := rdb.Keys(ctx, prefix+":*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		ttl, _ := rdb.PTTL(ctx, k).Result()
-		out[k] = dumped{v, max(ttl, 0)}
+		dumps := make([]*redis.StringCmd, len(keys))
+		ttls := make([]*redis.DurationCmd, len(keys))
+		if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				dumps[i] = p.Dump(ctx, k)
+				ttls[i] = p.PTTL(ctx, k)
+			}
+			return nil
+		}); err != nil && err != redis.Nil {
+			t.Fatal(err)
+		}
+		after, err := rdb.Keys(ctx, prefix+":*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameKeys(keys, after) {
+			continue
+		}
+		out := map[string]dumped{}
+		for i, k := range keys {
+			if v, err := dumps[i].Result(); err == nil {
+				out[k] = dumped{v, max(ttls[i].Val(), 0)}
+			}
+		}
+		return out
 	}
-	return out
+	t.Fatal("the keys kept changing; no consistent snapshot in 50 tries")
+	return nil
+}
+
+func sameKeys(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := make(map[string]bool, len(a))
+	for _, k := range a {
+		seen[k] = true
+	}
+	for _, k := range b {
+		if !seen[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // restore puts the keys under prefix back to snap: dumped keys restored,
