@@ -11,13 +11,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
-	"net/http"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -25,11 +23,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/bench/internal/preload"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
-	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
 
 func main() {
@@ -43,36 +39,10 @@ func main() {
 		idle       = flag.Duration("idle", time.Second, "watermark.idle_timeout for the run")
 	)
 	flag.Parse()
-	if *brokers == "" || *redisAddr == "" {
-		fail("set -brokers and -redis (or VS_KAFKA_BROKERS / VS_REDIS_ADDR: `eval \"$(deploy/local/stack.sh env)\"`)")
-	}
-	var counts []int
-	for _, f := range strings.Split(*instances, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			fail("-instances: %q is not a positive number", f)
-		}
-		counts = append(counts, n)
-	}
-	ctx := context.Background()
-	bl := strings.Split(*brokers, ",")
-	in := testenv.UniqueName("scaleout-in")
-	if err := testenv.CreateTopic(ctx, bl, in, *partitions); err != nil {
-		fail("create topic: %v", err)
-	}
-	defer deleteTopics(bl, in)
-	want := load(ctx, bl, in, *events, *partitions)
-	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
-	defer rdb.Close()
-
-	var rows []row
-	for _, n := range counts {
-		r, err := measure(ctx, bl, rdb, *bin, in, *partitions, n, *events, *idle, want)
-		if err != nil {
-			fail("%d instances: %v", n, err)
-		}
-		rows = append(rows, r)
-		fmt.Fprintf(os.Stderr, "scaleout: %d instances done in %.2f s\n", n, r.last.Seconds())
+	rows, err := run(*brokers, *redisAddr, *bin, *instances, *events, *partitions, *idle)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "scaleout: %v\n", err)
+		os.Exit(1)
 	}
 	cpus := 0
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -90,6 +60,46 @@ func main() {
 	for _, r := range rows {
 		fmt.Printf("redis commands with %d instances: %s\n", r.instances, r.byCommand)
 	}
+}
+
+// run loads the input once and measures one row per instance count; the
+// input topic is deleted when it returns, failed or not.
+func run(brokers, redisAddr, bin, instances string, events, partitions int, idle time.Duration) ([]row, error) {
+	if brokers == "" || redisAddr == "" {
+		return nil, errors.New("set -brokers and -redis (or VS_KAFKA_BROKERS / VS_REDIS_ADDR: `eval \"$(deploy/local/stack.sh env)\"`)")
+	}
+	var counts []int
+	for _, f := range strings.Split(instances, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-instances: %q is not a positive number", f)
+		}
+		counts = append(counts, n)
+	}
+	ctx := context.Background()
+	bl := strings.Split(brokers, ",")
+	in := testenv.UniqueName("scaleout-in")
+	if err := testenv.CreateTopic(ctx, bl, in, partitions); err != nil {
+		return nil, fmt.Errorf("create topic: %w", err)
+	}
+	defer preload.DeleteTopics(bl, in)
+	data, err := preload.Load(ctx, bl, in, events, partitions, 16, prefixed{os.Stderr})
+	if err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+
+	var rows []row
+	for _, n := range counts {
+		r, err := measure(ctx, bl, rdb, bin, in, partitions, n, events, idle, data.Want)
+		if err != nil {
+			return nil, fmt.Errorf("%d instances: %w", n, err)
+		}
+		rows = append(rows, r)
+		fmt.Fprintf(os.Stderr, "scaleout: %d instances done in %.2f s\n", n, r.last.Seconds())
+	}
+	return rows, nil
 }
 
 type row struct {
@@ -112,9 +122,9 @@ func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in s
 			return r, fmt.Errorf("create topic: %w", err)
 		}
 	}
-	defer deleteTopics(brokers, out, dead)
+	defer preload.DeleteTopics(brokers, out, dead)
 	prefix := testenv.UniqueName("scaleout")
-	defer cleanRedis(rdb, prefix)
+	defer preload.CleanRedis(rdb, prefix)
 
 	before, err := commandStats(ctx, rdb)
 	if err != nil {
@@ -129,7 +139,10 @@ func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in s
 	}()
 	t0 := time.Now()
 	for i := range n {
-		port := freePort()
+		port, err := testenv.FreePort()
+		if err != nil {
+			return r, err
+		}
 		cfg := testenv.ProcessorConfig{
 			Brokers: brokers, RedisAddr: rdb.Options().Addr, KeyPrefix: prefix, Input: in, Output: out, DeadLetter: dead, Group: prefix,
 			Earliest: true, IdleTimeout: idle, HTTPAddr: "127.0.0.1:" + strconv.Itoa(port), InstanceID: fmt.Sprintf("scaleout-%d", i),
@@ -142,16 +155,15 @@ func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in s
 		procs = append(procs, p)
 		bases = append(bases, "http://"+cfg.HTTPAddr)
 	}
-	seen := map[string][]string{}
-	var offset int64
+	output := preload.NewOutput(brokers, out)
 	for {
 		if r.counted == 0 {
-			if total := sumMetrics(bases, "stats_processor_events_total", "stats_processor_late_events_total", "stats_processor_dead_letters_total"); total >= float64(events) {
+			if total := preload.SumMetrics(bases, preload.CountedNames...); total >= float64(events) {
 				r.counted = time.Since(t0)
 			}
 		}
-		offset = readOutput(ctx, brokers, out, offset, seen)
-		if len(seen) >= len(want) {
+		output.Poll(ctx)
+		if output.Keys() >= len(want) {
 			break
 		}
 		for _, p := range procs {
@@ -162,7 +174,7 @@ func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in s
 			}
 		}
 		if time.Since(t0) > 10*time.Minute {
-			return r, fmt.Errorf("timed out: %d of %d window records after 10 minutes", len(seen), len(want))
+			return r, fmt.Errorf("timed out: %d of %d window records after 10 minutes", output.Keys(), len(want))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -171,7 +183,8 @@ func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in s
 		r.counted = r.last
 	}
 	for _, p := range procs {
-		r.cpu += cpuSeconds(p.Pid())
+		_, cpu := preload.ProcStats(p.Pid())
+		r.cpu += cpu
 	}
 	after, err := commandStats(ctx, rdb)
 	if err != nil {
@@ -179,16 +192,10 @@ func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in s
 	}
 	r.redisCmds = after["total"] - before["total"] - (after["info"] - before["info"]) // not this tool's INFO
 	r.byCommand = diffCommands(before, after)
-	r.countedTotal = sumMetrics(bases, "stats_processor_events_total", "stats_processor_late_events_total", "stats_processor_dead_letters_total")
-	r.rebalances = sumMetrics(bases, "stats_processor_rebalances_total")
-	for k, vs := range seen {
-		if len(vs) != 1 {
-			return r, fmt.Errorf("window %s written with %d different values: %v", k, len(vs), vs)
-		}
-		st, err := serde.StatisticsCodec{}.Decode([]byte(vs[0]))
-		if err != nil || st.Count != want[k] {
-			return r, fmt.Errorf("window %s: got %s, want count %d", k, vs[0], want[k])
-		}
+	r.countedTotal = preload.SumMetrics(bases, preload.CountedNames...)
+	r.rebalances = preload.SumMetrics(bases, "stats_processor_rebalances_total")
+	if lines, bad := output.Check(want); bad > 0 {
+		return r, fmt.Errorf("%d window records differ from the loaded data:\n%s", bad, strings.Join(lines, "\n"))
 	}
 	return r, nil
 }
@@ -242,161 +249,12 @@ func diffCommands(before, after map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// sumMetrics adds the named metrics over every instance's /metrics.
-func sumMetrics(bases []string, names ...string) float64 {
-	var n float64
-	for _, base := range bases {
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line := sc.Text()
-			for _, name := range names {
-				if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
-					f := strings.Fields(line)
-					v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-					n += v
-				}
-			}
-		}
-		resp.Body.Close()
-	}
-	return n
-}
+// prefixed writes each line with the tool's name in front.
+type prefixed struct{ w io.Writer }
 
-// load writes n events, in event-time order within each partition, 10 ms
-// apart, starting six hours ago; it returns the expected count per output
-// key.
-func load(ctx context.Context, brokers []string, topic string, n, partitions int) map[string]int64 {
-	start := time.Now()
-	w := &kafka.Writer{
-		Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
-		Balancer: kafka.BalancerFunc(func(m kafka.Message, _ ...int) int {
-			p, _ := strconv.Atoi(string(m.Headers[0].Value))
-			return p
-		}),
-		BatchSize: 10_000, BatchBytes: 1 << 20, BatchTimeout: 5 * time.Millisecond,
+func (p prefixed) Write(b []byte) (int, error) {
+	if _, err := fmt.Fprintf(p.w, "scaleout: %s", b); err != nil {
+		return 0, err
 	}
-	defer w.Close()
-	rng := rand.New(rand.NewPCG(16, 16))
-	base := time.Now().Add(-6 * time.Hour).UnixMilli()
-	want := map[string]int64{}
-	types := model.VehicleTypes()
-	const chunk = 60_000
-	msgs := make([]kafka.Message, 0, chunk)
-	for i := range n {
-		p := i % partitions
-		et := base + int64(i/partitions)*10
-		typ := types[0]
-		switch r := rng.IntN(1000); {
-		case r < 110:
-			typ = types[1]
-		case r < 120:
-			typ = types[2]
-		case r < 125:
-			typ = types[3]
-		case r < 130:
-			typ = types[4]
-		}
-		plate := fmt.Sprintf("CA%04dAB", rng.IntN(10000))
-		v := serde.AppendVehicle(nil, model.Vehicle{PlateNumber: plate, VignetteStickerID: "5f0c6c1e-5a9d-4a8e-9a55-0f7a5c0e8f11",
-			Timestamp: model.TimeFromMillis(et), VehicleType: typ})
-		msgs = append(msgs, kafka.Message{Key: []byte(plate), Value: v, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(p))}}})
-		want[fmt.Sprintf("%s:%d", typ, model.WindowStart(et, 20_000))]++
-		if len(msgs) == chunk || i == n-1 {
-			if err := w.WriteMessages(ctx, msgs...); err != nil {
-				var we kafka.WriteErrors
-				if errors.As(err, &we) && len(we) > 0 {
-					err = fmt.Errorf("%d of %d records failed: %w", we.Count(), len(we), err)
-				}
-				fail("load: %v", err)
-			}
-			msgs = msgs[:0]
-		}
-	}
-	fmt.Fprintf(os.Stderr, "scaleout: loaded %d events over %d partitions in %.1f s\n", n, partitions, time.Since(start).Seconds())
-	return want
-}
-
-// readOutput reads the output topic from offset on into seen (every
-// distinct value of each key) and returns the next offset.
-func readOutput(ctx context.Context, brokers []string, topic string, offset int64, seen map[string][]string) int64 {
-	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, 0)
-	if err != nil {
-		return offset
-	}
-	defer conn.Close()
-	last, err := conn.ReadLastOffset()
-	if err != nil || last <= offset {
-		return offset
-	}
-	if _, err := conn.Seek(offset, kafka.SeekAbsolute); err != nil {
-		return offset
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b := conn.ReadBatch(1, 16<<20)
-	defer b.Close()
-	for {
-		m, err := b.ReadMessage()
-		if err != nil {
-			return offset
-		}
-		k, v := string(m.Key), string(m.Value)
-		dup := false
-		for _, x := range seen[k] {
-			dup = dup || x == v
-		}
-		if !dup {
-			seen[k] = append(seen[k], v)
-		}
-		offset = m.Offset + 1
-	}
-}
-
-// cpuSeconds is the user+system CPU time of a running process.
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
-}
-
-func freePort() int {
-	p, err := testenv.FreePort()
-	if err != nil {
-		fail("%v", err)
-	}
-	return p
-}
-
-func deleteTopics(brokers []string, topics ...string) {
-	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, _ = c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
-}
-
-func cleanRedis(rdb *redis.Client, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if len(keys) > 0 {
-		rdb.Del(ctx, keys...)
-	}
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "scaleout: "+format+"\n", args...)
-	os.Exit(1)
+	return len(b), nil
 }
