@@ -141,23 +141,20 @@ func (c Config) Transport(clientID string, dialTimeout time.Duration) (*kafka.Tr
 // the connection for a security reason, and retrying will not help.
 var ErrRefused = errors.New("refused by the broker")
 
-// RefusedError is a security refusal with the configuration keys to fix.
-type RefusedError struct {
-	// Keys are the configuration keys to look at, e.g. "kafka.tls.ca_file".
-	Keys string
-	// Reason says, in the user's terms, what went wrong.
-	Reason string
-	// Err is the error from the TLS or Kafka layer.
-	Err error
+// RefusedError is a refusal by the broker for a security reason, with the
+// configuration keys to fix; errors.Is(err, ErrRefused) holds for it.
+type RefusedError = tlsclient.Refusal
+
+// tlsAdvice names the keys to fix for each failed TLS handshake.
+var tlsAdvice = map[tlsclient.Failure]tlsclient.Advice{
+	tlsclient.UnknownCA:   {Keys: "kafka.tls.ca_file", Reason: "the broker's certificate is not signed by a CA this client trusts; set kafka.tls.ca_file to the CA that signed it"},
+	tlsclient.WrongHost:   {Keys: "kafka.brokers", Reason: "the broker's certificate is not valid for the address dialled; give kafka.brokers as a host name or IP address the certificate names"},
+	tlsclient.InvalidCert: {Keys: "kafka.tls.ca_file", Reason: "the broker's certificate is not valid (expired, or not for a server)"},
+	tlsclient.PlainServer: {Keys: "kafka.tls.enabled", Reason: "the broker does not speak TLS on this address; turn kafka.tls.enabled off or use its TLS listener"},
+	// The broker sent a TLS alert: it did not accept this client's
+	// certificate, or the lack of one.
+	tlsclient.ClientRefused: {Keys: "kafka.tls.cert_file, kafka.tls.key_file", Reason: "the broker refused the TLS handshake; it needs a client certificate signed by a CA it trusts"},
 }
-
-func (e *RefusedError) Error() string { return fmt.Sprintf("%s: %s (%v)", e.Keys, e.Reason, e.Err) }
-
-// Unwrap returns the underlying error.
-func (e *RefusedError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrRefused) hold.
-func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // Explain returns err as a *RefusedError naming the keys to fix when it is
 // a TLS or SASL refusal, and err unchanged otherwise (nil stays nil).
@@ -165,20 +162,11 @@ func Explain(err error) error {
 	if err == nil || errors.Is(err, ErrRefused) {
 		return err
 	}
-	refused := func(keys, reason string) error { return &RefusedError{Keys: keys, Reason: reason, Err: err} }
-	switch tlsclient.Classify(err) {
-	case tlsclient.UnknownCA:
-		return refused("kafka.tls.ca_file", "the broker's certificate is not signed by a CA this client trusts; set kafka.tls.ca_file to the CA that signed it")
-	case tlsclient.WrongHost:
-		return refused("kafka.brokers", "the broker's certificate is not valid for the address dialled; give kafka.brokers as a host name or IP address the certificate names")
-	case tlsclient.InvalidCert:
-		return refused("kafka.tls.ca_file", "the broker's certificate is not valid (expired, or not for a server)")
-	case tlsclient.PlainServer:
-		return refused("kafka.tls.enabled", "the broker does not speak TLS on this address; turn kafka.tls.enabled off or use its TLS listener")
-	case tlsclient.ClientRefused:
-		// The broker sent a TLS alert: it did not accept this client's
-		// certificate, or the lack of one.
-		return refused("kafka.tls.cert_file, kafka.tls.key_file", "the broker refused the TLS handshake; it needs a client certificate signed by a CA it trusts")
+	if r := tlsclient.Explain(err, ErrRefused, tlsAdvice); r != nil {
+		return r
+	}
+	refused := func(keys, reason string) error {
+		return &RefusedError{Kind: ErrRefused, Keys: keys, Reason: reason, Err: err}
 	}
 	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed):

@@ -110,23 +110,18 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 // connection or a command for a security reason.
 var ErrRefused = errors.New("refused by redis")
 
-// RefusedError is a security refusal with the configuration keys to fix.
-type RefusedError struct {
-	// Keys are the configuration keys to look at, e.g. "redis.tls.ca_file".
-	Keys string
-	// Reason says, in the user's terms, what went wrong.
-	Reason string
-	// Err is the error from the TLS layer or Redis.
-	Err error
+// RefusedError is a refusal by Redis for a security reason, with the
+// configuration keys to fix; errors.Is(err, ErrRefused) holds for it.
+type RefusedError = tlsclient.Refusal
+
+// tlsAdvice names the keys to fix for each failed TLS handshake.
+var tlsAdvice = map[tlsclient.Failure]tlsclient.Advice{
+	tlsclient.UnknownCA:     {Keys: "redis.tls.ca_file", Reason: "Redis's certificate is not signed by a CA this client trusts; set redis.tls.ca_file to the CA that signed it"},
+	tlsclient.WrongHost:     {Keys: "redis.tls.server_name", Reason: "Redis's certificate is not valid for the name checked; set redis.tls.server_name to a name it holds, or address Redis by one in redis.addr"},
+	tlsclient.InvalidCert:   {Keys: "redis.tls.ca_file", Reason: "Redis's certificate is not valid (expired, or not for a server)"},
+	tlsclient.PlainServer:   {Keys: "redis.tls.enabled", Reason: "Redis does not speak TLS on this address; turn redis.tls.enabled off or use its tls-port"},
+	tlsclient.ClientRefused: {Keys: "redis.tls.cert_file, redis.tls.key_file", Reason: "Redis refused the TLS handshake; it needs a client certificate signed by a CA it trusts (tls-auth-clients)"},
 }
-
-func (e *RefusedError) Error() string { return fmt.Sprintf("%s: %s (%v)", e.Keys, e.Reason, e.Err) }
-
-// Unwrap returns the underlying error.
-func (e *RefusedError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrRefused) hold.
-func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // Explain returns err as a *RefusedError naming the keys to fix when it is
 // a TLS, authentication or ACL refusal, and err unchanged otherwise.
@@ -134,21 +129,13 @@ func Explain(err error) error {
 	if err == nil || errors.Is(err, ErrRefused) {
 		return err
 	}
-	msg := err.Error()
-	refused := func(keys, reason string) error { return &RefusedError{Keys: keys, Reason: reason, Err: err} }
-	switch tlsclient.Classify(err) {
-	case tlsclient.UnknownCA:
-		return refused("redis.tls.ca_file", "Redis's certificate is not signed by a CA this client trusts; set redis.tls.ca_file to the CA that signed it")
-	case tlsclient.WrongHost:
-		return refused("redis.tls.server_name", "Redis's certificate is not valid for the name checked; set redis.tls.server_name to a name it holds, or address Redis by one in redis.addr")
-	case tlsclient.InvalidCert:
-		return refused("redis.tls.ca_file", "Redis's certificate is not valid (expired, or not for a server)")
-	case tlsclient.PlainServer:
-		return refused("redis.tls.enabled", "Redis does not speak TLS on this address; turn redis.tls.enabled off or use its tls-port")
-	case tlsclient.ClientRefused:
-		return refused("redis.tls.cert_file, redis.tls.key_file", "Redis refused the TLS handshake; it needs a client certificate signed by a CA it trusts (tls-auth-clients)")
+	if r := tlsclient.Explain(err, ErrRefused, tlsAdvice); r != nil {
+		return r
 	}
-	switch {
+	refused := func(keys, reason string) error {
+		return &RefusedError{Kind: ErrRefused, Keys: keys, Reason: reason, Err: err}
+	}
+	switch msg := err.Error(); {
 	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "invalid username-password pair"):
 		return refused("redis.username, redis.password", "Redis rejected the user or password")
 	case strings.HasPrefix(msg, "NOPERM"):

@@ -1,6 +1,7 @@
 // Package tlsclient is the TLS client side both services share for Kafka
-// and Redis: a tls.Config from a CA file and a client key pair, and the
-// kind of a failed handshake, so that each caller can name the keys to fix.
+// and Redis: a tls.Config from a CA file and a client key pair, the kind of
+// a failed handshake, and the refusal error that names the keys to fix
+// (each caller gives the advice for its own keys).
 // It does no I/O beyond reading the files it is given.
 package tlsclient
 
@@ -80,4 +81,39 @@ func Classify(err error) Failure {
 		return ClientRefused
 	}
 	return NotTLS
+}
+
+// Refusal is a refusal for a security reason, with the configuration keys
+// to fix; retrying will not help. Kafka's and Redis's clients each give it
+// their own Kind, so that errors.Is tells which server refused.
+type Refusal struct {
+	// Kind is the sentinel errors.Is(err, Kind) holds for.
+	Kind error
+	// Keys are the configuration keys to look at, e.g. "kafka.tls.ca_file".
+	Keys string
+	// Reason says, in the user's terms, what went wrong.
+	Reason string
+	// Err is the error from the TLS layer or the server.
+	Err error
+}
+
+func (e *Refusal) Error() string { return fmt.Sprintf("%s: %s (%v)", e.Keys, e.Reason, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *Refusal) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, e.Kind) hold.
+func (e *Refusal) Is(target error) bool { return target == e.Kind }
+
+// Advice is what to tell the user about one kind of failure: the keys to
+// fix and why.
+type Advice struct{ Keys, Reason string }
+
+// Explain returns err as a *Refusal of kind when Classify finds a TLS
+// failure that advice covers, and nil otherwise.
+func Explain(err, kind error, advice map[Failure]Advice) *Refusal {
+	if a, ok := advice[Classify(err)]; ok {
+		return &Refusal{Kind: kind, Keys: a.Keys, Reason: a.Reason, Err: err}
+	}
+	return nil
 }

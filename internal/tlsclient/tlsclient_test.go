@@ -2,7 +2,9 @@ package tlsclient_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,5 +46,32 @@ func TestClassify(t *testing.T) {
 	}
 	if got := tlsclient.Classify(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}); got != tlsclient.PlainServer {
 		t.Errorf("record header: %v", got)
+	}
+}
+
+func TestExplainGivesTheAdviceOfItsKind(t *testing.T) {
+	kafkaKind, redisKind := errors.New("kafka refused"), errors.New("redis refused")
+	advice := map[tlsclient.Failure]tlsclient.Advice{tlsclient.UnknownCA: {Keys: "x.tls.ca_file", Reason: "unknown CA"}}
+	handshake := fmt.Errorf("dial: %w", x509.UnknownAuthorityError{})
+
+	r := tlsclient.Explain(handshake, kafkaKind, advice)
+	if r == nil || r.Keys != "x.tls.ca_file" || r.Reason != "unknown CA" {
+		t.Fatalf("Explain = %+v, want the UnknownCA advice", r)
+	}
+	var err error = r
+	if !errors.Is(err, kafkaKind) || errors.Is(err, redisKind) {
+		t.Error("a refusal must be its own kind and no other")
+	}
+	if !errors.Is(err, handshake) {
+		t.Error("a refusal must unwrap to the handshake error")
+	}
+	if got := err.Error(); !strings.HasPrefix(got, "x.tls.ca_file: unknown CA (dial: ") {
+		t.Errorf("Error() = %q, want the keys, the reason, then the cause", got)
+	}
+	if r := tlsclient.Explain(fmt.Errorf("dial: %w", x509.HostnameError{}), kafkaKind, advice); r != nil {
+		t.Errorf("a failure without advice gave %v, want nil", r)
+	}
+	if r := tlsclient.Explain(errors.New("connection refused"), kafkaKind, advice); r != nil {
+		t.Errorf("a non-TLS error gave %v, want nil", r)
 	}
 }
