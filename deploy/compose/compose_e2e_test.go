@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -146,8 +145,13 @@ func newProject(t *testing.T, compose []string) *project {
 		version: "e2e",
 		ports:   map[string]string{},
 	}
-	// Five single ports, then the processors' range of ten.
-	first := freeRange(t, 15)
+	// Five single ports, then the processors' range of ten, below the
+	// ephemeral range: Docker binds a published range without trying
+	// another port, so none of it may be taken by an outgoing connection.
+	first, err := testenv.FreePorts(15)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, v := range []string{"HOST_KAFKA_PORT", "HOST_REDIS_PORT", "HOST_PRODUCER_PORT", "HOST_PROMETHEUS_PORT", "HOST_GRAFANA_PORT"} {
 		p.ports[v] = strconv.Itoa(first + i)
 	}
@@ -180,40 +184,6 @@ func newProject(t *testing.T, compose []string) *project {
 		}
 	})
 	return p
-}
-
-// freeRange finds n consecutive free ports on 127.0.0.1, below the
-// kernel's ephemeral range: Docker binds a port of a published range
-// without retrying another, and a port in the ephemeral range can be taken
-// at any moment by an outgoing connection (the test's own Kafka clients
-// make many), which fails `up --scale` now and then.
-func freeRange(t *testing.T, n int) int {
-	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil && v > 10000+2*n {
-				low = v
-			}
-		}
-	}
-	for range 50 {
-		first := 10000 + rand.IntN(low-10000-n)
-		ok := true
-		for port := first; port < first+n && ok; port++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return first
-		}
-	}
-	t.Fatal("no range of free ports found")
-	return 0
 }
 
 func (p *project) args(args ...string) []string {

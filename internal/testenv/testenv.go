@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -174,12 +175,11 @@ func startContainers() (Services, error) {
 // broker listens and advertises on it (127.0.0.1:port inside the container
 // reaches the broker too, so it is also the inter-broker listener).
 func startKafka(ctx context.Context, nw *testcontainers.DockerNetwork, labels map[string]string) ([]string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("free port for kafka: %w", err)
 	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	_ = l.Close()
+	port := strconv.Itoa(p)
 	_, err = testcontainers.Run(ctx, KafkaImage,
 		testcontainers.WithEnv(map[string]string{
 			"CLUSTER_ID":                                     "dmVoaWNsZS1zdGF0cy10Yw",
@@ -324,12 +324,44 @@ func Port(t testing.TB) int {
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 a moment ago (for tools
-// outside tests: benchmarks, the soak).
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
+// outside tests: benchmarks, the soak). See FreePorts.
+func FreePort() (int, error) { return FreePorts(1) }
+
+// FreePorts returns the first of n consecutive TCP ports that were free on
+// 127.0.0.1 a moment ago, chosen below the kernel's ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range). There, between the check and
+// the server's bind, only another server can take a port; inside it any
+// outgoing connection can (Kafka clients open many), which is what a port
+// picked by listening on port 0 risks.
+func FreePorts(n int) (int, error) {
+	low := ephemeralLow()
+	for range 100 {
+		first := 10000 + mrand.IntN(low-10000-n)
+		free := true
+		for port := first; port < first+n && free; port++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return first, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no %d free consecutive ports between 10000 and %d in 100 tries", n, low)
+}
+
+// ephemeralLow is where the kernel's ephemeral ports start (32768 when it
+// cannot be read, Linux's default).
+func ephemeralLow() int {
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 12000 {
+				return v
+			}
+		}
+	}
+	return 32768
 }
