@@ -165,6 +165,11 @@ func TestE2ERedisBackInTime(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	for _, line := range strings.Split(p.Tail(1000), "\n") {
+		if strings.Contains(line, "closed windows restored from it") {
+			t.Logf("processor: %s", line)
+		}
+	}
 	time.Sleep(2 * time.Second) // a few more rounds, which must write nothing
 	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), want)
 	s.checkStats(p.Addr, want)
@@ -255,21 +260,29 @@ func sameKeys(a, b []string) bool {
 	return true
 }
 
-// restore puts the keys under prefix back to snap: dumped keys restored,
-// newer ones deleted.
+// restore puts the keys under prefix back to snap (dumped keys restored,
+// newer ones deleted) in one MULTI, so that the running processor sees
+// Redis jump from now to then, as after a restart or a failover, and never
+// a mix of the two.
 func restore(t *testing.T, rdb *redis.Client, prefix string, snap map[string]dumped) {
 	t.Helper()
 	ctx := context.Background()
-	keys, _ := rdb.Keys(ctx, prefix+":*").Result()
-	for _, k := range keys {
-		if _, ok := snap[k]; !ok {
-			rdb.Del(ctx, k)
-		}
+	keys, err := rdb.Keys(ctx, prefix+":*").Result()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for k, d := range snap {
-		if err := rdb.RestoreReplace(ctx, k, d.ttl, d.value).Err(); err != nil {
-			t.Fatal(err)
+	if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			if _, ok := snap[k]; !ok {
+				p.Del(ctx, k)
+			}
 		}
+		for k, d := range snap {
+			p.RestoreReplace(ctx, k, d.ttl, d.value)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
