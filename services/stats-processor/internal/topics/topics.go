@@ -179,6 +179,14 @@ func (t *Topics) Ping(ctx context.Context) error {
 // Writer returns a writer that waits for every replica's ack (acks=all),
 // keys records to partitions by hash and batches for throughput; topic ""
 // means each message names its own topic.
+//
+// It does not compress. The processor writes little (a few records per
+// window; late and bad events, a small share of the input), and kafka-go's
+// lz4 writer takes a 4 MiB block buffer from a pool that every GC empties:
+// with lz4 the processor's Go heap swung between 17 and 33 MiB at 5,000
+// events/s with a late topic, without it between 3 and 10 MiB (RSS 41–46
+// against 27–32 MiB), at the same catch-up speed. A topic whose
+// compression.type is set has the broker compress it anyway.
 func (t *Topics) Writer(topic string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(t.cfg.Brokers...),
@@ -190,7 +198,6 @@ func (t *Topics) Writer(topic string) *kafka.Writer {
 		BatchBytes:   8 << 20,
 		BatchTimeout: 2 * time.Millisecond,
 		MaxAttempts:  5,
-		Compression:  kafka.Lz4,
 	}
 }
 
