@@ -39,6 +39,18 @@ func TestE2EOutages(t *testing.T) {
 	s.checkDeadLetters(data)
 	s.checkStats(p.Addr, want)
 	stop(t, p)
+	// Every line it logged through both outages is structured, the Redis
+	// library's own complaints included.
+	library := 0
+	for _, line := range strings.Split(p.Tail(1<<20), "\n") {
+		if line != "" && !strings.HasPrefix(line, "time=") {
+			t.Errorf("unstructured log line: %q", line)
+		}
+		if strings.Contains(line, `msg="redis client"`) {
+			library++
+		}
+	}
+	t.Logf("log: every line structured, %d of them the Redis library's", library)
 }
 
 // outage stops a dependency for 3 s: /readyz must name it meanwhile and be

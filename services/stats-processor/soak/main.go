@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 )
 
 // Config is one soak run.
@@ -67,6 +69,7 @@ func main() {
 	flag.Parse()
 	keepInheritedFilesToItself()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	redisconn.LogTo(log) // its own Redis client complains while Redis restarts
 
 	if *analyze != "" {
 		if err := reanalyze(*analyze); err != nil {

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"log/slog"
+
 	"go.uber.org/fx"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
@@ -10,15 +12,17 @@ import (
 
 // Module provides the *RedisStore of one pipeline and adds its "redis"
 // check to /readyz. It needs a Config, a RedisConfig, the pipeline's
-// Keys, the eventtime.Config and the HTTP server's *httpserver.Readiness. It does not
-// connect at start (the application waits for Redis itself, naming the
+// Keys, the eventtime.Config, the HTTP server's *httpserver.Readiness and
+// a *slog.Logger, which also gets the Redis library's own messages. It does
+// not connect at start (the application waits for Redis itself, naming the
 // key); it closes the client on stop. A TLS file that cannot be read fails
 // start-up.
 var Module = fx.Module("state",
 	fx.Provide(provide),
 )
 
-func provide(lc fx.Lifecycle, cfg Config, rcfg RedisConfig, keys Keys, et eventtime.Config, ready *httpserver.Readiness) (*RedisStore, error) {
+func provide(lc fx.Lifecycle, cfg Config, rcfg RedisConfig, keys Keys, et eventtime.Config, ready *httpserver.Readiness, log *slog.Logger) (*RedisStore, error) {
+	redisconn.LogTo(log)
 	rdb, err := redisconn.New(rcfg.Config)
 	if err != nil {
 		return nil, err
