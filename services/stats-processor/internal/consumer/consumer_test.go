@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -214,5 +215,44 @@ func TestLeadersLookedUpOnce(t *testing.T) {
 	}
 	if _, _, err := l.get(ctx, 7, -1); err == nil || lookups != 4 {
 		t.Fatalf("an unknown partition: %v after %d lookups; want an error after looking up once more", err, lookups)
+	}
+}
+
+// A worker that gives up after failed fetches saves what it counted, but
+// only saves made before the failure count as progress (which resets the
+// backoff): otherwise a partition whose fetches always fail would be
+// retried at the shortest wait for ever.
+func TestGiveUpCountsOnlyEarlierSavesAsProgress(t *testing.T) {
+	store := &recordingStore{}
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	et := eventtime.DefaultConfig()
+	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), et, store, m, slog.Default(), Options{
+		CheckpointInterval: time.Second, Side: discardSink{},
+	})
+	fetchErr := errors.New("fetch: multiple Read calls return no data or error")
+	for _, tc := range []struct {
+		name         string
+		savesBefore  int
+		wantProgress bool
+	}{
+		{"failed before any save", 0, false},
+		{"failed after saving", 2, true},
+	} {
+		store.saves = nil
+		w := &worker{c: c, et: eventtime.NewPartition(et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
+			lag: m.ConsumerLag.WithLabelValues("0"), saves: tc.savesBefore, offset: 42}
+		progressed, err := w.giveUp(fetchErr)
+		if !errors.Is(err, fetchErr) {
+			t.Errorf("%s: error %v, want the fetch's", tc.name, err)
+		}
+		if progressed != tc.wantProgress {
+			t.Errorf("%s: progressed = %v, want %v", tc.name, progressed, tc.wantProgress)
+		}
+		if len(store.saves) != 1 || store.saves[0].Offset != 42 {
+			t.Errorf("%s: saves %+v, want one at offset 42 (what was counted is kept)", tc.name, store.saves)
+		}
 	}
 }

@@ -158,16 +158,25 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 					continue
 				}
 			}
-			// Keep what was counted: save it, then start over.
-			if serr := w.save(context.Background(), false); serr != nil {
-				return w.saves > 0, errors.Join(err, serr)
-			}
-			return true, err
+			return w.giveUp(err)
 		}
 		if err := w.maybeSave(ctx); err != nil {
 			return w.saves > 0, err
 		}
 	}
+}
+
+// giveUp ends a worker whose fetches failed past a redial: it keeps what
+// was counted (a save), and reports as progress only the saves made before
+// the failure. The failure's own save is no sign of health; counted as
+// one, it would reset the backoff every time, and a partition whose
+// fetches keep failing would be retried every 200 ms for ever.
+func (w *worker) giveUp(err error) (progressed bool, _ error) {
+	progressed = w.saves > 0
+	if serr := w.save(context.Background(), false); serr != nil {
+		return progressed, errors.Join(err, serr)
+	}
+	return progressed, err
 }
 
 // redial connects to the partition's leader again and seeks to the next
