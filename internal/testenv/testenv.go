@@ -245,12 +245,41 @@ func (s Services) Topic(t testing.TB, base string, partitions int) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c := &kafka.Client{Addr: kafka.TCP(s.Brokers...)}
-		if _, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{name}}); err != nil {
-			t.Logf("delete topic %s: %v", name, err)
+		if err := DeleteTopics(ctx, s.Brokers, name); err != nil {
+			t.Log(err)
 		}
 	})
 	return name
+}
+
+// DeleteTopics deletes topics (a test's or a tool's clean-up).
+func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
+	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	if _, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
+		return fmt.Errorf("delete topics %v: %w", topics, err)
+	}
+	return nil
+}
+
+// DeleteKeys deletes every key matching the glob pattern match (SCAN, then
+// DEL in slices of 500): a test's or a tool's clean-up.
+func DeleteKeys(ctx context.Context, rdb *redis.Client, match string) error {
+	iter := rdb.Scan(ctx, 0, match, 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("scan %s: %w", match, err)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		if err := rdb.Del(ctx, keys[:n]...).Err(); err != nil {
+			return fmt.Errorf("delete keys %s: %w", match, err)
+		}
+		keys = keys[n:]
+	}
+	return nil
 }
 
 // CreateTopic creates a topic with replication factor 1 and waits until every
@@ -297,13 +326,8 @@ func (s Services) Redis(t testing.TB) (*redis.Client, string) {
 		defer rdb.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
+		if err := DeleteKeys(ctx, rdb, prefix+"*"); err != nil {
+			t.Log(err)
 		}
 	})
 	return rdb, prefix

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
@@ -250,24 +251,21 @@ func ProcStats(pid int) (peakKiB int64, cpuSeconds float64) {
 	return peakKiB, cpuSeconds
 }
 
-// DeleteTopics deletes topics, best effort: a benchmark's clean-up.
+// DeleteTopics deletes a run's topics, best effort: a failure is reported on
+// stderr and the run's result stands.
 func DeleteTopics(brokers []string, topics ...string) {
-	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, _ = c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	if err := testenv.DeleteTopics(ctx, brokers, topics...); err != nil {
+		fmt.Fprintf(os.Stderr, "clean-up: %v\n", err)
+	}
 }
 
-// CleanRedis deletes every key under prefix, best effort.
+// CleanRedis deletes a run's keys (every key under prefix), best effort.
 func CleanRedis(rdb *redis.Client, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if len(keys) > 0 {
-		rdb.Del(ctx, keys...)
+	if err := testenv.DeleteKeys(ctx, rdb, prefix+":*"); err != nil {
+		fmt.Fprintf(os.Stderr, "clean-up: %v\n", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 )
 
 // endOffsets returns the end offset of each partition of topic.
@@ -104,10 +106,5 @@ func readAll(ctx context.Context, brokers []string, topic string, partitions int
 func deleteTopics(brokers []string, topics ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	_, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
-	if err != nil {
-		return fmt.Errorf("delete topics: %w", err)
-	}
-	return nil
+	return testenv.DeleteTopics(ctx, brokers, topics...)
 }

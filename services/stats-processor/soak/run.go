@@ -748,14 +748,7 @@ func verdictWord(ok bool) string {
 func (s *soak) deleteKeys() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	iter := s.rdb.Scan(ctx, 0, s.prefix+":*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if len(keys) > 0 {
-		s.rdb.Del(ctx, keys...)
-	}
+	_ = testenv.DeleteKeys(ctx, s.rdb, s.prefix+":*")
 }
 
 func (s *soak) waitFor(ctx context.Context, limit time.Duration, what string, cond func() bool) error {
