@@ -344,17 +344,7 @@ func StartRedisCluster(t testing.TB, replicas int) *RedisCluster {
 	dir := t.TempDir()
 	c := &RedisCluster{procs: map[string]*exec.Cmd{}}
 	for range 3 * (1 + replicas) {
-		port := Port(t)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-			"--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port),
-			"--cluster-node-timeout", "2000", "--cluster-replica-validity-factor", "0",
-			"--dir", dir, "--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start redis-server: %v", err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		waitPort(t, addr)
+		addr, cmd := startClusterNode(t, dir)
 		c.Addrs = append(c.Addrs, addr)
 		c.procs[addr] = cmd
 	}
@@ -365,6 +355,83 @@ func StartRedisCluster(t testing.TB, replicas int) *RedisCluster {
 	}
 	c.waitOK(t, c.Addrs)
 	return c
+}
+
+// startClusterNode starts one cluster node in dir and waits until it
+// accepts connections. A node listens on two ports: its data port and its
+// cluster bus port. Redis's default bus port is the data port + 10000,
+// which for most data ports below the ephemeral range lies inside it, where
+// any outgoing connection can hold it and redis-server exits at start. So
+// both are chosen apart below the ephemeral range (FreePorts) and the bus
+// port is set explicitly (cluster-port, Redis 7). A node that still does not
+// come up (another server took a port between the check and the bind) is
+// tried again on new ports; the last failure carries the node's log.
+func startClusterNode(t testing.TB, dir string) (string, *exec.Cmd) {
+	t.Helper()
+	var failure string
+	for range 3 {
+		port, bus := Port(t), Port(t)
+		if port == bus {
+			continue
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		logFile := filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
+		cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+			"--cluster-enabled", "yes", "--cluster-port", fmt.Sprint(bus),
+			"--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port),
+			"--cluster-node-timeout", "2000", "--cluster-replica-validity-factor", "0",
+			"--dir", dir, "--save", "", "--appendonly", "no", "--logfile", logFile)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+		if err := awaitPort(addr, exited, 5*time.Second); err != nil {
+			failure = fmt.Sprintf("Redis Cluster node %s (bus port %d): %v\nlast lines of %s:\n%s", addr, bus, err, logFile, TailFile(logFile, 15))
+			t.Log(failure + "\ntrying other ports")
+			_ = cmd.Process.Kill()
+			continue
+		}
+		return addr, cmd
+	}
+	t.Fatal(failure)
+	return "", nil
+}
+
+// awaitPort waits until addr accepts a connection, the process whose exit
+// closes exited has exited, or timeout passed.
+func awaitPort(addr string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server exited before accepting connections")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("does not accept connections after %v", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TailFile returns the last n lines of the file at path, or a line saying
+// why it cannot be read: for failure messages that explain themselves.
+func TailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", path, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // waitOK waits until every node of addrs sees the cluster as ok: the first
@@ -460,16 +527,4 @@ func (c *RedisCluster) masterOf(slot string) string {
 		return "" // one live node's view is enough
 	}
 	return ""
-}
-
-func waitPort(t testing.TB, addr string) {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s does not accept connections", addr)
 }
