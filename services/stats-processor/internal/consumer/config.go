@@ -28,16 +28,23 @@ type Config struct {
 	FetchMaxBytes int `mapstructure:"fetch_max_bytes" usage:"largest fetch of one partition, in bytes"`
 	// FetchMaxWait is how long the broker may hold a fetch for new data.
 	FetchMaxWait time.Duration `mapstructure:"fetch_max_wait" usage:"how long the broker may hold a fetch for new data"`
+	// SidePendingMaxBytes bounds the dead letters and late events a
+	// partition holds before it writes them and saves: once they reach it,
+	// the partition stops reading its batch there and saves. Their writes
+	// are cut into requests below each topic's max.message.bytes anyway;
+	// this bounds memory and how much a failed save writes again.
+	SidePendingMaxBytes int `mapstructure:"side_pending_max_bytes" usage:"dead letters and late events a partition holds before it writes them and saves, in bytes"`
 }
 
 // DefaultConfig returns the contract's defaults and the processor's own.
 func DefaultConfig() Config {
 	return Config{
-		GroupID:        "vehicle-statistics",
-		StartOffset:    StartLatest,
-		SessionTimeout: 10 * time.Second,
-		FetchMaxBytes:  4 << 20,
-		FetchMaxWait:   500 * time.Millisecond,
+		GroupID:             "vehicle-statistics",
+		StartOffset:         StartLatest,
+		SessionTimeout:      10 * time.Second,
+		FetchMaxBytes:       4 << 20,
+		FetchMaxWait:        500 * time.Millisecond,
+		SidePendingMaxBytes: 4 << 20,
 	}
 }
 
@@ -53,5 +60,7 @@ func (c Config) Validate() error {
 		fmt.Sprintf("%d must be between 64 KiB and 64 MiB", c.FetchMaxBytes))
 	ch.Require(c.FetchMaxWait >= 10*time.Millisecond && c.FetchMaxWait <= 10*time.Second, "fetch_max_wait",
 		fmt.Sprintf("%s must be between 10ms and 10s", c.FetchMaxWait))
+	ch.Require(c.SidePendingMaxBytes >= 64<<10 && c.SidePendingMaxBytes <= 256<<20, "side_pending_max_bytes",
+		fmt.Sprintf("%d must be between 64 KiB and 256 MiB", c.SidePendingMaxBytes))
 	return ch.Err()
 }

@@ -51,7 +51,8 @@ type Options struct {
 	// Now is the wall clock; time.Now when nil.
 	Now func() time.Time
 	// Side receives dead letters and late events (each message names its
-	// topic); an acks=all writer of the topics when nil.
+	// topic); when nil, a topics.SideWriter, which sizes its writes below
+	// each topic's max.message.bytes and cuts a record too large for it.
 	Side Sink
 }
 
@@ -68,6 +69,9 @@ type Consumer struct {
 	metrics *metrics.Metrics
 	dialer  *kafka.Dialer
 	closers []func() error
+	// loadSide reads the side topics' limits at start; nil for a Side
+	// given in Options.
+	loadSide func(context.Context) error
 
 	joined   atomic.Bool
 	groupErr atomic.Pointer[error]
@@ -78,11 +82,32 @@ type Consumer struct {
 	beyondMu sync.Mutex
 	beyond   map[int]beyondEnd // partitions whose saved offset is beyond the log end
 
+	stuckMu sync.Mutex
+	stuck   map[int]*sideFailures // partitions whose side writes failed, since their last success
+
 	leaders leaders // the input partitions' leaders, for the workers' dials
 }
 
 // beyondEnd is a saved offset found beyond its partition's log end.
 type beyondEnd struct{ saved, end int64 }
+
+// sideFailures are a partition's failed writes of dead letters and late
+// events since its last successful one.
+type sideFailures struct {
+	attempts int
+	since    time.Time
+	last     error
+}
+
+// stuckAfter is how many failed side writes in a row make a partition
+// stuck: named by /readyz, side_output_stuck 1, an error logged.
+const stuckAfter = 3
+
+// ErrSideWrite is wrapped by a partition worker's error when it could not
+// write its dead letters and late events: the partition saves nothing and
+// reads no further until that write succeeds (side records are written
+// before the checkpoint that passes them, so none is lost).
+var ErrSideWrite = errors.New("dead-letter/late records not written")
 
 // ErrOffsetBeyondEnd is wrapped by a partition worker's error when the
 // offset saved in Redis lies beyond the end of the partition's log: the
@@ -104,12 +129,30 @@ func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metr
 	if opts.OnProgress == nil {
 		opts.OnProgress = func() {}
 	}
-	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(), commits: map[int]int64{}, beyond: map[int]beyondEnd{}}
+	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(),
+		commits: map[int]int64{}, beyond: map[int]beyondEnd{}, stuck: map[int]*sideFailures{}}
 	c.leaders.lookup = c.lookupPartitions
 	if opts.Side == nil {
-		w := t.Writer("")
+		dead := c.topics.DeadLetterTopic
+		w := t.SideWriter(func(topic string, n int) {
+			if topic == dead {
+				m.DeadLettersTruncated.Add(float64(n))
+			} else {
+				m.LateTruncated.Add(float64(n))
+			}
+		})
 		opts.Side = w
 		c.closers = append(c.closers, w.Close)
+		c.loadSide = func(ctx context.Context) error {
+			err := w.Load(ctx, c.topics.DeadLetterTopic, c.topics.LateTopic)
+			for _, topic := range []string{c.topics.DeadLetterTopic, c.topics.LateTopic} {
+				if topic != "" {
+					limit, read := w.Limit(topic)
+					c.log.Debug("side topic limit", "topic", topic, "max_message_bytes", limit, "read_from_broker", read)
+				}
+			}
+			return err
+		}
 	}
 	c.opts = opts
 	return c
@@ -157,6 +200,68 @@ func (c *Consumer) OffsetsReady() error {
 		ErrOffsetBeyondEnd, strings.Join(parts, "; "))
 }
 
+// SideOutputsReady reports the partitions this instance owns whose dead
+// letters and late events failed to write stuckAfter times in a row or
+// more, with the last reason, or nil.
+func (c *Consumer) SideOutputsReady() error {
+	c.stuckMu.Lock()
+	defer c.stuckMu.Unlock()
+	var ids []int
+	for p, f := range c.stuck {
+		if f.attempts >= stuckAfter {
+			ids = append(ids, p)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	var parts []string
+	for _, p := range ids {
+		f := c.stuck[p]
+		parts = append(parts, fmt.Sprintf("%s/%d: %d failed attempts since %s: %v", c.topics.InputTopic, p, f.attempts,
+			f.since.UTC().Format(time.RFC3339), f.last))
+	}
+	return fmt.Errorf("%w: %s; %s", ErrSideWrite, strings.Join(parts, "; "), sideAdvice)
+}
+
+// sideAdvice is what to do about a partition stuck on its side writes.
+const sideAdvice = "the partition reads no further until the write succeeds: check that the dead-letter and late topics exist " +
+	"and this client may write to them, the topics' max.message.bytes and min.insync.replicas, and the broker's log"
+
+// sideFailed records a failed side write of a partition; at the
+// stuckAfter-th in a row the partition is reported stuck.
+func (c *Consumer) sideFailed(partition int, err error) {
+	c.stuckMu.Lock()
+	f := c.stuck[partition]
+	if f == nil {
+		f = &sideFailures{since: c.opts.Now()}
+		c.stuck[partition] = f
+	}
+	f.attempts++
+	f.last = err
+	attempts, since := f.attempts, f.since
+	c.stuckMu.Unlock()
+	if attempts == stuckAfter {
+		c.metrics.SideOutputStuck.WithLabelValues(strconv.Itoa(partition)).Set(1)
+		c.log.Error("partition stuck: its dead-letter/late records failed to write "+strconv.Itoa(attempts)+" times in a row; "+sideAdvice,
+			"partition", partition, "since", since, "error", err)
+	}
+}
+
+// sideWritten clears a partition's failed side writes (its write
+// succeeded, or it is not ours any more).
+func (c *Consumer) sideWritten(partition int) {
+	c.stuckMu.Lock()
+	f := c.stuck[partition]
+	delete(c.stuck, partition)
+	c.stuckMu.Unlock()
+	if f != nil && f.attempts >= stuckAfter {
+		c.metrics.SideOutputStuck.WithLabelValues(strconv.Itoa(partition)).Set(0)
+		c.log.Info("partition no longer stuck: its dead-letter/late records are written", "partition", partition, "failed_attempts", f.attempts)
+	}
+}
+
 // markBeyondEnd records (end >= 0) or clears (end < 0) a partition whose
 // saved offset is beyond its log end.
 func (c *Consumer) markBeyondEnd(partition int, saved, end int64) {
@@ -182,6 +287,14 @@ func (c *Consumer) idleLease() time.Duration {
 // Run consumes until ctx ends, then saves every partition's state, leaves
 // the group and returns nil. It returns an error only when it cannot start.
 func (c *Consumer) Run(ctx context.Context) error {
+	if c.loadSide != nil {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := c.loadSide(lctx); err != nil {
+			c.log.Warn("could not read the dead-letter and late topics' max.message.bytes; assuming the broker default until a write reads it",
+				"default", topics.DefaultMaxMessageBytes, "error", err)
+		}
+		cancel()
+	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                     c.cfg.GroupID,
 		Brokers:                c.topics.Brokers,

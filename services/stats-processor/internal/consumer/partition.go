@@ -17,6 +17,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/metrics"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
 )
 
 // runPartition owns one input partition for one consumer-group generation:
@@ -26,11 +27,18 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) {
 	log := c.log.With("partition", partition)
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
 	defer c.markBeyondEnd(partition, 0, -1) // not ours to report any more
+	defer c.sideWritten(partition)
 	for {
 		progressed, err := c.consumePartition(ctx, partition)
 		c.metrics.CountErrors(err)
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, ErrSideWrite) {
+			// The replay rebuilds the same records: counted until a write
+			// of them succeeds, so that a write that can never succeed
+			// shows (/readyz, side_output_stuck, an error logged).
+			c.sideFailed(partition, err)
 		}
 		if progressed {
 			// A worker that saved something was healthy: its failure is a
@@ -66,11 +74,14 @@ type worker struct {
 	idleSaved bool
 	savedMax  int64           // largest event time at the last save (NoWatermark: none)
 	pending   []kafka.Message // dead letters and late events to write before the next save
-	counted   [model.NumVehicleTypes]int64
-	late      int64
-	dead      int64
-	dirty     bool // offset moved since the last save
-	saves     int  // checkpoints saved
+	// pendingBytes is pending's size as topics.MessageSize counts it; at
+	// the consumer's SidePendingMaxBytes the worker stops reading and saves.
+	pendingBytes int64
+	counted      [model.NumVehicleTypes]int64
+	late         int64
+	dead         int64
+	dirty        bool // offset moved since the last save
+	saves        int  // checkpoints saved
 }
 
 // consumePartition loads the partition's state and consumes until ctx ends
@@ -243,18 +254,21 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 	// read and a poller lock each time (seen in the catch-up profile).
 	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	n := 0
+	end := func() {
+		if n > 0 {
+			w.lastAct = c.opts.Now().UnixMilli()
+			w.flushMetrics()
+		}
+		if hw >= 0 {
+			w.highWater = hw
+			w.lag.Set(float64(max(0, hw-w.offset)))
+		}
+	}
 	for {
 		msg, err := batch.ReadMessage()
 		if err != nil {
 			batch.Close()
-			if n > 0 {
-				w.lastAct = c.opts.Now().UnixMilli()
-				w.flushMetrics()
-			}
-			if hw >= 0 {
-				w.highWater = hw
-				w.lag.Set(float64(max(0, hw-w.offset)))
-			}
+			end()
 			return classifyFetchErr(err, conn, w)
 		}
 		if msg.Offset < w.offset {
@@ -264,8 +278,25 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 		w.offset = msg.Offset + 1
 		w.dirty = true
 		w.handle(msg)
+		if w.sideFull() {
+			// Stop here and save (maybeSave): the side records held stay
+			// bounded in bytes however many bad or late records the batch
+			// has. Closing the batch discards the rest of the response and
+			// leaves the connection at w.offset, where the next fetch reads.
+			err := batch.Close()
+			end()
+			if err != nil {
+				return fmt.Errorf("fetch %s/%d at %d: %w", c.topics.InputTopic, w.partition, w.offset, err)
+			}
+			return nil
+		}
 	}
 }
+
+// sideFull reports whether the side records held reached the consumer's
+// SidePendingMaxBytes: they are written (and the partition saved) before
+// anything more is read.
+func (w *worker) sideFull() bool { return w.pendingBytes >= int64(w.c.cfg.SidePendingMaxBytes) }
 
 // fetchGuard is how long past its wait a fetch may go unanswered before
 // the connection counts as broken.
@@ -332,7 +363,7 @@ func (w *worker) handle(msg kafka.Message) {
 	if w.et.Add(ev.EventTime, ev.Type).Late() {
 		w.late++
 		if w.c.topics.LateTopic != "" {
-			w.pending = append(w.pending, kafka.Message{Topic: w.c.topics.LateTopic, Key: msg.Key, Value: msg.Value})
+			w.queue(kafka.Message{Topic: w.c.topics.LateTopic, Key: msg.Key, Value: msg.Value})
 		}
 		return
 	}
@@ -343,7 +374,7 @@ func (w *worker) handle(msg kafka.Message) {
 // topic, unchanged, with the reason and where it came from.
 func (w *worker) deadLetter(msg kafka.Message, reason error) {
 	w.dead++
-	w.pending = append(w.pending, kafka.Message{
+	w.queue(kafka.Message{
 		Topic: w.c.topics.DeadLetterTopic,
 		Key:   msg.Key,
 		Value: msg.Value,
@@ -354,6 +385,12 @@ func (w *worker) deadLetter(msg kafka.Message, reason error) {
 			{Key: "source-offset", Value: strconv.AppendInt(nil, msg.Offset, 10)},
 		},
 	})
+}
+
+// queue holds a side record until the next save writes it.
+func (w *worker) queue(m kafka.Message) {
+	w.pending = append(w.pending, m)
+	w.pendingBytes += topics.MessageSize(m)
 }
 
 func (w *worker) flushMetrics() {
@@ -375,7 +412,8 @@ func (w *worker) flushMetrics() {
 }
 
 // maybeSave saves when the interval has passed and there is news (or an
-// idle lease to renew), or when many side records are pending.
+// idle lease to renew), or when the side records held reached their bound
+// in bytes.
 func (w *worker) maybeSave(ctx context.Context) error {
 	now := w.c.opts.Now()
 	idle := w.idle(now)
@@ -387,7 +425,7 @@ func (w *worker) maybeSave(ctx context.Context) error {
 	// window can close as soon as every partition did so. While catching
 	// up, windows end every few thousand events; the interval then bounds
 	// the saves.
-	if (due && news) || idle != w.idleSaved || (w.caughtUp() && w.crossedWindow()) || len(w.pending) >= 10_000 {
+	if (due && news) || idle != w.idleSaved || (w.caughtUp() && w.crossedWindow()) || w.sideFull() {
 		return w.save(ctx, idle)
 	}
 	return nil
@@ -427,10 +465,12 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	c := w.c
 	if len(w.pending) > 0 {
 		if err := c.opts.Side.WriteMessages(ctx, w.pending...); err != nil {
-			return metrics.Failed(metrics.Kafka, fmt.Errorf("write %d dead-letter/late records: %w", len(w.pending), err))
+			return metrics.Failed(metrics.Kafka, fmt.Errorf("%w: %d records (%d bytes): %w", ErrSideWrite, len(w.pending), w.pendingBytes, err))
 		}
 		clear(w.pending)
 		w.pending = w.pending[:0]
+		w.pendingBytes = 0
+		c.sideWritten(w.partition)
 	}
 	now := c.opts.Now()
 	cp := state.Checkpoint{

@@ -45,6 +45,15 @@ type Metrics struct {
 	// beyond the end of its log (the topic was deleted and recreated, or
 	// records were lost): it cannot go on without `stats-processor reset`.
 	OffsetBeyondEnd *prometheus.GaugeVec
+	// DeadLettersTruncated and LateTruncated count side records whose
+	// value was cut to fit their topic's max.message.bytes (headers
+	// truncated and original-size), per acknowledged write.
+	DeadLettersTruncated prometheus.Counter
+	LateTruncated        prometheus.Counter
+	// SideOutputStuck is 1 for each owned partition whose dead-letter and
+	// late records failed to write several times in a row: it reads no
+	// further until the write succeeds.
+	SideOutputStuck *prometheus.GaugeVec
 }
 
 // New registers the metrics on reg; it fails when one is registered there
@@ -87,12 +96,19 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: []float64{0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}}),
 		OffsetBeyondEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "offset_beyond_log_end",
 			Help: "1 for an owned partition whose saved offset is beyond its log end (topic recreated?); see stats-processor reset."}, []string{"partition"}),
+		DeadLettersTruncated: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_truncated_total",
+			Help: "Dead letters written with their value cut to fit the dead-letter topic's max.message.bytes (headers truncated, original-size)."}),
+		LateTruncated: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "late_events_truncated_total",
+			Help: "Late events written with their value cut to fit the late topic's max.message.bytes (headers truncated, original-size)."}),
+		SideOutputStuck: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "side_output_stuck",
+			Help: "1 for an owned partition whose dead-letter/late write failed several times in a row; it reads no further until the write succeeds (see /readyz)."}, []string{"partition"}),
 	}
 	for _, t := range model.VehicleTypes() {
 		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
-		m.Fenced, m.FetchRedials, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd} {
+		m.Fenced, m.FetchRedials, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd,
+		m.DeadLettersTruncated, m.LateTruncated, m.SideOutputStuck} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
