@@ -93,6 +93,11 @@ func start(lc fx.Lifecycle, sd fx.Shutdowner, cfg Config, log *slog.Logger, t *t
 			if err := waitFor(ctx, log, "kafka", fmt.Sprint(cfg.Kafka.Topics.Brokers), keys, t.Prepare); err != nil {
 				return err
 			}
+			// The pipeline's shape: counts saved with one window size
+			// cannot be read as another's.
+			if err := store.RecordShape(ctx); err != nil {
+				return err
+			}
 			if _, err := store.RecordPartitions(ctx, t.Partitions()); err != nil {
 				return err
 			}

@@ -115,6 +115,15 @@ func Reset(args, environ []string, in io.Reader, out io.Writer) error {
 			return ErrNotConfirmed
 		}
 	}
+	// Again after the prompt: an instance may have started meanwhile.
+	if members, err := t.GroupMembers(ctx, group); err != nil {
+		return fmt.Errorf("%w; check kafka.brokers (nothing was deleted)", err)
+	} else if members > 0 {
+		return fmt.Errorf("consumer group %s has %d member(s) again: stop every stats-processor instance of this pipeline, then run reset again (nothing was deleted)", group, members)
+	}
+	if keys, err = store.PipelineKeys(ctx); err != nil {
+		return err
+	}
 	n, err := store.DeleteKeys(ctx, keys)
 	if err != nil {
 		return err

@@ -22,18 +22,17 @@ import (
 // implements it. Every method is safe for concurrent use; a partition with
 // nothing saved has Saved false; a pipeline that never closed a window has
 // Meta.ClosedThrough NoWatermark; Statuses also returns the pipeline's clock
-// (Redis's, epoch ms); TryLead returns a fencing token (0: not held) that
-// CloseThrough checks in every step, returning state.ErrLeaseLost once a
-// newer holder acted; repeating CloseThrough after a failure emits the same
-// windows again.
+// (Redis's, epoch ms); TryLead returns a fencing token (0: not held) and
+// whether it is new; CloseThrough runs the closing protocol's steps with the
+// closer's Steps between them, and refuses a stale token with a
+// *state.LeaseLostError.
 type Store interface {
 	Statuses(ctx context.Context, partitions int) ([]state.PartitionStatus, int64, error)
 	ReadMeta(ctx context.Context) (state.Meta, error)
 	ReadMetaAndClock(ctx context.Context) (state.Meta, int64, error)
-	SetWatermark(ctx context.Context, watermark int64, partitions int) error
-	CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64, emit func([]state.ClosedWindow) ([]int64, error)) ([]state.ClosedWindow, error)
-	RestoreClosed(ctx context.Context, token int64, partitions int, windows []state.ClosedWindow, through, watermark int64, outputEnd []int64) error
-	TryLead(ctx context.Context, owner string, ttl time.Duration) (int64, error)
+	SetWatermark(ctx context.Context, token int64, owner string, watermark int64, partitions int) error
+	CloseThrough(ctx context.Context, r state.Round, steps state.Steps) ([]state.ClosedWindow, error)
+	TryLead(ctx context.Context, owner string, ttl time.Duration, floor int64) (token int64, afterAnother bool, err error)
 	Wakes(ctx context.Context) <-chan struct{}
 	ReleaseLead(ctx context.Context, owner string) error
 }
@@ -67,8 +66,27 @@ type Options struct {
 	// InstanceID names this instance as the holder of the closer lease.
 	InstanceID string
 	// LeaseTTL is how long the closer lease lasts without renewal (by
-	// Redis's clock); max(5 × Interval, 5 s) when zero.
+	// Redis's clock); max(5 × Interval, 5 s) when zero. A round ends
+	// before its lease would (RoundBudget).
 	LeaseTTL time.Duration
+	// WriteBound is the longest a write of the output can take from its
+	// start until it lands or fails for good (the writer's attempts times
+	// its per-attempt timeout and backoff); 7 s when zero. A new holder
+	// waits LeaseTTL + WriteBound before it reads the output back, so a
+	// previous holder's write has landed by then.
+	WriteBound time.Duration
+	// Now is the closer's monotonic clock (time.Now when nil): the round's
+	// deadline and the new holder's wait are measured on it.
+	Now func() time.Time
+	// Pause, when set, runs before every step of a round with the step's
+	// name ("lead", "watermark", "kafka", then CloseThrough's steps) and
+	// may block: a test's scheduler interleaves closers there. nil in
+	// production.
+	Pause func(ctx context.Context, step string)
+	// StallAfter is how long windows may be due without any closing
+	// round succeeding before Check reports the closer stalled; max(30 s,
+	// 2 × (LeaseTTL + WriteBound)) when zero.
+	StallAfter time.Duration
 }
 
 // Closer computes the pipeline watermark from every partition's saved state
@@ -83,6 +101,17 @@ type Closer struct {
 	log     *slog.Logger
 	opts    Options
 	nudge   chan struct{}
+
+	// The lease, as this instance holds it (touched by Round only).
+	token       int64     // the fencing token while held, else 0
+	floor       int64     // the lowest token to ask for: one above a fence that refused ours
+	leaseEnd    time.Time // the current round's deadline: the lease's end less a margin, on Now
+	notBefore   time.Time // no reading back (so no deciding) before then: a predecessor's or our own write may land until then
+	lastRefresh time.Time
+
+	mu        sync.Mutex
+	dueSince  time.Time // when windows were first seen due and not closed since (zero: none due)
+	lastError error     // the last closing round's error
 }
 
 // New returns a closer that writes to output; Run starts it.
@@ -92,6 +121,15 @@ func New(et eventtime.Config, store Store, parts Topics, output Sink, m *metrics
 	}
 	if opts.LeaseTTL <= 0 {
 		opts.LeaseTTL = max(5*opts.Interval, 5*time.Second)
+	}
+	if opts.WriteBound <= 0 {
+		opts.WriteBound = 7 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.StallAfter <= 0 {
+		opts.StallAfter = max(30*time.Second, 2*(opts.LeaseTTL+opts.WriteBound))
 	}
 	return &Closer{et: et, store: store, parts: parts, output: output, metrics: m, log: log, opts: opts, nudge: make(chan struct{}, 1)}
 }
@@ -105,21 +143,12 @@ func (c *Closer) Nudge() {
 	}
 }
 
-// Run computes the pipeline watermark every Interval and, while this
-// instance holds the closer lease, closes the windows it passed, until ctx
-// ends; then it gives the lease up.
+// Run runs a round every Interval, and at once when woken, until ctx ends;
+// then it gives the lease up.
 func (c *Closer) Run(ctx context.Context) {
 	t := time.NewTicker(c.opts.Interval)
 	defer t.Stop()
-	lastRefresh := time.Now()
-	var token int64 // the lease's fencing token while held, else 0
-	defer func() {
-		if token != 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = c.store.ReleaseLead(ctx, c.opts.InstanceID)
-		}
-	}()
+	defer c.Release()
 	wakes := c.store.Wakes(ctx)
 	for {
 		select {
@@ -129,61 +158,168 @@ func (c *Closer) Run(ctx context.Context) {
 		case <-c.nudge:
 		case <-wakes:
 		}
-		tok, err := c.store.TryLead(ctx, c.opts.InstanceID, c.opts.LeaseTTL)
-		if err != nil {
-			c.metrics.CountErrors(metrics.Failed(metrics.Redis, err))
-			continue
-		}
-		if tok != token {
-			c.log.Info("closer lease", "held", tok != 0, "token", tok)
-			token = tok
-		}
-		if token != 0 {
-			c.metrics.LastCloseLeader.Set(1)
-		} else {
-			c.metrics.LastCloseLeader.Set(0)
-		}
-		// The holder reads the partition count from a broker in every
-		// round that closes a window, so that a partition added to the
-		// topic holds the watermark (it has nothing saved yet) before any
-		// window closes without it; otherwise every 10 s, for /stats.
-		refresh := time.Since(lastRefresh) > 10*time.Second || c.parts.Partitions() == 0
-		if refresh {
-			lastRefresh = time.Now()
-		}
-		err = c.round(ctx, token, refresh)
-		if errors.Is(err, state.ErrLeaseLost) {
-			c.log.Warn("a newer closer fenced this one out; nothing of this round was kept", "token", token)
-			token = 0
-			continue
-		}
-		if err != nil {
-			c.metrics.CountErrors(err)
-			if ctx.Err() == nil {
-				c.log.Warn("closing windows failed; retrying", "error", err)
-			}
-		}
+		c.Round(ctx)
 	}
 }
 
-// kafkaReads are the Kafka requests of a closing round, made side by side:
-// the input's partition count and the output topic's offsets (restore's
-// starting point).
-type kafkaReads struct {
-	refreshErr error // the partition count could not be read
-	first, end []int64
-	offsetsErr error
+// Release gives the lease up if this instance holds it.
+func (c *Closer) Release() {
+	if c.token == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.store.ReleaseLead(ctx, c.opts.InstanceID)
+	c.token = 0
 }
 
-func (c *Closer) readKafka(ctx context.Context) (r kafkaReads) {
-	var wg sync.WaitGroup
-	wg.Go(func() { r.first, r.end, r.offsetsErr = c.parts.OutputOffsets(ctx) })
-	r.refreshErr = c.refresh(ctx)
-	wg.Wait()
-	return r
+// errWaiting ends a round that may not read the output back yet: a write
+// of a previous holder, or our own that failed, may still land.
+var errWaiting = errors.New("waiting out the writes a previous closing round may still have in flight")
+
+// errDeadline ends a round that reached its deadline inside the lease.
+var errDeadline = errors.New("closing round reached its deadline inside the closer lease")
+
+// Round is one look at the pipeline: take or renew the lease, then the
+// holder's lead, anyone else's follow. Run calls it; tests call it as
+// their scheduler's step.
+func (c *Closer) Round(ctx context.Context) {
+	c.pause(ctx, "lead")
+	asked := c.opts.Now()
+	tok, fresh, err := c.store.TryLead(ctx, c.opts.InstanceID, c.opts.LeaseTTL, c.floor)
+	if err != nil {
+		c.metrics.CountErrors(metrics.Failed(metrics.Redis, err))
+		return
+	}
+	if tok != c.token {
+		c.log.Info("closer lease", "held", tok != 0, "token", tok)
+		c.token = tok
+	}
+	if tok != 0 {
+		c.metrics.LastCloseLeader.Set(1)
+		// The lease runs TTL from Redis's receipt of the call, which is
+		// after asked; the round keeps a fifth of it as a margin.
+		c.leaseEnd = asked.Add(c.opts.LeaseTTL - c.opts.LeaseTTL/5)
+		if fresh {
+			// A previous holder may still be in a round, which ends
+			// within its lease, and its last write may land up to
+			// WriteBound later: also when Redis lost its lease record.
+			c.notBefore = later(c.notBefore, asked.Add(c.opts.LeaseTTL+c.opts.WriteBound))
+		}
+	} else {
+		c.metrics.LastCloseLeader.Set(0)
+		c.setDue(time.Time{}, nil)
+	}
+	// The holder reads the partition count from a broker in every round
+	// that closes a window, so that a partition added to the topic holds
+	// the watermark (it has nothing saved yet) before any window closes
+	// without it; otherwise every 10 s, for /stats.
+	refresh := c.opts.Now().Sub(c.lastRefresh) > 10*time.Second || c.parts.Partitions() == 0
+	if refresh {
+		c.lastRefresh = c.opts.Now()
+	}
+	if c.token == 0 {
+		c.countError(c.follow(ctx, refresh))
+		return
+	}
+	rctx, cancel := context.WithDeadline(ctx, c.deadlineOnWallClock())
+	defer cancel()
+	err = c.lead(rctx, ctx, refresh)
+	var lost *state.LeaseLostError
+	switch {
+	case errors.As(err, &lost):
+		c.log.Warn("the closer lease was lost; nothing of this round was kept; giving the lease up", "token", c.token, "step", lost.Step, "fence", lost.Fence)
+		c.floor = max(c.floor, lost.Fence+1)
+		c.Release()
+	case errors.Is(err, errWaiting):
+		c.log.Debug("closer waits before reading the output back", "for", c.notBefore.Sub(c.opts.Now()).Round(time.Millisecond))
+	case errors.Is(err, state.ErrNotReady), errors.Is(err, state.ErrMorePartitions):
+		c.log.Debug("closing round ended early; the next one reads the partitions again", "reason", err)
+		c.lastRefresh = time.Time{}
+	case errors.Is(err, state.ErrShapeChanged):
+		c.metrics.CountErrors(err)
+		c.log.Error("closing refused", "error", err)
+	default:
+		c.countError(err)
+	}
 }
 
-// refresh reads the input's partition count from the brokers.
+// deadlineOnWallClock converts the round's deadline to the wall clock for
+// contexts.
+func (c *Closer) deadlineOnWallClock() time.Time {
+	return time.Now().Add(c.leaseEnd.Sub(c.opts.Now()))
+}
+
+func (c *Closer) countError(err error) {
+	if err == nil {
+		return
+	}
+	c.metrics.CountErrors(err)
+	c.mu.Lock()
+	c.lastError = err
+	c.mu.Unlock()
+	c.log.Warn("closing windows failed; retrying", "error", err)
+}
+
+func (c *Closer) pause(ctx context.Context, step string) {
+	if c.opts.Pause != nil {
+		c.opts.Pause(ctx, step)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// check runs before each step of a closing round: the test's pause point,
+// then the round's deadline inside the lease; reading the output back (and
+// so deciding) waits until no earlier write can land any more.
+func (c *Closer) check(ctx context.Context, step string) error {
+	c.pause(ctx, step)
+	now := c.opts.Now()
+	if !now.Before(c.leaseEnd) {
+		return fmt.Errorf("%w (before %s)", errDeadline, step)
+	}
+	if step == "read back" && now.Before(c.notBefore) {
+		return errWaiting
+	}
+	return nil
+}
+
+// Check reports the closer stalled (for /readyz) when windows have been
+// due for StallAfter and no closing round has closed them.
+func (c *Closer) Check(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dueSince.IsZero() {
+		return nil
+	}
+	if d := c.opts.Now().Sub(c.dueSince); d > c.opts.StallAfter {
+		return fmt.Errorf("windows due for %s and none closed; last error: %v", d.Round(time.Second), c.lastError)
+	}
+	return nil
+}
+
+// setDue records whether windows are due (since when) and the round's
+// error.
+func (c *Closer) setDue(since time.Time, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if since.IsZero() {
+		c.dueSince = time.Time{}
+	} else if c.dueSince.IsZero() {
+		c.dueSince = since
+	}
+	if err != nil {
+		c.lastError = err
+	}
+}
+
+// kafkaReads are the Kafka requests of a closing round: the input's
+// partition count.
 func (c *Closer) refresh(ctx context.Context) error {
 	err := c.parts.Refresh(ctx)
 	if err != nil {
@@ -191,16 +327,6 @@ func (c *Closer) refresh(ctx context.Context) error {
 		c.log.Debug("refresh partition count", "error", err)
 	}
 	return err
-}
-
-// round is one look at the pipeline: the lease holder's (token != 0) lead,
-// anyone else's follow. refresh asks for the input's partition count to be
-// read again (every 10 s, for /stats).
-func (c *Closer) round(ctx context.Context, token int64, refresh bool) error {
-	if token == 0 {
-		return c.follow(ctx, refresh)
-	}
-	return c.lead(ctx, token, refresh)
 }
 
 // watermark reads meta and every partition's status (n of them, at least
@@ -240,62 +366,70 @@ func (c *Closer) report(wm, now int64) {
 	}
 }
 
-// lead is the lease holder's round. It computes the pipeline watermark from
-// Redis (two round trips) and records it; most rounds end there. When a
-// window's end is passed it reads, side by side, the input's partition
-// count from a broker and the output topic's offsets; a count that grew
-// means partitions were added, whose (empty) statuses hold the watermark,
-// so it is computed again with them. Then it closes every window the
-// watermark passed (state's CloseThrough: seal, emit the records and wait
-// for the acks, mark closed, drop). Nothing closes on a partition count
-// that could not be read this round.
-func (c *Closer) lead(ctx context.Context, token int64, refresh bool) error {
+// lead is the lease holder's round, on rctx (which ends at the round's
+// deadline inside the lease; ctx is the closer's own, for the write). It
+// computes the pipeline watermark from Redis (two round trips) and records
+// it; most rounds end there. When a window's end is passed, or decisions
+// wait to be written, it reads the input's partition count from a broker;
+// a count that grew means partitions were added, whose (empty) statuses
+// hold the watermark, so it is computed again with them. Then state's
+// CloseThrough closes every window the watermark passed: seal, read back,
+// decide, emit, mark, drop. Nothing closes on a partition count that could
+// not be read this round.
+func (c *Closer) lead(rctx, ctx context.Context, refresh bool) error {
 	if c.parts.Partitions() == 0 {
-		_ = c.refresh(ctx) // the first round: learn the count at all
+		_ = c.refresh(rctx) // the first round: learn the count at all
 		refresh = false
 	}
-	meta, wm, n, err := c.watermark(ctx, c.parts.Partitions())
+	c.pause(rctx, "watermark")
+	meta, wm, n, err := c.watermark(rctx, c.parts.Partitions())
 	if err != nil || n == 0 {
 		return err
 	}
-	through := eventtime.ClosedThrough(wm, c.et.Window.Size)
+	through := max(eventtime.ClosedThrough(wm, c.et.Window.Size), meta.Decided)
 	if through == eventtime.NoWatermark || through <= meta.ClosedThrough {
+		c.setDue(time.Time{}, nil)
 		if refresh {
-			_ = c.refresh(ctx) // for /stats; a closing round reads it below
+			_ = c.refresh(rctx) // for /stats; a closing round reads it below
 		}
 		if wm != meta.Watermark && wm != eventtime.NoWatermark {
-			return metrics.Failed(metrics.Redis, c.store.SetWatermark(ctx, wm, n))
+			return metrics.Failed(metrics.Redis, c.store.SetWatermark(rctx, c.token, c.opts.InstanceID, wm, n))
 		}
 		return nil
 	}
-	kr := c.readKafka(ctx)
-	if kr.refreshErr != nil {
+	c.setDue(c.opts.Now(), nil)
+	c.pause(rctx, "kafka")
+	if err := c.refresh(rctx); err != nil {
 		return nil // counted and logged by refresh; the next round tries again
 	}
 	if m := c.parts.Partitions(); m > n {
-		if meta, wm, n, err = c.watermark(ctx, m); err != nil {
+		if meta, wm, n, err = c.watermark(rctx, m); err != nil {
 			return err
 		}
-		if through = eventtime.ClosedThrough(wm, c.et.Window.Size); through == eventtime.NoWatermark || through <= meta.ClosedThrough {
+		if through = max(eventtime.ClosedThrough(wm, c.et.Window.Size), meta.Decided); through == eventtime.NoWatermark || through <= meta.ClosedThrough {
 			return nil
 		}
 	}
-	if kr.offsetsErr != nil {
-		return metrics.Failed(metrics.Kafka, kr.offsetsErr)
+	round := state.Round{
+		Token: c.token, Owner: c.opts.InstanceID, Partitions: n, Through: through, Watermark: wm,
+		MaxOutOfOrderness: c.et.Watermark.MaxOutOfOrderness.Milliseconds(),
 	}
-	if restored, err := c.restore(ctx, token, n, meta, wm, kr.first, kr.end); err != nil || restored {
-		return err // a restored round starts again from the new meta
-	}
-	closed, err := c.store.CloseThrough(ctx, token, n, meta.ClosedThrough, through, wm, func(ws []state.ClosedWindow) ([]int64, error) {
-		return c.emit(ctx, ws)
+	closed, err := c.store.CloseThrough(rctx, round, state.Steps{
+		Check:    func(step string) error { return c.check(rctx, step) },
+		ReadBack: func(from []int64) ([]state.OutputRecord, []int64, error) { return c.readBack(rctx, from) },
+		Emit:     func(ws []state.ClosedWindow) ([]int64, error) { return c.emit(ctx, ws) },
 	})
 	if err != nil {
 		var dep *metrics.DependencyError
-		if !errors.As(err, &dep) && !errors.Is(err, state.ErrLeaseLost) {
-			err = metrics.Failed(metrics.Redis, err) // not emit's: the store's
+		if !errors.As(err, &dep) && !errors.Is(err, state.ErrLeaseLost) && !errors.Is(err, errWaiting) &&
+			!errors.Is(err, errDeadline) && !errors.Is(err, state.ErrNotReady) && !errors.Is(err, state.ErrMorePartitions) &&
+			!errors.Is(err, state.ErrShapeChanged) {
+			err = metrics.Failed(metrics.Redis, err) // not the closer's: the store's
 		}
+		c.setDue(c.opts.Now(), err)
 		return err
 	}
+	c.setDue(time.Time{}, nil)
 	c.metrics.WindowsClosed.Add(float64(len(closed)))
 	for _, w := range closed {
 		c.log.Info("window closed", "start", model.TimeFromMillis(w.Start), "total", w.Counts.Total(), "watermark", wm)
@@ -303,12 +437,19 @@ func (c *Closer) lead(ctx context.Context, token int64, refresh bool) error {
 	return nil
 }
 
-// emit writes the records of closing windows, waits for the acks, and
-// returns the output topic's end offsets after them.
+// emit writes the records of decided windows, waits for the acks, and
+// returns the output topic's end offsets after them. The write gets
+// WriteBound; when it fails, it may still land until then, so the closer
+// reads nothing back before.
 func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, error) {
 	size := c.et.Window.Size.Milliseconds()
 	if msgs := StatisticsRecords(ws, size); len(msgs) > 0 {
-		if err := c.output.WriteMessages(ctx, msgs...); err != nil {
+		started := c.opts.Now()
+		wctx, cancel := context.WithTimeout(ctx, c.opts.WriteBound)
+		err := c.output.WriteMessages(wctx, msgs...)
+		cancel()
+		if err != nil {
+			c.notBefore = later(c.notBefore, started.Add(c.opts.WriteBound))
 			return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("write %d statistics records: %w", len(msgs), err))
 		}
 		c.metrics.RecordsWritten.Add(float64(len(msgs)))
@@ -342,34 +483,40 @@ func (c *Closer) follow(ctx context.Context, refresh bool) error {
 	return nil
 }
 
-// restore runs before a close: when the output topic holds records beyond
-// the end offsets Redis recorded with the last close, a close's mark was
-// lost after its records were written (a crash between the two, Redis
-// losing its last writes, a failover). Those records are the truth for
-// their keys: the windows are marked closed with exactly their values
-// (state's RestoreClosed), so that no key is ever written with a second,
-// different value. It reports whether it restored anything.
-// first and end are the output topic's offsets, read with the round.
-func (c *Closer) restore(ctx context.Context, token int64, n int, meta state.Meta, wm int64, first, end []int64) (bool, error) {
-	from := meta.Output
+// readBack returns the output records beyond from (the end offsets the
+// last mark recorded; nil when Redis has none: then the whole topic may be
+// ours and unmarked) and the output topic's end offsets. Records beyond the
+// last mark were written by a close whose mark Redis lost (a crash between
+// the two, Redis losing its last writes, a failover), or whose write was
+// partly done: they pin their keys' values, so that no key is ever written
+// with a second, different value. Reads are bounded by ctx (the round's
+// deadline) and by the end offsets read first.
+func (c *Closer) readBack(ctx context.Context, from []int64) ([]state.OutputRecord, []int64, error) {
+	first, end, err := c.parts.OutputOffsets(ctx)
+	if err != nil {
+		return nil, nil, metrics.Failed(metrics.Kafka, err)
+	}
 	if from == nil {
-		// Redis lost the pipeline's meta (or it predates the record): a
-		// fresh pipeline records the output's end at its first start, so
-		// everything on the topic may be ours and unmarked.
 		from = first
 	}
 	size := c.et.Window.Size.Milliseconds()
-	byStart := map[int64]*state.ClosedWindow{}
 	seen := map[string][]byte{}
-	behind := false
+	var out []state.OutputRecord
 	for p, to := range end {
-		if p >= len(from) || to <= max(from[p], first[p]) {
+		if p >= len(from) {
 			continue // an output partition added later is not read back
 		}
-		behind = true
-		msgs, err := c.parts.ReadOutput(ctx, p, max(from[p], first[p]), to)
+		if to < from[p] {
+			c.log.Error("the output topic's partition ends before the offset recorded with the last close: was it deleted and created again? Records are read back from its start",
+				"partition", p, "end", to, "recorded", from[p])
+		}
+		start := max(min(from[p], to), first[p])
+		if to <= start {
+			continue
+		}
+		msgs, err := c.parts.ReadOutput(ctx, p, start, to)
 		if err != nil {
-			return false, metrics.Failed(metrics.Kafka, err)
+			return nil, nil, metrics.Failed(metrics.Kafka, err)
 		}
 		for _, m := range msgs {
 			if prev, ok := seen[string(m.Key)]; ok {
@@ -384,37 +531,17 @@ func (c *Closer) restore(ctx context.Context, token int64, n int, meta state.Met
 				c.log.Warn("output record that is not a VehicleStatistics; ignored", "key", string(m.Key), "error", err)
 				continue
 			}
-			start := st.Start.UnixMilli()
-			w := byStart[start]
-			if w == nil {
-				w = &state.ClosedWindow{Start: start}
-				byStart[start] = w
+			if got := st.End.Sub(st.Start).Milliseconds(); got != size {
+				c.log.Error("output record of another window size; ignored (the output topic is shared with another pipeline?)", "key", string(m.Key), "size_ms", got)
+				continue
 			}
-			w.Counts[st.VehicleType.Index()] = st.Count
+			out = append(out, state.OutputRecord{Start: st.Start.UnixMilli(), Type: st.VehicleType.Index(), Count: st.Count})
 		}
 	}
-	if !behind {
-		return false, nil
+	if len(out) > 0 {
+		c.log.Warn("records on the output topic that Redis does not know of; their values are kept", "records", len(out))
 	}
-	through := meta.ClosedThrough
-	windows := make([]state.ClosedWindow, 0, len(byStart))
-	for start, w := range byStart {
-		if start+size > meta.ClosedThrough {
-			windows = append(windows, *w)
-			through = max(through, start+size)
-		}
-	}
-	if err := c.store.RestoreClosed(ctx, token, n, windows, through, wm, end); err != nil {
-		if errors.Is(err, state.ErrLeaseLost) {
-			return false, err
-		}
-		return false, metrics.Failed(metrics.Redis, err)
-	}
-	if len(windows) > 0 {
-		c.log.Warn("Redis was behind the output topic; closed windows restored from it", "windows", len(windows),
-			"closed_through", model.TimeFromMillis(through))
-	}
-	return true, nil
+	return out, end, nil
 }
 
 // StatisticsRecords are the output records of closed windows: one per window

@@ -16,22 +16,78 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 )
 
-// The closing protocol: the closer holds the closer lease, whose token is
-// a fencing token (a number that only rises, one per holder); it reads every
-// partition's status and Redis's clock, computes the pipeline watermark, and
-// when it passed the end of a window that is not closed yet, CloseThrough
-// runs the steps below in this order. Every step that writes checks the
-// token inside its script against the highest token the key has seen and
-// refuses a lower one, so a closer that stalled past its lease (GC, SIGSTOP,
-// a slow network) and resumes mid-round changes nothing: its round ends with
-// ErrLeaseLost. A crash anywhere in between is repaired by the next round,
-// which finds the same sealed partials and emits the same windows again.
+// The closing protocol, decide before you emit. The closer holds the closer
+// lease, whose token is a fencing token (a number that only rises, one per
+// holder). A window's final counts are recorded in Redis under that token
+// before any record of it is written: the first decision wins, and every
+// closer, stale or new, writes only a recorded decision, byte for byte. So a
+// key is never written with two values as long as a decision is never
+// taken twice, which the steps of CloseThrough keep:
+//
+//   - a decision is taken only by the lease holder while its lease runs, by
+//     Redis's clock (the decide script reads the lease itself);
+//   - it covers every partition the pipeline has registered (a worker
+//     registers its partition in the pipeline's meta before it saves
+//     anything, and the decide script refuses a partition count below it);
+//   - it comes after the output topic was read back: records there that
+//     Redis does not know of (a decision Redis lost: AOF loss, failover)
+//     pin their keys' values, and a window is completed from its partials
+//     for the other types, never closed on the evidence of some of them;
+//   - a new holder reads the output back only after the longest round a
+//     previous holder could still be in (the closer's grace: lease plus
+//     write bound, on its own monotonic clock), so a stale holder's write in
+//     flight has landed before it looks.
+//
+// Seal, mark and drop are fenced by the token in every key they touch; a
+// refused step ends the round with a *LeaseLostError.
 
-// ErrLeaseLost is returned by CloseThrough when a newer holder of the
-// closer lease has fenced this one out: nothing was marked or dropped by the
-// refused step, and the caller must stop closing until it holds the lease
-// again.
+// ErrLeaseLost is matched by every *LeaseLostError: a newer holder of the
+// closer lease has fenced this one out, or its lease ran out; nothing was
+// decided, marked or dropped by the refused step, and the caller must stop
+// closing, give the lease up, and take it again with a token above Fence.
 var ErrLeaseLost = errors.New("closer lease lost to a newer holder")
+
+// LeaseLostError says which step refused a token and the highest token the
+// refusing key has seen (0 when the lease itself had run out).
+type LeaseLostError struct {
+	Step         string
+	Token, Fence int64
+}
+
+func (e *LeaseLostError) Error() string {
+	return fmt.Sprintf("%s with token %d refused (fence %d): closer lease lost to a newer holder", e.Step, e.Token, e.Fence)
+}
+
+// Is makes errors.Is(err, ErrLeaseLost) true.
+func (e *LeaseLostError) Is(target error) bool { return target == ErrLeaseLost }
+
+// ErrNotReady is returned by CloseThrough when a partition no longer lets
+// the windows close (its idle lease ran out, or Redis went back to an
+// earlier largest event time) since the watermark was computed: nothing was
+// decided; compute the watermark again.
+var ErrNotReady = errors.New("a partition no longer lets these windows close")
+
+// ErrMorePartitions is returned by CloseThrough when a partition beyond the
+// round's partition count has registered (it was added to the topic):
+// nothing was decided; read the partition count again.
+var ErrMorePartitions = errors.New("more partitions registered than the round covered")
+
+// ErrShapeChanged is matched by errors saying that the pipeline's recorded
+// window size differs from this process's window.size.
+var ErrShapeChanged = errors.New("window.size differs from the one the pipeline was started with")
+
+// ShapeError is the window size recorded for the pipeline against the one
+// configured.
+type ShapeError struct{ Recorded, Configured time.Duration }
+
+func (e *ShapeError) Error() string {
+	return fmt.Sprintf("window.size is %v, but this pipeline (its redis.key_prefix and kafka.input_topic) was started with %v: "+
+		"start with window.size=%v, or use another redis.key_prefix, or stop every instance and run `stats-processor reset` to start over with the new size",
+		e.Configured, e.Recorded, e.Recorded)
+}
+
+// Is makes errors.Is(err, ErrShapeChanged) true.
+func (e *ShapeError) Is(target error) bool { return target == ErrShapeChanged }
 
 // nowLua is a Lua function returning Redis's clock in epoch milliseconds:
 // every wall-clock decision of the protocol is taken with it, so instances
@@ -53,77 +109,156 @@ local function fence_ok()
   if tok > seen then redis.call('HSET', KEYS[1], 'fence', ARGV[1]) end
   return true
 end
+local function fence_seen()
+  return tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
+end
 `
 
-// CloseThrough closes every window that ends after prev (the pipeline's
-// closed bound, Meta.ClosedThrough) and at or below through, over the first
-// partitions partitions, as the holder of the lease token:
-//
-//  1. seal: each partition's closed bound is raised to through (no later
-//     Save can change those windows) and its partial counts of them are
-//     read and summed per window;
-//  2. emit: the windows with a non-zero total, oldest first, are handed to
-//     emit, which must write them durably before it returns, with the end
-//     offsets of the output topic's partitions after the write;
-//  3. mark: one script records them as closed windows (expiring after the
-//     retention, measured from now), raises the closed bound and records
-//     the output's end offsets (Meta.Output); a window already marked
-//     closed keeps its first value, and the bound never goes down;
-//  4. drop: the sealed partial counts are deleted from the partitions.
-//
-// Seal, mark and drop each refuse a token lower than one their key has
-// seen, and CloseThrough then returns ErrLeaseLost. When every seal was
-// accepted the sums are complete, so even a closer fenced out later emits
-// exactly what the newer holder emits: a key is never written with two
-// values. It returns the windows emitted. An error of emit is returned as
-// it is, before anything is marked; every other error is Redis's, wrapped.
-func (s *RedisStore) CloseThrough(ctx context.Context, token int64, partitions int, prev, through, watermark int64,
-	emit func([]ClosedWindow) (outputEnd []int64, err error)) ([]ClosedWindow, error) {
-	sums, err := s.seal(ctx, token, partitions, through)
-	if err != nil {
-		return nil, err
-	}
-	sealed := make([]int64, 0, len(sums))
-	var closing []ClosedWindow
-	for start, c := range sums {
-		sealed = append(sealed, start)
-		if start+s.size > prev && c.Total() > 0 {
-			closing = append(closing, ClosedWindow{Start: start, Counts: c})
-		}
-	}
-	slices.SortFunc(closing, func(a, b ClosedWindow) int { return cmp.Compare(a.Start, b.Start) })
-	out, err := emit(closing)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.markClosed(ctx, token, closing, through, watermark, partitions, out); err != nil {
-		return nil, err
-	}
-	return closing, s.dropClosed(ctx, token, partitions, sealed)
+// holdsLua checks that the lease KEYS[2] is "<ARGV[1]>:<ARGV[2]>" (token,
+// owner) now, by this server's clock (an expired key is gone), and that the
+// token is not below the fence of meta KEYS[1].
+const holdsLua = `
+local function holds_lease()
+  if redis.call('GET', KEYS[2]) ~= ARGV[1] .. ':' .. ARGV[2] then return false end
+  return tonumber(ARGV[1]) >= tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
+end
+`
+
+// Steps are what CloseThrough needs of the closer between its own steps.
+type Steps struct {
+	// Check runs before every step with the step's name and ends the round
+	// with its error: the round's deadline inside its lease, and in tests
+	// the scheduler's pause point.
+	Check func(step string) error
+	// ReadBack returns the output records written beyond the offsets
+	// Redis recorded with the last mark (from: nil when none are
+	// recorded), and the output topic's end offsets.
+	ReadBack func(from []int64) (records []OutputRecord, end []int64, err error)
+	// Emit writes the decided windows' records durably (acks=all) and
+	// returns the output topic's end offsets after them.
+	Emit func([]ClosedWindow) (outputEnd []int64, err error)
 }
 
-// RestoreClosed makes Redis agree with the output topic when it is behind
-// it: windows whose records are on the topic beyond Meta.Output (a closer
-// wrote them, then its mark was lost: a crash, a Redis that lost its last
-// writes, a failover) are marked closed with exactly the values on the
-// topic, the closed bound is raised to through (at least the end of the
-// last of them), every partition is sealed through it, and the partials of
-// those windows, which may now differ from the topic, are dropped. The
-// output's end offsets outputEnd are recorded. Like CloseThrough it is
-// fenced by token (ErrLeaseLost).
-func (s *RedisStore) RestoreClosed(ctx context.Context, token int64, partitions int, windows []ClosedWindow, through, watermark int64, outputEnd []int64) error {
-	sums, err := s.seal(ctx, token, partitions, through)
-	if err != nil {
-		return err
+// OutputRecord is one VehicleStatistics record read back from the output
+// topic: a decided value for one window and type.
+type OutputRecord struct {
+	Start int64
+	Type  int // model.VehicleType.Index()
+	Count int64
+}
+
+// Round names the closer and what it closes: every window ending at or
+// below Through, over the first Partitions partitions, as the holder of
+// the lease Token.
+type Round struct {
+	Token      int64
+	Owner      string
+	Partitions int
+	// Through is the end of the last window to close (at least the
+	// pipeline's decided bound, so pending decisions are emitted).
+	Through int64
+	// Watermark is the pipeline watermark the round computed, recorded
+	// with the mark.
+	Watermark int64
+	// MaxOutOfOrderness is watermark.max_out_of_orderness in ms: a
+	// partition lets a window end through close when its largest event time
+	// minus it is at least through, or while its idle lease runs.
+	MaxOutOfOrderness int64
+}
+
+// CloseThrough closes every window ending at or below r.Through, in these
+// steps, each preceded by steps.Check:
+//
+//  1. seal: each partition's closed bound is raised to Through (no later
+//     Save can change those windows) and its partial counts of them are
+//     read and summed per window; a partition that does not let windows
+//     close any more ends the round (ErrNotReady);
+//  2. read back: the output records beyond the offsets the last mark
+//     recorded pin their keys' values (a decision whose mark Redis lost);
+//     the new end offsets are recorded with them;
+//  3. decide: one script on the pipeline's slot, only while the lease is
+//     held, records each window's final counts (its pins over its sums)
+//     unless it has a decision already, raises the decided bound, and
+//     returns every decision not yet marked;
+//  4. emit: the decided windows' records are written, oldest first, and
+//     the output's end offsets read;
+//  5. mark: the decisions become closed windows (retained from now), the
+//     closed bound rises to the decided one, the output's end offsets are
+//     recorded;
+//  6. drop: the sealed partial counts are deleted from the partitions.
+//
+// It returns the windows emitted. Errors of steps.Check, ReadBack and Emit
+// are returned as they are; a refused token is a *LeaseLostError; every
+// other error is Redis's, wrapped.
+func (s *RedisStore) CloseThrough(ctx context.Context, r Round, steps Steps) ([]ClosedWindow, error) {
+	if err := steps.Check("seal"); err != nil {
+		return nil, err
 	}
-	if err := s.markClosed(ctx, token, windows, through, watermark, partitions, outputEnd); err != nil {
-		return err
+	sums, err := s.seal(ctx, r.Token, r.Partitions, r.Through, r.MaxOutOfOrderness)
+	if err != nil {
+		return nil, err
+	}
+	if err := steps.Check("read back"); err != nil {
+		return nil, err
+	}
+	meta, err := s.ReadMeta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	records, end, err := steps.ReadBack(meta.Output)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.pin(ctx, r, records, end); err != nil {
+		return nil, err
+	}
+	if err := steps.Check("decide"); err != nil {
+		return nil, err
+	}
+	decided, err := s.decide(ctx, r, sums)
+	if err != nil {
+		return nil, err
+	}
+	if err := steps.Check("emit"); err != nil {
+		return nil, err
+	}
+	out, err := steps.Emit(decided)
+	if err != nil {
+		return nil, err
+	}
+	if err := steps.Check("mark"); err != nil {
+		return nil, err
+	}
+	if err := s.markClosed(ctx, r, decided, out); err != nil {
+		return nil, err
+	}
+	if err := steps.Check("drop"); err != nil {
+		return decided, err
 	}
 	sealed := make([]int64, 0, len(sums))
 	for start := range sums {
 		sealed = append(sealed, start)
 	}
-	return s.dropClosed(ctx, token, partitions, sealed)
+	return decided, s.dropClosed(ctx, r.Token, r.Partitions, sealed)
+}
+
+// RecordShape records the pipeline's window size at its first start and
+// returns a *ShapeError when another size was recorded before: counts of
+// one size cannot be read as another's.
+func (s *RedisStore) RecordShape(ctx context.Context) error {
+	var got *redis.StringCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSetNX(ctx, s.keys.Meta(), "size", s.size)
+		got = p.HGet(ctx, s.keys.Meta(), "size")
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the pipeline's window size: %w", err)
+	}
+	if rec, err := strconv.ParseInt(got.Val(), 10, 64); err == nil && rec != s.size {
+		return &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond}
+	}
+	return nil
 }
 
 // RecordOutput records the output topic's end offsets at the pipeline's
@@ -182,13 +317,22 @@ func decodeOffsets(s string) ([]int64, error) {
 
 // sealScript raises a partition's closed bound to ARGV[2] and returns
 // {1, start, counts, start, counts, ...} for every window ending at or below
-// it, or {0} when the token ARGV[1] is fenced out. KEYS[1] partition hash,
-// ARGV[3] window size.
-var sealScript = redis.NewScript(fenceLua + `
-if not fence_ok() then return {0} end
+// it; {0, fence} when the token ARGV[1] is fenced out; {2} when the
+// partition does not let windows through ARGV[2] close: neither its largest
+// event time minus the out-of-orderness ARGV[4] reaches ARGV[2], nor does
+// its idle lease run (by this server's clock), nor was it sealed through
+// there before. KEYS[1] partition hash, ARGV[3] window size.
+var sealScript = redis.NewScript(nowLua + fenceLua + `
 local through = tonumber(ARGV[2])
-local size = tonumber(ARGV[3])
 local closed = redis.call('HGET', KEYS[1], 'closed')
+if not closed or tonumber(closed) < through then
+  local mx = redis.call('HGET', KEYS[1], 'max')
+  local idle = tonumber(redis.call('HGET', KEYS[1], 'idle') or '0')
+  local ready = (mx and tonumber(mx) - tonumber(ARGV[4]) >= through) or idle > now_ms()
+  if not ready then return {2} end
+end
+if not fence_ok() then return {0, fence_seen()} end
+local size = tonumber(ARGV[3])
 if not closed or tonumber(closed) < through then
   redis.call('HSET', KEYS[1], 'closed', ARGV[2])
 end
@@ -210,11 +354,11 @@ return out
 // seal closes every window ending at or below through on each of the first
 // partitions partitions (so no later Save can change them) and returns their
 // partial counts, summed over the partitions, by window start.
-func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, through int64) (map[int64]eventtime.Counts, error) {
+func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, through, ooo int64) (map[int64]eventtime.Counts, error) {
 	cmds := make([]*redis.Cmd, partitions)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range cmds {
-			cmds[i] = sealScript.Eval(ctx, p, []string{s.keys.Partition(i)}, token, through, s.size)
+			cmds[i] = sealScript.Eval(ctx, p, []string{s.keys.Partition(i)}, token, through, s.size, ooo)
 		}
 		return nil
 	})
@@ -222,14 +366,22 @@ func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, thro
 		return nil, fmt.Errorf("seal windows through %d: %w", through, err)
 	}
 	sums := map[int64]eventtime.Counts{}
-	lost := false
+	var lost *LeaseLostError
+	notReady := -1
 	for i, c := range cmds {
 		res, err := c.Slice()
 		if err != nil || len(res) == 0 {
 			return nil, fmt.Errorf("seal partition %d: %v %w", i, res, err)
 		}
-		if res[0] != int64(1) {
-			lost = true
+		switch res[0] {
+		case int64(0):
+			f, _ := res[1].(int64)
+			if lost == nil || f > lost.Fence {
+				lost = &LeaseLostError{Step: fmt.Sprintf("seal of partition %d", i), Token: token, Fence: f}
+			}
+			continue
+		case int64(2):
+			notReady = i
 			continue
 		}
 		for j := 1; j+1 < len(res); j += 2 {
@@ -248,21 +400,170 @@ func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, thro
 			sums[start] = sum
 		}
 	}
-	if lost {
-		return nil, fmt.Errorf("seal windows through %d with token %d: %w", through, token, ErrLeaseLost)
+	if lost != nil {
+		return nil, lost
+	}
+	if notReady >= 0 {
+		return nil, fmt.Errorf("seal windows through %d: partition %d: %w", through, notReady, ErrNotReady)
 	}
 	return sums, nil
 }
 
-// markScript records closed windows. KEYS: meta, closed set, closed-at set,
-// then one window hash per window. ARGV: token, through, watermark,
-// partitions, retention ms, window size, the output's end offsets ("" to
-// keep them), the number k of vehicle types, their k names, then per
-// window its start and k counts. A window at or below the stored closed
-// bound is left as it is (it was marked before, with the value on the
-// topic); the bound only rises; windows closed longer than the retention ago
-// (by Redis's clock) leave the sets. Returns the number of windows written,
-// or -1 when the token is fenced out.
+// pinScript records output records Redis did not know of. KEYS: meta,
+// lease, pins, decisions. ARGV: token, owner, window size, the output's end
+// offsets, then per record its start, type index and count. A record of a
+// window marked closed or decided already is compared, not pinned (the
+// number of differing ones is returned: a key written with two values,
+// which the protocol excludes); otherwise the first pin of a key wins.
+// Returns -1 when the lease is not held.
+var pinScript = redis.NewScript(holdsLua + `
+if not holds_lease() then return -1 end
+local size = tonumber(ARGV[3])
+local closed = tonumber(redis.call('HGET', KEYS[1], 'closed') or '-inf') or -math.huge
+local differ = 0
+for i = 5, #ARGV, 3 do
+  local start = ARGV[i]
+  local dec = redis.call('HGET', KEYS[4], start)
+  if dec then
+    local n = 0
+    local want = tonumber(ARGV[i + 1]) + 1
+    for v in string.gmatch(dec, '[^,]+') do
+      n = n + 1
+      if n == want and v ~= ARGV[i + 2] then differ = differ + 1 end
+    end
+  elseif tonumber(start) + size > closed then
+    redis.call('HSETNX', KEYS[3], start .. ':' .. ARGV[i + 1], ARGV[i + 2])
+  end
+end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'output', ARGV[4]) end
+return differ
+`)
+
+// pin records the output records read back beyond the last mark's offsets,
+// and the output's end offsets after them (step 2 of CloseThrough).
+func (s *RedisStore) pin(ctx context.Context, r Round, records []OutputRecord, end []int64) error {
+	if len(records) == 0 && end == nil {
+		return nil
+	}
+	args := make([]any, 0, 4+3*len(records))
+	args = append(args, r.Token, r.Owner, s.size, encodeOffsets(end))
+	for _, rec := range records {
+		args = append(args, rec.Start, rec.Type, rec.Count)
+	}
+	n, err := pinScript.Run(ctx, s.rdb, []string{s.keys.Meta(), s.keys.Closer(), s.keys.Pins(), s.keys.Decisions()}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("record output read back: %w", err)
+	}
+	if n < 0 {
+		return &LeaseLostError{Step: "read back", Token: r.Token}
+	}
+	if n > 0 {
+		return fmt.Errorf("record output read back: %d record(s) on the output topic differ from the recorded decision", n)
+	}
+	return nil
+}
+
+// decideScript records the final counts of windows. KEYS: meta, lease,
+// pins, decisions. ARGV: token, owner, through, window size, partitions,
+// then per window its start and counts ("c,c,c,c,c"). It refuses unless the
+// lease is held ({-1}), the recorded window size is ARGV[4] ({-2, size}),
+// and no more partitions than ARGV[5] are registered ({-3, partitions}).
+// Each window ending above the decided bound and at or below through gets
+// its pins over its sums as its decision, unless it has one; pins of
+// windows no sum names become decisions alone. Then the decided bound rises
+// to through and every decision not yet marked is returned: {1, start,
+// counts, ...}.
+var decideScript = redis.NewScript(holdsLua + `
+if not holds_lease() then return {-1} end
+local size = tonumber(ARGV[4])
+local rec = redis.call('HGET', KEYS[1], 'size')
+if rec and tonumber(rec) ~= size then return {-2, tonumber(rec)} end
+local parts = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
+if parts > tonumber(ARGV[5]) then return {-3, parts} end
+local through = tonumber(ARGV[3])
+local decided = redis.call('HGET', KEYS[1], 'decided') or redis.call('HGET', KEYS[1], 'closed')
+decided = tonumber(decided or '-inf') or -math.huge
+local function split(s)
+  local t = {}
+  for v in string.gmatch(s, '[^,]+') do t[#t + 1] = tonumber(v) end
+  return t
+end
+local todo = {}
+for i = 6, #ARGV, 2 do todo[ARGV[i]] = split(ARGV[i + 1]) end
+local pins = redis.call('HGETALL', KEYS[3])
+local used = {}
+for i = 1, #pins, 2 do
+  local start, typ = string.match(pins[i], '^(-?%d+):(%d+)$')
+  local s = tonumber(start)
+  if s + size <= through then
+    if not todo[start] then todo[start] = {0, 0, 0, 0, 0} end
+    todo[start][tonumber(typ) + 1] = tonumber(pins[i + 1])
+    used[#used + 1] = pins[i]
+  end
+end
+for start, c in pairs(todo) do
+  local s = tonumber(start)
+  if s + size > decided and s + size <= through and redis.call('HEXISTS', KEYS[4], start) == 0 then
+    local total = 0
+    for _, v in ipairs(c) do total = total + v end
+    if total > 0 then redis.call('HSET', KEYS[4], start, table.concat(c, ',')) end
+  end
+end
+if #used > 0 then redis.call('HDEL', KEYS[3], unpack(used)) end
+if through > decided then redis.call('HSET', KEYS[1], 'decided', ARGV[3]) end
+local out = {1}
+local all = redis.call('HGETALL', KEYS[4])
+for i = 1, #all do out[#out + 1] = all[i] end
+return out
+`)
+
+// decide records the windows' final counts (step 3 of CloseThrough) and
+// returns every decision not yet marked, oldest first.
+func (s *RedisStore) decide(ctx context.Context, r Round, sums map[int64]eventtime.Counts) ([]ClosedWindow, error) {
+	args := make([]any, 0, 5+2*len(sums))
+	args = append(args, r.Token, r.Owner, r.Through, s.size, r.Partitions)
+	for start, c := range sums {
+		args = append(args, start, encodeCounts(c))
+	}
+	res, err := decideScript.Run(ctx, s.rdb, []string{s.keys.Meta(), s.keys.Closer(), s.keys.Pins(), s.keys.Decisions()}, args...).Slice()
+	if err != nil || len(res) == 0 {
+		return nil, fmt.Errorf("decide windows through %d: %v %w", r.Through, res, err)
+	}
+	switch res[0] {
+	case int64(-1):
+		return nil, &LeaseLostError{Step: "decide", Token: r.Token}
+	case int64(-2):
+		rec, _ := res[1].(int64)
+		return nil, &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond}
+	case int64(-3):
+		return nil, fmt.Errorf("decide windows through %d over %d partitions: %v registered: %w", r.Through, r.Partitions, res[1], ErrMorePartitions)
+	}
+	var out []ClosedWindow
+	for j := 1; j+1 < len(res); j += 2 {
+		start, err := strconv.ParseInt(asString(res[j]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("decision %v: %w", res[j], err)
+		}
+		c, err := decodeCounts(asString(res[j+1]))
+		if err != nil {
+			return nil, fmt.Errorf("decision %d: %w", start, err)
+		}
+		out = append(out, ClosedWindow{Start: start, Counts: c})
+	}
+	slices.SortFunc(out, func(a, b ClosedWindow) int { return cmp.Compare(a.Start, b.Start) })
+	return out, nil
+}
+
+// markScript records emitted decisions as closed windows. KEYS: meta,
+// closed set, closed-at set, decisions, then one window hash per window.
+// ARGV: token, through, watermark, partitions, retention ms, window size,
+// the output's end offsets ("" to keep them), the number k of vehicle
+// types, their k names, then per window its start and k counts. A window at
+// or below the stored closed bound is left as it is; the window's decision
+// is deleted (it is a closed window now); the closed bound rises to through
+// (it never goes down); windows closed longer than the retention ago (by
+// Redis's clock) leave the sets. Returns the number of windows written, or
+// -1 when the token is fenced out.
 var markScript = redis.NewScript(nowLua + fenceLua + `
 if not fence_ok() then return -1 end
 local through = tonumber(ARGV[2])
@@ -273,7 +574,7 @@ local k = tonumber(ARGV[8])
 local now = now_ms()
 local written = 0
 local pos = 9 + k
-for w = 4, #KEYS do
+for w = 5, #KEYS do
   local start = tonumber(ARGV[pos])
   if not closed or start + size > closed then
     local fields = {}
@@ -291,6 +592,7 @@ for w = 4, #KEYS do
       written = written + 1
     end
   end
+  redis.call('HDEL', KEYS[4], ARGV[pos])
   pos = pos + k + 1
 end
 local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. (now - tonumber(ARGV[5])), 'LIMIT', 0, 1000)
@@ -301,19 +603,21 @@ end
 if not closed or through > closed then
   redis.call('HSET', KEYS[1], 'closed', ARGV[2])
 end
-redis.call('HSET', KEYS[1], 'watermark', ARGV[3], 'partitions', ARGV[4])
+local parts = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
+redis.call('HSET', KEYS[1], 'watermark', ARGV[3], 'partitions', math.max(parts, tonumber(ARGV[4])))
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'output', ARGV[7]) end
 return written
 `)
 
-// markClosed records closed windows, raises the closed bound and records
-// the output's end offsets (nil: kept) in one script on the pipeline's slot.
-func (s *RedisStore) markClosed(ctx context.Context, token int64, windows []ClosedWindow, through, watermark int64, partitions int, outputEnd []int64) error {
+// markClosed records the emitted decisions as closed windows, raises the
+// closed bound to the decided one and records the output's end offsets
+// (nil: kept) in one script on the pipeline's slot (step 5).
+func (s *RedisStore) markClosed(ctx context.Context, r Round, windows []ClosedWindow, outputEnd []int64) error {
 	types := model.VehicleTypes()
-	keys := make([]string, 0, 3+len(windows))
-	keys = append(keys, s.keys.Meta(), s.keys.Closed(), s.keys.ClosedAt())
-	args := make([]any, 0, 8+len(types)+len(windows)*(1+len(types)))
-	args = append(args, token, through, watermark, partitions, s.retention.Milliseconds(), s.size, encodeOffsets(outputEnd), len(types))
+	keys := make([]string, 0, 4+len(windows))
+	keys = append(keys, s.keys.Meta(), s.keys.Closed(), s.keys.ClosedAt(), s.keys.Decisions())
+	args := make([]any, 0, 7+len(types)+len(windows)*(1+len(types)))
+	args = append(args, r.Token, r.Through, r.Watermark, r.Partitions, s.retention.Milliseconds(), s.size, encodeOffsets(outputEnd), len(types))
 	for _, t := range types {
 		args = append(args, t.String())
 	}
@@ -326,10 +630,10 @@ func (s *RedisStore) markClosed(ctx context.Context, token int64, windows []Clos
 	}
 	n, err := markScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
-		return fmt.Errorf("mark windows closed through %d: %w", through, err)
+		return fmt.Errorf("mark windows closed through %d: %w", r.Through, err)
 	}
 	if n < 0 {
-		return fmt.Errorf("mark windows closed through %d with token %d: %w", through, token, ErrLeaseLost)
+		return &LeaseLostError{Step: "mark", Token: r.Token}
 	}
 	return nil
 }
@@ -342,7 +646,7 @@ return redis.call('HDEL', KEYS[1], unpack(ARGV, 2))
 `)
 
 // dropClosed deletes the partial counts of the windows starting at starts
-// from every partition; they are sealed and summed already.
+// from every partition; they are sealed and decided already (step 6).
 func (s *RedisStore) dropClosed(ctx context.Context, token int64, partitions int, starts []int64) error {
 	if len(starts) == 0 {
 		return nil
@@ -362,9 +666,9 @@ func (s *RedisStore) dropClosed(ctx context.Context, token int64, partitions int
 	if err != nil {
 		return fmt.Errorf("drop closed windows: %w", err)
 	}
-	for _, c := range cmds {
+	for i, c := range cmds {
 		if n, _ := c.Int(); n < 0 {
-			return fmt.Errorf("drop closed windows with token %d: %w", token, ErrLeaseLost)
+			return &LeaseLostError{Step: fmt.Sprintf("drop on partition %d", i), Token: token}
 		}
 	}
 	return nil
@@ -470,6 +774,11 @@ func parseMeta(m map[string]string) (Meta, error) {
 		return meta, fmt.Errorf("read meta: output: %w", err)
 	}
 	meta.InitialPartitions, _ = strconv.Atoi(m["initial_partitions"])
+	d, ok := m["decided"]
+	if meta.Decided, err = parseOptInt(d, ok, meta.ClosedThrough); err != nil {
+		return meta, fmt.Errorf("read meta: decided %q: %w", d, err)
+	}
+	meta.Decided = max(meta.Decided, meta.ClosedThrough)
 	return meta, nil
 }
 
@@ -494,51 +803,81 @@ func (s *RedisStore) RecordPartitions(ctx context.Context, partitions int) (int,
 	return n, nil
 }
 
+// setWatermarkScript records the watermark ARGV[3] and raises the
+// partition count to ARGV[4] while the lease (token ARGV[1], owner ARGV[2])
+// is held. KEYS: meta, lease. Returns 0 when it is not.
+var setWatermarkScript = redis.NewScript(holdsLua + `
+if not holds_lease() then return 0 end
+local parts = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
+redis.call('HSET', KEYS[1], 'partitions', math.max(parts, tonumber(ARGV[4])))
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'watermark', ARGV[3]) end
+return 1
+`)
+
 // SetWatermark records the pipeline watermark and partition count without
-// closing anything (for /stats).
-func (s *RedisStore) SetWatermark(ctx context.Context, watermark int64, partitions int) error {
-	fields := []any{"partitions", partitions}
+// closing anything (for /stats), as the holder of the lease token; a
+// stale holder's call changes nothing (*LeaseLostError).
+func (s *RedisStore) SetWatermark(ctx context.Context, token int64, owner string, watermark int64, partitions int) error {
+	wm := ""
 	if watermark != NoWatermark {
-		fields = append(fields, "watermark", watermark)
+		wm = strconv.FormatInt(watermark, 10)
 	}
-	if err := s.rdb.HSet(ctx, s.keys.Meta(), fields...).Err(); err != nil {
+	n, err := setWatermarkScript.Run(ctx, s.rdb, []string{s.keys.Meta(), s.keys.Closer()}, token, owner, wm, partitions).Int()
+	if err != nil {
 		return fmt.Errorf("set watermark: %w", err)
+	}
+	if n == 0 {
+		return &LeaseLostError{Step: "set watermark", Token: token}
 	}
 	return nil
 }
 
 // leadScript takes or renews the closer lease. KEYS[1] lease, KEYS[2] meta.
-// ARGV[1] owner, ARGV[2] ttl ms. The lease's value is "<token>:<owner>";
-// a new holder's token is the larger of the last token + 1 and Redis's
-// clock in ms, so tokens rise even when Redis lost its last writes. Returns
-// the token, or 0 when another owner holds the lease.
+// ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] the lowest token acceptable (one
+// above a fence that refused the owner's last token). The lease's value is
+// "<token>:<owner>"; a new holder's token is the largest of the last token
+// + 1, meta's fence + 1, ARGV[3] and Redis's clock in ms, so tokens rise
+// even when Redis lost its last writes. An owner whose token is below
+// meta's fence or ARGV[3] does not renew it: it takes a new one. Returns
+// {token, 1} when it was newly taken after an earlier holder's, {token, 0}
+// when renewed or taken as the pipeline's first, {0, 0} when another owner
+// holds it.
 var leadScript = redis.NewScript(nowLua + `
+local fence = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
+local floor = tonumber(ARGV[3])
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local sep = string.find(cur, ':', 1, true)
-  if string.sub(cur, sep + 1) == ARGV[1] then
+  if string.sub(cur, sep + 1) ~= ARGV[1] then return {0, 0} end
+  local tok = tonumber(string.sub(cur, 1, sep - 1))
+  if tok >= fence and tok >= floor then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return tonumber(string.sub(cur, 1, sep - 1))
+    return {tok, 0}
   end
-  return 0
 end
-local tok = math.max(tonumber(redis.call('HGET', KEYS[2], 'lease') or '0') + 1, now_ms())
+local last = tonumber(redis.call('HGET', KEYS[2], 'lease') or '0')
+local tok = math.max(last + 1, fence + 1, floor, now_ms())
 redis.call('HSET', KEYS[2], 'lease', tok)
 redis.call('SET', KEYS[1], tok .. ':' .. ARGV[1], 'PX', ARGV[2])
-return tok
+if last == 0 then return {tok, 0} end
+return {tok, 1}
 `)
 
 // TryLead takes or renews the closer lease for owner for ttl (by Redis's
-// clock) and returns its fencing token, or 0 when another owner holds it.
+// clock) and returns its fencing token, 0 when another owner holds it, and
+// whether the token was newly taken after another one was issued (a
+// predecessor may still be in a round: wait it out before reading the
+// output back); the pipeline's first token has none.
 // The token stays the same while owner renews in time, and every new
-// holder gets a larger one; CloseThrough refuses to act on a token lower
-// than one already used.
-func (s *RedisStore) TryLead(ctx context.Context, owner string, ttl time.Duration) (int64, error) {
-	tok, err := leadScript.Run(ctx, s.rdb, []string{s.keys.Closer(), s.keys.Meta()}, owner, ttl.Milliseconds()).Int64()
-	if err != nil {
-		return 0, fmt.Errorf("closer lease: %w", err)
+// holder gets a larger one, at least floor (0: any); a token below a fence
+// is never renewed. CloseThrough refuses to act on a token lower than one
+// already used.
+func (s *RedisStore) TryLead(ctx context.Context, owner string, ttl time.Duration, floor int64) (token int64, afterAnother bool, err error) {
+	res, err := leadScript.Run(ctx, s.rdb, []string{s.keys.Closer(), s.keys.Meta()}, owner, ttl.Milliseconds(), floor).Int64Slice()
+	if err != nil || len(res) != 2 {
+		return 0, false, fmt.Errorf("closer lease: %v %w", res, err)
 	}
-	return tok, nil
+	return res[0], res[1] == 1, nil
 }
 
 // ReleaseLead gives the closer lease up if owner holds it.

@@ -35,3 +35,13 @@ func (k Keys) Window(start int64) string { return k.global("win:" + strconv.Form
 
 // Closer is the lease of the instance that closes windows.
 func (k Keys) Closer() string { return k.global("closer") }
+
+// Decisions is the hash of decided windows not yet marked closed: start →
+// counts. A window's decision is taken before any of its records is
+// written, and every closer writes only a recorded decision.
+func (k Keys) Decisions() string { return k.global("decided") }
+
+// Pins is the hash of values read back from the output topic that Redis
+// did not know of ("<start>:<type index>" → count): they are the decision
+// of their key when its window is decided.
+func (k Keys) Pins() string { return k.global("pins") }

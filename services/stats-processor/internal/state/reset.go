@@ -56,12 +56,49 @@ func (s *RedisStore) PipelineKeys(ctx context.Context) ([]string, error) {
 	return keys, nil
 }
 
-// DeleteKeys deletes keys and returns how many existed.
+// epochScript returns the largest fencing token any of KEYS has seen
+// (their 'fence' and 'lease' fields) on the node of KEYS[1], and that
+// node's clock in ms.
+var epochScript = redis.NewScript(nowLua + `
+local top = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('TYPE', k).ok == 'hash' then
+    for _, f in ipairs({'fence', 'lease'}) do
+      top = math.max(top, tonumber(redis.call('HGET', k, f) or '0'))
+    end
+  end
+end
+return {top, now_ms()}
+`)
+
+// DeleteKeys deletes the pipeline's keys (PipelineKeys) and returns how
+// many existed, but keeps its fences, raised: every partition hash and the
+// meta are left holding only a new epoch as their fence (meta also as its
+// last lease token), above every token ever issued. A closer that was
+// paused through the reset and resumes with its old token is then refused
+// by every key, fresh ones included, as it was before.
 func (s *RedisStore) DeleteKeys(ctx context.Context, keys []string) (int64, error) {
+	epoch := int64(0)
+	for _, k := range keys {
+		res, err := epochScript.Run(ctx, s.rdb, []string{k}).Int64Slice()
+		if err != nil || len(res) != 2 {
+			return 0, fmt.Errorf("read the pipeline's fences: %v %w", res, err)
+		}
+		epoch = max(epoch, res[0]+1, res[1])
+	}
+	if epoch == 0 {
+		return 0, nil
+	}
 	cmds := make([]*redis.IntCmd, len(keys))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			cmds[i] = p.Del(ctx, k)
+		}
+		p.HSet(ctx, s.keys.Meta(), "fence", epoch, "lease", epoch)
+		for _, k := range keys {
+			if strings.HasPrefix(k, s.keys.prefix+":{"+s.keys.topic+".") {
+				p.HSet(ctx, k, "fence", epoch)
+			}
 		}
 		return nil
 	})

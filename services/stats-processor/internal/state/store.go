@@ -103,6 +103,11 @@ type Meta struct {
 	// InitialPartitions is the partition count when the pipeline first
 	// started (RecordPartitions); 0 when not recorded.
 	InitialPartitions int
+	// Decided: every window ending at or below it has its final counts
+	// recorded (a decision); at least ClosedThrough. Windows in between
+	// are decided and not yet marked closed: their records are written,
+	// or about to be.
+	Decided int64
 	// Output are the output topic's end offsets, by partition, after the
 	// last closed window's records were written (nil: not recorded).
 	// Records beyond them were written by a close whose mark Redis lost.
@@ -132,14 +137,28 @@ func (s *RedisStore) Keys() Keys { return s.keys }
 // Ping checks that Redis answers.
 func (s *RedisStore) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
-// Load reads a partition's saved state; a partition never saved loads with
-// Saved false and empty windows.
+// registerScript registers a partition in the pipeline's meta KEYS[1]
+// before its worker saves anything: the partition count rises to ARGV[1]
+// (the partition's number + 1), so no window is decided without the
+// partition from then on. Returns {decided bound, initial partitions}: the
+// windows decided already, which the partition must not count any more.
+var registerScript = redis.NewScript(`
+local parts = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
+if tonumber(ARGV[1]) > parts then redis.call('HSET', KEYS[1], 'partitions', ARGV[1]) end
+local decided = redis.call('HGET', KEYS[1], 'decided') or redis.call('HGET', KEYS[1], 'closed') or ''
+return {decided, redis.call('HGET', KEYS[1], 'initial_partitions') or ''}
+`)
+
+// Load registers a partition with the pipeline (registerScript) and reads
+// its saved state; a partition never saved loads with Saved false and
+// empty windows. Its ClosedThrough is the larger of its own closed bound
+// and the pipeline's decided one.
 func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, error) {
 	var h *redis.MapStringStringCmd
-	var meta *redis.SliceCmd
+	var meta *redis.Cmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		meta = registerScript.Eval(ctx, p, []string{s.keys.Meta()}, partition+1)
 		h = p.HGetAll(ctx, s.keys.Partition(partition))
-		meta = p.HMGet(ctx, s.keys.Meta(), "closed", "initial_partitions")
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -160,10 +179,12 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 	if st.ClosedThrough, err = parseOptInt(cl, ok, NoWatermark); err != nil {
 		return st, fmt.Errorf("load partition %d: closed %q: %w", partition, cl, err)
 	}
-	mv := meta.Val()
-	if len(mv) == 2 {
-		mcs, ok := mv[0].(string)
-		if mc, err := parseOptInt(mcs, ok, NoWatermark); err == nil {
+	if sz, ok := m["size"]; ok && sz != strconv.FormatInt(s.size, 10) {
+		rec, _ := strconv.ParseInt(sz, 10, 64)
+		return st, fmt.Errorf("load partition %d: %w", partition, &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond})
+	}
+	if mv, _ := meta.Slice(); len(mv) == 2 {
+		if mc, err := parseOptInt(asString(mv[0]), true, NoWatermark); err == nil {
 			st.ClosedThrough = max(st.ClosedThrough, mc)
 		}
 		if initial, err := strconv.Atoi(asString(mv[1])); err == nil && initial > 0 {
@@ -193,6 +214,8 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 var saveScript = redis.NewScript(nowLua + `
 local cur = redis.call('HGET', KEYS[1], 'offset') or ''
 local closed = redis.call('HGET', KEYS[1], 'closed') or ''
+local sz = redis.call('HGET', KEYS[1], 'size')
+if sz and sz ~= ARGV[6] then return {2, sz} end
 if cur ~= ARGV[1] then return {0, cur, closed} end
 local size = tonumber(ARGV[6])
 if closed ~= '' then
@@ -203,7 +226,7 @@ if closed ~= '' then
 end
 local idle = 0
 if tonumber(ARGV[4]) > 0 then idle = now_ms() + tonumber(ARGV[4]) end
-redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'idle', idle, 'owner', ARGV[5])
+redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'idle', idle, 'owner', ARGV[5], 'size', ARGV[6])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'max', ARGV[3]) end
 for i = 7, #ARGV, 2 do
   redis.call('HSET', KEYS[1], 'w:' .. ARGV[i], ARGV[i + 1])
@@ -235,6 +258,10 @@ func (s *RedisStore) Save(ctx context.Context, cp Checkpoint) (closedThrough int
 	if len(res) == 2 && res[0] == int64(1) {
 		c, _ := parseOptInt(asString(res[1]), true, NoWatermark)
 		return c, nil
+	}
+	if len(res) == 2 && res[0] == int64(2) {
+		rec, _ := strconv.ParseInt(asString(res[1]), 10, 64)
+		return 0, fmt.Errorf("save partition %d: %w", cp.Partition, &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond})
 	}
 	if len(res) != 3 {
 		return 0, fmt.Errorf("save partition %d: unexpected reply %v", cp.Partition, res)

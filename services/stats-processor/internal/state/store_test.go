@@ -75,7 +75,13 @@ func testSaveLoadFence(t *testing.T, s *state.RedisStore) {
 	// applies.
 	errEmit := errors.New("kafka down")
 	var emitted []state.ClosedWindow
-	_, err = s.CloseThrough(ctx, 1, 4, state.NoWatermark, 20_000, 24_999, func(ws []state.ClosedWindow) ([]int64, error) {
+	for p := range 3 { // the other partitions are idle: they let the window close
+		if _, err := s.Save(ctx, state.Checkpoint{Partition: p, ExpectedOffset: -1, Offset: 0, IdleFor: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := lead(t, s, "a")
+	_, err = closeWith(ctx, s, tok, 4, 20_000, 24_999, func(ws []state.ClosedWindow) ([]int64, error) {
 		emitted = ws
 		return nil, errEmit
 	})
@@ -116,13 +122,18 @@ func testCloseAndRead(t *testing.T, s *state.RedisStore) {
 	if err != nil || len(sts) != 3 || !sts[0].Saved || sts[0].Idle || !sts[1].Idle || sts[2].Saved || sts[2].MaxEventTime != state.NoWatermark {
 		t.Fatalf("statuses %+v, %v", sts, err)
 	}
+	// Partition 2 has read nothing and is idle: it lets the windows close.
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 2, ExpectedOffset: -1, Offset: 0, IdleFor: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
 	// The closer crashes after emitting (a failed mark looks the same to
 	// the next round): the repeat emits the same windows, summed over the
 	// partitions, oldest first, and then marks them closed.
 	want := []state.ClosedWindow{{Start: 0, Counts: counts(2, 4)}, {Start: 20_000, Counts: counts(10)}}
+	tok := lead(t, s, "a")
 	for round := range 2 {
 		var emitted []state.ClosedWindow
-		closed, err := s.CloseThrough(ctx, 1, 3, state.NoWatermark, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
+		closed, err := closeWith(ctx, s, tok, 3, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
 			emitted = ws
 			if round == 0 {
 				return nil, errors.New("crash")
@@ -134,7 +145,7 @@ func testCloseAndRead(t *testing.T, s *state.RedisStore) {
 		}
 	}
 	// Nothing is left to close: the partials are gone.
-	closed, err := s.CloseThrough(ctx, 1, 3, 40_000, 40_000, 44_999, func([]state.ClosedWindow) ([]int64, error) { return nil, nil })
+	closed, err := closeWith(ctx, s, tok, 3, 40_000, 44_999, func([]state.ClosedWindow) ([]int64, error) { return nil, nil })
 	if err != nil || len(closed) != 0 {
 		t.Fatalf("a second close: %v, %v", closed, err)
 	}
@@ -165,32 +176,38 @@ func TestIntegrationLead(t *testing.T) { backends(t, testLead) }
 
 func testLead(t *testing.T, s *state.RedisStore) {
 	ctx := context.Background()
-	a, err := s.TryLead(ctx, "a", time.Second)
+	a, err := lead1(ctx, s, "a")
 	if a == 0 || err != nil {
 		t.Fatalf("a: %v %v", a, err)
 	}
-	if b, _ := s.TryLead(ctx, "b", time.Second); b != 0 {
+	if b, _ := lead1(ctx, s, "b"); b != 0 {
 		t.Fatal("b took a held lease")
 	}
-	if again, _ := s.TryLead(ctx, "a", time.Second); again != a {
+	if again, _ := lead1(ctx, s, "a"); again != a {
 		t.Fatalf("a renewed with token %d, want %d", again, a)
 	}
 	if err := s.ReleaseLead(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := s.TryLead(ctx, "a", time.Second); again != a {
+	if again, _ := lead1(ctx, s, "a"); again != a {
 		t.Fatal("b released a's lease")
 	}
 	if err := s.ReleaseLead(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := s.TryLead(ctx, "b", time.Second)
+	b, _ := lead1(ctx, s, "b")
 	if b <= a {
 		t.Fatalf("b took a released lease with token %d, want more than a's %d", b, a)
 	}
 	// Back to a: a new holder, a new token, larger again.
 	_ = s.ReleaseLead(ctx, "b")
-	if a2, _ := s.TryLead(ctx, "a", time.Second); a2 <= b {
+	if a2, _ := lead1(ctx, s, "a"); a2 <= b {
 		t.Fatalf("a's second token %d is not above b's %d", a2, b)
 	}
+}
+
+// lead1 takes or renews the lease for a second and returns the token.
+func lead1(ctx context.Context, s *state.RedisStore, owner string) (int64, error) {
+	tok, _, err := s.TryLead(ctx, owner, time.Second, 0)
+	return tok, err
 }
