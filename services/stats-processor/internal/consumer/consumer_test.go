@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
@@ -255,4 +256,108 @@ func TestGiveUpCountsOnlyEarlierSavesAsProgress(t *testing.T) {
 			t.Errorf("%s: saves %+v, want one at offset 42 (what was counted is kept)", tc.name, store.saves)
 		}
 	}
+}
+
+// failingSink refuses every write while err is set.
+type failingSink struct{ err error }
+
+func (s *failingSink) WriteMessages(context.Context, ...kafka.Message) error { return s.err }
+
+// A partition whose side records fail to write is reported stuck after
+// stuckAfter failures in a row (/readyz's side_outputs, the
+// side_output_stuck gauge), not before, and cleared by the next successful
+// write; the worker keeps its records and saves nothing meanwhile.
+func TestSideWriteFailuresMakeThePartitionStuck(t *testing.T) {
+	store := &recordingStore{}
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &failingSink{err: kafka.MessageSizeTooLarge}
+	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), eventtime.DefaultConfig(), store, m, slog.Default(), Options{
+		CheckpointInterval: time.Second, Side: sink,
+	})
+	stuck := func() float64 { return gaugeValue(t, m.SideOutputStuck.WithLabelValues("4")) }
+	w := &worker{c: c, partition: 4, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
+		lag: m.ConsumerLag.WithLabelValues("4"), offset: 10, dirty: true}
+	w.deadLetter(kafka.Message{Key: []byte("k"), Value: []byte("not json"), Offset: 9}, errors.New("malformed JSON"))
+	for attempt := 1; attempt <= stuckAfter; attempt++ {
+		err := w.save(context.Background(), false)
+		if !errors.Is(err, ErrSideWrite) || !errors.Is(err, kafka.MessageSizeTooLarge) {
+			t.Fatalf("attempt %d: error %v, want ErrSideWrite wrapping the cause", attempt, err)
+		}
+		c.sideFailed(4, err) // what runPartition does with the worker's error
+		ready := c.SideOutputsReady()
+		if attempt < stuckAfter && (ready != nil || stuck() != 0) {
+			t.Fatalf("attempt %d: reported stuck too early: %v", attempt, ready)
+		}
+		if attempt == stuckAfter {
+			if ready == nil || !strings.Contains(ready.Error(), "vehicle-topic/4: 3 failed attempts") ||
+				!strings.Contains(ready.Error(), "Message Size Too Large") || stuck() != 1 {
+				t.Fatalf("after %d failures: readiness %v, gauge %v", attempt, ready, stuck())
+			}
+		}
+	}
+	if len(store.saves) != 0 || len(w.pending) != 1 {
+		t.Fatalf("a failed side write saved %d checkpoints and kept %d records; want none saved, the record kept", len(store.saves), len(w.pending))
+	}
+	sink.err = nil
+	if err := w.save(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if ready := c.SideOutputsReady(); ready != nil || stuck() != 0 || len(w.pending) != 0 || w.pendingBytes != 0 {
+		t.Errorf("after a successful write: readiness %v, gauge %v, %d records (%d bytes) held", ready, stuck(), len(w.pending), w.pendingBytes)
+	}
+}
+
+// Side records are bounded in bytes, not in count: a worker saves once
+// they reach SidePendingMaxBytes, whatever the interval.
+func TestSaveWhenSideRecordsReachTheirBound(t *testing.T) {
+	store := &recordingStore{}
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.SidePendingMaxBytes = 64 << 10
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var written int
+	c := New(cfg, topics.New(topics.DefaultConfig(), nil, nil), eventtime.DefaultConfig(), store, m, slog.Default(), Options{
+		CheckpointInterval: time.Hour, Now: func() time.Time { return now }, Side: countingSink{&written},
+	})
+	w := &worker{c: c, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
+		lag: m.ConsumerLag.WithLabelValues("0"), lastSave: now, lastAct: now.UnixMilli()}
+	bad := kafka.Message{Key: []byte("k"), Value: make([]byte, 1000)}
+	for i := range 200 {
+		bad.Offset = int64(i)
+		w.offset, w.dirty = int64(i+1), true
+		w.deadLetter(bad, errors.New("malformed JSON"))
+		if err := w.maybeSave(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 200 records of about 1,100 bytes: a save at each 64 KiB.
+	if len(store.saves) != 3 || written != 3*60 {
+		t.Errorf("%d saves writing %d records, want 3 saves of 60", len(store.saves), written)
+	}
+	if w.pendingBytes >= int64(cfg.SidePendingMaxBytes) || len(w.pending) != 20 {
+		t.Errorf("%d records (%d bytes) held after the loop", len(w.pending), w.pendingBytes)
+	}
+}
+
+type countingSink struct{ n *int }
+
+func (s countingSink) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	*s.n += len(msgs)
+	return nil
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := g.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetGauge().GetValue()
 }
