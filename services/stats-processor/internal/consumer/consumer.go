@@ -222,7 +222,8 @@ func (c *Consumer) SideOutputsReady() error {
 		parts = append(parts, fmt.Sprintf("%s/%d: %d failed attempts since %s: %v", c.topics.InputTopic, p, f.attempts,
 			f.since.UTC().Format(time.RFC3339), f.last))
 	}
-	return fmt.Errorf("%w: %s; %s", ErrSideWrite, strings.Join(parts, "; "), sideAdvice)
+	// Each reason wraps ErrSideWrite already.
+	return fmt.Errorf("%s; %s", strings.Join(parts, "; "), sideAdvice)
 }
 
 // sideAdvice is what to do about a partition stuck on its side writes.
