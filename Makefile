@@ -100,6 +100,12 @@ test-kafka-compat: build ## the exact-count and kill -9 end-to-end tests against
 	VS_REDIS_PORT=$$(( $${VS_REDIS_PORT:-16379} + 100 )) \
 	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 15m -run '^(TestE2EExactCounts|TestE2EKillNine)$$' ./services/stats-processor/
 
+# The closing protocol's schedule explorer (docs/stats-processor-design.md):
+# make test runs it for 45 s per backend; this runs it as long as asked.
+.PHONY: explore
+explore: ## the closing protocol's schedule explorer on real Redis and Redis Cluster for DURATION (default 10m) per backend (EXPLORE_FLAGS: -explore.all, -explore.seed=N, -explore.v)
+	$(WITH_STACK) $(GO) test -count=1 -timeout 0 -v -run 'TestIntegrationExplore$$' ./services/stats-processor/internal/closer/ -explore.duration=$(or $(DURATION),10m) $(EXPLORE_FLAGS)
+
 # A long run under faults (docs/soak.md): not part of make test.
 .PHONY: soak
 soak: build ## soak: producer at 5,000/s, 3 processors, SIGKILL every 2 min, Redis restart every 10 min; exact counts, resource slopes, charts (DURATION=30m, SOAK_FLAGS)

@@ -159,14 +159,14 @@ func TestE2ERedisBackInTime(t *testing.T) {
 	// The partitions turn busy, then idle again, and the closer runs: it
 	// must restore the windows from the topic before closing anything.
 	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(p.Tail(1000), "closed windows restored from it") {
+	for !strings.Contains(p.Tail(1000), "records on the output topic that Redis does not know of") {
 		if time.Now().After(deadline) {
 			t.Fatal("the processor did not restore the closed windows from the output topic within 90 s")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, line := range strings.Split(p.Tail(1000), "\n") {
-		if strings.Contains(line, "closed windows restored from it") {
+		if strings.Contains(line, "records on the output topic that Redis does not know of") {
 			t.Logf("processor: %s", line)
 		}
 	}

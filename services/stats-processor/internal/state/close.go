@@ -510,7 +510,7 @@ for start, c in pairs(todo) do
   end
 end
 if #used > 0 then redis.call('HDEL', KEYS[3], unpack(used)) end
-if through > decided then redis.call('HSET', KEYS[1], 'decided', ARGV[3]) end
+if through > decided then redis.call('HSET', KEYS[1], 'decided', ARGV[3], 'decided_partitions', ARGV[5]) end
 local out = {1}
 local all = redis.call('HGETALL', KEYS[4])
 for i = 1, #all do out[#out + 1] = all[i] end

@@ -141,11 +141,18 @@ func (s *RedisStore) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Er
 // before its worker saves anything: the partition count rises to ARGV[1]
 // (the partition's number + 1), so no window is decided without the
 // partition from then on. Returns {decided bound, initial partitions}: the
-// windows decided already, which the partition must not count any more.
+// windows decided already, which the partition must not count any more;
+// the bound is "" for a partition the last decision covered (its own
+// sealed bound says where it stands: after Redis went back in time, its
+// replay classifies each event as the first pass did, by its own
+// watermark, while the decided bound would call late what the decision
+// counted).
 var registerScript = redis.NewScript(`
 local parts = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
 if tonumber(ARGV[1]) > parts then redis.call('HSET', KEYS[1], 'partitions', ARGV[1]) end
 local decided = redis.call('HGET', KEYS[1], 'decided') or redis.call('HGET', KEYS[1], 'closed') or ''
+local covered = tonumber(redis.call('HGET', KEYS[1], 'decided_partitions') or '0')
+if tonumber(ARGV[1]) <= covered then decided = '' end
 return {decided, redis.call('HGET', KEYS[1], 'initial_partitions') or ''}
 `)
 
