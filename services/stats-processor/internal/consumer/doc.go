@@ -12,7 +12,11 @@
 // back off and resume from the last saved state, so nothing is counted twice
 // or lost; a fenced checkpoint (another instance took the partition over, or
 // its window closed meanwhile) makes it reload and replay at once. Memory is
-// bounded: a worker fetches no more until its state is saved.
+// bounded: a worker fetches no more until its state is saved, and holds at
+// most Config.SidePendingMaxBytes of dead letters and late events (it stops
+// reading its batch there and saves). A side write that fails three times in
+// a row is reported (/readyz "side_outputs", side_output_stuck, an error
+// logged) until it succeeds.
 //
 // See docs/stats-processor-design.md for the whole design.
 package consumer
