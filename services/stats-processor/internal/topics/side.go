@@ -41,6 +41,11 @@ const (
 // is off): at most 1/16 of the limit.
 const maxShrink = 4
 
+// askEvery is how often writes ask again for a limit that could not be
+// read (a broker that refuses DescribeConfigs to this client): the default
+// is assumed meanwhile, and a size refusal asks at once.
+const askEvery = time.Minute
+
 // BatchBytesFor is how many bytes, as MessageSize counts them, one write
 // to a topic whose max.message.bytes is limit may carry: a record batch of
 // that many bytes stays below the limit.
@@ -153,9 +158,10 @@ type sideTopic struct {
 	// mu is held for reading while a write is under way, for writing while
 	// the limit and the writer change.
 	mu     sync.RWMutex
-	limit  int  // max.message.bytes
-	read   bool // limit was read from a broker (else the default, assumed)
-	shrink int  // the write size is halved this many times (see maxShrink)
+	limit  int       // max.message.bytes
+	read   bool      // limit was read from a broker (else the default, assumed)
+	asked  time.Time // when a write last asked for the limit while not read
+	shrink int       // the write size is halved this many times (see maxShrink)
 	w      *kafka.Writer
 }
 
@@ -240,11 +246,14 @@ func (s *SideWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) e
 // write size halved if the limit did not go down), and the rest is
 // written again with it, a few times at most.
 func (s *SideWriter) write(ctx context.Context, st *sideTopic, msgs []kafka.Message) error {
-	st.mu.RLock()
-	read := st.read
-	st.mu.RUnlock()
-	if !read {
-		_ = s.Load(ctx, st.name) // on failure the assumed default, asked again next time
+	st.mu.Lock()
+	ask := !st.read && time.Since(st.asked) >= askEvery
+	if ask {
+		st.asked = time.Now()
+	}
+	st.mu.Unlock()
+	if ask {
+		_ = s.Load(ctx, st.name) // on failure the assumed default, asked again later
 	}
 	for refusals := 0; ; refusals++ {
 		n, err := s.writeSome(ctx, st, msgs)
