@@ -233,6 +233,8 @@ func (c *Closer) Round(ctx context.Context) {
 		c.Release()
 	case errors.Is(err, errWaiting):
 		c.log.Debug("closer waits before reading the output back", "for", c.notBefore.Sub(c.opts.Now()).Round(time.Millisecond))
+	case errors.Is(err, state.ErrDecisionLost):
+		c.log.Warn("Redis lost this round's decisions (it went back in time); the next round reads the output back and decides again", "token", c.token)
 	case errors.Is(err, state.ErrNotReady), errors.Is(err, state.ErrMorePartitions):
 		c.log.Debug("closing round ended early; the next one reads the partitions again", "reason", err)
 		c.lastRefresh = time.Time{}
@@ -285,6 +287,13 @@ func (c *Closer) check(ctx context.Context, step string) error {
 	}
 	if step == "read back" && now.Before(c.notBefore) {
 		return errWaiting
+	}
+	if step != "emit" {
+		// The step's request is on its way: a pause here is one that
+		// delivers it late, which only Redis's own checks (fences, the
+		// lease) can refuse. (A write to Kafka delayed so is outside the
+		// model: every write lands within WriteBound of its start.)
+		c.pause(ctx, step+" (sent)")
 	}
 	return nil
 }
@@ -423,7 +432,7 @@ func (c *Closer) lead(rctx, ctx context.Context, refresh bool) error {
 		var dep *metrics.DependencyError
 		if !errors.As(err, &dep) && !errors.Is(err, state.ErrLeaseLost) && !errors.Is(err, errWaiting) &&
 			!errors.Is(err, errDeadline) && !errors.Is(err, state.ErrNotReady) && !errors.Is(err, state.ErrMorePartitions) &&
-			!errors.Is(err, state.ErrShapeChanged) {
+			!errors.Is(err, state.ErrShapeChanged) && !errors.Is(err, state.ErrDecisionLost) {
 			err = metrics.Failed(metrics.Redis, err) // not the closer's: the store's
 		}
 		c.setDue(c.opts.Now(), err)

@@ -72,6 +72,12 @@ var ErrNotReady = errors.New("a partition no longer lets these windows close")
 // nothing was decided; read the partition count again.
 var ErrMorePartitions = errors.New("more partitions registered than the round covered")
 
+// ErrDecisionLost is returned by CloseThrough when Redis no longer holds
+// the decisions the round wrote (it went back in time meanwhile): nothing
+// was marked; the next round reads the written records back and decides
+// again from them.
+var ErrDecisionLost = errors.New("the round's decisions are no longer in Redis")
+
 // ErrShapeChanged is matched by errors saying that the pipeline's recorded
 // window size differs from this process's window.size.
 var ErrShapeChanged = errors.New("window.size differs from the one the pipeline was started with")
@@ -558,7 +564,10 @@ func (s *RedisStore) decide(ctx context.Context, r Round, sums map[int64]eventti
 // closed set, closed-at set, decisions, then one window hash per window.
 // ARGV: token, through, watermark, partitions, retention ms, window size,
 // the output's end offsets ("" to keep them), the number k of vehicle
-// types, their k names, then per window its start and k counts. A window at
+// types, their k names, then per window its start and k counts. Unless
+// every window above the closed bound is a recorded decision with these
+// counts, and the decided bound reaches through, it marks nothing and
+// returns -2 (Redis lost decisions: it went back in time). A window at
 // or below the stored closed bound is left as it is; the window's decision
 // is deleted (it is a closed window now); the closed bound rises to through
 // (it never goes down); windows closed longer than the retention ago (by
@@ -571,9 +580,21 @@ local closed = redis.call('HGET', KEYS[1], 'closed')
 if closed then closed = tonumber(closed) end
 local size = tonumber(ARGV[6])
 local k = tonumber(ARGV[8])
+local decided = tonumber(redis.call('HGET', KEYS[1], 'decided') or '')
+if not decided or decided < through then return -2 end
+local pos = 9 + k
+for w = 5, #KEYS do
+  local start = tonumber(ARGV[pos])
+  if not closed or start + size > closed then
+    local c = {}
+    for i = 1, k do c[i] = ARGV[pos + i] end
+    if redis.call('HGET', KEYS[4], ARGV[pos]) ~= table.concat(c, ',') then return -2 end
+  end
+  pos = pos + k + 1
+end
 local now = now_ms()
 local written = 0
-local pos = 9 + k
+pos = 9 + k
 for w = 5, #KEYS do
   local start = tonumber(ARGV[pos])
   if not closed or start + size > closed then
@@ -631,6 +652,9 @@ func (s *RedisStore) markClosed(ctx context.Context, r Round, windows []ClosedWi
 	n, err := markScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("mark windows closed through %d: %w", r.Through, err)
+	}
+	if n == -2 {
+		return fmt.Errorf("mark windows closed through %d: %w", r.Through, ErrDecisionLost)
 	}
 	if n < 0 {
 		return &LeaseLostError{Step: "mark", Token: r.Token}

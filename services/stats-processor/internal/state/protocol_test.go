@@ -320,3 +320,47 @@ func testRecordOutputAfterLoss(t *testing.T, s *state.RedisStore) {
 		t.Fatalf("recorded output %v over saved partitions, want none", meta.Output)
 	}
 }
+
+func TestIntegrationResetRaisesFences(t *testing.T) { backends(t, testResetRaisesFences) }
+
+// A closer paused through `stats-processor reset` resumes with its old
+// token: the fresh pipeline must refuse it everywhere (the reset raised the
+// fences instead of deleting them), or its seal would raise every
+// partition's closed bound to its old one and the replay from the
+// beginning would count nothing below it.
+func testResetRaisesFences(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	savePartials(t, s, 2)
+	a := lead(t, s, "a")
+	keys, err := s.PipelineKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteKeys(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	// The pipeline starts over: partitions saved again from the start.
+	for p := range 2 {
+		if _, err := s.Save(ctx, state.Checkpoint{Partition: p, ExpectedOffset: -1, Offset: 1, MaxEventTime: 45_000,
+			Windows: map[int64]eventtime.Counts{0: counts(1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A resumes: its lease is gone, and so must be its every step.
+	_, err = closeWith(ctx, s, a, 2, 40_000, 44_999, func([]state.ClosedWindow) ([]int64, error) {
+		t.Fatal("a closer paused through the reset emitted")
+		return nil, nil
+	})
+	if !errors.Is(err, state.ErrLeaseLost) {
+		t.Fatalf("the paused closer after the reset: %v, want ErrLeaseLost", err)
+	}
+	for p := range 2 {
+		if st, _ := s.Load(ctx, p); st.ClosedThrough != state.NoWatermark || st.Windows[0] != counts(1) {
+			t.Fatalf("partition %d after the paused closer's seal: closed %d, windows %v; want untouched", p, st.ClosedThrough, st.Windows)
+		}
+	}
+	// A new holder's token is above every fence the reset raised.
+	if b := lead(t, s, "b"); b <= a {
+		t.Fatalf("token after reset %d, want above %d", b, a)
+	}
+}
