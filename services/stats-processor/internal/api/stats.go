@@ -27,6 +27,7 @@ const (
 type StatsReader interface {
 	ReadMeta(ctx context.Context) (state.Meta, error)
 	ClosedWindows(ctx context.Context, from, to int64, limit int) ([]state.ClosedWindow, error)
+	MetaAndClosedWindows(ctx context.Context, from, to int64, limit int) (state.Meta, []state.ClosedWindow, error)
 	OpenWindows(ctx context.Context, partitions int, closedThrough int64) ([]state.ClosedWindow, error)
 }
 
@@ -133,9 +134,23 @@ func (h *Handler) serve(c *gin.Context) {
 }
 
 // Read builds the answer to q: the open windows (summed over the
-// partitions' partial counts) and the closed ones, newest first.
+// partitions' partial counts) and the closed ones, newest first, each window
+// once. The open windows are read first, then the meta and the closed
+// windows from one snapshot: a window that closed in between is listed
+// closed only (the meta's closed bound and the closed list win over the
+// partials, which a close drops after marking).
 func (h *Handler) Read(ctx context.Context, q Query) (Stats, error) {
-	meta, err := h.reader.ReadMeta(ctx)
+	first, err := h.reader.ReadMeta(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	var open []state.ClosedWindow
+	if n := max(h.partitions(), first.Partitions); n > 0 {
+		if open, err = h.reader.OpenWindows(ctx, n, first.ClosedThrough); err != nil {
+			return Stats{}, err
+		}
+	}
+	meta, page, err := h.reader.MetaAndClosedWindows(ctx, q.From, q.To, q.Limit)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -145,8 +160,9 @@ func (h *Handler) Read(ctx context.Context, q Query) (Stats, error) {
 		out.Watermark = &w
 	}
 	size := h.windowSize.Milliseconds()
+	listed := map[int64]bool{}
 	keep := func(w state.ClosedWindow, closed bool) {
-		if len(out.Windows) >= q.Limit || w.Start < q.From || w.Start >= q.To {
+		if len(out.Windows) >= q.Limit || w.Start < q.From || w.Start >= q.To || listed[w.Start] {
 			return
 		}
 		win := Window{Start: Timestamp(w.Start), End: Timestamp(w.Start + size), Closed: closed, Counts: map[string]int64{}}
@@ -160,32 +176,30 @@ func (h *Handler) Read(ctx context.Context, q Query) (Stats, error) {
 		}
 		if win.Total > 0 {
 			out.Windows = append(out.Windows, win)
+			listed[w.Start] = true
 		}
 	}
-	if n := max(h.partitions(), meta.Partitions); n > 0 {
-		open, err := h.reader.OpenWindows(ctx, n, meta.ClosedThrough)
-		if err != nil {
-			return Stats{}, err
-		}
-		for _, w := range open {
+	closedInPage := map[int64]bool{}
+	for _, w := range page {
+		closedInPage[w.Start] = true
+	}
+	for _, w := range open {
+		if w.Start+size > meta.ClosedThrough && !closedInPage[w.Start] {
 			keep(w, false)
 		}
 	}
 	// Closed windows, a page at a time, until the limit is reached (a type
 	// filter can skip some).
-	to := q.To
-	for len(out.Windows) < q.Limit {
-		page, err := h.reader.ClosedWindows(ctx, q.From, to, q.Limit)
-		if err != nil {
-			return Stats{}, err
-		}
+	for {
 		for _, w := range page {
 			keep(w, true)
 		}
-		if len(page) < q.Limit {
+		if len(page) < q.Limit || len(out.Windows) >= q.Limit {
 			break
 		}
-		to = page[len(page)-1].Start
+		if page, err = h.reader.ClosedWindows(ctx, q.From, page[len(page)-1].Start, q.Limit); err != nil {
+			return Stats{}, err
+		}
 	}
 	return out, nil
 }

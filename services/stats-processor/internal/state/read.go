@@ -23,8 +23,40 @@ func (s *RedisStore) ClosedWindows(ctx context.Context, from, to int64, limit in
 	if err != nil {
 		return nil, fmt.Errorf("list closed windows: %w", err)
 	}
+	return s.readWindows(ctx, starts)
+}
+
+// MetaAndClosedWindows reads the pipeline's meta and the first page of
+// ClosedWindows from one snapshot (one MULTI on the pipeline's slot): a
+// window the page does not list as closed is above the meta's closed bound.
+// /stats reads the open windows before it, and drops those the meta says
+// are closed, so no window is listed twice.
+func (s *RedisStore) MetaAndClosedWindows(ctx context.Context, from, to int64, limit int) (Meta, []ClosedWindow, error) {
+	var all *redis.MapStringStringCmd
+	var starts *redis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, s.keys.Meta())
+		starts = p.ZRevRangeByScore(ctx, s.keys.Closed(), &redis.ZRangeBy{
+			Min: strconv.FormatInt(from, 10), Max: "(" + strconv.FormatInt(to, 10), Count: int64(limit),
+		})
+		return nil
+	})
+	if err != nil {
+		return Meta{}, nil, fmt.Errorf("read meta and closed windows: %w", err)
+	}
+	meta, err := parseMeta(all.Val())
+	if err != nil {
+		return meta, nil, err
+	}
+	ws, err := s.readWindows(ctx, starts.Val())
+	return meta, ws, err
+}
+
+// readWindows reads the closed windows starting at starts (their counts
+// never change once written; an expired one is left out).
+func (s *RedisStore) readWindows(ctx context.Context, starts []string) ([]ClosedWindow, error) {
 	cmds := make([]*redis.MapStringStringCmd, len(starts))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, st := range starts {
 			start, _ := strconv.ParseInt(st, 10, 64)
 			cmds[i] = p.HGetAll(ctx, s.keys.Window(start))
