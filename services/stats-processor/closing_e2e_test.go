@@ -348,6 +348,40 @@ func TestE2ETopicRecreated(t *testing.T) {
 	stop(t, p2)
 }
 
+// TestE2ETopicRecreatedAndGrown: the input topic is deleted and created
+// again while the processor is stopped, and grows past the saved offsets
+// before it starts: the offsets alone look fine, but the record before each
+// saved offset is another one. The processor must not count the new
+// history on top of the old state: it stops the partitions and says how
+// to get out.
+func TestE2ETopicRecreatedAndGrown(t *testing.T) {
+	s := newScenario(t, 2)
+	ctx := context.Background()
+	old := dataset(28, 2, 300, base(), s.ooo)
+	oldWant, _, _ := expected(old, s.window, s.ooo)
+	for _, c := range interleave(old, 300) {
+		s.produce(ctx, c)
+	}
+	p := s.start("g1")
+	s.waitOutput(oldWant)
+	stop(t, p)
+
+	recreateTopic(t, s.env.Brokers, s.cfg.Input, 2)
+	fresh := dataset(29, 2, 600, base()-2*time.Hour.Milliseconds(), s.ooo)
+	for _, c := range interleave(fresh, 100) {
+		s.produce(ctx, c)
+	}
+	p2 := s.start("g2")
+	waitReady(t, p2.Addr, "input_offsets", 90*time.Second)
+	body := get(t, "http://"+p2.Addr+"/readyz")
+	if !strings.Contains(body, "holds another record before the saved offset") || !strings.Contains(body, "stats-processor reset") {
+		t.Errorf("/readyz does not say the history changed and the way out: %s", body)
+	}
+	time.Sleep(2 * time.Second)
+	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), oldWant) // nothing of the new history counted
+	stop(t, p2)
+}
+
 // TestE2EStatsAfterReplay: a topic of day-old events is processed; once the
 // stream is quiet, /stats still lists every window (retention counts from
 // when a window closed, not from its event time).

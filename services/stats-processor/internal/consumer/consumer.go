@@ -194,6 +194,10 @@ func (c *Consumer) OffsetsReady() error {
 	var parts []string
 	for _, p := range ids {
 		b := c.beyond[p]
+		if b.end == -2 {
+			parts = append(parts, fmt.Sprintf("%s/%d holds another record before the saved offset %d", c.topics.InputTopic, p, b.saved))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s/%d saved offset %d, log end %d", c.topics.InputTopic, p, b.saved, b.end))
 	}
 	return fmt.Errorf("%w: %s; the topic was recreated or lost records: stop every instance and run `stats-processor reset`",
@@ -269,7 +273,7 @@ func (c *Consumer) markBeyondEnd(partition int, saved, end int64) {
 	c.beyondMu.Lock()
 	defer c.beyondMu.Unlock()
 	g := c.metrics.OffsetBeyondEnd.WithLabelValues(strconv.Itoa(partition))
-	if end < 0 {
+	if end == -1 {
 		delete(c.beyond, partition)
 		g.Set(0)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"strconv"
@@ -81,7 +82,10 @@ type worker struct {
 	late         int64
 	dead         int64
 	dirty        bool // offset moved since the last save
-	saves        int  // checkpoints saved
+	// lastMsg is the record just before offset, read this session (its
+	// fingerprint is saved with the offset: RecordFingerprint).
+	lastMsg *kafka.Message
+	saves   int // checkpoints saved
 }
 
 // consumePartition loads the partition's state and consumes until ctx ends
@@ -127,6 +131,10 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 		w.offset = first
 	case w.offset > last:
 		return false, w.beyondEnd(last)
+	case st.LastRecord != "" && w.offset > first:
+		if err := w.checkHistory(conn, st.LastRecord); err != nil {
+			return false, err
+		}
 	}
 	c.markBeyondEnd(partition, 0, -1)
 	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
@@ -276,6 +284,7 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 		}
 		n++
 		w.offset = msg.Offset + 1
+		w.lastMsg = &msg
 		w.dirty = true
 		w.handle(msg)
 		if w.sideFull() {
@@ -338,6 +347,45 @@ func (w *worker) beyondEnd(end int64) error {
 	w.c.markBeyondEnd(w.partition, w.offset, end)
 	return fmt.Errorf("%s/%d: %w (saved %d, log end %d): the topic was recreated or lost records; stop every instance and run `stats-processor reset`",
 		w.c.topics.InputTopic, w.partition, ErrOffsetBeyondEnd, w.offset, end)
+}
+
+// checkHistory reads the record just before the saved offset and compares
+// it with the one saved: a topic deleted, created again and grown past the
+// saved offset holds another history, which the saved counts do not
+// belong to. The partition then stops as for an offset beyond the log end.
+func (w *worker) checkHistory(conn *kafka.Conn, saved string) error {
+	before := w.offset - 1
+	if _, err := conn.Seek(before, kafka.SeekAbsolute); err != nil {
+		return metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", w.c.topics.InputTopic, w.partition, before, err))
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: time.Second})
+	defer batch.Close()
+	for {
+		msg, err := batch.ReadMessage()
+		if err != nil {
+			return metrics.Failed(metrics.Kafka, fmt.Errorf("read %s/%d at %d to check the saved history: %w", w.c.topics.InputTopic, w.partition, before, err))
+		}
+		if msg.Offset < before {
+			continue
+		}
+		if got := RecordFingerprint(msg); got != saved {
+			w.c.markBeyondEnd(w.partition, w.offset, -2)
+			return fmt.Errorf("%s/%d: %w: the record at offset %d is %s, the saved state read %s there: the topic was recreated; stop every instance and run `stats-processor reset`",
+				w.c.topics.InputTopic, w.partition, ErrOffsetBeyondEnd, before, got, saved)
+		}
+		return nil
+	}
+}
+
+// RecordFingerprint identifies a record for checkHistory: its timestamp
+// and a checksum of its key and value.
+func RecordFingerprint(m kafka.Message) string {
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	h.Write(m.Key)
+	h.Write([]byte{0})
+	h.Write(m.Value)
+	return strconv.FormatInt(m.Time.UnixMilli(), 10) + ":" + strconv.FormatUint(uint64(h.Sum32()), 16)
 }
 
 // handle is the per-event path: decode, classify, count.
@@ -480,6 +528,9 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 		MaxEventTime:   w.et.MaxEventTime(),
 		Owner:          c.opts.InstanceID,
 		Windows:        map[int64]eventtime.Counts{},
+	}
+	if w.lastMsg != nil {
+		cp.LastRecord = RecordFingerprint(*w.lastMsg)
 	}
 	if idle {
 		cp.IdleFor = c.idleLease()

@@ -49,6 +49,10 @@ type PartitionState struct {
 	ClosedThrough int64
 	// Windows are the partial counts of the partition's open windows.
 	Windows map[int64]eventtime.Counts
+	// LastRecord identifies the record just before Offset as it was read
+	// ("" when not recorded): a resume checks that the log still holds
+	// it, so a topic recreated and grown past the offset is noticed.
+	LastRecord string
 	// AddedLater is true for a partition added to the input topic after the
 	// pipeline first started (see RecordPartitions): with nothing saved, it
 	// is read from its beginning, whatever the start offset says.
@@ -74,6 +78,9 @@ type Checkpoint struct {
 	// Windows are the windows changed since the last save, with their full
 	// counts (not increments), so repeating a save is harmless.
 	Windows map[int64]eventtime.Counts
+	// LastRecord identifies the record just before Offset ("": keep the
+	// stored one).
+	LastRecord string
 }
 
 // PartitionStatus is what the closer reads of every partition.
@@ -186,6 +193,7 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 	if st.ClosedThrough, err = parseOptInt(cl, ok, NoWatermark); err != nil {
 		return st, fmt.Errorf("load partition %d: closed %q: %w", partition, cl, err)
 	}
+	st.LastRecord = m["last"]
 	if sz, ok := m["size"]; ok && sz != strconv.FormatInt(s.size, 10) {
 		rec, _ := strconv.ParseInt(sz, 10, 64)
 		return st, fmt.Errorf("load partition %d: %w", partition, &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond})
@@ -216,7 +224,8 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 // and no written window is closed. KEYS[1] partition hash. ARGV: expected
 // offset ("" = none), offset, max ("" = none), idle lease in ms (0: not
 // idle; the lease ends that long after now by this server's clock), owner,
-// window size, then start/counts pairs. Returns {1, closed} or {0, stored
+// window size, the record before the offset ("" = keep), then start/counts
+// pairs. Returns {1, closed} or {0, stored
 // offset, closed}.
 var saveScript = redis.NewScript(nowLua + `
 local cur = redis.call('HGET', KEYS[1], 'offset') or ''
@@ -227,7 +236,7 @@ if cur ~= ARGV[1] then return {0, cur, closed} end
 local size = tonumber(ARGV[6])
 if closed ~= '' then
   local c = tonumber(closed)
-  for i = 7, #ARGV, 2 do
+  for i = 8, #ARGV, 2 do
     if tonumber(ARGV[i]) + size <= c then return {0, cur, closed} end
   end
 end
@@ -235,7 +244,8 @@ local idle = 0
 if tonumber(ARGV[4]) > 0 then idle = now_ms() + tonumber(ARGV[4]) end
 redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'idle', idle, 'owner', ARGV[5], 'size', ARGV[6])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'max', ARGV[3]) end
-for i = 7, #ARGV, 2 do
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[7]) end
+for i = 8, #ARGV, 2 do
   redis.call('HSET', KEYS[1], 'w:' .. ARGV[i], ARGV[i + 1])
 end
 return {1, closed}
@@ -254,7 +264,7 @@ func (s *RedisStore) Save(ctx context.Context, cp Checkpoint) (closedThrough int
 	if cp.MaxEventTime != NoWatermark {
 		mx = strconv.FormatInt(cp.MaxEventTime, 10)
 	}
-	args = append(args, expected, cp.Offset, mx, cp.IdleFor.Milliseconds(), cp.Owner, s.size)
+	args = append(args, expected, cp.Offset, mx, cp.IdleFor.Milliseconds(), cp.Owner, s.size, cp.LastRecord)
 	for start, c := range cp.Windows {
 		args = append(args, start, encodeCounts(c))
 	}
