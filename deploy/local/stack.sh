@@ -115,6 +115,14 @@ kafka_config() {
 		sasl="sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${VS_KAFKA_SASL_USER:-vehicle-stats}=\"${VS_KAFKA_SASL_PASSWORD:-vehicle-stats-secret}\";"
 	fi
+	# With VS_KAFKA_PROXIED_PORT and VS_KAFKA_PROXIED_ADVERTISED_PORT set, a
+	# plaintext listener on the first port that tells clients to connect to
+	# the second: a network fault proxy listens there (tests of slow links).
+	if [[ -n ${VS_KAFKA_PROXIED_PORT:-} ]]; then
+		listeners+=",PROXIED://127.0.0.1:$VS_KAFKA_PROXIED_PORT"
+		advertised+=",PROXIED://127.0.0.1:${VS_KAFKA_PROXIED_ADVERTISED_PORT:?VS_KAFKA_PROXIED_ADVERTISED_PORT is needed with VS_KAFKA_PROXIED_PORT}"
+		protocols+=",PROXIED:PLAINTEXT"
+	fi
 	# With VS_KAFKA_SSL_CERT, VS_KAFKA_SSL_KEY (PEM, PKCS #8 key) and
 	# VS_KAFKA_SSL_CA (PEM) set, optional TLS listeners (tests of kafka.tls.*):
 	#   VS_KAFKA_SSL_PORT       SSL, server certificate only

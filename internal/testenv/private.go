@@ -52,6 +52,36 @@ func PrivateKafkaSASL(t testing.TB) *Private {
 	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
 }
 
+// KafkaProxied is a private broker with a listener that clients reach
+// through a network fault proxy (PrivateKafkaProxied).
+type KafkaProxied struct {
+	*Private
+	// Upstream is where the proxy forwards to: the broker's proxied
+	// listener.
+	Upstream string
+	// ProxyAddr is where the proxy must listen: the address the broker
+	// advertises on that listener, so every connection a client opens
+	// after the first (kafka-go dials the leaders it learns from
+	// metadata) goes through the proxy too.
+	ProxyAddr string
+}
+
+// PrivateKafkaProxied starts a broker for this test alone with a second
+// plaintext listener advertised at ProxyAddr; the test runs a proxy there
+// (Toxiproxy) that forwards to Upstream. Private.Addr stays direct, for the
+// test's own setup and checks.
+func PrivateKafkaProxied(t testing.TB) *KafkaProxied {
+	t.Helper()
+	up, adv := Port(t), Port(t)
+	return &KafkaProxied{
+		Private: startPrivate(t, "kafka", []string{
+			fmt.Sprintf("VS_KAFKA_PROXIED_PORT=%d", up), fmt.Sprintf("VS_KAFKA_PROXIED_ADVERTISED_PORT=%d", adv),
+		}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT"),
+		Upstream:  fmt.Sprintf("127.0.0.1:%d", up),
+		ProxyAddr: fmt.Sprintf("127.0.0.1:%d", adv),
+	}
+}
+
 // KafkaTLS is a private broker with TLS listeners, made by PrivateKafkaTLS.
 // Its plaintext listener (Private.Addr) is for the test's own setup and
 // checks.

@@ -225,6 +225,9 @@ func (c *Closer) Round(ctx context.Context) {
 	rctx, cancel := context.WithDeadline(ctx, c.deadlineOnWallClock())
 	defer cancel()
 	err = c.lead(rctx, ctx, refresh)
+	if err != nil && rctx.Err() != nil && ctx.Err() == nil && !errors.Is(err, errDeadline) {
+		err = fmt.Errorf("%w: %w", errDeadline, err) // a slow dependency ran the round out of its lease
+	}
 	var lost *state.LeaseLostError
 	switch {
 	case errors.As(err, &lost):

@@ -1,0 +1,84 @@
+package main_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/collectors"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+)
+
+// TestE2ESlowKafkaLink: two processors reach Kafka through a network fault
+// proxy (Toxiproxy) that delays every answer by 3.5–4.5 s for half a minute
+// while data flows: a closing round (output offsets, the write, the end
+// offsets) then outlasts the 5 s closer lease, and the lease moves between
+// the instances while rounds are still in flight. No key may get two
+// values, and once the link is fast again the counts are exact.
+func TestE2ESlowKafkaLink(t *testing.T) {
+	env := testenv.Get(t)
+	k := testenv.PrivateKafkaProxied(t)
+	s := newScenarioOn(t, testenv.Services{Brokers: []string{k.Addr}, RedisAddr: env.RedisAddr}, 3)
+
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
+	proxy := toxiproxy.NewProxy(srv, "kafka", k.ProxyAddr, k.Upstream)
+	if err := proxy.Start(); err != nil {
+		t.Fatalf("start the proxy: %v", err)
+	}
+	defer proxy.Stop()
+	s.cfg.Brokers = []string{k.ProxyAddr} // the processors' every Kafka connection goes through it
+
+	data := dataset(31, 3, 1500, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	chunks := interleave(data, 100)
+	ctx := context.Background()
+	half := len(chunks) / 2
+	for _, c := range chunks[:half] {
+		s.produce(ctx, c) // straight to the broker, not through the proxy
+	}
+	a, b := s.start("a"), s.start("b")
+	waitReady(t, a.Addr, "", 60*time.Second)
+	waitReady(t, b.Addr, "", 60*time.Second)
+	_, err := proxy.Toxics.AddToxicJson(strings.NewReader(
+		`{"name":"slow","type":"latency","stream":"downstream","attributes":{"latency":4000,"jitter":500}}`))
+	if err != nil {
+		t.Fatalf("add the latency: %v", err)
+	}
+	t.Log("Kafka answers 3.5–4.5 s late")
+	for i, c := range chunks[half:] {
+		s.produce(ctx, c)
+		if i%10 == 0 {
+			time.Sleep(time.Second)
+		}
+	}
+	time.Sleep(30 * time.Second)
+	if err := proxy.Toxics.RemoveToxic(ctx, "slow"); err != nil {
+		t.Fatalf("remove the latency: %v", err)
+	}
+	t.Log("Kafka is fast again")
+	s.waitOutput(want)
+	time.Sleep(3 * time.Second) // late writes of a slow round, if any, land by now
+	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), want)
+	cut := 0
+	for name, p := range map[string]*testenv.Processor{"a": a, "b": b} {
+		for _, line := range strings.Split(p.Tail(5000), "\n") {
+			cut += strings.Count(line, "reached its deadline inside the closer lease")
+			if strings.Contains(line, "closer lease") || strings.Contains(line, "lease was lost") || strings.Contains(line, "do not know of") {
+				t.Logf("%s: %s", name, line)
+			}
+		}
+	}
+	// The fault was real: rounds ran into their deadline inside the lease.
+	if cut == 0 {
+		t.Error("no closing round reached its deadline: the slow link did not slow the closer")
+	}
+	t.Logf("closing rounds cut at their deadline inside the lease: %d", cut)
+	stop(t, a)
+	stop(t, b)
+}
