@@ -147,14 +147,14 @@ func TestSaveAndWakeDecisions(t *testing.T) {
 		Side:               discardSink{},
 	})
 	w := &worker{c: c, et: eventtime.NewPartition(et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
-		lag: m.ConsumerLag.WithLabelValues("0"), lastAct: now.UnixMilli()}
+		lag: m.ConsumerLag.WithLabelValues("0"), lastAct: now}
 	windowStart := now.Add(-time.Hour).Truncate(20 * time.Second).UnixMilli()
 	step := func(name string, eventTime int64, offset, highWater int64, advance time.Duration, wantSaves, wantWakes int) {
 		t.Helper()
 		now = now.Add(advance)
 		if eventTime != 0 {
 			w.et.Add(eventTime, model.Car)
-			w.offset, w.dirty, w.lastAct = offset, true, now.UnixMilli()
+			w.offset, w.dirty, w.lastAct = offset, true, now
 		}
 		w.highWater = highWater
 		if err := w.maybeSave(context.Background()); err != nil {
@@ -327,7 +327,7 @@ func TestSaveWhenSideRecordsReachTheirBound(t *testing.T) {
 		CheckpointInterval: time.Hour, Now: func() time.Time { return now }, Side: countingSink{&written},
 	})
 	w := &worker{c: c, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
-		lag: m.ConsumerLag.WithLabelValues("0"), lastSave: now, lastAct: now.UnixMilli()}
+		lag: m.ConsumerLag.WithLabelValues("0"), lastSave: now, lastAct: now}
 	bad := kafka.Message{Key: []byte("k"), Value: make([]byte, 1000)}
 	for i := range 200 {
 		bad.Offset = int64(i)

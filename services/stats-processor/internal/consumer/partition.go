@@ -70,7 +70,7 @@ type worker struct {
 	offset    int64 // next offset to read
 	highWater int64
 	lag       prometheus.Gauge // consumer lag of this partition
-	lastAct   int64            // wall ms of the last record, or of the start
+	lastAct   time.Time        // the last record's arrival, or the start (monotonic: a wall-clock step does not make a partition idle)
 	lastSave  time.Time
 	idleSaved bool
 	savedMax  int64           // largest event time at the last save (NoWatermark: none)
@@ -141,7 +141,7 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 		return false, metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, partition, w.offset, err))
 	}
 	w.dirty = !st.Saved // save the start position at once so a restart resumes here
-	w.lastAct = c.opts.Now().UnixMilli()
+	w.lastAct = c.opts.Now()
 	// lastSave stays zero: the first batch is saved at once, so the start
 	// position and the first counts are in Redis without waiting an interval.
 	c.log.Debug("partition resumed", "partition", partition, "offset", w.offset, "saved", st.Saved,
@@ -234,7 +234,7 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 	// by a long fetch.
 	wait := c.cfg.FetchMaxWait
 	if w.caughtUp() {
-		until := time.Duration(w.lastAct+c.et.Watermark.IdleTimeout.Milliseconds()-c.opts.Now().UnixMilli()) * time.Millisecond
+		until := c.et.Watermark.IdleTimeout - c.opts.Now().Sub(w.lastAct)
 		if until > 0 {
 			wait = min(wait, max(until, 10*time.Millisecond))
 		}
@@ -264,7 +264,7 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 	n := 0
 	end := func() {
 		if n > 0 {
-			w.lastAct = c.opts.Now().UnixMilli()
+			w.lastAct = c.opts.Now()
 			w.flushMetrics()
 		}
 		if hw >= 0 {
@@ -408,6 +408,10 @@ func (w *worker) handle(msg kafka.Message) {
 			return
 		}
 	}
+	if err := eventtime.CheckRepresentable(ev.EventTime, w.c.et.Window.Size); err != nil {
+		w.deadLetter(msg, err) // reachable with watermark.max_future=0 only
+		return
+	}
 	if w.et.Add(ev.EventTime, ev.Type).Late() {
 		w.late++
 		if w.c.topics.LateTopic != "" {
@@ -493,7 +497,8 @@ func (w *worker) crossedWindow() bool {
 }
 
 func (w *worker) idle(now time.Time) bool {
-	return eventtime.IsIdle(w.caughtUp(), w.lastAct, now.UnixMilli(), w.c.et.Watermark.IdleTimeout)
+	// Elapsed time on the monotonic clock, measured from the last activity.
+	return eventtime.IsIdle(w.caughtUp(), 0, now.Sub(w.lastAct).Milliseconds(), w.c.et.Watermark.IdleTimeout)
 }
 
 func (w *worker) finalSave() error {

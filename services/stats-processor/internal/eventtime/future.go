@@ -67,3 +67,23 @@ func formatMillis(ms int64) string {
 	}
 	return t.Format("2006-01-02T15:04:05.000Z07:00")
 }
+
+// LastWindowEnd is the latest window end the output can state: the
+// contract writes window bounds as RFC 3339 with a four-digit year, so
+// nothing ends after 9999-12-31T23:59:59.999Z (+1 ms).
+var LastWindowEnd = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+// ErrBeyondYear9999 is returned by CheckRepresentable.
+var ErrBeyondYear9999 = errors.New("event time's window ends after the year 9999, which the output's RFC 3339 bounds cannot state")
+
+// CheckRepresentable returns an error wrapping ErrBeyondYear9999 when the
+// window of an event at eventTime (epoch ms), of size, ends after
+// LastWindowEnd: such a window could be counted but never written or
+// restored, so the record is bad. It fails only on that, and allocates
+// nothing on success.
+func CheckRepresentable(eventTime int64, size time.Duration) error {
+	if model.WindowStart(eventTime, size.Milliseconds()) > LastWindowEnd-size.Milliseconds() {
+		return fmt.Errorf("event time %s: %w", formatMillis(eventTime), ErrBeyondYear9999)
+	}
+	return nil
+}

@@ -102,3 +102,23 @@ func BenchmarkCheckFuture(b *testing.B) {
 		}
 	}
 }
+
+func TestCheckRepresentable(t *testing.T) {
+	size := 20 * time.Second
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC).UnixMilli()
+	for _, c := range []struct {
+		t  int64
+		ok bool
+	}{
+		{time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC).UnixMilli(), true},
+		{last, true}, // its window [23:59:40, 10000-01-01T00:00:00) ends exactly at the bound
+		{last + 1, false},
+		{math.MaxInt64, false},
+		{-5_000, true},
+	} {
+		err := et.CheckRepresentable(c.t, size)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, et.ErrBeyondYear9999)) {
+			t.Errorf("CheckRepresentable(%d) = %v, want ok %v", c.t, err, c.ok)
+		}
+	}
+}
