@@ -132,7 +132,15 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 	case w.offset > last:
 		return false, w.beyondEnd(last)
 	case st.LastRecord != "" && w.offset > first:
-		if err := w.checkHistory(conn, st.LastRecord); err != nil {
+		// On a connection of its own: a batch read in part and closed
+		// must not leave the worker's connection out of step.
+		hc, err := c.dialLeader(ctx, partition)
+		if err != nil {
+			return false, err
+		}
+		err = w.checkHistory(hc, st.LastRecord)
+		hc.Close()
+		if err != nil {
 			return false, err
 		}
 	}
