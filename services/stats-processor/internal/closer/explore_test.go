@@ -190,6 +190,7 @@ type world struct {
 
 	closers []*closerActor
 	workers map[int]*workerActor // by partition
+	stale   []*workerActor       // paused workers whose partition moved on; they resume
 	// verdicts[p][offset] is the last committed verdict of each event.
 	verdicts []map[int]eventtime.Verdict
 	closed   int64 // the highest closed bound seen in this epoch (I3)
@@ -252,8 +253,12 @@ func runSchedule(t testing.TB, rdb redis.UniversalClient, prefix string, seed ui
 			return w.fail(err)
 		}
 	}
-	// I4: faults stop; every window due closes within a bound.
+	// I4: faults stop; every window due closes within a bound. Stale
+	// workers are gone by then (their generation ended).
 	w.faults = false
+	for _, a := range w.stale {
+		a.kill()
+	}
 	w.landOrDropAll()
 	if len(w.liveClosers()) == 0 {
 		w.startCloser()
@@ -538,6 +543,9 @@ func (w *world) stopAll() {
 	for _, a := range w.workers {
 		a.kill()
 	}
+	for _, a := range w.stale {
+		a.kill()
+	}
 }
 
 // step is one step of the schedule: a fault, or an actor's next step.
@@ -563,6 +571,11 @@ func (w *world) step(ctx context.Context) error {
 	}
 	for _, p := range sortedKeys(w.workers) {
 		if a := w.workers[p]; !a.done {
+			actors = append(actors, a.actor)
+		}
+	}
+	for _, a := range w.stale {
+		if !a.done {
 			actors = append(actors, a.actor)
 		}
 	}
@@ -691,11 +704,16 @@ func (w *world) fault(ctx context.Context) error {
 		if len(w.liveClosers()) < 3 {
 			w.startCloser()
 		}
-	case 4: // a worker killed; its partition resumed by a new one
+	case 4: // a worker killed, or paused while a new one takes its partition over
 		ps := sortedKeys(w.workers)
 		p := ps[w.rnd.IntN(len(ps))]
-		w.note("fault: %s killed at %q", w.workers[p].name, w.workers[p].at)
-		w.workers[p].kill()
+		if w.rnd.IntN(2) == 0 {
+			w.note("fault: %s killed at %q", w.workers[p].name, w.workers[p].at)
+			w.workers[p].kill()
+		} else {
+			w.note("fault: %s paused at %q; its partition moves on without it", w.workers[p].name, w.workers[p].at)
+			w.stale = append(w.stale, w.workers[p])
+		}
 		w.startWorker(p)
 	case 5: // an idle lease runs out (its owner died)
 		p := w.rnd.IntN(w.partitions)
