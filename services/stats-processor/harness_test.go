@@ -384,6 +384,38 @@ func (s *scenario) checkStats(addr string, want map[eventtimetest.Key]int64) {
 	}
 }
 
+// waitStatsClosed waits until /stats lists every window of want as closed
+// (at most 90 s), then checks it with checkStats.
+func (s *scenario) waitStatsClosed(addr string, want map[eventtimetest.Key]int64) {
+	s.t.Helper()
+	starts := map[int64]bool{}
+	for k := range want {
+		starts[k.Start] = true
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		var st struct {
+			Windows []struct {
+				Start  time.Time `json:"start"`
+				Closed bool      `json:"closed"`
+			} `json:"windows"`
+		}
+		if err := json.Unmarshal([]byte(get(s.t, "http://"+addr+"/stats?limit=1000")), &st); err == nil {
+			closed := 0
+			for _, w := range st.Windows {
+				if w.Closed && starts[w.Start.UnixMilli()] {
+					closed++
+				}
+			}
+			if closed == len(starts) {
+				break
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	s.checkStats(addr, want)
+}
+
 // checkMetrics requires the late and dead-letter counters of one instance to
 // equal the expectation.
 func (s *scenario) checkMetrics(addr string, late, bad int) {
