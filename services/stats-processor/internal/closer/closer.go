@@ -330,8 +330,7 @@ func (c *Closer) setDue(since time.Time, err error) {
 	}
 }
 
-// kafkaReads are the Kafka requests of a closing round: the input's
-// partition count.
+// refresh reads the input's partition count from the brokers.
 func (c *Closer) refresh(ctx context.Context) error {
 	err := c.parts.Refresh(ctx)
 	if err != nil {

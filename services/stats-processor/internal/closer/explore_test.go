@@ -885,14 +885,8 @@ func (w *world) snapshot(ctx context.Context) (snapshot, error) {
 // restore puts Redis back to s: the actors are all parked meanwhile, so
 // they see one jump from one real state to an earlier one.
 func (w *world) restore(ctx context.Context, s snapshot) error {
-	keys, err := w.store().PipelineKeys(ctx)
-	if err != nil {
+	if err := w.clear(ctx); err != nil {
 		return err
-	}
-	for _, k := range keys {
-		if err := w.rdb.Del(ctx, k).Err(); err != nil {
-			return err
-		}
 	}
 	for k, d := range s {
 		ttl := d.ttl

@@ -252,19 +252,35 @@ func (s *RedisStore) CloseThrough(ctx context.Context, r Round, steps Steps) ([]
 // returns a *ShapeError when another size was recorded before: counts of
 // one size cannot be read as another's.
 func (s *RedisStore) RecordShape(ctx context.Context) error {
-	var got *redis.StringCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSetNX(ctx, s.keys.Meta(), "size", s.size)
-		got = p.HGet(ctx, s.keys.Meta(), "size")
-		return nil
-	})
+	got, err := s.recordOnce(ctx, "size", s.size)
 	if err != nil {
 		return fmt.Errorf("record the pipeline's window size: %w", err)
 	}
-	if rec, err := strconv.ParseInt(got.Val(), 10, 64); err == nil && rec != s.size {
-		return &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond}
+	if rec, err := strconv.ParseInt(got, 10, 64); err == nil && rec != s.size {
+		return s.shapeError(rec)
 	}
 	return nil
+}
+
+// recordOnce sets a meta field unless it is set, and returns its value
+// (the first one recorded), in one transaction.
+func (s *RedisStore) recordOnce(ctx context.Context, field string, value any) (string, error) {
+	var got *redis.StringCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSetNX(ctx, s.keys.Meta(), field, value)
+		got = p.HGet(ctx, s.keys.Meta(), field)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return got.Val(), nil
+}
+
+// shapeError is the *ShapeError of a recorded window size (ms) other
+// than this store's.
+func (s *RedisStore) shapeError(recordedMs int64) *ShapeError {
+	return &ShapeError{Recorded: time.Duration(recordedMs) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond}
 }
 
 // RecordOutput records the output topic's end offsets at the pipeline's
@@ -540,7 +556,7 @@ func (s *RedisStore) decide(ctx context.Context, r Round, sums map[int64]eventti
 		return nil, &LeaseLostError{Step: "decide", Token: r.Token}
 	case int64(-2):
 		rec, _ := res[1].(int64)
-		return nil, &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond}
+		return nil, s.shapeError(rec)
 	case int64(-3):
 		return nil, fmt.Errorf("decide windows through %d over %d partitions: %v registered: %w", r.Through, r.Partitions, res[1], ErrMorePartitions)
 	}
@@ -811,18 +827,13 @@ func parseMeta(m map[string]string) (Meta, error) {
 // returns the recorded one: a partition at or above it was added to the
 // topic later and is read from its beginning.
 func (s *RedisStore) RecordPartitions(ctx context.Context, partitions int) (int, error) {
-	var got *redis.StringCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSetNX(ctx, s.keys.Meta(), "initial_partitions", partitions)
-		got = p.HGet(ctx, s.keys.Meta(), "initial_partitions")
-		return nil
-	})
+	got, err := s.recordOnce(ctx, "initial_partitions", partitions)
 	if err != nil {
 		return 0, fmt.Errorf("record the input's partition count: %w", err)
 	}
-	n, err := strconv.Atoi(got.Val())
+	n, err := strconv.Atoi(got)
 	if err != nil {
-		return 0, fmt.Errorf("record the input's partition count: %q: %w", got.Val(), err)
+		return 0, fmt.Errorf("record the input's partition count: %q: %w", got, err)
 	}
 	return n, nil
 }

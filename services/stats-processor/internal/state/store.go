@@ -196,7 +196,7 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 	st.LastRecord = m["last"]
 	if sz, ok := m["size"]; ok && sz != strconv.FormatInt(s.size, 10) {
 		rec, _ := strconv.ParseInt(sz, 10, 64)
-		return st, fmt.Errorf("load partition %d: %w", partition, &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond})
+		return st, fmt.Errorf("load partition %d: %w", partition, s.shapeError(rec))
 	}
 	if mv, _ := meta.Slice(); len(mv) == 2 {
 		if mc, err := parseOptInt(asString(mv[0]), true, NoWatermark); err == nil {
@@ -278,7 +278,7 @@ func (s *RedisStore) Save(ctx context.Context, cp Checkpoint) (closedThrough int
 	}
 	if len(res) == 2 && res[0] == int64(2) {
 		rec, _ := strconv.ParseInt(asString(res[1]), 10, 64)
-		return 0, fmt.Errorf("save partition %d: %w", cp.Partition, &ShapeError{Recorded: time.Duration(rec) * time.Millisecond, Configured: time.Duration(s.size) * time.Millisecond})
+		return 0, fmt.Errorf("save partition %d: %w", cp.Partition, s.shapeError(rec))
 	}
 	if len(res) != 3 {
 		return 0, fmt.Errorf("save partition %d: unexpected reply %v", cp.Partition, res)
