@@ -16,6 +16,7 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // Side outputs that cannot stall (issue 22): bulk and oversized bad input,
@@ -226,17 +227,28 @@ func TestE2EBulkInvalidRecords(t *testing.T) {
 		s.produce(ctx, c)
 		time.Sleep(100 * time.Millisecond)
 	}
+	s.checkBadInput(p, start, data, want, late, bad, 0)
+	s.checkStats(p.Addr, want)
+	stop(t, p)
+}
+
+// checkBadInput waits until every bad record of data is on the dead-letter
+// topic and every window record of want on the output topic (timed from
+// start), then checks the dead letters (wantCut of them cut to fit), the
+// late and dead-letter metrics and that no partition's side output is
+// stuck.
+func (s *scenario) checkBadInput(p *testenv.Processor, start time.Time, data [][]record, want map[eventtimetest.Key]int64, late, bad, wantCut int) {
+	t := s.t
+	t.Helper()
 	dead, _ := s.distinctKeys(s.cfg.DeadLetter, bad, 120*time.Second)
 	t.Logf("all %d bad records on the dead-letter topic %s after the processor started", bad, time.Since(start).Round(time.Millisecond))
 	s.waitOutput(want)
 	t.Logf("every window record on the output topic %s after the processor started", time.Since(start).Round(time.Millisecond))
-	if n := s.checkSideDeadLetters(data, dead); n != 0 {
-		t.Errorf("%d dead letters cut, want none", n)
+	if n := s.checkSideDeadLetters(data, dead); n != wantCut {
+		t.Errorf("%d dead letters cut, want %d", n, wantCut)
 	}
-	s.checkStats(p.Addr, want)
 	s.checkMetrics(p.Addr, late, bad)
-	s.checkSideHealthy(p.Addr, 0, 0)
-	stop(t, p)
+	s.checkSideHealthy(p.Addr, wantCut, 0)
 }
 
 // TestE2ETwoLargeInvalidRecords: two invalid records of 600 kB next to each
@@ -254,14 +266,7 @@ func TestE2ETwoLargeInvalidRecords(t *testing.T) {
 	}
 	start := time.Now()
 	p := s.start("large")
-	dead, _ := s.distinctKeys(s.cfg.DeadLetter, bad, 120*time.Second)
-	s.waitOutput(want)
-	t.Logf("every window record on the output topic %s after the processor started", time.Since(start).Round(time.Millisecond))
-	if n := s.checkSideDeadLetters(data, dead); n != 0 {
-		t.Errorf("%d dead letters cut, want none", n)
-	}
-	s.checkMetrics(p.Addr, late, bad)
-	s.checkSideHealthy(p.Addr, 0, 0)
+	s.checkBadInput(p, start, data, want, late, bad, 0)
 	stop(t, p)
 }
 
@@ -283,14 +288,7 @@ func TestE2EHugeInvalidRecord(t *testing.T) {
 	}
 	start := time.Now()
 	p := s.start("huge")
-	dead, _ := s.distinctKeys(s.cfg.DeadLetter, bad, 120*time.Second)
-	s.waitOutput(want)
-	t.Logf("every window record on the output topic %s after the processor started", time.Since(start).Round(time.Millisecond))
-	if n := s.checkSideDeadLetters(data, dead); n != 1 {
-		t.Errorf("%d dead letters cut, want 1", n)
-	}
-	s.checkMetrics(p.Addr, late, bad)
-	s.checkSideHealthy(p.Addr, 1, 0)
+	s.checkBadInput(p, start, data, want, late, bad, 1)
 	stop(t, p)
 }
 
