@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -83,6 +84,10 @@ type Options struct {
 	// may block: a test's scheduler interleaves closers there. nil in
 	// production.
 	Pause func(ctx context.Context, step string)
+	// Closed, when set, is called with every window a round closed, after
+	// its mark (a test's model checks the windows' Uncounted events with
+	// it). nil in production.
+	Closed func(state.ClosedWindow)
 	// StallAfter is how long windows may be due without any closing
 	// round succeeding before Check reports the closer stalled; max(30 s,
 	// 2 × (LeaseTTL + WriteBound)) when zero.
@@ -444,6 +449,15 @@ func (c *Closer) lead(rctx, ctx context.Context, refresh bool) error {
 	c.metrics.WindowsClosed.Add(float64(len(closed)))
 	for _, w := range closed {
 		c.log.Info("window closed", "start", model.TimeFromMillis(w.Start), "total", w.Counts.Total(), "watermark", wm)
+		if n := w.Uncounted.Total(); n > 0 {
+			c.metrics.Late.Add(float64(n))
+			c.log.Error("window emitted before partitions were added, and Redis lost its decision (a failover or restart that lost writes): "+
+				"the added partitions' events in it are late, counted in late_events_total, not written to the late topic",
+				"start", model.TimeFromMillis(w.Start), "late", n, "uncounted_by_type", w.Uncounted, "partitions", round.Partitions)
+		}
+		if c.opts.Closed != nil {
+			c.opts.Closed(w)
+		}
 	}
 	return nil
 }
@@ -546,7 +560,7 @@ func (c *Closer) readBack(ctx context.Context, from []int64) ([]state.OutputReco
 				c.log.Error("output record of another window size; ignored (the output topic is shared with another pipeline?)", "key", string(m.Key), "size_ms", got)
 				continue
 			}
-			out = append(out, state.OutputRecord{Start: st.Start.UnixMilli(), Type: st.VehicleType.Index(), Count: st.Count})
+			out = append(out, state.OutputRecord{Start: st.Start.UnixMilli(), Type: st.VehicleType.Index(), Count: st.Count, Partitions: decisionPartitions(m)})
 		}
 	}
 	if len(out) > 0 {
@@ -555,9 +569,15 @@ func (c *Closer) readBack(ctx context.Context, from []int64) ([]state.OutputReco
 	return out, end, nil
 }
 
+// PartitionsHeader is the output record header that carries the number of
+// input partitions its count covers (the decision's), in decimal. Reading
+// records back, the closer learns from it which partitions' counts a
+// decision Redis lost can include.
+const PartitionsHeader = "partitions"
+
 // StatisticsRecords are the output records of closed windows: one per window
 // and vehicle type with a non-zero count, keyed "<TYPE>:<start ms>", with
-// the record timestamp end - 1 ms.
+// the record timestamp end - 1 ms and, when known, the PartitionsHeader.
 func StatisticsRecords(windows []state.ClosedWindow, size int64) []kafka.Message {
 	var msgs []kafka.Message
 	for _, w := range windows {
@@ -567,13 +587,31 @@ func StatisticsRecords(windows []state.ClosedWindow, size int64) []kafka.Message
 			if n == 0 {
 				continue
 			}
+			var headers []kafka.Header
+			if p := w.Partitions[t.Index()]; p > 0 {
+				headers = []kafka.Header{{Key: PartitionsHeader, Value: strconv.AppendInt(nil, int64(p), 10)}}
+			}
 			key := fmt.Appendf(nil, "%s:%d", t, w.Start)
 			msgs = append(msgs, kafka.Message{
-				Key:   key,
-				Value: serde.AppendStatistics(nil, model.VehicleStatistics{Start: start, End: end, VehicleType: t, Count: n}),
-				Time:  model.TimeFromMillis(w.Start + size - 1),
+				Key:     key,
+				Value:   serde.AppendStatistics(nil, model.VehicleStatistics{Start: start, End: end, VehicleType: t, Count: n}),
+				Time:    model.TimeFromMillis(w.Start + size - 1),
+				Headers: headers,
 			})
 		}
 	}
 	return msgs
+}
+
+// decisionPartitions is a read-back record's PartitionsHeader, 0 when it
+// has none (written by an older version) or it is not a count.
+func decisionPartitions(m kafka.Message) int {
+	for _, h := range m.Headers {
+		if h.Key == PartitionsHeader {
+			if n, err := strconv.Atoi(string(h.Value)); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
 }

@@ -151,6 +151,9 @@ type OutputRecord struct {
 	Start int64
 	Type  int // model.VehicleType.Index()
 	Count int64
+	// Partitions is the input partition count the record's decision
+	// covered, from its header (0: no header).
+	Partitions int
 }
 
 // Round names the closer and what it closes: every window ending at or
@@ -200,10 +203,11 @@ func (s *RedisStore) CloseThrough(ctx context.Context, r Round, steps Steps) ([]
 	if err := steps.Check("seal"); err != nil {
 		return nil, err
 	}
-	sums, err := s.seal(ctx, r.Token, r.Partitions, r.Through, r.MaxOutOfOrderness)
+	partials, err := s.seal(ctx, r.Token, r.Partitions, r.Through, r.MaxOutOfOrderness)
 	if err != nil {
 		return nil, err
 	}
+	sums := sumPartials(partials)
 	if err := steps.Check("read back"); err != nil {
 		return nil, err
 	}
@@ -225,6 +229,7 @@ func (s *RedisStore) CloseThrough(ctx context.Context, r Round, steps Steps) ([]
 	if err != nil {
 		return nil, err
 	}
+	uncounted(decided, partials)
 	if err := steps.Check("emit"); err != nil {
 		return nil, err
 	}
@@ -375,8 +380,8 @@ return out
 
 // seal closes every window ending at or below through on each of the first
 // partitions partitions (so no later Save can change them) and returns their
-// partial counts, summed over the partitions, by window start.
-func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, through, ooo int64) (map[int64]eventtime.Counts, error) {
+// partial counts, by partition and window start.
+func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, through, ooo int64) ([]map[int64]eventtime.Counts, error) {
 	cmds := make([]*redis.Cmd, partitions)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range cmds {
@@ -387,7 +392,7 @@ func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, thro
 	if err != nil {
 		return nil, fmt.Errorf("seal windows through %d: %w", through, err)
 	}
-	sums := map[int64]eventtime.Counts{}
+	partials := make([]map[int64]eventtime.Counts, partitions)
 	var lost *LeaseLostError
 	notReady := -1
 	for i, c := range cmds {
@@ -406,20 +411,15 @@ func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, thro
 			notReady = i
 			continue
 		}
+		partials[i] = make(map[int64]eventtime.Counts, (len(res)-1)/2)
 		for j := 1; j+1 < len(res); j += 2 {
 			start, err := strconv.ParseInt(asString(res[j]), 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("seal partition %d: window %v: %w", i, res[j], err)
 			}
-			cnt, err := decodeCounts(asString(res[j+1]))
-			if err != nil {
+			if partials[i][start], err = decodeCounts(asString(res[j+1])); err != nil {
 				return nil, fmt.Errorf("seal partition %d: %w", i, err)
 			}
-			sum := sums[start]
-			for k := range sum {
-				sum[k] += cnt[k]
-			}
-			sums[start] = sum
 		}
 	}
 	if lost != nil {
@@ -428,22 +428,59 @@ func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, thro
 	if notReady >= 0 {
 		return nil, fmt.Errorf("seal windows through %d: partition %d: %w", through, notReady, ErrNotReady)
 	}
-	return sums, nil
+	return partials, nil
+}
+
+// sumPartials sums sealed partial counts over the partitions, by window
+// start.
+func sumPartials(partials []map[int64]eventtime.Counts) map[int64]eventtime.Counts {
+	sums := map[int64]eventtime.Counts{}
+	for _, p := range partials {
+		for start, c := range p {
+			sum := sums[start]
+			for k := range sum {
+				sum[k] += c[k]
+			}
+			sums[start] = sum
+		}
+	}
+	return sums
+}
+
+// uncounted sets each decided window's Uncounted: by type, the sealed
+// counts of the partitions beyond those its decision covered. Such a
+// decision was emitted before those partitions were added, and then lost
+// by Redis before they registered, so they were not told the window had
+// closed, and counted it; its values stay, and their events are late.
+func uncounted(decided []ClosedWindow, partials []map[int64]eventtime.Counts) {
+	for i := range decided {
+		w := &decided[i]
+		for t, covered := range w.Partitions {
+			if covered <= 0 {
+				continue // not known: a decision of an older version
+			}
+			for p := covered; p < len(partials); p++ {
+				w.Uncounted[t] += partials[p][w.Start][t]
+			}
+		}
+	}
 }
 
 // pinScript records output records Redis did not know of. KEYS: meta,
 // lease, pins, decisions. ARGV: token, owner, window size, the output's end
-// offsets, then per record its start, type index and count. A record of a
-// window marked closed or decided already is compared, not pinned (the
-// number of differing ones is returned: a key written with two values,
-// which the protocol excludes); otherwise the first pin of a key wins.
-// Returns -1 when the lease is not held.
+// offsets, then per record its start, type index, count and the partition
+// count its decision covered (0: unknown). A record of a window marked
+// closed or decided already is compared, not pinned (the number of
+// differing ones is returned: a key written with two values, which the
+// protocol excludes); otherwise the first pin of a key wins, with its
+// partition count as "<start>:<type>:p". Returns -1 when the lease is not
+// held.
 var pinScript = redis.NewScript(holdsLua + `
 if not holds_lease() then return -1 end
 local size = tonumber(ARGV[3])
 local closed = tonumber(redis.call('HGET', KEYS[1], 'closed') or '-inf') or -math.huge
 local differ = 0
-for i = 5, #ARGV, 3 do
+for i = 5, #ARGV, 4 do
   local start = ARGV[i]
   local dec = redis.call('HGET', KEYS[4], start)
   if dec then
@@ -455,6 +492,7 @@ for i = 5, #ARGV, 3 do
     end
   elseif tonumber(start) + size > closed then
     redis.call('HSETNX', KEYS[3], start .. ':' .. ARGV[i + 1], ARGV[i + 2])
+    if ARGV[i + 3] ~= '0' then redis.call('HSETNX', KEYS[3], start .. ':' .. ARGV[i + 1] .. ':p', ARGV[i + 3]) end
   end
 end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'output', ARGV[4]) end
@@ -467,10 +505,10 @@ func (s *RedisStore) pin(ctx context.Context, r Round, records []OutputRecord, e
 	if len(records) == 0 && end == nil {
 		return nil
 	}
-	args := make([]any, 0, 4+3*len(records))
+	args := make([]any, 0, 4+4*len(records))
 	args = append(args, r.Token, r.Owner, s.size, encodeOffsets(end))
 	for _, rec := range records {
-		args = append(args, rec.Start, rec.Type, rec.Count)
+		args = append(args, rec.Start, rec.Type, rec.Count, rec.Partitions)
 	}
 	n, err := pinScript.Run(ctx, s.rdb, []string{s.keys.Meta(), s.keys.Closer(), s.keys.Pins(), s.keys.Decisions()}, args...).Int()
 	if err != nil {
@@ -492,9 +530,11 @@ func (s *RedisStore) pin(ctx context.Context, r Round, records []OutputRecord, e
 // and no more partitions than ARGV[5] are registered ({-3, partitions}).
 // Each window ending above the decided bound and at or below through gets
 // its pins over its sums as its decision, unless it has one; pins of
-// windows no sum names become decisions alone. Then the decided bound rises
-// to through and every decision not yet marked is returned: {1, start,
-// counts, ...}.
+// windows no sum names become decisions alone. With each decision goes
+// "<start>:p", the partition count each type's count covers: ARGV[5] for a
+// sum, the pinned record's for a pin (0 when unknown). Then the decided
+// bound rises to through and every decision not yet marked is returned:
+// {1, field, value, ...}.
 var decideScript = redis.NewScript(holdsLua + `
 if not holds_lease() then return {-1} end
 local size = tonumber(ARGV[4])
@@ -514,21 +554,38 @@ local todo = {}
 for i = 6, #ARGV, 2 do todo[ARGV[i]] = split(ARGV[i + 1]) end
 local pins = redis.call('HGETALL', KEYS[3])
 local used = {}
+local pinned, pinParts = {}, {}
 for i = 1, #pins, 2 do
-  local start, typ = string.match(pins[i], '^(-?%d+):(%d+)$')
+  local start, typ, p = string.match(pins[i], '^(-?%d+):(%d+)(:?p?)$')
   local s = tonumber(start)
-  if s + size <= through then
-    if not todo[start] then todo[start] = {0, 0, 0, 0, 0} end
-    todo[start][tonumber(typ) + 1] = tonumber(pins[i + 1])
+  if s and s + size <= through then
+    local t = tonumber(typ) + 1
+    if p == '' then
+      if not todo[start] then todo[start] = {0, 0, 0, 0, 0} end
+      todo[start][t] = tonumber(pins[i + 1])
+      pinned[start] = pinned[start] or {}
+      pinned[start][t] = true
+    else
+      pinParts[start] = pinParts[start] or {}
+      pinParts[start][t] = pins[i + 1]
+    end
     used[#used + 1] = pins[i]
   end
+end
+local parts = {}
+for start, ts in pairs(pinned) do
+  parts[start] = {ARGV[5], ARGV[5], ARGV[5], ARGV[5], ARGV[5]}
+  for t in pairs(ts) do parts[start][t] = (pinParts[start] or {})[t] or '0' end
 end
 for start, c in pairs(todo) do
   local s = tonumber(start)
   if s + size > decided and s + size <= through and redis.call('HEXISTS', KEYS[4], start) == 0 then
     local total = 0
     for _, v in ipairs(c) do total = total + v end
-    if total > 0 then redis.call('HSET', KEYS[4], start, table.concat(c, ',')) end
+    if total > 0 then
+      local p = parts[start] or {ARGV[5], ARGV[5], ARGV[5], ARGV[5], ARGV[5]}
+      redis.call('HSET', KEYS[4], start, table.concat(c, ','), start .. ':p', table.concat(p, ','))
+    end
   end
 end
 if #used > 0 then redis.call('HDEL', KEYS[3], unpack(used)) end
@@ -561,8 +618,18 @@ func (s *RedisStore) decide(ctx context.Context, r Round, sums map[int64]eventti
 		return nil, fmt.Errorf("decide windows through %d over %d partitions: %v registered: %w", r.Through, r.Partitions, res[1], ErrMorePartitions)
 	}
 	var out []ClosedWindow
+	covers := map[int64]string{}
 	for j := 1; j+1 < len(res); j += 2 {
-		start, err := strconv.ParseInt(asString(res[j]), 10, 64)
+		f := asString(res[j])
+		if st, ok := strings.CutSuffix(f, ":p"); ok {
+			start, err := strconv.ParseInt(st, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("decision %v: %w", res[j], err)
+			}
+			covers[start] = asString(res[j+1])
+			continue
+		}
+		start, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("decision %v: %w", res[j], err)
 		}
@@ -571,6 +638,15 @@ func (s *RedisStore) decide(ctx context.Context, r Round, sums map[int64]eventti
 			return nil, fmt.Errorf("decision %d: %w", start, err)
 		}
 		out = append(out, ClosedWindow{Start: start, Counts: c})
+	}
+	for i := range out {
+		// Missing for a decision recorded by an older version: the
+		// partition counts are then unknown (0).
+		for t, f := range strings.Split(covers[out[i].Start], ",") {
+			if t < len(out[i].Partitions) {
+				out[i].Partitions[t], _ = strconv.Atoi(f)
+			}
+		}
 	}
 	slices.SortFunc(out, func(a, b ClosedWindow) int { return cmp.Compare(a.Start, b.Start) })
 	return out, nil
@@ -629,7 +705,7 @@ for w = 5, #KEYS do
       written = written + 1
     end
   end
-  redis.call('HDEL', KEYS[4], ARGV[pos])
+  redis.call('HDEL', KEYS[4], ARGV[pos], ARGV[pos] .. ':p')
   pos = pos + k + 1
 end
 local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. (now - tonumber(ARGV[5])), 'LIMIT', 0, 1000)

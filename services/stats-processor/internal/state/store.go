@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 )
 
@@ -97,6 +98,16 @@ type PartitionStatus struct {
 type ClosedWindow struct {
 	Start  int64
 	Counts eventtime.Counts
+	// Partitions is, by vehicle type, the number of input partitions the
+	// window's decision of that type's count covered (0: not known, a
+	// decision recorded by an older version or read back from a record
+	// without the header).
+	Partitions [model.NumVehicleTypes]int
+	// Uncounted are events that partitions beyond Partitions counted for
+	// the window, which its decision, taken and emitted before they were
+	// added, cannot include (Redis lost the decision meanwhile, so they
+	// were not told the window had closed): the closer reports them late.
+	Uncounted eventtime.Counts
 }
 
 // Meta is the pipeline's state.
@@ -172,6 +183,7 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 	var meta *redis.Cmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		meta = registerScript.Eval(ctx, p, []string{s.keys.Meta()}, partition+1)
+		p.HSet(ctx, s.keys.Partition(partition), registeredField, 1)
 		h = p.HGetAll(ctx, s.keys.Partition(partition))
 		return nil
 	})
@@ -220,8 +232,17 @@ func (s *RedisStore) Load(ctx context.Context, partition int) (PartitionState, e
 	return st, nil
 }
 
-// saveScript applies a checkpoint if the stored offset is the expected one
-// and no written window is closed. KEYS[1] partition hash. ARGV: expected
+// registeredField marks a partition hash whose partition Load registered
+// with the pipeline (registerScript). Save refuses a hash without it: Redis
+// went back to before the registration (a failover or restart that lost
+// writes), and the pipeline's meta may no longer count the partition, so
+// a window could be decided without it; the worker reloads, registering
+// again.
+const registeredField = "registered"
+
+// saveScript applies a checkpoint if the partition is registered (Load's
+// marker is in its hash), the stored offset is the expected one and no
+// written window is closed. KEYS[1] partition hash. ARGV: expected
 // offset ("" = none), offset, max ("" = none), idle lease in ms (0: not
 // idle; the lease ends that long after now by this server's clock), owner,
 // window size, the record before the offset ("" = keep), then start/counts
@@ -232,7 +253,7 @@ local cur = redis.call('HGET', KEYS[1], 'offset') or ''
 local closed = redis.call('HGET', KEYS[1], 'closed') or ''
 local sz = redis.call('HGET', KEYS[1], 'size')
 if sz and sz ~= ARGV[6] then return {2, sz} end
-if cur ~= ARGV[1] then return {0, cur, closed} end
+if cur ~= ARGV[1] or not redis.call('HGET', KEYS[1], 'registered') then return {0, cur, closed} end
 local size = tonumber(ARGV[6])
 if closed ~= '' then
   local c = tonumber(closed)
