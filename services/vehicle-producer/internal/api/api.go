@@ -190,11 +190,15 @@ func readRate(dec *json.Decoder) (*float64, error) {
 		case json.Number:
 			f, err := strconv.ParseFloat(v.String(), 64)
 			if err != nil {
-				return nil, fmt.Errorf(`"rate": %s is not a number a float64 holds`, httpserver.Quote(v.String()))
+				return nil, fmt.Errorf(`"rate": %s is out of range`, httpserver.Quote(v.String()))
 			}
 			rate = &f
-		default:
-			return nil, fmt.Errorf(`"rate" must be a number, got %T`, v)
+		case string:
+			return nil, errors.New(`"rate" must be a number, not a string`)
+		case bool:
+			return nil, errors.New(`"rate" must be a number, not true or false`)
+		default: // an object or an array
+			return nil, errors.New(`"rate" must be a number, not an object or array`)
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
