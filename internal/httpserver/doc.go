@@ -1,8 +1,14 @@
 // Package httpserver is the HTTP side every service shares: a gin engine with
 // GET /healthz (200 while the process runs), GET /readyz (200 when every
 // registered readiness check passes, else 503 with a JSON body naming each
-// failing check and why) and GET /metrics (Prometheus text format from the
+// failing check and why; the checks run at most once per ReadyTTL, however
+// many probes come) and GET /metrics (Prometheus text format from the
 // service's own registry, with Go and process collectors).
+//
+// HTTP manners: a method a path has no route for gets 405 with an Allow
+// header; routes registered with GET answer HEAD as well; an error that
+// names a client's value echoes it through Quote, at most MaxQuoted
+// characters.
 //
 // The surface is closed by default: every connection has read-header, read,
 // write and idle timeouts (a client that dribbles its headers is dropped

@@ -95,9 +95,18 @@ func TestAdminToken(t *testing.T) {
 		t.Errorf("GET /status without a token: %d", rec.Code)
 	}
 	for _, m := range []string{http.MethodPost, http.MethodDelete, http.MethodPatch} {
+		e.Handle(m, "/anything", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 		if rec := do(e, m, "/anything", "", nil); rec.Code != http.StatusUnauthorized {
 			t.Errorf("%s without a token: %d, want 401", m, rec.Code)
 		}
+	}
+	// A request no route takes changes nothing: 404, or 405 for a method
+	// the path lacks, token or not.
+	if rec := do(e, http.MethodPost, "/nowhere", "", nil); rec.Code != http.StatusNotFound {
+		t.Errorf("POST /nowhere without a token: %d, want 404", rec.Code)
+	}
+	if rec := do(e, http.MethodPost, "/rate", "", nil); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /rate without a token: %d, want 405", rec.Code)
 	}
 	// No token configured: open, as the contract's default.
 	if rec := do(engine(httpserver.Config{}), http.MethodPut, "/rate", "", body()); rec.Code != http.StatusOK {
@@ -259,6 +268,13 @@ func TestValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
+	for n, ok := range map[int]bool{15: false, 16: true} {
+		c := good
+		c.AdminToken = strings.Repeat("t", n)
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("admin token of %d characters: %v", n, err)
+		}
+	}
 	bad := good
 	bad.AdminToken = "short-secret"
 	bad.ReadHeaderTimeout = 0
@@ -273,6 +289,10 @@ func TestValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("no %s in %v", key, err)
 		}
+	}
+	// The contract's minimum, and what to do about it.
+	if want := "admin_token: 12 characters is too short to be secret; use at least 16 (e.g. openssl rand -hex 32)"; !strings.Contains(err.Error(), want) {
+		t.Errorf("no %q in %v", want, err)
 	}
 	if strings.Contains(err.Error(), "short-secret") {
 		t.Errorf("the error shows the token: %v", err)

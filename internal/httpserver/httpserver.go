@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -98,53 +97,6 @@ func (c Config) Validate() error {
 	return ch.Err()
 }
 
-// CheckFunc reports whether a dependency is usable; nil means ready. It must
-// return promptly when ctx is done.
-type CheckFunc func(ctx context.Context) error
-
-// Readiness holds the named checks behind /readyz. It is safe for concurrent
-// use.
-type Readiness struct {
-	mu     sync.RWMutex
-	checks map[string]CheckFunc
-}
-
-// NewReadiness returns an empty set of checks: ready until one is added.
-func NewReadiness() *Readiness { return &Readiness{checks: map[string]CheckFunc{}} }
-
-// Add registers (or replaces) a named check.
-func (r *Readiness) Add(name string, check CheckFunc) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.checks[name] = check
-}
-
-// Check runs every check concurrently and returns the failing ones by name.
-func (r *Readiness) Check(ctx context.Context) map[string]string {
-	r.mu.RLock()
-	checks := make(map[string]CheckFunc, len(r.checks))
-	for k, v := range r.checks {
-		checks[k] = v
-	}
-	r.mu.RUnlock()
-	var (
-		mu     sync.Mutex
-		wg     sync.WaitGroup
-		failed = map[string]string{}
-	)
-	for name, check := range checks {
-		wg.Go(func() {
-			if err := check(ctx); err != nil {
-				mu.Lock()
-				failed[name] = err.Error()
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return failed
-}
-
 // NewRegistry returns a Prometheus registry with the Go runtime and process
 // collectors; services register their own metrics on it.
 func NewRegistry() *prometheus.Registry {
@@ -156,16 +108,18 @@ func NewRegistry() *prometheus.Registry {
 // NewEngine returns a gin engine with the shared routes, in release mode,
 // logging each request at debug level, recovering from handler panics,
 // refusing bodies larger than cfg.MaxBodyBytes and, when cfg.AdminToken is
-// set, requiring it on every mutating request (see RequireToken).
+// set, requiring it on every mutating request (see RequireToken). A method
+// that a path has no route for gets 405 with an Allow header naming those
+// it has; the shared routes answer HEAD as well as GET (see GET).
 func NewEngine(cfg Config, log *slog.Logger, reg *prometheus.Registry, ready *Readiness) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery(), requestLog(log), RequireToken(cfg.AdminToken), LimitBody(cfg.withDefaults().MaxBodyBytes))
-	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	e.GET("/readyz", func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
-		defer cancel()
-		failed := ready.Check(ctx)
+	e.HandleMethodNotAllowed = true
+	e.NoMethod(methodNotAllowed)
+	GET(e, "/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	GET(e, "/readyz", func(c *gin.Context) {
+		failed := ready.Check(c.Request.Context())
 		if len(failed) == 0 {
 			c.JSON(http.StatusOK, gin.H{"status": "ready"})
 			return
@@ -178,15 +132,17 @@ func NewEngine(cfg Config, log *slog.Logger, reg *prometheus.Registry, ready *Re
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "failing": failed, "checks": names})
 	})
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
-	e.GET("/metrics", gin.WrapH(h))
+	GET(e, "/metrics", gin.WrapH(h))
 	return e
 }
 
 // RequireToken lets a request that changes something (any method but GET,
 // HEAD and OPTIONS) through only with "Authorization: Bearer <token>": 401
 // without a bearer token, 403 with a wrong one, each with a JSON error.
-// Reading stays open. An empty token turns the check off. The comparison
-// takes the same time whatever the token sent.
+// Reading stays open, and so does a request no route takes (it changes
+// nothing: it gets 404, or 405 naming the methods the path has). An empty
+// token turns the check off. The comparison takes the same time whatever
+// the token sent.
 func RequireToken(token string) gin.HandlerFunc {
 	if token == "" {
 		return func(c *gin.Context) { c.Next() }
@@ -196,6 +152,10 @@ func RequireToken(token string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		switch c.Request.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			c.Next()
+			return
+		}
+		if c.FullPath() == "" { // no route: 404 or 405 follows
 			c.Next()
 			return
 		}

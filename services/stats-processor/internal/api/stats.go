@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
@@ -64,20 +65,21 @@ type Query struct {
 	From, To int64             // window starts in [From, To)
 }
 
-// ParseQuery validates the query parameters; the error names the parameter.
+// ParseQuery validates the query parameters; the error names the parameter
+// and echoes its value cut to httpserver.MaxQuoted characters.
 func ParseQuery(c *gin.Context) (Query, error) {
 	q := Query{Limit: DefaultLimit, From: model.MinEventTime, To: model.MaxEventTime + 1}
 	if s, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxLimit {
-			return q, fmt.Errorf("limit: %q must be a whole number from 1 to %d", s, MaxLimit)
+			return q, fmt.Errorf("limit: %s must be a whole number from 1 to %d", httpserver.Quote(s), MaxLimit)
 		}
 		q.Limit = n
 	}
 	if s, ok := c.GetQuery("type"); ok {
 		t, err := model.ParseVehicleType(s)
 		if err != nil {
-			return q, fmt.Errorf("type: %q is not one of CAR, TRUCK, BUS, VAN, MOTORCYCLE", s)
+			return q, fmt.Errorf("type: %s is not one of CAR, TRUCK, BUS, VAN, MOTORCYCLE", httpserver.Quote(s))
 		}
 		q.Type = t
 	}
@@ -91,7 +93,7 @@ func ParseQuery(c *gin.Context) (Query, error) {
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return q, fmt.Errorf("%s: %q is not an RFC 3339 time like 2026-11-21T23:45:00Z", p.name, s)
+			return q, fmt.Errorf("%s: %s is not an RFC 3339 time like 2026-11-21T23:45:00Z", p.name, httpserver.Quote(s))
 		}
 		*p.dst = t.UnixMilli()
 	}
@@ -114,8 +116,8 @@ func NewHandler(reader StatsReader, windowSize time.Duration, partitions func() 
 	return &Handler{reader: reader, windowSize: windowSize, partitions: partitions}
 }
 
-// Register adds GET /stats to e.
-func (h *Handler) Register(e *gin.Engine) { e.GET("/stats", h.serve) }
+// Register adds GET (and HEAD) /stats to e.
+func (h *Handler) Register(e *gin.Engine) { httpserver.GET(e, "/stats", h.serve) }
 
 func (h *Handler) serve(c *gin.Context) {
 	q, err := ParseQuery(c)

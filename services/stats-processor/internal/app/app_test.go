@@ -5,6 +5,10 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+	"go.uber.org/fx"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver/httpservertest"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/app"
 )
 
@@ -15,4 +19,15 @@ func TestNewWiresEveryComponent(t *testing.T) {
 	if err := a.Err(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestEveryRouteAnswersHeadAnd405: every GET route of the assembled
+// service answers HEAD too, and a method a path lacks gets 405 with Allow.
+func TestEveryRouteAnswersHeadAnd405(t *testing.T) {
+	var e *gin.Engine
+	a := app.New(app.DefaultConfig(), "test", slog.New(slog.NewTextHandler(io.Discard, nil)), fx.Populate(&e))
+	if err := a.Err(); err != nil {
+		t.Fatal(err)
+	}
+	httpservertest.Methods(t, e, "/healthz", "/readyz", "/metrics", "/stats", "/", "/live/:file", "/stats/stream")
 }

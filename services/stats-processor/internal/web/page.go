@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 )
 
 // assets is the page's files: static/index.html, app.js, app.css, icon.svg.
@@ -19,11 +21,12 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Register adds GET / (the live page), GET /live/:file (its files) and
-// GET /stats/stream to e.
+// GET /stats/stream to e, each with HEAD (a HEAD of the stream gets its
+// headers and ends).
 func (s *Stream) Register(e *gin.Engine) {
-	e.GET("/", func(c *gin.Context) { serveAsset(c, "index.html") })
-	e.GET("/live/:file", func(c *gin.Context) { serveAsset(c, c.Param("file")) })
-	e.GET("/stats/stream", s.serve)
+	httpserver.GET(e, "/", func(c *gin.Context) { serveAsset(c, "index.html") })
+	httpserver.GET(e, "/live/:file", func(c *gin.Context) { serveAsset(c, c.Param("file")) })
+	httpserver.GET(e, "/stats/stream", s.serve)
 }
 
 func serveAsset(c *gin.Context, name string) {
@@ -33,7 +36,7 @@ func serveAsset(c *gin.Context, name string) {
 	}
 	path := "static/" + name
 	if fi, err := fs.Stat(assets, path); err != nil || fi.IsDir() {
-		c.JSON(http.StatusNotFound, gin.H{"error": "no such file: " + name})
+		c.JSON(http.StatusNotFound, gin.H{"error": "no such file: " + httpserver.Quote(name)})
 		return
 	}
 	h := c.Writer.Header()

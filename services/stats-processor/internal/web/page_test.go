@@ -4,9 +4,13 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 )
 
 func get(t *testing.T, url string) (*http.Response, string) {
@@ -80,5 +84,47 @@ func TestPageWorksOffline(t *testing.T) {
 		if !strings.HasPrefix(m[1], "/") || strings.HasPrefix(m[1], "//") {
 			t.Errorf("index.html loads %q, not a path on this server", m[1])
 		}
+	}
+}
+
+// TestPageAnswersHead: HEAD gets the headers GET would, and a HEAD of the
+// stream gets the stream's headers and ends (its client takes no body).
+func TestPageAnswersHead(t *testing.T) {
+	h := newHarness(t, Options{})
+	for _, path := range []string{"/", "/live/app.js", "/stats/stream"} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodHead, h.srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") == "" {
+			t.Errorf("HEAD %s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	// Served in this goroutine: ServeHTTP returning is the stream's end.
+	done := make(chan *httptest.ResponseRecorder)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/stats/stream", nil))
+		done <- rec
+	}()
+	select {
+	case rec := <-done:
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/event-stream" || rec.Body.Len() != 0 {
+			t.Errorf("HEAD /stats/stream: %d %v %q", rec.Code, rec.Header(), rec.Body)
+		}
+	case <-time.After(10 * time.Second): // a bound, should it stream on
+		t.Fatal("HEAD /stats/stream still streams")
+	}
+}
+
+// TestPageNotFoundEchoIsCut: a missing file's name is echoed cut to
+// httpserver.MaxQuoted characters.
+func TestPageNotFoundEchoIsCut(t *testing.T) {
+	h := newHarness(t, Options{})
+	resp, body := get(t, h.srv.URL+"/live/"+strings.Repeat("x", 2000)+".js")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, strings.Repeat("x", httpserver.MaxQuoted-1)+`…`) || len(body) > 200 {
+		t.Errorf("404 for a long name: %d %.300s", resp.StatusCode, body)
 	}
 }

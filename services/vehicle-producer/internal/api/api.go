@@ -1,14 +1,19 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 )
 
 // Status is the body of GET /status.
@@ -69,9 +74,9 @@ type Handlers struct {
 	SetRate func(rate float64) (previous float64, err error)
 }
 
-// Register adds the routes to e.
+// Register adds the routes to e: GET (and HEAD) /status, PUT /rate.
 func (h *Handlers) Register(e *gin.Engine) {
-	e.GET("/status", h.getStatus)
+	httpserver.GET(e, "/status", h.getStatus)
 	e.PUT("/rate", h.putRate)
 }
 
@@ -110,30 +115,96 @@ func (h *Handlers) putRate(c *gin.Context) {
 	c.JSON(http.StatusOK, RateResponse{Rate: rate, Previous: prev})
 }
 
-// decodeRate reads exactly one JSON object with a numeric "rate" and
-// nothing else.
+// decodeRate reads exactly one JSON object whose only field is a numeric
+// "rate" (its name matched regardless of case, as encoding/json matches it;
+// null counts as absent), given once: {"rate":1,"rate":100000} is refused,
+// not read as its last value. An error echoes at most
+// httpserver.MaxQuoted characters of the body.
 func decodeRate(r io.Reader) (float64, error) {
 	const want = `want a JSON object like {"rate": 5}`
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var req RateRequest
-	if err := dec.Decode(&req); err != nil {
+	// Read it whole first: a body too large is refused as such, whatever
+	// it holds.
+	body, err := io.ReadAll(r)
+	if err != nil {
 		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
+		if errors.As(err, &tooLarge) {
 			return 0, fmt.Errorf("body larger than %d bytes; %s", maxBody, want)
+		}
+		return 0, fmt.Errorf("read body: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	rate, err := readRate(dec)
+	if err != nil {
+		switch {
 		case errors.Is(err, io.EOF):
 			return 0, fmt.Errorf("empty body; %s", want)
+		case errors.Is(err, errDuplicateRate):
+			return 0, fmt.Errorf("%w; %s", err, want)
 		}
 		return 0, fmt.Errorf("body is not valid: %w; %s", err, want)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return 0, fmt.Errorf("extra data after the JSON object; %s", want)
 	}
-	if req.Rate == nil {
+	if rate == nil {
 		return 0, fmt.Errorf("missing field \"rate\"; %s", want)
 	}
-	return *req.Rate, nil
+	return *rate, nil
+}
+
+// errDuplicateRate is a body that gives "rate" more than once.
+var errDuplicateRate = errors.New(`field "rate" given more than once: give it once`)
+
+// readRate reads one JSON object token by token (encoding/json would keep
+// the last of two "rate" fields without a word) and returns its "rate",
+// nil if absent or null.
+func readRate(dec *json.Decoder) (*float64, error) {
+	if tok, err := dec.Token(); err != nil {
+		return nil, err
+	} else if tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	var (
+		rate *float64
+		seen bool
+	)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string) // inside an object, More and Token yield keys
+		if !strings.EqualFold(key, "rate") {
+			return nil, fmt.Errorf("unknown field %s", httpserver.Quote(key))
+		}
+		if seen {
+			return nil, errDuplicateRate
+		}
+		seen = true
+		if tok, err = dec.Token(); err != nil {
+			return nil, err
+		}
+		switch v := tok.(type) {
+		case nil:
+		case json.Number:
+			f, err := strconv.ParseFloat(v.String(), 64)
+			if err != nil {
+				return nil, fmt.Errorf(`"rate": %s is out of range`, httpserver.Quote(v.String()))
+			}
+			rate = &f
+		case string:
+			return nil, errors.New(`"rate" must be a number, not a string`)
+		case bool:
+			return nil, errors.New(`"rate" must be a number, not true or false`)
+		default: // an object or an array
+			return nil, errors.New(`"rate" must be a number, not an object or array`)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	return rate, nil
 }
 
 func badRequest(c *gin.Context, err error) {

@@ -2,14 +2,18 @@ package api_test
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/api"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/pacer"
 )
@@ -124,5 +128,62 @@ func TestGetStatus(t *testing.T) {
 	}
 	if st["generated"] != 10.0 || st["config"].(map[string]any)["rate"] != 0.5 || st["lastError"] != nil {
 		t.Errorf("/status = %s", rec.Body)
+	}
+}
+
+// TestPutRateRefusesDuplicateKeys: encoding/json would take the last of
+// two "rate" fields; PUT /rate refuses the body instead.
+func TestPutRateRefusesDuplicateKeys(t *testing.T) {
+	h, p := server(t)
+	for _, body := range []string{`{"rate":1,"rate":100000}`, `{"rate": 1, "RATE": 2}`, `{"rate": null, "rate": 5}`} {
+		rec := do(h, http.MethodPut, "/rate", body)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `field \"rate\" given more than once`) {
+			t.Errorf("PUT /rate %s: %d %s, want 400 saying rate is given twice", body, rec.Code, rec.Body)
+		}
+		if p.Rate() != 0.5 {
+			t.Fatalf("%s: the rate changed to %g", body, p.Rate())
+		}
+	}
+	if rec := do(h, http.MethodPut, "/rate", `{"Rate": 2}`); rec.Code != http.StatusOK {
+		t.Errorf(`{"Rate": 2}: %d %s; the name's case never mattered`, rec.Code, rec.Body)
+	}
+}
+
+// TestPutRateEchoIsCut: a hostile field name or number literal is echoed
+// cut to httpserver.MaxQuoted characters.
+func TestPutRateEchoIsCut(t *testing.T) {
+	h, _ := server(t)
+	long := strings.Repeat("9", 500)
+	for _, body := range []string{`{"` + long + `": 1}`, `{"rate": ` + long + `}`} {
+		rec := do(h, http.MethodPut, "/rate", body)
+		var resp struct{ Error string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != http.StatusBadRequest {
+			t.Fatalf("%.20s…: %d %s", body, rec.Code, rec.Body)
+		}
+		if !strings.Contains(resp.Error, `"`+long[:httpserver.MaxQuoted-1]+`…"`) || strings.Contains(resp.Error, long[:httpserver.MaxQuoted]) {
+			t.Errorf("%.20s…: error %q, want the value cut to %d characters", body, resp.Error, httpserver.MaxQuoted)
+		}
+	}
+}
+
+// TestMethods, on the service's engine: HEAD /status answers as GET does
+// without the body; a method a route lacks gets 405 with Allow.
+func TestMethods(t *testing.T) {
+	e := httpserver.NewEngine(httpserver.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), httpserver.NewRegistry(), httpserver.NewReadiness())
+	h := &api.Handlers{Status: func() api.Status { return api.Status{Service: "vehicle-producer"} }}
+	h.Register(e)
+	get, head := do(e, http.MethodGet, "/status", ""), do(e, http.MethodHead, "/status", "")
+	if head.Code != http.StatusOK || head.Body.Len() != 0 || head.Header().Get("Content-Length") != strconv.Itoa(get.Body.Len()) {
+		t.Errorf("HEAD /status: %d %v %q; GET's body is %d bytes", head.Code, head.Header(), head.Body, get.Body.Len())
+	}
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodGet, "/rate", "PUT"},
+		{http.MethodPost, "/rate", "PUT"},
+		{http.MethodPut, "/status", "GET, HEAD"},
+		{http.MethodDelete, "/status", "GET, HEAD"},
+	} {
+		if rec := do(e, tc.method, tc.path, ""); rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d Allow %q, want 405 Allow %q", tc.method, tc.path, rec.Code, rec.Header().Get("Allow"), tc.allow)
+		}
 	}
 }
