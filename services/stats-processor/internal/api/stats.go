@@ -23,6 +23,19 @@ const (
 	MaxLimit     = 1000
 )
 
+// ScanBudget bounds the closed windows one request reads from Redis,
+// whatever its filter. A type filter leaves out the windows without the
+// type, so without a bound a request for a type that never occurs would
+// read every window of the retention (4,320 a day at 20 s). It is MaxLimit:
+// no request reads more than the largest unfiltered one may. A request that
+// spends it before finding limit windows says where it stopped
+// (Stats.ContinueBefore).
+const ScanBudget = MaxLimit
+
+// scanPage is the smallest page of closed windows read after the first,
+// so a request with a small limit reaches the budget in a few round trips.
+const scanPage = 100
+
 // StatsReader is what /stats needs of the state; state.RedisStore
 // implements it.
 type StatsReader interface {
@@ -46,6 +59,10 @@ type Stats struct {
 	WindowSize string     `json:"windowSize"`
 	Watermark  *Timestamp `json:"watermark"`
 	Windows    []Window   `json:"windows"`
+	// ContinueBefore is set only when the request read ScanBudget closed
+	// windows without finding limit windows to list: windows starting
+	// before it were not looked at; ask again with to=ContinueBefore.
+	ContinueBefore *Timestamp `json:"continueBefore,omitempty"`
 }
 
 // Timestamp is epoch ms that marshals as RFC 3339 UTC with milliseconds.
@@ -140,7 +157,10 @@ func (h *Handler) serve(c *gin.Context) {
 // once. The open windows are read first, then the meta and the closed
 // windows from one snapshot: a window that closed in between is listed
 // closed only (the meta's closed bound and the closed list win over the
-// partials, which a close drops after marking).
+// partials, which a close drops after marking). It reads at most
+// ScanBudget closed windows: the Redis commands of a request are bounded by
+// the partition count and the budget, whatever the filter and however long
+// the history.
 func (h *Handler) Read(ctx context.Context, q Query) (Stats, error) {
 	first, err := h.reader.ReadMeta(ctx)
 	if err != nil {
@@ -191,17 +211,26 @@ func (h *Handler) Read(ctx context.Context, q Query) (Stats, error) {
 		}
 	}
 	// Closed windows, a page at a time, until the limit is reached (a type
-	// filter can skip some).
+	// filter can skip some) or ScanBudget windows were read.
+	asked, read := q.Limit, len(page)
 	for {
 		for _, w := range page {
 			keep(w, true)
 		}
-		if len(page) < q.Limit || len(out.Windows) >= q.Limit {
+		if len(page) < asked || len(out.Windows) >= q.Limit {
 			break
 		}
-		if page, err = h.reader.ClosedWindows(ctx, q.From, page[len(page)-1].Start, q.Limit); err != nil {
+		next := page[len(page)-1].Start
+		if read >= ScanBudget {
+			at := Timestamp(next)
+			out.ContinueBefore = &at
+			break
+		}
+		asked = min(max(q.Limit, scanPage), ScanBudget-read)
+		if page, err = h.reader.ClosedWindows(ctx, q.From, next, asked); err != nil {
 			return Stats{}, err
 		}
+		read += len(page)
 	}
 	return out, nil
 }

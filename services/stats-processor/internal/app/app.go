@@ -36,7 +36,7 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 		logging.FxLogger(log),
 		fx.StartTimeout(45 * time.Second),
 		fx.StopTimeout(15 * time.Second),
-		fx.Supply(log, cfg.HTTP, cfg.Kafka.Topics, cfg.Kafka.Consumer, cfg.Redis, cfg.State, cfg.EventTime,
+		fx.Supply(log, cfg.HTTP, cfg.Live, cfg.Kafka.Topics, cfg.Kafka.Consumer, cfg.Redis, cfg.State, cfg.EventTime,
 			state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.Topics.InputTopic),
 			closer.Options{Interval: cfg.Checkpoint.CloseInterval, InstanceID: cfg.InstanceID}),
 		fx.Provide(func(c *closer.Closer, s *state.RedisStore) consumer.Options {

@@ -13,6 +13,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/topics"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/web"
 )
 
 // Service is the program name, in logs and messages.
@@ -35,6 +36,7 @@ type Config struct {
 	Checkpoint CheckpointConfig  `mapstructure:"checkpoint"`
 	State      state.Config      `mapstructure:"state"`
 	HTTP       httpserver.Config `mapstructure:"http"`
+	Live       web.Config        `mapstructure:"live"`
 	Log        logging.Config    `mapstructure:"log"`
 	// InstanceID names this instance in Redis and logs; host-pid when empty.
 	InstanceID string `mapstructure:"instance_id" usage:"name of this instance (default host-pid)"`
@@ -69,6 +71,7 @@ func DefaultConfig() Config {
 		Checkpoint: CheckpointConfig{Interval: time.Second, CloseInterval: 250 * time.Millisecond},
 		State:      state.DefaultConfig(),
 		HTTP:       httpserver.DefaultConfig(":9080", "127.0.0.1:9081"),
+		Live:       web.DefaultConfig(),
 		Log:        logging.DefaultConfig(),
 	}
 }
@@ -83,6 +86,7 @@ func (c *Config) Validate() error {
 	ch.Merge("checkpoint", c.Checkpoint.Validate())
 	ch.Merge("state", c.State.Validate())
 	ch.Merge("http", c.HTTP.Validate())
+	ch.Merge("live", c.Live.Validate())
 	ch.Merge("log", c.Log.Validate())
 	return ch.Err()
 }

@@ -77,12 +77,15 @@ func TestBadValuesAreAllNamed(t *testing.T) {
 		"PROCESSOR_CHECKPOINT_CLOSE_INTERVAL=1h",
 		"PROCESSOR_STATE_RETENTION=1s",
 		"PROCESSOR_HTTP_ADDR=nonsense",
+		"PROCESSOR_LIVE_MAX_STREAMS=5",
+		"PROCESSOR_LIVE_MAX_STREAMS_PER_CLIENT=6",
+		"PROCESSOR_LIVE_MAX_STREAM_LIFETIME=1s",
 		"PROCESSOR_LOG_LEVEL=loud",
 	}
 	_, err := app.Load(nil, env, nil)
 	configtest.Names(t, err, "kafka.brokers", "kafka.start_offset", "kafka.session_timeout", "kafka.sasl.mechanism",
 		"redis.key_prefix", "window.size", "watermark.idle_timeout", "checkpoint.close_interval", "state.retention",
-		"http.addr", "log.level")
+		"http.addr", "live.max_streams_per_client", "live.max_stream_lifetime", "log.level")
 	// An output topic equal to the input is named under the input's key;
 	// a value that does not parse is named with its variable.
 	_, err = app.Load(nil, []string{"PROCESSOR_KAFKA_OUTPUT_TOPIC=vehicle-topic", "PROCESSOR_KAFKA_FETCH_MAX_BYTES=lots"}, nil)

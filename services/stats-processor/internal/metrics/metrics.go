@@ -54,6 +54,10 @@ type Metrics struct {
 	// late records failed to write several times in a row: it reads no
 	// further until the write succeeds.
 	SideOutputStuck *prometheus.GaugeVec
+	// LiveStreamsRefused counts live streams (GET /stats/stream) refused,
+	// by the limit that refused them: "client" (live.max_streams_per_client)
+	// or "total" (live.max_streams).
+	LiveStreamsRefused *prometheus.CounterVec
 }
 
 // New registers the metrics on reg; it fails when one is registered there
@@ -102,13 +106,15 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Late events written with their value cut to fit the late topic's max.message.bytes (headers truncated, original-size)."}),
 		SideOutputStuck: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "side_output_stuck",
 			Help: "1 for an owned partition whose dead-letter/late write failed several times in a row; it reads no further until the write succeeds (see /readyz)."}, []string{"partition"}),
+		LiveStreamsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "live_streams_refused_total",
+			Help: "Live streams refused: limit=client (live.max_streams_per_client, 429) or total (live.max_streams, 503)."}, []string{"limit"}),
 	}
 	for _, t := range model.VehicleTypes() {
 		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
 		m.Fenced, m.FetchRedials, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd,
-		m.DeadLettersTruncated, m.LateTruncated, m.SideOutputStuck} {
+		m.DeadLettersTruncated, m.LateTruncated, m.SideOutputStuck, m.LiveStreamsRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

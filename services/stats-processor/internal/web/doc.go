@@ -10,7 +10,9 @@
 // snapshot rather than holding the others back.
 //
 // How it fails: when Redis cannot be read the clients get an "unavailable"
-// event and the stream keeps polling; beyond Options.MaxClients a new client
-// gets 503 with a JSON error; Stream.Stop ends every open stream so the HTTP
-// server can shut down. The event format is in docs/live-page.md.
+// event and the stream keeps polling; beyond Options.MaxPerClient streams
+// from one address a new one gets 429, beyond Options.MaxClients in all 503,
+// each with a JSON error and Retry-After; a stream ends after
+// Options.MaxLifetime and the browser reconnects; Stream.Stop ends every open
+// stream so the HTTP server can shut down. The event format is in docs/live-page.md.
 package web

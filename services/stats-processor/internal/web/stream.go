@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -22,15 +25,25 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultInterval   = 500 * time.Millisecond
-	DefaultHeartbeat  = 15 * time.Second
-	DefaultMaxClients = 100
-	DefaultWindows    = api.DefaultLimit
-	DefaultRateWindow = 5 * time.Second
+	DefaultInterval     = 500 * time.Millisecond
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultMaxClients   = 100
+	DefaultMaxPerClient = 10
+	DefaultMaxLifetime  = 10 * time.Minute
+	DefaultWindows      = api.DefaultLimit
+	DefaultRateWindow   = 5 * time.Second
 )
+
+// retryMs is the reconnection delay the stream asks of the browser: after
+// a lost connection, and after the stream's lifetime ended it.
+const retryMs = 2000
 
 // ErrTooManyClients is returned by a subscription beyond Options.MaxClients.
 var ErrTooManyClients = errors.New("too many live clients")
+
+// ErrTooManyFromClient is returned by a subscription beyond
+// Options.MaxPerClient streams from one client address.
+var ErrTooManyFromClient = errors.New("too many live streams from one client")
 
 // ErrStopped is returned by a subscription after Stream.Stop.
 var ErrStopped = errors.New("live stream stopped")
@@ -51,6 +64,15 @@ type Options struct {
 	Heartbeat time.Duration
 	// MaxClients bounds the open streams; one more gets 503.
 	MaxClients int
+	// MaxPerClient bounds the open streams of one client address (see
+	// Config.MaxStreamsPerClient); one more gets 429.
+	MaxPerClient int
+	// MaxLifetime is how long a stream stays open, less up to a tenth at
+	// random; then it ends and the browser reconnects.
+	MaxLifetime time.Duration
+	// Refused, when set, is called with ErrTooManyClients or
+	// ErrTooManyFromClient for each stream refused (for a metric).
+	Refused func(error)
 	// Windows is how many of the newest windows each event carries, as
 	// /stats?limit=Windows would.
 	Windows int
@@ -71,6 +93,15 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxClients <= 0 {
 		o.MaxClients = DefaultMaxClients
+	}
+	if o.MaxPerClient <= 0 {
+		o.MaxPerClient = DefaultMaxPerClient
+	}
+	if o.MaxLifetime <= 0 {
+		o.MaxLifetime = DefaultMaxLifetime
+	}
+	if o.Refused == nil {
+		o.Refused = func(error) {}
 	}
 	if o.Windows <= 0 {
 		o.Windows = DefaultWindows
@@ -94,10 +125,11 @@ type Stream struct {
 	totals func() Totals
 	opts   Options
 
-	mu      sync.Mutex
-	clients map[*client]struct{}
-	latest  []byte // the last event sent, as an SSE frame; nil before the first
-	stopped bool
+	mu        sync.Mutex
+	clients   map[*client]struct{}
+	perClient map[string]int // open streams by client address (clientKey)
+	latest    []byte         // the last event sent, as an SSE frame; nil before the first
+	stopped   bool
 
 	cancel context.CancelFunc // set by Start, under mu
 	done   chan struct{}      // closed when the poll loop ends
@@ -112,6 +144,7 @@ type Stream struct {
 // closes it, both under Stream.mu.
 type client struct {
 	events chan []byte // capacity 1: holds the newest frame not yet written
+	addr   string      // its clientKey
 }
 
 // NewStream returns a stream over stats and totals (this instance's
@@ -119,12 +152,13 @@ type client struct {
 func NewStream(stats StatsReader, totals func() Totals, opts Options) *Stream {
 	opts.setDefaults()
 	return &Stream{
-		stats:   stats,
-		totals:  totals,
-		opts:    opts,
-		clients: map[*client]struct{}{},
-		rate:    rate{span: opts.RateWindow},
-		done:    make(chan struct{}),
+		stats:     stats,
+		totals:    totals,
+		opts:      opts,
+		clients:   map[*client]struct{}{},
+		perClient: map[string]int{},
+		rate:      rate{span: opts.RateWindow},
+		done:      make(chan struct{}),
 	}
 }
 
@@ -152,6 +186,7 @@ func (s *Stream) Stop(ctx context.Context) error {
 			close(c.events)
 			delete(s.clients, c)
 		}
+		clear(s.perClient)
 	}
 	cancel := s.cancel
 	s.mu.Unlock()
@@ -301,39 +336,82 @@ func (s *Stream) broadcast(msg []byte) {
 	}
 }
 
-// subscribe adds a client, primed with the latest frame.
-func (s *Stream) subscribe() (*client, error) {
+// subscribe adds a client from addr (a clientKey), primed with the latest
+// frame. The per-client limit is checked first, so a host at its own limit
+// is told so even when every slot is taken.
+func (s *Stream) subscribe(addr string) (*client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
 		return nil, ErrStopped
 	}
+	if s.perClient[addr] >= s.opts.MaxPerClient {
+		return nil, ErrTooManyFromClient
+	}
 	if len(s.clients) >= s.opts.MaxClients {
 		return nil, ErrTooManyClients
 	}
-	c := &client{events: make(chan []byte, 1)}
+	c := &client{events: make(chan []byte, 1), addr: addr}
 	if s.latest != nil {
 		c.events <- s.latest
 	}
 	s.clients[c] = struct{}{}
+	s.perClient[addr]++
 	return c, nil
 }
 
 func (s *Stream) unsubscribe(c *client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.clients, c) // Stop may have removed it already
+	if _, ok := s.clients[c]; !ok {
+		return // Stop removed it already
+	}
+	delete(s.clients, c)
+	if s.perClient[c.addr]--; s.perClient[c.addr] <= 0 {
+		delete(s.perClient, c.addr)
+	}
+}
+
+// clientKey is the address a client's streams are counted by: the TCP
+// peer's IP (forwarding headers are not trusted: any client can write
+// them), an IPv6 address by its /64, which one host usually holds whole.
+func clientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if ip = ip.Unmap(); ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// refuse answers a stream that subscribe refused.
+func (s *Stream) refuse(c *gin.Context, err error) {
+	status, retry, msg := http.StatusServiceUnavailable, 5, "the live stream is shutting down"
+	switch {
+	case errors.Is(err, ErrTooManyFromClient):
+		status, retry = http.StatusTooManyRequests, 30
+		msg = fmt.Sprintf("too many live streams from your address (at most %d); close one, or try again later", s.opts.MaxPerClient)
+	case errors.Is(err, ErrTooManyClients):
+		msg = fmt.Sprintf("too many live clients (at most %d); try again later", s.opts.MaxClients)
+	}
+	if !errors.Is(err, ErrStopped) {
+		s.opts.Refused(err)
+	}
+	c.Header("Retry-After", strconv.Itoa(retry))
+	c.JSON(status, gin.H{"error": msg})
 }
 
 func (s *Stream) serve(c *gin.Context) {
-	cl, err := s.subscribe()
+	cl, err := s.subscribe(clientKey(c.Request.RemoteAddr))
 	if err != nil {
-		msg := "the live stream is shutting down"
-		if errors.Is(err, ErrTooManyClients) {
-			msg = fmt.Sprintf("too many live clients (at most %d); try again later", s.opts.MaxClients)
-		}
-		c.Header("Retry-After", strconv.Itoa(5))
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": msg})
+		s.refuse(c, err)
 		return
 	}
 	defer s.unsubscribe(cl)
@@ -347,19 +425,24 @@ func (s *Stream) serve(c *gin.Context) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	c.Status(http.StatusOK)
-	// The retry hint makes a browser reconnect after 2 s instead of 3 to 5.
-	if _, err := c.Writer.WriteString("retry: 2000\n\n"); err != nil {
+	// The retry hint makes a browser reconnect after 2 s instead of 3 to 5,
+	// also when the stream's lifetime ends it.
+	if _, err := c.Writer.WriteString("retry: " + strconv.Itoa(retryMs) + "\n\n"); err != nil {
 		return
 	}
 	c.Writer.Flush()
 	ping := time.NewTicker(s.opts.Heartbeat)
 	defer ping.Stop()
+	lifetime := time.NewTimer(s.opts.MaxLifetime - rand.N(s.opts.MaxLifetime/10+1))
+	defer lifetime.Stop()
 	ctx := c.Request.Context()
 	for {
 		var msg []byte
 		select {
 		case <-ctx.Done():
 			return
+		case <-lifetime.C:
+			return // the browser reconnects, taking a slot like any client
 		case m, ok := <-cl.events:
 			if !ok {
 				return

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -103,9 +104,9 @@ type received struct {
 	Now                 time.Time `json:"now"`
 }
 
-// event is one SSE event or comment as received.
+// event is one SSE event, comment or retry hint as received.
 type event struct {
-	name, data, comment string
+	name, data, comment, retry string
 }
 
 // conn is an open stream with its events arriving on a channel.
@@ -115,11 +116,20 @@ type conn struct {
 	cancel context.CancelFunc
 }
 
-func (h *harness) connect(t *testing.T) *conn {
+func (h *harness) connect(t *testing.T) *conn { return h.connectFrom(t, nil) }
+
+// connectFrom opens a stream from the loopback address ip (any of 127/8;
+// nil: the system's choice), as a client on another host would.
+func (h *harness) connectFrom(t *testing.T, ip net.IP) *conn {
 	t.Helper()
+	client := http.DefaultClient
+	if ip != nil {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
+		client = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.srv.URL+"/stats/stream", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -147,6 +157,8 @@ func (h *harness) connect(t *testing.T) *conn {
 				ev.name = line[len("event: "):]
 			case strings.HasPrefix(line, "data: "):
 				ev.data += line[len("data: "):]
+			case strings.HasPrefix(line, "retry: "):
+				ev.retry = line[len("retry: "):]
 			}
 		}
 	}()
@@ -358,7 +370,7 @@ func TestStreamStopEndsStreamsAndPoller(t *testing.T) {
 
 func TestSlowClientSkipsToNewest(t *testing.T) {
 	s := NewStream(&fakeStats{}, func() Totals { return Totals{} }, Options{})
-	c, err := s.subscribe()
+	c, err := s.subscribe("192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +380,7 @@ func TestSlowClientSkipsToNewest(t *testing.T) {
 	if got := string(<-c.events); got != "c" {
 		t.Errorf("slow client got %q, want the newest, c", got)
 	}
-	late, _ := s.subscribe()
+	late, _ := s.subscribe("192.0.2.1")
 	if got := string(<-late.events); got != "c" {
 		t.Errorf("a new client starts with %q, want the latest, c", got)
 	}

@@ -333,7 +333,7 @@
     });
     es.addEventListener('error', () => {
       if (es.readyState === EventSource.CLOSED) {
-        // The server refused (503: too many clients) or is gone; EventSource
+        // The server refused (429 or 503: too many streams) or is gone; EventSource
         // gives up in that case, so retry with a growing pause.
         es.close();
         setStatus('down', `Disconnected · retrying in ${Math.round(retryMs / 1000)} s`);
