@@ -548,3 +548,54 @@ func TestDocs(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeBeyondLoopback: once HOST_BIND is set, every port (Kafka and
+// Redis among them) is published beyond 127.0.0.1, and compose refuses to
+// start without GRAFANA_ADMIN_PASSWORD instead of offering admin/admin to
+// the network; unset, the laptop default stays.
+func TestComposeBeyondLoopback(t *testing.T) {
+	compose := composeCommand(t)
+	root := repoFile(t, ".")
+	config := func(env ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command(compose[0], append(compose[1:], "--project-directory", root, "-f", "docker-compose.yml", "config", "--format", "json")...)
+		cmd.Dir, cmd.Env = root, append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	password := func(out string) string {
+		t.Helper()
+		var resolved struct {
+			Services map[string]struct {
+				Environment map[string]*string `json:"environment"`
+			} `json:"services"`
+		}
+		if err := json.Unmarshal([]byte(out), &resolved); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if p := resolved.Services["grafana"].Environment["GF_SECURITY_ADMIN_PASSWORD"]; p != nil {
+			return *p
+		}
+		return ""
+	}
+	for _, bind := range []string{"0.0.0.0", "192.0.2.10"} {
+		out, err := config("HOST_BIND=" + bind)
+		if err == nil || !strings.Contains(out, "GRAFANA_ADMIN_PASSWORD") {
+			t.Errorf("HOST_BIND=%s without GRAFANA_ADMIN_PASSWORD: compose accepts it (%v), want a refusal naming GRAFANA_ADMIN_PASSWORD:\n%s", bind, err, out)
+		}
+	}
+	out, err := config("HOST_BIND=0.0.0.0", "GRAFANA_ADMIN_PASSWORD=correct-horse")
+	if err != nil {
+		t.Fatalf("HOST_BIND with GRAFANA_ADMIN_PASSWORD: %v\n%s", err, out)
+	}
+	if p := password(out); p != "correct-horse" {
+		t.Errorf("HOST_BIND with GRAFANA_ADMIN_PASSWORD: Grafana's admin password is %q", p)
+	}
+	out, err = config()
+	if err != nil {
+		t.Fatalf("defaults: %v\n%s", err, out)
+	}
+	if p := password(out); p != "admin" {
+		t.Errorf("on loopback without GRAFANA_ADMIN_PASSWORD: Grafana's admin password is %q, want the laptop default admin", p)
+	}
+}

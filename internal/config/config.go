@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"reflect"
 	"slices"
@@ -399,6 +400,15 @@ func (c *Check) TLSFiles(enabled bool, caFile, certFile, keyFile string) {
 		c.Require(enabled, f.key, "set, but tls.enabled is false")
 	}
 	c.Require((certFile == "") == (keyFile == ""), "tls.cert_file", "tls.cert_file and tls.key_file go together: set both, or neither")
+}
+
+// HostPorts records a problem with key for each address that is not
+// host:port with a port (a host may be empty: ":9092" is this host).
+func (c *Check) HostPorts(key string, addrs []string) {
+	for _, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		c.Require(err == nil && port != "", key, fmt.Sprintf("%q is not host:port", a))
+	}
 }
 
 // Err returns the recorded problems joined, or nil.

@@ -2,13 +2,16 @@ package config_test
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/config/configtest"
 )
 
 type kafkaConfig struct {
@@ -270,5 +273,60 @@ func TestSquashAndBareEnabled(t *testing.T) {
 	}
 	if _, err := load(nil, []string{"SVC_REDIS_TLS=maybe"}, ""); err == nil || !strings.Contains(err.Error(), "redis.tls.enabled") {
 		t.Errorf("bad bare value: %v", err)
+	}
+}
+
+// A variable with the service's prefix that sets no key is reported with
+// the nearest key (Load ignores it); the known ones, their _FILE and group
+// variables, and other prefixes are not.
+func TestUnknownEnv(t *testing.T) {
+	type secretConfig struct {
+		Password string `mapstructure:"password" secret:"true"`
+		TLS      struct {
+			Enabled bool `mapstructure:"enabled"`
+		} `mapstructure:"tls"`
+	}
+	type cfg struct {
+		Base  testConfig   `mapstructure:",squash"`
+		Redis secretConfig `mapstructure:"redis"`
+	}
+	environ := []string{
+		"SVC_KAFKA_BROKER=a:1",        // a typo
+		"SVC_RATE=1",                  // known
+		"SVC_REDIS_PASSWORD_FILE=/s",  // a secret's file
+		"SVC_REDIS_TLS=true",          // a group's switch
+		"SVC_PORT=tcp://10.0.0.1:80",  // Kubernetes' service link
+		"SVC_WINDOW_SIZE=20s",         // a nested key that does not exist
+		"OTHER_KAFKA_BROKER=x",        // not ours
+		"SVC_KAFKA_TOPICS",            // no value at all
+		"SVC_REDIS_TLS_ENABLED=false", // known
+	}
+	got := config.UnknownEnv(&cfg{}, "SVC_", environ)
+	want := []config.UnknownVar{
+		{Name: "SVC_KAFKA_BROKER", Nearest: "kafka.brokers"},
+		{Name: "SVC_KAFKA_TOPICS", Nearest: "kafka.topic"},
+		{Name: "SVC_PORT", Nearest: "count"},
+		{Name: "SVC_WINDOW_SIZE", Nearest: "window"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	// Logged as warnings naming the variable and the nearest key.
+	configtest.Warns(t, func(log *slog.Logger) {
+		config.Service{Name: "svc", EnvPrefix: "SVC_"}.WarnUnknownEnv(log, defaults(), []string{"SVC_KAFKA_BROKER=a:1", "SVC_RATE=1"})
+	}, []string{"unknown environment variable", "variable=SVC_KAFKA_BROKER", "nearest_key=kafka.brokers", "nearest_variable=SVC_KAFKA_BROKERS"})
+}
+
+func TestCheckHostPorts(t *testing.T) {
+	var c config.Check
+	c.HostPorts("brokers", []string{"a:1", ":9092", "[::1]:9092", "nohost", "a:", "::1:9092"})
+	err := c.Err()
+	for _, bad := range []string{`"nohost"`, `"a:"`, `"::1:9092"`} {
+		if err == nil || !strings.Contains(err.Error(), "brokers: "+bad+" is not host:port") {
+			t.Errorf("%s not reported: %v", bad, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "brokers:"); n != 3 {
+		t.Errorf("%d problems, want 3: %v", n, err)
 	}
 }

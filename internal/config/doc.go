@@ -27,6 +27,11 @@
 // parent's (an embedded component config). A group of keys with an
 // "enabled" key takes a bare value too: redis.tls: true sets
 // redis.tls.enabled, so a switch can grow into a group without breaking the
-// settings written for it. Only this
+// settings written for it.
+//
+// An environment variable with the service's prefix that sets no key is
+// ignored by Load; UnknownEnv and Service.WarnUnknownEnv name it, with the
+// nearest key, so that the service can warn at start (not refuse:
+// Kubernetes sets <SERVICE>_PORT variables of its own). Only this
 // package imports viper; everything else takes plain structs.
 package config

@@ -16,6 +16,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -56,6 +57,10 @@ type SASLConfig struct {
 	// through the environment rather than a file.
 	Username string `mapstructure:"username" usage:"SASL user name"`
 	Password string `mapstructure:"password" secret:"true" usage:"SASL password (prefer the _FILE variable: a file holding it)"`
+	// AllowPlaintextPassword accepts the plain mechanism without TLS, which
+	// sends the password over the network as it is; Validate refuses that
+	// combination otherwise.
+	AllowPlaintextPassword bool `mapstructure:"allow_plaintext_password" usage:"accept kafka.sasl.mechanism=plain without kafka.tls: the password crosses the network in clear text"`
 }
 
 // DefaultConfig is plaintext without authentication.
@@ -69,11 +74,31 @@ func (c Config) Validate() error {
 	case "plain", "scram-sha-256", "scram-sha-512":
 		ch.Require(c.SASL.Username != "", "sasl.username", "required with a SASL mechanism")
 		ch.Require(c.SASL.Password != "", "sasl.password", "required with a SASL mechanism")
+		ch.Require(!c.plaintextPassword() || c.SASL.AllowPlaintextPassword, "sasl.mechanism",
+			"plain without kafka.tls.enabled sends the password in clear text; turn kafka.tls.enabled on, "+
+				"use scram-sha-256 or scram-sha-512, or accept it with kafka.sasl.allow_plaintext_password=true")
 	default:
 		ch.Require(false, "sasl.mechanism", fmt.Sprintf("%q is not one of none, plain, scram-sha-256, scram-sha-512", c.SASL.Mechanism))
 	}
 	ch.TLSFiles(c.TLS.Enabled, c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile)
 	return ch.Err()
+}
+
+// plaintextPassword says the password would cross the network as it is.
+func (c Config) plaintextPassword() bool { return c.SASL.Mechanism == "plain" && !c.TLS.Enabled }
+
+// Warn logs, at every start, each setting Validate accepts but that leaves
+// the connection open to others: certificates not verified, a password
+// sent in clear text. Keys are named in full (kafka.tls.*).
+func (c Config) Warn(log *slog.Logger) {
+	if c.TLS.InsecureSkipVerify {
+		log.Warn("kafka.tls.insecure_skip_verify is on: the brokers' certificates are not verified, so anyone on the network "+
+			"path can pose as Kafka; turn it off and trust the brokers' CA with kafka.tls.ca_file", "key", "kafka.tls.insecure_skip_verify")
+	}
+	if c.plaintextPassword() && c.SASL.AllowPlaintextPassword {
+		log.Warn("the SASL/PLAIN password is sent to Kafka in clear text (kafka.sasl.allow_plaintext_password): anyone on the "+
+			"network path can read it; turn kafka.tls.enabled on or use scram-sha-512", "key", "kafka.sasl.allow_plaintext_password")
+	}
 }
 
 // Redacted is a copy with the password masked, for logs and status pages.

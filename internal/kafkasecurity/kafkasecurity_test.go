@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/config/configtest"
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 )
 
@@ -91,4 +92,41 @@ func TestExplain(t *testing.T) {
 	if kafkasecurity.Explain(nil) != nil {
 		t.Error("Explain(nil) != nil")
 	}
+}
+
+// SASL/PLAIN without TLS sends the password as it is: refused, naming
+// kafka.sasl.mechanism and the opt-in key, unless opted in; with TLS, or
+// with SCRAM, it is fine.
+func TestPlainPasswordNeedsTLSOrOptIn(t *testing.T) {
+	sasl := func(m string) kafkasecurity.SASLConfig {
+		return kafkasecurity.SASLConfig{Mechanism: m, Username: "u", Password: "p"}
+	}
+	err := kafkasecurity.Config{SASL: sasl("plain")}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "sasl.mechanism: plain without kafka.tls.enabled") ||
+		!strings.Contains(err.Error(), "kafka.sasl.allow_plaintext_password=true") {
+		t.Errorf("plain without TLS: %v", err)
+	}
+	allowed := sasl("plain")
+	allowed.AllowPlaintextPassword = true
+	for _, c := range []kafkasecurity.Config{
+		{SASL: allowed},
+		{SASL: sasl("plain"), TLS: kafkasecurity.TLSConfig{Enabled: true}},
+		{SASL: sasl("scram-sha-512")},
+	} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}
+
+// The settings that leave Kafka's connection open are logged at every
+// start; safe ones log nothing.
+func TestWarn(t *testing.T) {
+	plain := kafkasecurity.SASLConfig{Mechanism: "plain", Username: "u", Password: "p", AllowPlaintextPassword: true}
+	configtest.Warns(t, kafkasecurity.Config{SASL: plain, TLS: kafkasecurity.TLSConfig{Enabled: true, InsecureSkipVerify: true}}.Warn,
+		[]string{"not verified", "key=kafka.tls.insecure_skip_verify"})
+	configtest.Warns(t, kafkasecurity.Config{SASL: plain}.Warn, []string{"clear text", "key=kafka.sasl.allow_plaintext_password"})
+	configtest.Warns(t, kafkasecurity.DefaultConfig().Warn)
+	plain.AllowPlaintextPassword = false
+	configtest.Warns(t, kafkasecurity.Config{SASL: plain, TLS: kafkasecurity.TLSConfig{Enabled: true}}.Warn)
 }

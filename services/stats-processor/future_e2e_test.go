@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
@@ -79,4 +82,86 @@ func TestE2EFarFutureEvent(t *testing.T) {
 		t.Errorf("/stats watermark %v (%v): want one in the past", st.Watermark, err)
 	}
 	stop(t, p)
+}
+
+// TestE2EFarFutureWithoutRecordTime: records whose Kafka timestamp is -1
+// (no timestamp) or negative, which kafka-go reports as none, are held to
+// watermark.max_future from the time the processor reads them: one stamped
+// year 9999 and one two hours ahead of now are dead letters, and one of the
+// live stream without a timestamp is counted. The broker keeps such
+// timestamps as written (CreateTime); a timestamp of exactly 0 cannot be
+// written with kafka-go, which replaces it with the time of writing.
+func TestE2EFarFutureWithoutRecordTime(t *testing.T) {
+	s := newScenario(t, 2)
+	data := dataset(23, 2, 800, base(), s.ooo)
+	value := func(plate string, ms int64) []byte {
+		return fmt.Appendf(nil, `{"plateNumber":%q,"vignetteStickerId":"x","timestamp":%d,"vehicleType":"CAR"}`, plate, ms)
+	}
+	far := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).UnixMilli()
+	ahead := time.Now().Add(2 * time.Hour).UnixMilli()
+	data[0] = slices.Insert(data[0], 200, record{partition: 0, key: "NO-TIMESTAMP-9999", value: value("NO-TIMESTAMP-9999", far),
+		recordTime: -1, bad: true, wantError: "ahead of the time it was read"})
+	data[1] = slices.Insert(data[1], 300, record{partition: 1, key: "NEGATIVE-TIMESTAMP-AHEAD", value: value("NEGATIVE-TIMESTAMP-AHEAD", ahead),
+		recordTime: -1000, bad: true, wantError: "(the record has no timestamp)"})
+	// At the partition's stream time, so neither late nor early.
+	var live int64
+	for i := 399; live == 0; i-- {
+		if !data[1][i].bad {
+			live = data[1][i].eventTime
+		}
+	}
+	data[1] = slices.Insert(data[1], 400, record{partition: 1, key: "NO-TIMESTAMP-LIVE", value: value("NO-TIMESTAMP-LIVE", live),
+		recordTime: -1, eventTime: live, typ: model.Car})
+
+	want, late, bad := expected(data, s.window, s.ooo)
+	ctx := context.Background()
+	s.produce(ctx, slices.Concat(data[0], data[1]))
+	stamps := rawTimestamps(t, s.env.Brokers, s.cfg.Input, 2)
+	for key, ms := range map[string]int64{"NO-TIMESTAMP-9999": -1, "NEGATIVE-TIMESTAMP-AHEAD": -1000, "NO-TIMESTAMP-LIVE": -1} {
+		if stamps[key] != ms {
+			t.Fatalf("the broker stored %s with timestamp %d, want %d as written: the test's premise is gone", key, stamps[key], ms)
+		}
+	}
+	p := s.start("no-record-time")
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkMetrics(p.Addr, late, bad)
+	stop(t, p)
+}
+
+// rawTimestamps reads every record of the topic's partitions through
+// kafka-go's protocol client, which, unlike its Conn and Reader, reports a
+// timestamp at or below 0 as it is, and returns each key's timestamp.
+func rawTimestamps(t *testing.T, brokers []string, topic string, partitions int) map[string]int64 {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	out := map[string]int64{}
+	for p := range partitions {
+		for offset, end := int64(0), int64(1); offset < end; {
+			res, err := client.Fetch(context.Background(), &kafka.FetchRequest{Topic: topic, Partition: p, Offset: offset, MaxBytes: 4 << 20})
+			if err == nil {
+				err = res.Error
+			}
+			if err != nil {
+				t.Fatalf("fetch %s/%d at %d: %v", topic, p, offset, err)
+			}
+			end = res.HighWatermark
+			for {
+				r, err := res.Records.ReadRecord()
+				if err != nil {
+					break
+				}
+				if r.Key == nil {
+					continue
+				}
+				key, err := io.ReadAll(r.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[string(key)] = r.Time.UnixMilli()
+				offset = r.Offset + 1
+			}
+		}
+	}
+	return out
 }

@@ -35,6 +35,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := logging.New(cfg.Log, os.Stderr, app.Service)
+	app.Warn(log, cfg, os.Environ())
 	// Run exits non-zero itself when start-up fails or a fatal error shuts
 	// the application down; it returns only after a clean stop.
 	app.New(cfg, version, log).Run()

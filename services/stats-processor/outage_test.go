@@ -168,6 +168,7 @@ func TestE2EKafkaSASL(t *testing.T) {
 	env.Brokers = []string{k.Addr} // the test itself uses the plaintext listener
 	s := newScenarioOn(t, env, 3)
 	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_KAFKA_BROKERS="+k.SASLAddr, "PROCESSOR_KAFKA_SASL_MECHANISM=plain",
+		"PROCESSOR_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD=true", // the test broker's SASL listener has no TLS
 		"PROCESSOR_KAFKA_SASL_USERNAME="+k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD="+k.SASLPassword)
 	data := dataset(6, 3, 1500, base(), s.ooo)
 	want, _, _ := expected(data, s.window, s.ooo)
@@ -180,7 +181,7 @@ func TestE2EKafkaSASL(t *testing.T) {
 	stop(t, p)
 
 	out := startFails(t, "wrong-password", testenv.ProcessorConfig{Brokers: []string{k.SASLAddr}, RedisAddr: env.RedisAddr,
-		Extra: []string{"PROCESSOR_KAFKA_SASL_MECHANISM=plain", "PROCESSOR_KAFKA_SASL_USERNAME=" + k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD=wrong"}})
+		Extra: []string{"PROCESSOR_KAFKA_SASL_MECHANISM=plain", "PROCESSOR_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD=true", "PROCESSOR_KAFKA_SASL_USERNAME=" + k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD=wrong"}})
 	if !strings.Contains(out, "kafka.sasl.password") {
 		t.Errorf("wrong password: want a failed start naming kafka.sasl.password:\n%s", out)
 	}

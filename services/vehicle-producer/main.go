@@ -36,6 +36,7 @@ func run(args, environ []string, stderr io.Writer) int {
 		return 2
 	}
 	log := logging.New(cfg.Log, stderr, app.Service).With("version", version)
+	app.Warn(log, cfg, environ)
 
 	var (
 		p *producer.Producer

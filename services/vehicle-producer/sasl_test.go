@@ -20,11 +20,13 @@ func TestIntegrationKafkaSASL(t *testing.T) {
 		"PRODUCER_KAFKA_BROKERS":        k.SASLAddr,
 		"PRODUCER_KAFKA_TOPIC":          topic,
 		"PRODUCER_KAFKA_SASL_MECHANISM": "plain",
-		"PRODUCER_KAFKA_SASL_USERNAME":  k.SASLUser,
-		"PRODUCER_KAFKA_SASL_PASSWORD":  k.SASLPassword,
-		"PRODUCER_COUNT":                fmt.Sprint(n),
-		"PRODUCER_RATE":                 "0",
-		"PRODUCER_SEED":                 fmt.Sprint(seed),
+		// The test broker's SASL listener has no TLS.
+		"PRODUCER_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD": "true",
+		"PRODUCER_KAFKA_SASL_USERNAME":                 k.SASLUser,
+		"PRODUCER_KAFKA_SASL_PASSWORD":                 k.SASLPassword,
+		"PRODUCER_COUNT":                               fmt.Sprint(n),
+		"PRODUCER_RATE":                                "0",
+		"PRODUCER_SEED":                                fmt.Sprint(seed),
 	})
 	if code := p.wait(t, 90*time.Second); code != 0 {
 		t.Fatalf("exit code %d\n%s", code, p.logText())

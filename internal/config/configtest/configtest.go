@@ -3,7 +3,9 @@
 package configtest
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,4 +53,45 @@ func Names(t *testing.T, err error, keys ...string) {
 	if len(ce.Problems) != len(keys) {
 		t.Errorf("%d problems, want %d:\n%s", len(ce.Problems), len(keys), msg)
 	}
+}
+
+// Warns checks that warn logs, at level WARN, one warning for each of want
+// and no other: a warning matches a want when its line (slog's text format:
+// the message and the attributes) contains every one of its parts. With no
+// want, warn must log no warning at all.
+func Warns(t *testing.T, warn func(log *slog.Logger), want ...[]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	warn(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if buf.Len() == 0 {
+		lines = nil
+	}
+	used := make([]bool, len(lines))
+	for _, parts := range want {
+		found := false
+		for i, l := range lines {
+			if !used[i] && containsAll(l, parts) {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no warning contains all of %q; the warnings:\n%s", parts, buf.String())
+		}
+	}
+	for i, l := range lines {
+		if !used[i] {
+			t.Errorf("unexpected warning: %s", l)
+		}
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

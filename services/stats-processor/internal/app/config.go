@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -97,8 +98,19 @@ func (c *Config) Validate() error {
 // (os.Stderr when nil) and returns config.ErrHelp.
 func Load(args, environ []string, help io.Writer) (Config, error) {
 	cfg := DefaultConfig()
-	err := config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile}.Load(&cfg, args, environ, help)
+	err := service.Load(&cfg, args, environ, help)
 	return cfg, err
+}
+
+var service = config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile}
+
+// Warn logs, at every start, what cfg and environ (as os.Environ) set that
+// works but must not go unnoticed: a PROCESSOR_ variable that sets no key
+// (a typo leaves its key at the default), Kafka certificates not verified,
+// a Kafka password sent in clear text.
+func Warn(log *slog.Logger, cfg Config, environ []string) {
+	service.WarnUnknownEnv(log, &cfg, environ)
+	cfg.Kafka.Topics.Security().Warn(log)
 }
 
 // instanceID is the configured instance name, or host-pid.

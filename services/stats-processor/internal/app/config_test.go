@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -90,4 +91,28 @@ func TestBadValuesAreAllNamed(t *testing.T) {
 	// a value that does not parse is named with its variable.
 	_, err = app.Load(nil, []string{"PROCESSOR_KAFKA_OUTPUT_TOPIC=vehicle-topic", "PROCESSOR_KAFKA_FETCH_MAX_BYTES=lots"}, nil)
 	configtest.Names(t, err, "kafka.input_topic", "kafka.fetch_max_bytes")
+}
+
+// Unsafe settings are not silent: SASL/PLAIN without TLS is refused unless
+// opted into, kafka.brokers must be host:port, and the rest is logged at
+// every start.
+func TestUnsafeSettings(t *testing.T) {
+	plain := []string{"PROCESSOR_KAFKA_SASL_MECHANISM=plain", "PROCESSOR_KAFKA_SASL_USERNAME=u", "PROCESSOR_KAFKA_SASL_PASSWORD=p"}
+	_, err := app.Load(nil, plain, nil)
+	configtest.Names(t, err, "kafka.sasl.mechanism")
+	_, err = app.Load(nil, []string{"PROCESSOR_KAFKA_BROKERS=kafka, k2:9092"}, nil)
+	configtest.Names(t, err, "kafka.brokers")
+
+	environ := append(plain, "PROCESSOR_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD=true", "PROCESSOR_KAFKA_TLS_INSECURE_SKIP_VERIFY=true",
+		"PROCESSOR_WATERMARK_MAX_FUTUR=0s", "PROCESSOR_PORT=tcp://10.0.0.1:9080")
+	cfg, err := app.Load(nil, environ, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configtest.Warns(t, func(log *slog.Logger) { app.Warn(log, cfg, environ) },
+		[]string{"variable=PROCESSOR_WATERMARK_MAX_FUTUR", "nearest_key=watermark.max_future"},
+		[]string{"variable=PROCESSOR_PORT"}, // Kubernetes' service link: a warning, not a refusal
+		[]string{"key=kafka.tls.insecure_skip_verify"},
+		[]string{"clear text", "key=kafka.sasl.allow_plaintext_password"})
+	configtest.Warns(t, func(log *slog.Logger) { app.Warn(log, app.DefaultConfig(), []string{"PROCESSOR_LOG_LEVEL=debug"}) })
 }

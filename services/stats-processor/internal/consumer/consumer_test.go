@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -71,6 +72,50 @@ func TestHandle(t *testing.T) {
 	}
 	if h["source-offset"] != "3" || h["source-partition"] != "0" || !strings.Contains(h["error"], "timestamp") {
 		t.Errorf("dead-letter headers %v", h)
+	}
+}
+
+// A record without a timestamp (kafka-go reports any timestamp at or below
+// 0 as a zero time) is held to watermark.max_future from the read time, the
+// injected clock: a far-future event in it is a dead letter, not an event
+// that moves the watermark to year 9999.
+func TestHandleFutureWithoutRecordTime(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), eventtime.DefaultConfig(), nil, m, slog.Default(),
+		Options{Now: func() time.Time { return now }})
+	w := &worker{c: c, et: eventtime.NewPartition(c.et)}
+	value := func(ts time.Time) []byte {
+		return fmt.Appendf(nil, `{"plateNumber":"CA1234AB","vignetteStickerId":"x","timestamp":%q,"vehicleType":"CAR"}`,
+			ts.Format("2006-01-02T15:04:05.000Z07:00"))
+	}
+	for _, r := range []struct {
+		name    string
+		event   time.Time
+		record  time.Time // zero: none
+		counted bool
+	}{
+		{"live, no timestamp", now.Add(-time.Second), time.Time{}, true},
+		{"exactly max_future ahead of the read time", now.Add(time.Hour), time.Time{}, true},
+		{"1 ms more", now.Add(time.Hour + time.Millisecond), time.Time{}, false},
+		{"year 9999, no timestamp", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), time.Time{}, false},
+		// With a timestamp, the record's own is the reference, not the clock.
+		{"within max_future of its record timestamp", now.Add(5 * time.Hour), now.Add(4*time.Hour + time.Second), true},
+	} {
+		dead, counted := w.dead, w.counted[model.Car.Index()]
+		w.handle(kafka.Message{Value: value(r.event), Time: r.record})
+		if got := w.counted[model.Car.Index()] > counted; got != r.counted || (w.dead > dead) == r.counted {
+			t.Errorf("%s: counted %v, dead letter %v; want counted %v", r.name, got, w.dead > dead, r.counted)
+		}
+	}
+	if len(w.pending) != 2 || !strings.Contains(string(w.pending[1].Headers[0].Value), "ahead of the time it was read, 2026-12-01T12:00:00.000Z") {
+		t.Errorf("dead letters %+v", w.pending)
+	}
+	if w.et.MaxEventTime() != now.Add(5*time.Hour).UnixMilli() {
+		t.Errorf("the partition's largest event time is %d, want the last counted one's", w.et.MaxEventTime())
 	}
 }
 

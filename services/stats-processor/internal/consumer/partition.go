@@ -409,11 +409,15 @@ func (w *worker) handle(msg kafka.Message) {
 	// push the partition's watermark so far ahead that every later event of
 	// the partition is late, and the pipeline would close windows up to it.
 	if maxFuture := w.c.et.Watermark.MaxFuture; maxFuture > 0 {
-		recordTime := eventtime.NoRecordTime
-		if !msg.Time.IsZero() {
+		// A record without a timestamp is measured from the wall clock
+		// (read only then: it costs on the per-event path).
+		recordTime, readTime := eventtime.NoRecordTime, int64(0)
+		if msg.Time.IsZero() {
+			readTime = w.c.opts.Now().UnixMilli()
+		} else {
 			recordTime = msg.Time.UnixMilli()
 		}
-		if err := eventtime.CheckFuture(ev.EventTime, recordTime, maxFuture); err != nil {
+		if err := eventtime.CheckFuture(ev.EventTime, recordTime, readTime, maxFuture); err != nil {
 			w.deadLetter(msg, err)
 			return
 		}

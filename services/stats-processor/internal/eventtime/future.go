@@ -15,19 +15,27 @@ import (
 var ErrFutureEvent = errors.New("event time too far ahead of the record timestamp")
 
 // NoRecordTime stands for a Kafka record without a timestamp (the broker
-// reports -1, kafka-go a zero time.Time); CheckFuture has nothing to compare
-// it with and accepts the event.
+// reports -1, kafka-go a zero time.Time for any timestamp at or below 0);
+// CheckFuture then measures the bound from the read time instead.
 const NoRecordTime int64 = math.MinInt64
 
 // FutureError is the error of CheckFuture; it wraps ErrFutureEvent.
 type FutureError struct {
-	// EventTime and RecordTime are epoch milliseconds.
+	// EventTime and RecordTime are epoch milliseconds; RecordTime is
+	// NoRecordTime when the record had none.
 	EventTime, RecordTime int64
+	// ReadTime is when the record was read (epoch ms), the bound's reference
+	// when the record had no timestamp; 0 otherwise.
+	ReadTime int64
 	// MaxFuture is the bound that was exceeded.
 	MaxFuture time.Duration
 }
 
 func (e *FutureError) Error() string {
+	if e.RecordTime == NoRecordTime {
+		return fmt.Sprintf("event time %s is more than %s ahead of the time it was read, %s (the record has no timestamp)",
+			formatMillis(e.EventTime), e.MaxFuture, formatMillis(e.ReadTime))
+	}
 	return fmt.Sprintf("event time %s is more than %s ahead of the record timestamp %s",
 		formatMillis(e.EventTime), e.MaxFuture, formatMillis(e.RecordTime))
 }
@@ -35,24 +43,37 @@ func (e *FutureError) Error() string {
 func (e *FutureError) Unwrap() error { return ErrFutureEvent }
 
 // CheckFuture returns a *FutureError when eventTime is more than maxFuture
-// ahead of recordTime (both epoch ms), and nil otherwise: an event exactly
-// maxFuture ahead passes, one millisecond more does not. A maxFuture of 0
-// turns the check off, and a record without a timestamp (NoRecordTime)
-// always passes.
+// ahead of recordTime (all times epoch ms), and nil otherwise: an event
+// exactly maxFuture ahead passes, one millisecond more does not. A maxFuture
+// of 0 turns the check off.
 //
 // The bound is taken from the record's timestamp, not from the wall clock,
 // so that the decision, and the output, stays a function of the log: a
-// replay a year later rejects exactly the same records.
-func CheckFuture(eventTime, recordTime int64, maxFuture time.Duration) error {
-	if maxFuture <= 0 || recordTime == NoRecordTime {
+// replay a year later rejects exactly the same records. A record without a
+// timestamp (recordTime NoRecordTime, or at or below 0: kafka-go reports
+// every such timestamp as none) has nothing in the log to measure from, so
+// the bound is taken from readTime, when the processor read it: the
+// check has no hole, but its decision on such a record depends on when the
+// record is read, and a replay (read later) may count an event the live
+// run rejected.
+func CheckFuture(eventTime, recordTime, readTime int64, maxFuture time.Duration) error {
+	if maxFuture <= 0 {
 		return nil
 	}
-	bound := recordTime + maxFuture.Milliseconds()
-	if bound < recordTime { // overflow: nothing can be beyond it
+	from := recordTime
+	if recordTime <= 0 {
+		recordTime, from = NoRecordTime, readTime
+	}
+	bound := from + maxFuture.Milliseconds()
+	if bound < from { // overflow: nothing can be beyond it
 		return nil
 	}
 	if eventTime > bound {
-		return &FutureError{EventTime: eventTime, RecordTime: recordTime, MaxFuture: maxFuture}
+		e := &FutureError{EventTime: eventTime, RecordTime: recordTime, MaxFuture: maxFuture}
+		if recordTime == NoRecordTime {
+			e.ReadTime = readTime
+		}
+		return e
 	}
 	return nil
 }

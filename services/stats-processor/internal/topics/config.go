@@ -57,6 +57,7 @@ func (c Config) Security() kafkasecurity.Config {
 func (c Config) Validate() error {
 	var ch config.Check
 	ch.Require(len(c.Brokers) > 0, "brokers", "name at least one broker (host:port)")
+	ch.HostPorts("brokers", c.Brokers)
 	ch.Require(c.InputTopic != "", "input_topic", "must not be empty")
 	ch.Require(c.OutputTopic != "", "output_topic", "must not be empty")
 	ch.Require(c.DeadLetterTopic != "", "dead_letter_topic", "must not be empty")

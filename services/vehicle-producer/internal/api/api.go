@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -72,10 +73,16 @@ type Handlers struct {
 	// SetRate changes the rate and returns the previous one, or an error
 	// saying why the rate is not acceptable.
 	SetRate func(rate float64) (previous float64, err error)
+	// Log records each rate change with the client's address; nil:
+	// slog.Default().
+	Log *slog.Logger
 }
 
 // Register adds the routes to e: GET (and HEAD) /status, PUT /rate.
 func (h *Handlers) Register(e *gin.Engine) {
+	if h.Log == nil {
+		h.Log = slog.Default()
+	}
 	httpserver.GET(e, "/status", h.getStatus)
 	e.PUT("/rate", h.putRate)
 }
@@ -112,6 +119,8 @@ func (h *Handlers) putRate(c *gin.Context) {
 		badRequest(c, fmt.Errorf("rate: %w", err))
 		return
 	}
+	// The peer, not X-Forwarded-For, which any client can write.
+	h.Log.Info("rate changed", "rate", rate, "previous", prev, "client", c.Request.RemoteAddr)
 	c.JSON(http.StatusOK, RateResponse{Rate: rate, Previous: prev})
 }
 

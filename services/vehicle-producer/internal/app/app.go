@@ -41,6 +41,7 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 			return &api.Handlers{
 				Status:  func() api.Status { return status(version, pub, p.Status(), s.Stats()) },
 				SetRate: p.SetRate,
+				Log:     log,
 			}, nil
 		}),
 		httpserver.Module,

@@ -3,6 +3,8 @@ package app
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -80,8 +82,39 @@ func (c Config) Validate() error {
 // (os.Stderr when nil) and returns config.ErrHelp.
 func Load(args, environ []string, help io.Writer) (Config, error) {
 	cfg := DefaultConfig()
-	err := config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile}.Load(&cfg, args, environ, help)
+	err := service.Load(&cfg, args, environ, help)
 	return cfg, err
+}
+
+var service = config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile}
+
+// Warn logs, at every start, what cfg and environ (as os.Environ) set that
+// works but must not go unnoticed: a PRODUCER_ variable that sets no key (a
+// typo leaves its key at the default), Kafka certificates not verified, a
+// Kafka password sent in clear text, and PUT /rate open to the network
+// (no http.admin_token on an http.addr beyond loopback).
+func Warn(log *slog.Logger, cfg Config, environ []string) {
+	service.WarnUnknownEnv(log, &cfg, environ)
+	cfg.Kafka.Security().Warn(log)
+	if cfg.HTTP.AdminToken == "" && !loopback(cfg.HTTP.Addr) {
+		log.Warn("http.admin_token is not set and http.addr is not loopback: anyone who reaches it can change the rate "+
+			"with PUT /rate; set http.admin_token (PRODUCER_HTTP_ADMIN_TOKEN_FILE) or listen on 127.0.0.1",
+			"key", "http.admin_token", "addr", cfg.HTTP.Addr)
+	}
+}
+
+// loopback says addr listens on the loopback interface only: an empty host
+// (":9090") is every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // startTimeout and stopTimeout give fx's lifecycle room for the sink's own

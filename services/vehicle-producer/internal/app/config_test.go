@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -108,4 +109,37 @@ func TestPublicJSON(t *testing.T) {
 	if v.Kafka.BatchTimeout != "5ms" || v.Rate != 0.5 || v.Generator.Weights["truck"] != 0.11 || v.Kafka.Brokers[0] != "localhost:9092" {
 		t.Errorf("PublicJSON = %s", raw)
 	}
+}
+
+// Unsafe settings are not silent: SASL/PLAIN without TLS is refused unless
+// opted into, and the rest is logged at every start, PUT /rate open to the
+// network among it.
+func TestUnsafeSettings(t *testing.T) {
+	plain := []string{"PRODUCER_KAFKA_SASL_MECHANISM=plain", "PRODUCER_KAFKA_SASL_USERNAME=u", "PRODUCER_KAFKA_SASL_PASSWORD=p"}
+	_, err := app.Load(nil, plain, nil)
+	configtest.Names(t, err, "kafka.sasl.mechanism")
+
+	environ := append(plain, "PRODUCER_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD=true", "PRODUCER_KAFKA_TLS_INSECURE_SKIP_VERIFY=true",
+		"PRODUCER_RATES=5")
+	cfg, err := app.Load(nil, environ, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configtest.Warns(t, func(log *slog.Logger) { app.Warn(log, cfg, environ) },
+		[]string{"variable=PRODUCER_RATES", "nearest_key=rate"},
+		[]string{"key=kafka.tls.insecure_skip_verify"},
+		[]string{"clear text", "key=kafka.sasl.allow_plaintext_password"},
+		[]string{"PUT /rate", "key=http.admin_token", "addr=:9090"}) // the default listens on every interface
+	for _, addr := range []string{"127.0.0.1:9090", "localhost:9090", "[::1]:9090"} {
+		configtest.Warns(t, func(log *slog.Logger) {
+			c := app.DefaultConfig()
+			c.HTTP.Addr = addr
+			app.Warn(log, c, nil)
+		})
+	}
+	configtest.Warns(t, func(log *slog.Logger) {
+		c := app.DefaultConfig()
+		c.HTTP.AdminToken = "0123456789abcdef0123"
+		app.Warn(log, c, nil)
+	})
 }

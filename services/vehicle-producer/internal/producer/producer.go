@@ -243,8 +243,7 @@ func (p *Producer) SetRate(r float64) (previous float64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	p.m.SetRate(r)
-	p.log.Info("rate changed", "rate", r, "previous", previous)
+	p.m.SetRate(r) // the API logs the change, with the client
 	return previous, nil
 }
 

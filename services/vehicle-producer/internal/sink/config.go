@@ -2,7 +2,6 @@ package sink
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -96,10 +95,7 @@ var codecs = map[string]kafka.Compression{
 func (c Config) Validate() error {
 	var ch config.Check
 	ch.Require(len(c.Brokers) > 0, "brokers", "at least one host:port is needed")
-	for _, b := range c.Brokers {
-		i := strings.LastIndexByte(b, ':')
-		ch.Require(i > 0 && i < len(b)-1, "brokers", fmt.Sprintf("%q is not host:port", b))
-	}
+	ch.HostPorts("brokers", c.Brokers)
 	ch.Add("topic", validTopic(c.Topic))
 	ch.Require(c.Partitions >= 1 && c.Partitions <= 10_000, "partitions", fmt.Sprintf("must be 1..10000, got %d", c.Partitions))
 	ch.Require(c.ReplicationFactor >= 1 && c.ReplicationFactor <= 32, "replication_factor", fmt.Sprintf("must be 1..32, got %d", c.ReplicationFactor))
