@@ -83,6 +83,9 @@ func newHistory(tb testing.TB, windows int) history {
 		case 1:
 			cp.Windows = map[int64]eventtime.Counts{through: open}
 		}
+		if _, err := s.Load(ctx, p); err != nil { // registers the partition, as a worker does
+			tb.Fatal(err)
+		}
 		if _, err := s.Save(ctx, cp); err != nil {
 			tb.Fatal(err)
 		}
