@@ -10,10 +10,10 @@ func TestSlug(t *testing.T) {
 	for text, want := range map[string]string{
 		"Quick start": "quick-start",
 		"Starting a pipeline over: `stats-processor reset`": "starting-a-pipeline-over-stats-processor-reset",
-		"`GET /` and `GET /stats/stream` (stats-processor)":  "get--and-get-statsstream-stats-processor",
-		"Latency from a window's end to its records":         "latency-from-a-windows-end-to-its-records",
-		"vehicle-producer (`PRODUCER_`)":                     "vehicle-producer-producer_",
-		"See [the design](design.md) too":                    "see-the-design-too",
+		"`GET /` and `GET /stats/stream` (stats-processor)": "get--and-get-statsstream-stats-processor",
+		"Latency from a window's end to its records":        "latency-from-a-windows-end-to-its-records",
+		"vehicle-producer (`PRODUCER_`)":                    "vehicle-producer-producer_",
+		"See [the design](design.md) too":                   "see-the-design-too",
 	} {
 		if got := Slug(text); got != want {
 			t.Errorf("Slug(%q) = %q, want %q", text, got, want)
