@@ -62,10 +62,11 @@ bench-compare: ## stats-processor vs Flink 1.20 and 2.2, Kafka Streams and Kafka
 bench-latency: ## window emit latency, live: ours (1 and 3 instances), Flink 2.2, Kafka Streams (RATE=10000 DURATION=60s PARTITIONS=6 INSTANCES="1 3"; docs/benchmarks-latency.md)
 	$(WITH_STACK) env RATE="$(or $(RATE),10000)" DURATION="$(or $(DURATION),60s)" PARTITIONS="$(or $(PARTITIONS),6)" INSTANCES="$(or $(INSTANCES),1 3)" bench/latency/run.sh
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck, relative links and anchors of the Markdown files
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run ./tools/mdlinks
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

@@ -139,7 +139,7 @@ func Explain(err error) error {
 	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "invalid username-password pair"):
 		return refused("redis.username, redis.password", "Redis rejected the user or password")
 	case strings.HasPrefix(msg, "NOPERM"):
-		return refused("redis.username", "the ACL user lacks a permission the processor needs (a command, or keys outside redis.key_prefix); the README gives the ACL rule")
+		return refused("redis.username", "the ACL user lacks a permission the processor needs (a command, or keys outside redis.key_prefix); docs/configuration.md gives the ACL rule")
 	}
 	return err
 }

@@ -1,7 +1,7 @@
 // Command stats-processor counts vehicle events per type in event-time
 // tumbling windows, keeps its state in Redis, writes one VehicleStatistics
 // record per closed window and type, and serves /healthz, /readyz, /metrics
-// and /stats. See shared/CONTRACT.md and the README.
+// and /stats. See docs/contract.md and the README.
 package main
 
 import (

@@ -116,7 +116,7 @@ func startFails(t *testing.T, name string, cfg testenv.ProcessorConfig) string {
 // server's certificate verified against the test's CA under
 // redis.tls.server_name, a client certificate presented) as an ACL user
 // limited to the pipeline's key prefix and the commands the processor uses:
-// the rule the README gives, read from it. Counts are exact, nothing was
+// the rule docs/configuration.md gives, read from it. Counts are exact, nothing was
 // refused, and the user cannot touch keys outside its prefix. Then a wrong
 // CA, a wrong server name, a missing client certificate and a wrong
 // password each stop start-up at once naming the key to fix.
@@ -128,8 +128,8 @@ func TestE2ERedisTLSACL(t *testing.T) {
 	password := testenv.UniqueName("acl-password")
 	admin := redis.NewClient(&redis.Options{Addr: r.Addr}) // the plain port, as the default user
 	defer admin.Close()
-	if err := admin.Do(ctx, readmeACLRule(t, s.cfg.KeyPrefix, password)...).Err(); err != nil {
-		t.Fatalf("ACL SETUSER from the README: %v", err)
+	if err := admin.Do(ctx, docsACLRule(t, s.cfg.KeyPrefix, password)...).Err(); err != nil {
+		t.Fatalf("ACL SETUSER from docs/configuration.md: %v", err)
 	}
 	passwordFile := filepath.Join(t.TempDir(), "redis-password")
 	if err := os.WriteFile(passwordFile, []byte(password+"\n"), 0o600); err != nil {
@@ -202,11 +202,11 @@ func TestE2ERedisTLSACL(t *testing.T) {
 	}
 }
 
-// readmeACLRule reads the README's ACL SETUSER line for the processor and
+// docsACLRule reads docs/configuration.md's ACL SETUSER line for the processor and
 // returns it as command arguments for this test's key prefix and password.
-func readmeACLRule(t *testing.T, prefix, password string) []any {
+func docsACLRule(t *testing.T, prefix, password string) []any {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +229,6 @@ func readmeACLRule(t *testing.T, prefix, password string) []any {
 		}
 		return args
 	}
-	t.Fatal("README.md has no line starting with ACL SETUSER vs-processor")
+	t.Fatal("docs/configuration.md has no line starting with ACL SETUSER vs-processor")
 	return nil
 }

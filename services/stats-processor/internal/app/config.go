@@ -27,8 +27,8 @@ const EnvPrefix = "PROCESSOR_"
 // exists (relative to the working directory).
 const DefaultFile = "configs/stats-processor.yaml"
 
-// Config is the service's configuration; keys are in shared/CONTRACT.md,
-// and the extra tuning keys in configs/stats-processor.yaml. Each part is
+// Config is the service's configuration; every key is in docs/contract.md
+// and commented in configs/stats-processor.yaml. Each part is
 // its component's own config, validated by it with keys relative to it.
 type Config struct {
 	Kafka      KafkaConfig       `mapstructure:"kafka"`

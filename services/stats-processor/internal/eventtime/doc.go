@@ -1,5 +1,5 @@
 // Package eventtime is the event-time core of stats-processor, exactly as
-// shared/CONTRACT.md defines it, in plain Go with no I/O: tumbling windows
+// docs/contract.md defines it, in plain Go with no I/O: tumbling windows
 // aligned to the Unix epoch, per-partition watermarks with bounded
 // out-of-orderness, late-event detection, per-window partial counts of one
 // partition, idleness, and the pipeline watermark over all partitions.

@@ -1,4 +1,4 @@
-// Package eventtimetest computes what shared/CONTRACT.md says
+// Package eventtimetest computes what docs/contract.md says
 // stats-processor outputs for an input log, naively and apart from package
 // eventtime: the one oracle of the end-to-end tests' expected counts. Its
 // own test checks it against eventtime.
