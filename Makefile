@@ -5,7 +5,9 @@ GOFLAGS_TEST ?= -race -count=1
 STACK := deploy/local/stack.sh
 WITH_STACK := deploy/local/with-stack.sh
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+# --version prints both, with the Go version (internal/config VersionLine).
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SERVICES := $(notdir $(wildcard services/*))
 
