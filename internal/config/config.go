@@ -480,7 +480,7 @@ func (c *Check) ListenAddr(key, addr string) {
 func hostPort(addr string, lowest int) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil || port == "" {
-		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:9092 or :9092)", addr)
+		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:9080 or :9080)", addr)
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < lowest || n > 65535 {
