@@ -114,7 +114,7 @@ test-kafka-compat: build ## [test] the exact-count and kill -9 end-to-end tests 
 # The closing protocol's schedule explorer (docs/stats-processor-design.md):
 # make test runs it for 45 s per backend; this runs it as long as asked.
 .PHONY: explore
-explore: ## [test] the closing protocol's schedule explorer on real Redis and Redis Cluster for DURATION (default 10m, so 20 min) per backend (EXPLORE_FLAGS: -explore.all, -explore.seed=N, -explore.v)
+explore: ## [test] the closing protocol's schedule explorer on real Redis and Redis Cluster for DURATION (default 10m, so 20 min) per backend (EXPLORE_FLAGS: -explore.all=false, -explore.seed=N, -explore.v)
 	$(WITH_STACK) $(GO) test -count=1 -timeout 0 -v -run 'TestIntegrationExplore$$' ./services/stats-processor/internal/closer/ -explore.duration=$(or $(DURATION),10m) $(EXPLORE_FLAGS)
 
 # A long run under faults (docs/soak.md): not part of make test.

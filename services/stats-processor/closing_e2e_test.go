@@ -2,6 +2,10 @@ package main_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -12,6 +16,8 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // End-to-end tests of the closing protocol under faults (issue: closing
@@ -452,4 +458,113 @@ func waitPartitions(t *testing.T, c *kafka.Client, topic string, partitions int)
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("%s does not show %d partitions with leaders", topic, partitions)
+}
+
+// TestE2ERedisBackInTimeAndPartitionAdded: faults in combination. The
+// windows of two partitions are closed and emitted; the processor is
+// killed, Redis goes back to before the last windows' (idle) close, and a
+// partition is added with events in the emitted windows and in later ones,
+// all before the processor starts again. The added partition's events in
+// windows Redis still knows closed are late at its worker. Those in the
+// windows whose close Redis lost are counted by the worker (it was not told
+// they closed); the closer, after its grace, reads those windows back from
+// the topic (their records say they cover 2 partitions) and keeps their
+// values: the added partition's events of a type the window has a record
+// of are reported late; a type it has no record of is decided from the
+// partials of all 3 partitions, as any window not read back (its record
+// may have been lost in a partial write: no record is no evidence of
+// zero). Every key keeps one value, the later windows are exact, and
+// late_events_total is exactly the added partition's late events.
+func TestE2ERedisBackInTimeAndPartitionAdded(t *testing.T) {
+	s := newScenario(t, 2)
+	s.cfg.IdleTimeout = 10 * time.Second // time to snapshot before the idle close
+	data := dataset(25, 2, 800, base(), s.ooo)
+	want, _, _ := expected(data, s.window, s.ooo)
+	ctx := context.Background()
+	for _, c := range interleave(data, 400) {
+		s.produce(ctx, c)
+	}
+	first := s.start("first")
+	rdb := redis.NewClient(&redis.Options{Addr: s.env.RedisAddr})
+	defer rdb.Close()
+	waitSaved(t, rdb, s.cfg.KeyPrefix, s.cfg.Input, 2, 800)
+	snap := snapshot(t, rdb, s.cfg.KeyPrefix)
+	s.waitOutput(want)
+	first.Kill()
+	restore(t, rdb, s.cfg.KeyPrefix, snap)
+	size := s.window.Milliseconds()
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for k := range want {
+		lo, hi = min(lo, k.Start), max(hi, k.Start+size)
+	}
+	known, err := rdb.HGet(ctx, s.cfg.KeyPrefix+":{"+s.cfg.Input+"}:meta", "closed").Int64()
+	if errors.Is(err, redis.Nil) {
+		known = lo // the snapshot came before any close
+	} else if err != nil {
+		t.Fatalf("the snapshot's closed bound: %v", err)
+	}
+	if known >= hi {
+		t.Fatalf("the snapshot already has every window closed (through %d): nothing for Redis to lose", known)
+	}
+	t.Logf("processor killed, Redis went back to windows closed through %s; %d lost their close", model.TimeFromMillis(known), (hi-known)/size)
+
+	growTopic(t, s.env.Brokers, s.cfg.Input, 3)
+	var added []record
+	for i := range 60 { // in time order: none is late by its own partition's watermark
+		var et int64
+		switch {
+		case i < 30: // in the windows Redis still knows closed, if any
+			et = lo + int64(i)*(known-lo)/30
+		case i < 40: // in the windows whose close Redis lost
+			et = known + int64(i-30)*(hi-known)/10
+		default: // after the emitted windows
+			et = hi + int64(i-40)*700
+		}
+		typ := model.VehicleTypes()[i%2]
+		plate := fmt.Sprintf("ADDED-%02d", i)
+		v := fmt.Sprintf(`{"plateNumber":%q,"timestamp":%d,"vehicleType":%q}`, plate, et, typ)
+		added = append(added, record{partition: 2, key: plate, value: []byte(v), eventTime: et, typ: typ})
+	}
+	s.produce(ctx, added)
+	want2 := maps.Clone(want)
+	late := 0
+	for _, r := range added {
+		k := eventtimetest.Key{Start: model.WindowStart(r.eventTime, size), Type: r.typ}
+		switch {
+		case k.Start+size <= known: // late at the worker
+			late++
+		case k.Start+size <= hi && want[k] > 0: // late by the closer: the window's record of the type stays
+			late++
+		default:
+			want2[k]++
+		}
+	}
+	t.Logf("partition 2 added: %d of its %d events late", late, len(added))
+
+	second := s.start("second")
+	s.waitOutput(want2)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(get(t, "http://"+second.Addr+"/metrics"), "stats_processor_late_events_total "+itoa(late)+"\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("late_events_total never reached %d within 60 s:\n%s", late, grepLines(get(t, "http://"+second.Addr+"/metrics"), "late_events_total"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if !strings.Contains(second.Tail(2000), "window emitted before partitions were added") {
+		t.Error("the processor did not log the windows whose added partition's events it reported late")
+	}
+	s.waitStatsClosed(second.Addr, want2)
+	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), want2)
+	stop(t, second)
+}
+
+// grepLines returns the lines of text that contain sub.
+func grepLines(text, sub string) string {
+	var out []string
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -19,23 +19,46 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
-// Store is what the closer needs of the state; *state.RedisStore
-// implements it. Every method is safe for concurrent use; a partition with
-// nothing saved has Saved false; a pipeline that never closed a window has
-// Meta.ClosedThrough NoWatermark; Statuses also returns the pipeline's clock
-// (Redis's, epoch ms); TryLead returns a fencing token (0: not held) and
-// whether it is new; CloseThrough runs the closing protocol's steps with the
-// closer's Steps between them, and refuses a stale token with a
-// *state.LeaseLostError.
+// Store is what the closer needs of the state, in the small interfaces
+// below; *state.RedisStore implements it. Every method is safe for
+// concurrent use.
 type Store interface {
+	Lease
+	Progress
+	Closing
+	Waker
+}
+
+// Lease is the closer lease. TryLead returns a fencing token (0: another
+// instance holds the lease) and whether it was newly taken after another
+// holder's; ReleaseLead gives it up if owner holds it.
+type Lease interface {
+	TryLead(ctx context.Context, owner string, ttl time.Duration, floor int64) (token int64, afterAnother bool, err error)
+	ReleaseLead(ctx context.Context, owner string) error
+}
+
+// Progress is what the pipeline watermark is computed from and recorded
+// in. Statuses also returns the pipeline's clock (Redis's, epoch ms); a
+// pipeline that never closed a window has Meta.ClosedThrough NoWatermark;
+// SetWatermark refuses a token that no longer holds the lease with a
+// *state.LeaseLostError.
+type Progress interface {
 	Statuses(ctx context.Context, partitions int) ([]state.PartitionStatus, int64, error)
 	ReadMeta(ctx context.Context) (state.Meta, error)
 	ReadMetaAndClock(ctx context.Context) (state.Meta, int64, error)
 	SetWatermark(ctx context.Context, token int64, owner string, watermark int64, partitions int) error
+}
+
+// Closing runs the closing protocol's steps with the closer's Steps between
+// them, and refuses a stale token with a *state.LeaseLostError.
+type Closing interface {
 	CloseThrough(ctx context.Context, r state.Round, steps state.Steps) ([]state.ClosedWindow, error)
-	TryLead(ctx context.Context, owner string, ttl time.Duration, floor int64) (token int64, afterAnother bool, err error)
+}
+
+// Waker delivers the wakes of every instance's partitions (a save that may
+// let windows close) until ctx ends.
+type Waker interface {
 	Wakes(ctx context.Context) <-chan struct{}
-	ReleaseLead(ctx context.Context, owner string) error
 }
 
 // Topics knows the input topic's partition count and reads the output
@@ -525,8 +548,7 @@ func (c *Closer) readBack(ctx context.Context, from []int64) ([]state.OutputReco
 		from = first
 	}
 	size := c.et.Window.Size.Milliseconds()
-	seen := map[string][]byte{}
-	var out []state.OutputRecord
+	var msgs []kafka.Message
 	for p, to := range end {
 		if p >= len(from) {
 			continue // an output partition added later is not read back
@@ -539,34 +561,67 @@ func (c *Closer) readBack(ctx context.Context, from []int64) ([]state.OutputReco
 		if to <= start {
 			continue
 		}
-		msgs, err := c.parts.ReadOutput(ctx, p, start, to)
+		got, err := c.parts.ReadOutput(ctx, p, start, to)
 		if err != nil {
 			return nil, nil, metrics.Failed(metrics.Kafka, err)
 		}
-		for _, m := range msgs {
-			if prev, ok := seen[string(m.Key)]; ok {
-				if !bytes.Equal(prev, m.Value) {
-					c.log.Error("output key written twice with different values", "key", string(m.Key), "first", string(prev), "then", string(m.Value))
-				}
-				continue
-			}
-			seen[string(m.Key)] = m.Value
-			st, err := serde.StatisticsCodec{}.Decode(m.Value)
-			if err != nil {
-				c.log.Warn("output record that is not a VehicleStatistics; ignored", "key", string(m.Key), "error", err)
-				continue
-			}
-			if got := st.End.Sub(st.Start).Milliseconds(); got != size {
-				c.log.Error("output record of another window size; ignored (the output topic is shared with another pipeline?)", "key", string(m.Key), "size_ms", got)
-				continue
-			}
-			out = append(out, state.OutputRecord{Start: st.Start.UnixMilli(), Type: st.VehicleType.Index(), Count: st.Count, Partitions: decisionPartitions(m)})
+		msgs = append(msgs, got...)
+	}
+	out, problems := OutputRecords(msgs, size)
+	for _, p := range problems {
+		if p.Err != nil {
+			c.log.Warn("output record that is not a VehicleStatistics; ignored", "key", string(p.Record.Key), "error", p.Err)
+		} else if p.Earlier != nil {
+			c.log.Error("output key written twice with different values", "key", string(p.Record.Key), "first", string(p.Earlier), "then", string(p.Record.Value))
+		} else {
+			c.log.Error("output record of another window size; ignored (the output topic is shared with another pipeline?)", "key", string(p.Record.Key), "value", string(p.Record.Value))
 		}
 	}
 	if len(out) > 0 {
 		c.log.Warn("records on the output topic that Redis does not know of; their values are kept", "records", len(out))
 	}
 	return out, end, nil
+}
+
+// OutputProblem is an output record read back that OutputRecords did not
+// take: one that is not a VehicleStatistics (Err), a key seen before with
+// another value (Earlier, the first value), or a record of another window
+// size (neither).
+type OutputProblem struct {
+	Record  kafka.Message
+	Err     error
+	Earlier []byte
+}
+
+// OutputRecords is the pure part of reading the output back: the decided
+// values in records of windows of size ms, the first record of each key
+// (a repeat with the same bytes is a crash's repeat, one with other bytes a
+// conflict the protocol excludes), with the partition counts their headers
+// give; and the records it did not take.
+func OutputRecords(msgs []kafka.Message, size int64) ([]state.OutputRecord, []OutputProblem) {
+	seen := map[string][]byte{}
+	var out []state.OutputRecord
+	var problems []OutputProblem
+	for _, m := range msgs {
+		if prev, ok := seen[string(m.Key)]; ok {
+			if !bytes.Equal(prev, m.Value) {
+				problems = append(problems, OutputProblem{Record: m, Earlier: prev})
+			}
+			continue
+		}
+		seen[string(m.Key)] = m.Value
+		st, err := serde.StatisticsCodec{}.Decode(m.Value)
+		if err != nil {
+			problems = append(problems, OutputProblem{Record: m, Err: err})
+			continue
+		}
+		if st.End.Sub(st.Start).Milliseconds() != size {
+			problems = append(problems, OutputProblem{Record: m})
+			continue
+		}
+		out = append(out, state.OutputRecord{Start: st.Start.UnixMilli(), Type: st.VehicleType.Index(), Count: st.Count, Partitions: decisionPartitions(m)})
+	}
+	return out, problems
 }
 
 // PartitionsHeader is the output record header that carries the number of
