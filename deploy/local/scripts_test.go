@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -198,7 +198,7 @@ func TestMakeHelp(t *testing.T) {
 	}
 	// The long ones say how long.
 	for _, name := range []string{"test", "test-docker", "bench-compare", "bench-latency", "soak", "up"} {
-		line := regexp.MustCompile(`(?m)^  `+name+` +.*$`).FindString(help)
+		line := regexp.MustCompile(`(?m)^  ` + name + ` +.*$`).FindString(help)
 		if !regexp.MustCompile(`[0-9]+ min`).MatchString(line) {
 			t.Errorf("%s gives no duration: %q", name, line)
 		}
