@@ -15,7 +15,8 @@
 # the ones the loader computed from its own data (Flink runs twice per line:
 # with withIdleness as asked, and without, see the docs; Kafka Streams is
 # compared without the flush windows, which nothing follows), prints one
-# table and writes it into docs/benchmarks-compare.md.
+# table and keeps it in out/bench-compare/<run>/table.md; with
+# DOC=docs/benchmarks-compare.md it also writes it into the docs.
 # docs/benchmarks-compare.md explains every figure and setting.
 #
 # Run it through `make bench-compare` (which starts the local stack if needed
@@ -28,15 +29,19 @@
 #   STREAMS_HEAP=1g STREAMS_THREADS=2   the Kafka Streams application's heap and stream threads
 #   CPERF_HEAP=512m      heap of ConsumerPerformance
 #   RUN_TIMEOUT=8m       give up on one system after this long
-#   DOC=docs/benchmarks-compare.md   where the table goes; DOC= leaves the docs alone
+#   DOC=                 unset or empty: the docs stay as they are; DOC=docs/benchmarks-compare.md
+#                        writes the table there too (a tracked file: do it for a run worth publishing)
 #   FLINK_NO_IDLENESS=1  also run the Flink job without withIdleness (0: skip it)
 #   ROUNDS=3             rounds; each runs every system once and the table shows medians
 #   KEEP=0               KEEP=1 keeps the run's topics, groups and Redis keys
 # Output (logs, records, results) goes to out/bench-compare/<run>/.
+# `run.sh --dry-run` prints the settings it would run with and stops.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+# shellcheck source=../../deploy/local/progress.sh
+source "$ROOT/deploy/local/progress.sh"
 
 N=${N:-2000000}
 PARTITIONS=${PARTITIONS:-6}
@@ -49,10 +54,20 @@ STREAMS_HEAP=${STREAMS_HEAP:-1g}
 STREAMS_THREADS=${STREAMS_THREADS:-2}
 CPERF_HEAP=${CPERF_HEAP:-512m}
 RUN_TIMEOUT=${RUN_TIMEOUT:-8m}
-DOC=${DOC-docs/benchmarks-compare.md}
+DOC=${DOC-}
 KEEP=${KEEP:-0}
 FLINK_NO_IDLENESS=${FLINK_NO_IDLENESS:-1}
 ROUNDS=${ROUNDS:-3}
+if [[ ${1-} == --dry-run ]]; then
+	echo "N=$N PARTITIONS=$PARTITIONS ROUNDS=$ROUNDS IDLE_TIMEOUT=$IDLE_TIMEOUT STEP=$STEP AGO=$AGO RUN_TIMEOUT=$RUN_TIMEOUT"
+	echo "FLINK_HEAP=$FLINK_HEAP FLINK_PARALLELISM=$FLINK_PARALLELISM FLINK_NO_IDLENESS=$FLINK_NO_IDLENESS STREAMS_HEAP=$STREAMS_HEAP STREAMS_THREADS=$STREAMS_THREADS CPERF_HEAP=$CPERF_HEAP KEEP=$KEEP"
+	if [[ -n $DOC ]]; then
+		echo "table: out/bench-compare/<run>/table.md and $DOC"
+	else
+		echo "table: out/bench-compare/<run>/table.md only (DOC=docs/benchmarks-compare.md writes it into the docs too)"
+	fi
+	exit 0
+fi
 BROKERS=${VS_KAFKA_BROKERS:?run through make bench-compare (deploy/local/with-stack.sh sets VS_KAFKA_BROKERS)}
 REDIS=${VS_REDIS_ADDR:?run through make bench-compare (deploy/local/with-stack.sh sets VS_REDIS_ADDR)}
 
@@ -108,8 +123,10 @@ mvn_build() {
 	jar=$(ls "$dir/$target"/*.jar 2>/dev/null | head -1)
 	if [[ ! -s $dir/$target/classpath.txt || -z $jar ||
 		-n $(find "$dir/$pom" "$dir/src" -newer "$jar" -print -quit) ]]; then
-		mvn -B -q -Dmaven.repo.local="$M2" -f "$dir/$pom" package dependency:build-classpath \
-			-Dmdep.outputFile="$target/classpath.txt" >"$OUT/maven-$(basename "$dir")-$pom.log" 2>&1 ||
+		progress "Maven: building $(basename "$dir")/$pom" "seconds; the first time 2 to 5 min, resolving about 250 MB in all into .local/m2" \
+			--size "$M2" --out "$OUT/maven-$(basename "$dir")-$pom.log" -- \
+			mvn -B -q -Dmaven.repo.local="$M2" -f "$dir/$pom" package dependency:build-classpath \
+			-Dmdep.outputFile="$target/classpath.txt" ||
 			{ tail -30 "$OUT/maven-$(basename "$dir")-$pom.log" >&2; die "$dir/$pom did not build (log: $OUT/maven-$(basename "$dir")-$pom.log)"; }
 	fi
 	echo "$dir/$target/classes:$(<"$dir/$target/classpath.txt")"
@@ -338,3 +355,6 @@ if ((${#failed[@]} > 0)); then
 	die "failed runs: ${failed[*]} (logs in ${OUT#"$ROOT"/})"
 fi
 ((verified)) || die "the window records do not match (see verify above)"
+if [[ -z $DOC ]]; then
+	echo "bench-compare: the table is in ${OUT#"$ROOT"/}/table.md; DOC=docs/benchmarks-compare.md writes it into the docs" >&2
+fi

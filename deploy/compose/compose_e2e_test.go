@@ -66,6 +66,7 @@ func TestE2EComposeExactCounts(t *testing.T) {
 
 	// One after the other: the second reuses the first's Go build cache
 	// (a cache mount), where side by side both would compile everything.
+	t.Logf("building both service images with docker compose build (seconds with a warm build cache, 7 to 10 min cold)")
 	start := time.Now()
 	p.run("build", "stats-processor")
 	p.run("build", "vehicle-producer")

@@ -23,6 +23,8 @@ PIDFILE="$STATE/dockerd.pid"
 
 log() { printf '%s engine: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=../local/progress.sh
+source "$ROOT/deploy/local/progress.sh"
 
 answers() { timeout 10 docker info >/dev/null 2>&1; }
 
@@ -36,11 +38,11 @@ ours() {
 install_engine() {
 	command -v dockerd >/dev/null && command -v docker >/dev/null && return
 	[[ $(id -u) -eq 0 ]] || die "no Docker engine here; install one (Debian: sudo apt-get install docker.io) or run as root"
-	log "installing Debian's docker.io"
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+	progress "apt-get update" "10 to 30 s" -- env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
 	# The package's service start is refused where there is no init system;
 	# this script starts dockerd itself.
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2 ||
+	progress "installing Debian's docker.io" "about 1 min" -- \
+		env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >&2 ||
 		die "apt-get install docker.io failed"
 	installed=yes
 }
@@ -92,17 +94,17 @@ ensure_compose() {
 	local bin="$STATE/docker-compose-$COMPOSE_VERSION"
 	if [[ ! -x $bin ]]; then
 		command -v go >/dev/null || die "Go is needed to build Docker Compose $COMPOSE_VERSION"
-		log "building Docker Compose $COMPOSE_VERSION from its Go module (a few minutes, once)"
-		local dir started=$SECONDS
-		dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" |
+		local dir
+		dir=$(progress "downloading the Go module of Docker Compose $COMPOSE_VERSION" "under a minute" -- \
+			env GOFLAGS=-mod=mod go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" |
 			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 		[[ -d $dir ]] || die "could not download github.com/docker/compose/v2@$COMPOSE_VERSION"
 		mkdir -p "$STATE"
-		(cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
-			-ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
-			-o "$bin.tmp" ./cmd) || die "building Docker Compose failed"
+		progress "building Docker Compose $COMPOSE_VERSION (once)" "about 10 min on 2 cores" -- \
+			bash -c 'cd "$1" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+				-ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$2" -o "$3" ./cmd' _ "$dir" "$COMPOSE_VERSION" "$bin.tmp" ||
+			die "building Docker Compose failed"
 		mv "$bin.tmp" "$bin"
-		log "built Docker Compose in $((SECONDS - started)) s"
 	fi
 	mkdir -p "$(plugin_dir)"
 	install -m 0755 "$bin" "$(plugin_dir)/docker-compose"

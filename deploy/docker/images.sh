@@ -27,6 +27,8 @@ SUITE=bookworm
 
 log() { printf '%s images: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=../local/progress.sh
+source "$ROOT/deploy/local/progress.sh"
 
 # list: the public images, from the compose file (image:), the Dockerfiles
 # (FROM, with their ARG defaults) and internal/testenv (KafkaImage,
@@ -64,8 +66,9 @@ docker_build() {
 	local tag=$1 ctx=$2 hash=$3
 	shift 3
 	local logfile="$CACHE/build-${tag//[\/:]/_}.log"
-	if ! DOCKER_BUILDKIT=0 docker build --label "vehicle-stats.standin.hash=$hash" \
-		--build-arg "BASE=$BASE_IMAGE" "$@" -t "$tag" "$ctx" >"$logfile" 2>&1; then
+	if ! progress "building the stand-in $tag" "1 to 3 min" --out "$logfile" -- \
+		env DOCKER_BUILDKIT=0 docker build --label "vehicle-stats.standin.hash=$hash" \
+		--build-arg "BASE=$BASE_IMAGE" "$@" -t "$tag" "$ctx"; then
 		tail -30 "$logfile" >&2
 		die "building the stand-in $tag failed (log: $logfile)"
 	fi
@@ -90,18 +93,18 @@ base() {
 	fi
 	if ! command -v debootstrap >/dev/null; then
 		[[ $(id -u) -eq 0 ]] || die "debootstrap is missing (sudo apt-get install debootstrap)"
-		log "installing debootstrap"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
-			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; } ||
+		progress "installing debootstrap" "under a minute" -- bash -c \
+			'export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
+			{ apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }' ||
 			die "apt-get install debootstrap failed"
 	fi
 	[[ $(id -u) -eq 0 ]] || die "building the base image needs root (debootstrap)"
 	local dir="$CACHE/rootfs-$SUITE" started=$SECONDS
 	rm -rf "$dir"
 	mkdir -p "$CACHE/debs"
-	log "debootstrap $SUITE (minbase) for the stand-ins' base image; takes a few minutes on a fresh machine"
-	debootstrap --variant=minbase --include=ca-certificates,tzdata --cache-dir="$CACHE/debs" \
-		"$SUITE" "$dir" "$(debian_mirror)" >"$CACHE/debootstrap.log" 2>&1 ||
+	progress "debootstrap $SUITE (minbase) for the stand-ins' base image" "3 to 4 min on a fresh machine" --out "$CACHE/debootstrap.log" -- \
+		debootstrap --variant=minbase --include=ca-certificates,tzdata --cache-dir="$CACHE/debs" \
+		"$SUITE" "$dir" "$(debian_mirror)" ||
 		{ tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
 	rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
 	# The stand-ins trust what this machine trusts: where the network
@@ -130,12 +133,12 @@ standin_kafka() {
 	rm -rf "$ctx" && mkdir -p "$ctx"
 	cp "$STANDINS"/kafka/* "$ctx/"
 	mkdir -p "$ctx/libs" "$ctx/bin" "$ROOT/.local/m2"
-	log "$tag: resolving Kafka $version from Maven"
 	# kafka.line picks the logging binding of the version's line where the
 	# pom has one per line (log4j 1 for 3.x, log4j 2 for 4.x).
-	mvn -B -q -f "$ROOT/deploy/local/pom.xml" dependency:copy-dependencies -Dkafka.version="$version" -Dkafka.line="${version%%.*}" \
-		-DincludeScope=runtime -DoutputDirectory="$ctx/libs" -Dmaven.repo.local="$ROOT/.local/m2" \
-		>"$CACHE/maven-kafka.log" 2>&1 ||
+	progress "$tag: Maven resolves Kafka $version" "seconds; 1 to 2 min the first time (~80 MB into .local/m2)" \
+		--size "$ROOT/.local/m2" --out "$CACHE/maven-kafka.log" -- \
+		mvn -B -q -f "$ROOT/deploy/local/pom.xml" dependency:copy-dependencies -Dkafka.version="$version" -Dkafka.line="${version%%.*}" \
+		-DincludeScope=runtime -DoutputDirectory="$ctx/libs" -Dmaven.repo.local="$ROOT/.local/m2" ||
 		{ tail -20 "$CACHE/maven-kafka.log" >&2; die "Maven could not resolve Kafka $version"; }
 	# The command-line tools the compose file and docs use, each bound to
 	# the class this version has (several moved between 3.x and 4.x).

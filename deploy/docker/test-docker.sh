@@ -29,6 +29,8 @@ TC_E2E_RUN="${VS_TC_E2E_RUN:-^TestE2EExactCounts\$}"
 LABEL=vehicle-stats.testenv
 
 log() { printf '%s test-docker: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=../local/progress.sh
+source "$ROOT/deploy/local/progress.sh"
 
 mkdir -p "$STATE"
 started=$SECONDS
@@ -92,7 +94,9 @@ gotest() {
 	fi
 }
 
-gotest compose -timeout 30m -run 'TestKafkaStandin|TestE2ECompose|TestComposeConfig' ./deploy/compose/
+progress "deploy/compose: docker compose build of both services, then the compose file end to end" \
+	"4 to 7 min; 10 to 17 min with a cold build cache" --log "$STATE/test-compose.log" -- \
+	gotest compose -timeout 30m -run 'TestKafkaStandin|TestE2ECompose|TestComposeConfig' ./deploy/compose/
 grep -q -- '--- PASS: TestE2EComposeExactCounts' "$STATE/test-compose.log" ||
 	{ log "TestE2EComposeExactCounts did not pass (skipped?); see $STATE/test-compose.log"; exit 1; }
 

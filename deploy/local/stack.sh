@@ -43,6 +43,8 @@ RUN="$LOCAL/run"
 
 log() { printf '%s stack: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=progress.sh
+source "$ROOT/deploy/local/progress.sh"
 
 # check_version refuses what cannot work and warns about what is not tested.
 check_version() {
@@ -78,25 +80,15 @@ kafka_classpath() {
 	command -v mvn >/dev/null || die "Maven (mvn) is needed once to fetch Kafka $KAFKA_VERSION; install it (Debian: apt-get install maven) and run again"
 	command -v java >/dev/null || die "Java 17 or later is needed to run Kafka; install it (Debian: apt-get install openjdk-17-jre-headless)"
 	mkdir -p "$KDIR" "$M2" "$(dirname "$CLASSPATH_FILE")"
-	log "first start: Maven downloads Apache Kafka $KAFKA_VERSION and its dependencies (~80 MB) into $M2; this takes a minute or two"
-	local started=$SECONDS
-	(
-		while sleep 10; do
-			log "  still downloading: $(du -sh "$M2" 2>/dev/null | cut -f1) so far ($((SECONDS - started)) s)"
-		done
-	) &
-	local ticker=$!
-	if ! mvn -B -q -f "$ROOT/deploy/local/pom.xml" dependency:build-classpath \
+	if ! progress "first start: Maven downloads Apache Kafka $KAFKA_VERSION and its dependencies (~80 MB) into $M2" "1 to 2 min" \
+		--size "$M2" --out "$KDIR/maven.log" -- \
+		mvn -B -q -f "$ROOT/deploy/local/pom.xml" dependency:build-classpath \
 		-Dkafka.version="$KAFKA_VERSION" -Dkafka.line="$KAFKA_LINE" -Dmdep.includeScope=runtime -Dmdep.outputFile="$CLASSPATH_FILE.tmp" \
-		-Dmaven.repo.local="$M2" >"$KDIR/maven.log" 2>&1; then
-		kill "$ticker" 2>/dev/null || true
+		-Dmaven.repo.local="$M2"; then
 		tail -20 "$KDIR/maven.log" >&2
 		die "Maven could not resolve Kafka $KAFKA_VERSION (full log: $KDIR/maven.log); check network access to the Maven repository and run again"
 	fi
-	kill "$ticker" 2>/dev/null || true
-	wait "$ticker" 2>/dev/null || true
 	mv "$CLASSPATH_FILE.tmp" "$CLASSPATH_FILE"
-	log "Kafka $KAFKA_VERSION resolved in $((SECONDS - started)) s"
 	cat "$CLASSPATH_FILE"
 }
 
@@ -289,8 +281,9 @@ redis_bin() {
 	fi
 	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
 		log "redis-server is missing: installing Debian's redis-server package"
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2 ||
+		progress "apt-get update" "10 to 30 s" -- env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+		progress "apt-get install redis-server" "under a minute" -- \
+			env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2 ||
 			die "apt-get install redis-server failed"
 		# The package starts a system Redis on 6379; we run our own and leave that one alone.
 		return

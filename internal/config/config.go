@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,11 @@ import (
 // ErrHelp is returned by Load when the command line asked for --help; the
 // usage has been printed and the caller should exit 0.
 var ErrHelp = pflag.ErrHelp
+
+// ErrVersion is returned by Load when the command line asked for
+// --version: the caller prints VersionLine and exits 0. Nothing else of
+// the configuration is read.
+var ErrVersion = errors.New("--version asked for")
 
 // Validator is implemented by configuration structs that check their values
 // after loading. Validate returns every problem found, joined (errors.Join)
@@ -55,7 +61,7 @@ func (e *Error) Error() string {
 	b.WriteString("):")
 	for _, p := range e.Problems {
 		fmt.Fprintf(&b, "\n  %s", p.Key)
-		if e.EnvPrefix != "" && p.Key != "" {
+		if e.EnvPrefix != "" && isKey(p.Key) {
 			fmt.Fprintf(&b, " (%s)", EnvName(e.EnvPrefix, p.Key))
 		}
 		fmt.Fprintf(&b, ": %s", p.Reason)
@@ -77,6 +83,23 @@ type Options struct {
 	DefaultFile string
 	// Output receives --help; os.Stderr when nil.
 	Output io.Writer
+	// Commands are the subcommands, listed by --help.
+	Commands []Command
+	// Refused are keys of the struct that this service does not take,
+	// each with the reason: a struct shared by services may have keys
+	// one of them has no use for. Setting one anywhere (file, variable,
+	// flag, or its _file twin) is a problem that names the key and
+	// gives the reason; --help does not list it.
+	Refused map[string]string
+}
+
+// Command is a subcommand, for --help.
+type Command struct {
+	// Usage is the command line after the program name, e.g.
+	// "reset [--dry-run] [--yes] [flags]".
+	Usage string
+	// Summary says what it does, in a few words.
+	Summary string
 }
 
 // Service says where one service's configuration comes from.
@@ -87,6 +110,10 @@ type Service struct {
 	EnvPrefix string
 	// DefaultFile is read when --config is not given, if it exists.
 	DefaultFile string
+	// Commands are the subcommands, listed by --help.
+	Commands []Command
+	// Refused are keys the service does not take (see Options.Refused).
+	Refused map[string]string
 }
 
 // Load fills cfg as the package-level Load does, from the service's YAML
@@ -94,13 +121,19 @@ type Service struct {
 // is written to help (os.Stderr when nil) and returns ErrHelp.
 func (s Service) Load(cfg any, args, environ []string, help io.Writer) error {
 	return Load(cfg, Options{Service: s.Name, EnvPrefix: s.EnvPrefix, Args: args, Environ: environ,
-		DefaultFile: s.DefaultFile, Output: help})
+		DefaultFile: s.DefaultFile, Output: help, Commands: s.Commands, Refused: s.Refused})
 }
 
 // EnvName is the environment variable of a key: prefix + upper case path
 // with "." as "_".
 func EnvName(prefix, key string) string {
 	return prefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// isKey tells a configuration key from the other things a Problem can
+// name: "--config", "command line".
+func isKey(k string) bool {
+	return k != "" && !strings.HasPrefix(k, "-") && !strings.Contains(k, " ")
 }
 
 type field struct {
@@ -137,9 +170,9 @@ func Load(cfg any, opts Options) error {
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("config.Load: want a pointer to a struct, got %T", cfg)
 	}
-	fields := collect(rv.Elem(), "")
+	fields, refused := refuse(collect(rv.Elem(), ""), opts.Refused)
 	known := make(map[string]field, len(fields))
-	for _, f := range fields {
+	for _, f := range append(fields, refused...) {
 		known[f.key] = f
 		if f.secret {
 			known[f.key+FileSuffix] = field{key: f.key + FileSuffix}
@@ -153,27 +186,44 @@ func Load(cfg any, opts Options) error {
 	}
 	fs.SetOutput(out)
 	configFile := fs.String("config", opts.DefaultFile, "YAML configuration file")
+	version := fs.Bool("version", false, "print the version, the commit and the Go version, then exit")
 	for _, f := range fields {
-		fs.String(f.key, "", fmt.Sprintf("%s (env %s, default %s)", f.usage, EnvName(opts.EnvPrefix, f.key), display(f)))
+		addFlag(fs, f.key, typeName(f.value.Type()), fmt.Sprintf("%s (env %s, default %s)", f.usage, EnvName(opts.EnvPrefix, f.key), display(f)))
 		if f.secret {
 			fk := f.key + FileSuffix
-			fs.String(fk, "", fmt.Sprintf("file holding %s, e.g. a mounted Docker or Kubernetes secret (env %s)", f.key, EnvName(opts.EnvPrefix, fk)))
+			addFlag(fs, fk, "string", fmt.Sprintf("file holding %s, e.g. a mounted Docker or Kubernetes secret (env %s)", f.key, EnvName(opts.EnvPrefix, fk)))
 		}
 	}
 	for _, f := range fields {
 		if group, ok := strings.CutSuffix(f.key, "."+EnabledKey); ok && fs.Lookup(group) == nil {
-			fs.String(group, "", "same as --"+f.key)
+			addFlag(fs, group, "bool", "same as --"+f.key)
 			_ = fs.MarkHidden(group)
 		}
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage of %s:\n%s", opts.Service, fs.FlagUsages())
+	// Refused keys get hidden flags, so that giving one is reported with
+	// its reason rather than as an unknown flag.
+	for _, f := range refused {
+		for _, k := range []string{f.key, f.key + FileSuffix} {
+			if k == f.key || f.secret {
+				addFlag(fs, k, "string", "refused")
+				_ = fs.MarkHidden(k)
+			}
+		}
 	}
+	fs.Usage = func() { usage(out, opts, fs) }
 	if err := fs.Parse(opts.Args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return ErrHelp
 		}
 		return &Error{Service: opts.Service, Problems: []Problem{{Key: "command line", Reason: err.Error()}}}
+	}
+	if *version {
+		return ErrVersion
+	}
+	if fs.NArg() > 0 {
+		return &Error{Service: opts.Service, Problems: []Problem{{Key: "command line", Reason: fmt.Sprintf(
+			"unexpected argument %q: a flag takes its value after = or as the next argument, but a true/false flag only after = (--redis.tls.enabled=false)%s",
+			fs.Arg(0), commandHint(opts))}}}
 	}
 
 	var problems []Problem
@@ -183,7 +233,7 @@ func Load(cfg any, opts Options) error {
 			v.SetConfigFile(*configFile)
 			v.SetConfigType("yaml")
 			if err := v.ReadInConfig(); err != nil {
-				problems = append(problems, Problem{Key: "--config", Reason: fmt.Sprintf("cannot read %s: %v", *configFile, err)})
+				problems = append(problems, Problem{Key: "--config", Reason: fmt.Sprintf("cannot read %s: %v; give the path of a YAML file, or leave --config out to use the defaults", *configFile, err)})
 			}
 		}
 	}
@@ -199,6 +249,13 @@ func Load(cfg any, opts Options) error {
 		}
 	}
 
+	for _, f := range refused {
+		for _, k := range []string{f.key, f.key + FileSuffix} {
+			if _, source := lookup(k, v, env, fs, *configFile, opts.EnvPrefix); source != "" && (k == f.key || f.secret) {
+				problems = append(problems, Problem{Key: k, Reason: fmt.Sprintf("%s; remove it (set %s)", opts.Refused[f.key], source)})
+			}
+		}
+	}
 	for _, f := range fields {
 		raw, source := lookup(f.key, v, env, fs, *configFile, opts.EnvPrefix)
 		if group, ok := strings.CutSuffix(f.key, "."+EnabledKey); ok {
@@ -403,12 +460,33 @@ func (c *Check) TLSFiles(enabled bool, caFile, certFile, keyFile string) {
 }
 
 // HostPorts records a problem with key for each address that is not
-// host:port with a port (a host may be empty: ":9092" is this host).
+// host:port with a port from 1 to 65535 (a host may be empty: ":9092" is
+// this host).
 func (c *Check) HostPorts(key string, addrs []string) {
 	for _, a := range addrs {
-		_, port, err := net.SplitHostPort(a)
-		c.Require(err == nil && port != "", key, fmt.Sprintf("%q is not host:port", a))
+		c.Add(key, hostPort(a, 1))
 	}
+}
+
+// ListenAddr records a problem with key unless addr is host:port with a port
+// from 0 to 65535, 0 meaning any free port (an empty host listens on every
+// interface).
+func (c *Check) ListenAddr(key, addr string) {
+	c.Add(key, hostPort(addr, 0))
+}
+
+// hostPort checks addr is host:port with a numeric port from lowest to
+// 65535.
+func hostPort(addr string, lowest int) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:9080 or :9080)", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < lowest || n > 65535 {
+		return fmt.Errorf("%q: port %s is not a number from %d to 65535", addr, port, lowest)
+	}
+	return nil
 }
 
 // Err returns the recorded problems joined, or nil.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +329,143 @@ func TestCheckHostPorts(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "brokers:"); n != 3 {
 		t.Errorf("%d problems, want 3: %v", n, err)
+	}
+}
+
+// Flags are typed: a true/false flag works bare and never takes the next
+// argument as its value, and --help names each flag's type.
+func TestFlagsTyped(t *testing.T) {
+	cfg := defaults()
+	err := config.Load(cfg, config.Options{Service: "svc", EnvPrefix: "SVC_", Args: []string{"--debug", "--window", "30s", "--count=3"}})
+	if err != nil || !cfg.Debug || cfg.Window != 30*time.Second || cfg.Count != 3 {
+		t.Fatalf("bare bool: %+v, %v", cfg, err)
+	}
+	cfg = defaults()
+	cfg.Debug = true
+	if err := config.Load(cfg, config.Options{Service: "svc", Args: []string{"--debug=false"}}); err != nil || cfg.Debug {
+		t.Errorf("--debug=false: %v, %v", cfg.Debug, err)
+	}
+	// A value after a bare bool is no value of it: an error, not a
+	// silently ignored word.
+	err = config.Load(defaults(), config.Options{Service: "svc", Args: []string{"--debug", "false"}})
+	if err == nil || !strings.Contains(err.Error(), `unexpected argument "false"`) || !strings.Contains(err.Error(), "--redis.tls.enabled=false") {
+		t.Errorf("--debug false: %v", err)
+	}
+
+	var out strings.Builder
+	if err := config.Load(defaults(), config.Options{Service: "svc", Args: []string{"--help"}, Output: &out}); !errors.Is(err, config.ErrHelp) {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--window duration ", "--count int ", "--rate float ", "--kafka.brokers strings ", "--kafka.topic string ", "--debug    "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// A group's bare switch is a flag too: --redis.tls alone turns TLS on.
+func TestBareGroupFlag(t *testing.T) {
+	var c groupConfig
+	if err := config.Load(&c, config.Options{Service: "svc", Args: []string{"--redis.tls", "--redis.addr=r:1"}}); err != nil || !c.Redis.TLS.Enabled || c.Redis.Addr != "r:1" {
+		t.Errorf("--redis.tls: %+v, %v", c.Redis, err)
+	}
+	c = groupConfig{}
+	if err := config.Load(&c, config.Options{Service: "svc", Args: []string{"--redis.tls.enabled"}}); err != nil || !c.Redis.TLS.Enabled {
+		t.Errorf("--redis.tls.enabled: %+v, %v", c.Redis, err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	err := config.Load(defaults(), config.Options{Service: "svc", Args: []string{"--count=nope", "--version"}})
+	if !errors.Is(err, config.ErrVersion) {
+		t.Errorf("--version: %v, want ErrVersion", err)
+	}
+	line := config.VersionLine("svc", "v1.2.3", "abc1234")
+	for _, want := range []string{"svc v1.2.3", "commit abc1234", runtime.Version()} {
+		if !strings.Contains(line, want) {
+			t.Errorf("%q lacks %q", line, want)
+		}
+	}
+	if line := config.VersionLine("svc", "dev", ""); !strings.Contains(line, "commit ") || strings.Contains(line, "commit ,") {
+		t.Errorf("no stamped commit: %q", line)
+	}
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	var out strings.Builder
+	err := config.Service{Name: "svc", EnvPrefix: "SVC_", Commands: []config.Command{{Usage: "reset [--yes] [flags]", Summary: "forget everything"}}}.
+		Load(defaults(), []string{"--help"}, nil, &out)
+	if !errors.Is(err, config.ErrHelp) {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Usage: svc [flags]\n       svc reset [--yes] [flags]\n", "forget everything", "--version", "--config string"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// --config is a flag, not a key: no environment variable is made up for it.
+func TestConfigFlagNamed(t *testing.T) {
+	err := config.Load(defaults(), config.Options{Service: "svc", EnvPrefix: "SVC_", Args: []string{"--config", "/nonexistent.yaml"}})
+	if err == nil || !strings.Contains(err.Error(), "\n  --config: cannot read /nonexistent.yaml") || strings.Contains(err.Error(), "SVC_--") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestCheckPorts(t *testing.T) {
+	var c config.Check
+	c.HostPorts("brokers", []string{"a:1", "a:65535", "a:0", "a:65536", "a:http", "a:-1"})
+	c.ListenAddr("addr", ":0")
+	c.ListenAddr("addr", "127.0.0.1:9080")
+	c.ListenAddr("pprof_addr", ":99999")
+	err := c.Err()
+	for _, bad := range []string{`brokers: "a:0": port 0 is not a number from 1 to 65535`, `brokers: "a:65536"`, `brokers: "a:http"`, `brokers: "a:-1"`,
+		`pprof_addr: ":99999": port 99999 is not a number from 0 to 65535`} {
+		if err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%s not reported: %v", bad, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
+		t.Errorf("%d problems, want 5: %v", n, err)
+	}
+}
+
+// A refused key is reported wherever it is set, with the reason, and is
+// not in --help.
+func TestRefusedKeys(t *testing.T) {
+	type cfg struct {
+		Token string `mapstructure:"token" secret:"true"`
+		Limit int    `mapstructure:"limit"`
+		Addr  string `mapstructure:"addr"`
+	}
+	svc := config.Service{Name: "svc", EnvPrefix: "SVC_", Refused: map[string]string{"token": "svc has no admin endpoints", "limit": "svc reads no bodies"}}
+	for name, tc := range map[string]struct {
+		args, env []string
+		yaml      string
+		key       string
+	}{
+		"yaml":     {yaml: "token: 0123456789abcdef0\n", key: "token"},
+		"env":      {env: []string{"SVC_TOKEN=0123456789abcdef0"}, key: "token"},
+		"env file": {env: []string{"SVC_TOKEN_FILE=/run/secrets/t"}, key: "token_file"},
+		"flag":     {args: []string{"--limit=5"}, key: "limit"},
+	} {
+		args := tc.args
+		if tc.yaml != "" {
+			args = append(args, "--config", writeYAML(t, tc.yaml))
+		}
+		err := svc.Load(&cfg{}, args, tc.env, nil)
+		configtest.Names(t, err, tc.key)
+		if err != nil && !strings.Contains(err.Error(), "svc has no admin endpoints") && !strings.Contains(err.Error(), "svc reads no bodies") {
+			t.Errorf("%s: no reason: %v", name, err)
+		}
+	}
+	if err := svc.Load(&cfg{}, []string{"--addr=:1"}, nil, nil); err != nil {
+		t.Errorf("other keys: %v", err)
+	}
+	var out strings.Builder
+	_ = svc.Load(&cfg{}, []string{"--help"}, nil, &out)
+	if strings.Contains(out.String(), "token") || strings.Contains(out.String(), "limit") || !strings.Contains(out.String(), "--addr") {
+		t.Errorf("--help:\n%s", out.String())
 	}
 }

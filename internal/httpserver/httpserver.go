@@ -74,8 +74,7 @@ const MinAdminTokenLength = 16
 // Validate reports every problem, each under its key below http.
 func (c Config) Validate() error {
 	var ch config.Check
-	_, port, err := net.SplitHostPort(c.Addr)
-	ch.Require(err == nil && port != "", "addr", fmt.Sprintf("%q is not host:port (e.g. :9080 or 127.0.0.1:9080)", c.Addr))
+	ch.ListenAddr("addr", c.Addr)
 	// The length only: the value is a secret.
 	ch.Require(c.AdminToken == "" || len(c.AdminToken) >= MinAdminTokenLength, "admin_token",
 		fmt.Sprintf("%d characters is too short to be secret; use at least %d (e.g. openssl rand -hex 32)", len(c.AdminToken), MinAdminTokenLength))
@@ -89,9 +88,8 @@ func (c Config) Validate() error {
 		fmt.Sprintf("%s is longer than read_timeout (%s)", c.ReadHeaderTimeout, c.ReadTimeout))
 	ch.Require(c.MaxBodyBytes >= 1<<10, "max_body_bytes", fmt.Sprintf("must be at least 1024, got %d", c.MaxBodyBytes))
 	if c.Pprof {
-		_, port, err := net.SplitHostPort(c.PprofAddr)
-		ch.Require(err == nil && port != "", "pprof_addr", fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:6060)", c.PprofAddr))
-		ch.Require(err != nil || c.PprofAddr != c.Addr, "pprof_addr",
+		ch.ListenAddr("pprof_addr", c.PprofAddr)
+		ch.Require(c.PprofAddr != c.Addr, "pprof_addr",
 			fmt.Sprintf("must differ from http.addr (%s): the profiler has a listener of its own", c.Addr))
 	}
 	return ch.Err()

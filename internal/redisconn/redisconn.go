@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"strings"
 	"time"
@@ -51,9 +50,12 @@ type TLSConfig struct {
 func (c Config) Validate() error {
 	var ch config.Check
 	ch.Require(c.Addr != "", "addr", "must be host:port")
-	for _, a := range strings.Split(c.Addr, ",") {
-		_, port, err := net.SplitHostPort(strings.TrimSpace(a))
-		ch.Require(c.Addr == "" || (err == nil && port != ""), "addr", fmt.Sprintf("%q is not host:port", a))
+	if c.Addr != "" {
+		addrs := strings.Split(c.Addr, ",")
+		for i := range addrs {
+			addrs[i] = strings.TrimSpace(addrs[i])
+		}
+		ch.HostPorts("addr", addrs)
 	}
 	ch.Require(c.DB >= 0, "db", "must be 0 or more")
 	ch.Require(!c.Cluster || c.DB == 0, "db", "must be 0 with redis.cluster (a cluster has only database 0)")

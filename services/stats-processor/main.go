@@ -14,22 +14,35 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/app"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags "-X
+// main.version=... -X main.commit=..." (make build does).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
+	// --help and --version answer on stdout, everything else goes to
+	// stderr.
 	if len(os.Args) > 1 && os.Args[1] == "reset" {
-		if err := app.Reset(os.Args[2:], os.Environ(), os.Stdin, os.Stdout); err != nil && !errors.Is(err, config.ErrHelp) {
+		err := app.Reset(os.Args[2:], os.Environ(), os.Stdin, os.Stdout)
+		switch {
+		case errors.Is(err, config.ErrVersion):
+			fmt.Println(config.VersionLine(app.Service, version, commit))
+		case err != nil && !errors.Is(err, config.ErrHelp):
 			fmt.Fprintln(os.Stderr, "stats-processor reset:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	cfg, err := app.Load(os.Args[1:], os.Environ(), os.Stderr)
-	if errors.Is(err, config.ErrHelp) {
+	cfg, err := app.Load(os.Args[1:], os.Environ(), os.Stdout)
+	switch {
+	case errors.Is(err, config.ErrHelp):
 		return
-	}
-	if err != nil {
+	case errors.Is(err, config.ErrVersion):
+		fmt.Println(config.VersionLine(app.Service, version, commit))
+		return
+	case err != nil:
 		fmt.Fprintln(os.Stderr, err)
 		fmt.Fprintln(os.Stderr, "Fix the keys above in the YAML file, the environment or the flags (--help lists them all).")
 		os.Exit(2)

@@ -18,21 +18,30 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/sink"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags "-X
+// main.version=... -X main.commit=..." (make build does).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
-// run is main with its inputs explicit; it returns the exit code.
-func run(args, environ []string, stderr io.Writer) int {
-	cfg, err := app.Load(args, environ, stderr)
-	if errors.Is(err, config.ErrHelp) {
+// run is main with its inputs explicit; it returns the exit code. --help
+// and --version answer on stdout, everything else goes to stderr.
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	cfg, err := app.Load(args, environ, stdout)
+	switch {
+	case errors.Is(err, config.ErrHelp):
 		return 0
-	}
-	if err != nil {
+	case errors.Is(err, config.ErrVersion):
+		fmt.Fprintln(stdout, config.VersionLine(app.Service, version, commit))
+		return 0
+	case err != nil:
 		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "Fix the keys above in the YAML file, the environment or the flags (--help lists them all).")
 		return 2
 	}
 	log := logging.New(cfg.Log, stderr, app.Service).With("version", version)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -11,12 +12,12 @@ import (
 // not answer within kafka.startup_timeout.
 func TestRunExitCodes(t *testing.T) {
 	var out bytes.Buffer
-	if code := run([]string{"--help"}, nil, &out); code != 0 || !strings.Contains(out.String(), "--kafka.brokers") {
+	if code := run([]string{"--help"}, nil, &out, &out); code != 0 || !strings.Contains(out.String(), "--kafka.brokers") {
 		t.Errorf("--help: exit %d\n%s", code, out.String())
 	}
 
 	out.Reset()
-	code := run([]string{"--rate=-1"}, []string{"PRODUCER_KAFKA_COMPRESSION=brotli", "PRODUCER_GENERATOR_JITTER=-1s"}, &out)
+	code := run([]string{"--rate=-1"}, []string{"PRODUCER_KAFKA_COMPRESSION=brotli", "PRODUCER_GENERATOR_JITTER=-1s"}, &out, &out)
 	if code != 2 {
 		t.Errorf("bad config: exit %d, want 2", code)
 	}
@@ -31,8 +32,30 @@ func TestRunExitCodes(t *testing.T) {
 	}
 
 	out.Reset()
-	code = run(nil, []string{"PRODUCER_KAFKA_BROKERS=127.0.0.1:1", "PRODUCER_KAFKA_STARTUP_TIMEOUT=1s", "PRODUCER_HTTP_ADDR=127.0.0.1:0"}, &out)
+	code = run(nil, []string{"PRODUCER_KAFKA_BROKERS=127.0.0.1:1", "PRODUCER_KAFKA_STARTUP_TIMEOUT=1s", "PRODUCER_HTTP_ADDR=127.0.0.1:0"}, &out, &out)
 	if code != 1 || !strings.Contains(out.String(), "start-up failed") || !strings.Contains(out.String(), "127.0.0.1:1") {
 		t.Errorf("no Kafka: exit %d, want 1\n%s", code, out.String())
+	}
+}
+
+// --help and --version answer on stdout and exit 0: `vehicle-producer
+// --help | less` works. A true/false flag works bare, and a word after it
+// is refused rather than taken as its value.
+func TestRunHelpAndVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "--kafka.brokers strings") ||
+		!strings.Contains(stdout.String(), "--rate float") || !strings.Contains(stdout.String(), "--version") || stderr.Len() != 0 {
+		t.Errorf("--help: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	version, commit = "v9.9.9", "abc1234"
+	t.Cleanup(func() { version, commit = "dev", "" })
+	if code := run([]string{"--version"}, nil, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "vehicle-producer v9.9.9 (commit abc1234, "+runtime.Version()) || stderr.Len() != 0 {
+		t.Errorf("--version: exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"--http.pprof", "false"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unexpected argument "false"`) {
+		t.Errorf("--http.pprof false: exit %d\n%s", code, stderr.String())
 	}
 }

@@ -36,7 +36,7 @@ type Config struct {
 	EventTime  eventtime.Config  `mapstructure:",squash"` // window.*, watermark.*
 	Checkpoint CheckpointConfig  `mapstructure:"checkpoint"`
 	State      state.Config      `mapstructure:"state"`
-	HTTP       httpserver.Config `mapstructure:"http"`
+	HTTP       httpserver.Config `mapstructure:"http"` // but http.admin_token, http.max_body_bytes: see service
 	Live       web.Config        `mapstructure:"live"`
 	Log        logging.Config    `mapstructure:"log"`
 	// InstanceID names this instance in Redis and logs; host-pid when empty.
@@ -102,7 +102,15 @@ func Load(args, environ []string, help io.Writer) (Config, error) {
 	return cfg, err
 }
 
-var service = config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile}
+var service = config.Service{Name: Service, EnvPrefix: EnvPrefix, DefaultFile: DefaultFile,
+	Commands: []config.Command{{Usage: "reset [--dry-run] [--yes] [flags]",
+		Summary: "delete one pipeline's state (Redis keys, consumer group) so that it starts over; see " + Service + " reset --help"}},
+	Refused: map[string]string{
+		"http.admin_token": "the processor has no admin endpoints (nothing it serves changes anything), so it takes no admin token; " +
+			"guard its port with the network, or put it behind a proxy",
+		"http.max_body_bytes": "the processor has no endpoint that reads a request body (any body stays capped at 1 MiB), so it takes no body limit",
+	},
+}
 
 // Warn logs, at every start, what cfg and environ (as os.Environ) set that
 // works but must not go unnoticed: a PROCESSOR_ variable that sets no key

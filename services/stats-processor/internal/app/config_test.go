@@ -1,12 +1,16 @@
 package app_test
 
 import (
+	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/config/configtest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/app"
@@ -115,4 +119,43 @@ func TestUnsafeSettings(t *testing.T) {
 		[]string{"key=kafka.tls.insecure_skip_verify"},
 		[]string{"clear text", "key=kafka.sasl.allow_plaintext_password"})
 	configtest.Warns(t, func(log *slog.Logger) { app.Warn(log, app.DefaultConfig(), []string{"PROCESSOR_LOG_LEVEL=debug"}) })
+}
+
+// The processor has no admin endpoints: the admin token and the body limit
+// of the shared HTTP keys are refused wherever they are set, naming the key
+// and saying why; they are not in --help.
+func TestNoAdminKeys(t *testing.T) {
+	yaml := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(yaml, []byte("http:\n  max_body_bytes: 2048\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args, env []string
+		key       string
+	}{
+		{env: []string{"PROCESSOR_HTTP_ADMIN_TOKEN=0123456789abcdef0123"}, key: "http.admin_token"},
+		{env: []string{"PROCESSOR_HTTP_ADMIN_TOKEN_FILE=/run/secrets/token"}, key: "http.admin_token_file"},
+		{args: []string{"--http.max_body_bytes=2048"}, key: "http.max_body_bytes"},
+		{args: []string{"--config", yaml}, key: "http.max_body_bytes"},
+	} {
+		_, err := app.Load(tc.args, tc.env, nil)
+		configtest.Names(t, err, tc.key)
+		if err != nil && !strings.Contains(err.Error(), "the processor has no") {
+			t.Errorf("%s: no reason given: %v", tc.key, err)
+		}
+	}
+	var help strings.Builder
+	if _, err := app.Load([]string{"--help"}, nil, &help); !errors.Is(err, config.ErrHelp) {
+		t.Fatal(err)
+	}
+	if strings.Contains(help.String(), "admin_token") || strings.Contains(help.String(), "max_body_bytes") || strings.Contains(help.String(), "PUT /rate") {
+		t.Errorf("--help offers keys the processor refuses:\n%s", help.String())
+	}
+}
+
+// Every host:port key has its port checked: 99999 is no port.
+func TestPortsInRange(t *testing.T) {
+	_, err := app.Load([]string{"--http.addr=:99999", "--http.pprof", "--http.pprof_addr=127.0.0.1:70000"},
+		[]string{"PROCESSOR_KAFKA_BROKERS=k:9092,k:0", "PROCESSOR_REDIS_ADDR=r:65536"}, nil)
+	configtest.Names(t, err, "http.addr", "http.pprof_addr", "kafka.brokers", "redis.addr")
 }

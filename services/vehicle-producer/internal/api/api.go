@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ type Status struct {
 	Service string `json:"service"`
 	// Version is the build version.
 	Version string `json:"version"`
-	// Started is when the producer started.
+	// Started is when the process started.
 	Started time.Time `json:"started"`
 	// Uptime is the time since Started, e.g. "1h2m3s".
 	Uptime string `json:"uptime"`
@@ -48,9 +49,14 @@ type Status struct {
 	InFlight int `json:"inFlight"`
 	// SendFailures counts failed send attempts (the events were retried).
 	SendFailures uint64 `json:"sendFailures"`
-	// Kafka is "ok", or says since when sending fails.
+	// Kafka is "ok" while the brokers answer for the topic and sends
+	// succeed (what /readyz checks), else "failing".
 	Kafka string `json:"kafka"`
-	// LastError is the most recent send error, null if none.
+	// KafkaFailing says why and since when Kafka is failing; null while
+	// it is ok.
+	KafkaFailing *Failure `json:"kafkaFailing"`
+	// LastError is the most recent send error, null if none; it stays
+	// after sending works again.
 	LastError *ErrorInfo `json:"lastError"`
 	// Complete says count events were sent and acknowledged.
 	Complete bool `json:"complete"`
@@ -66,10 +72,18 @@ type ErrorInfo struct {
 	Time time.Time `json:"time"`
 }
 
+// Failure is a state that went wrong.
+type Failure struct {
+	// Error says why.
+	Error string `json:"error"`
+	// Since is when it began.
+	Since time.Time `json:"since"`
+}
+
 // Handlers serve /status and /rate.
 type Handlers struct {
-	// Status returns the current status.
-	Status func() Status
+	// Status returns the current status; ctx is the request's.
+	Status func(ctx context.Context) Status
 	// SetRate changes the rate and returns the previous one, or an error
 	// saying why the rate is not acceptable.
 	SetRate func(rate float64) (previous float64, err error)
@@ -88,7 +102,7 @@ func (h *Handlers) Register(e *gin.Engine) {
 }
 
 func (h *Handlers) getStatus(c *gin.Context) {
-	c.JSON(http.StatusOK, h.Status())
+	c.JSON(http.StatusOK, h.Status(c.Request.Context()))
 }
 
 // maxBody is far more than {"rate": 12345.678} needs.

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -26,7 +27,7 @@ func server(t *testing.T) (http.Handler, *pacer.Pacer) {
 		t.Fatal(err)
 	}
 	h := &api.Handlers{
-		Status: func() api.Status {
+		Status: func(context.Context) api.Status {
 			return api.Status{Service: "vehicle-producer", Rate: p.Rate(), Generated: 10, Sent: 9,
 				SentByType: map[string]uint64{"CAR": 8, "TRUCK": 1}, Kafka: "ok",
 				Started: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), Config: json.RawMessage(`{"rate":0.5}`)}
@@ -170,7 +171,7 @@ func TestPutRateEchoIsCut(t *testing.T) {
 // without the body; a method a route lacks gets 405 with Allow.
 func TestMethods(t *testing.T) {
 	e := httpserver.NewEngine(httpserver.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), httpserver.NewRegistry(), httpserver.NewReadiness())
-	h := &api.Handlers{Status: func() api.Status { return api.Status{Service: "vehicle-producer"} }}
+	h := &api.Handlers{Status: func(context.Context) api.Status { return api.Status{Service: "vehicle-producer"} }}
 	h.Register(e)
 	get, head := do(e, http.MethodGet, "/status", ""), do(e, http.MethodHead, "/status", "")
 	if head.Code != http.StatusOK || head.Body.Len() != 0 || head.Header().Get("Content-Length") != strconv.Itoa(get.Body.Len()) {

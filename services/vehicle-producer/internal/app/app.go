@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"time"
@@ -23,6 +24,7 @@ import (
 // server). Seed 0 is replaced by a random seed here. extra options come last
 // (tests use fx.Populate).
 func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.App {
+	started := time.Now()
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = generator.RandomSeed()
@@ -33,13 +35,19 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 		fx.StopTimeout(cfg.stopTimeout()),
 		fx.Supply(log, cfg.HTTP, cfg.Kafka, producer.Config{Rate: cfg.Rate, Count: uint64(cfg.Count)}),
 		fx.Provide(func() (*generator.Generator, error) { return generator.New(cfg.Generator, seed) }),
-		fx.Provide(func(p *producer.Producer, s *sink.Kafka) (*api.Handlers, error) {
+		fx.Provide(func(p *producer.Producer, s *sink.Kafka, ready *httpserver.Readiness) (*api.Handlers, error) {
 			pub, err := cfg.PublicJSON()
 			if err != nil {
 				return nil, err
 			}
 			return &api.Handlers{
-				Status:  func() api.Status { return status(version, pub, p.Status(), s.Stats()) },
+				Status: func(ctx context.Context) api.Status {
+					// The readiness checks look at Kafka (at most once a
+					// second, however many ask), so that /status and
+					// /readyz agree.
+					ready.Check(ctx)
+					return status(version, started, pub, p.Status(), s.Stats())
+				},
 				SetRate: p.SetRate,
 				Log:     log,
 			}, nil
@@ -53,38 +61,44 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 	return fx.New(append(opts, extra...)...)
 }
 
-// status puts the loop's and the sink's snapshots together for GET /status.
-func status(version string, cfg json.RawMessage, p producer.Status, s sink.Stats) api.Status {
+// status puts the loop's and the sink's snapshots together for GET /status;
+// started is when the process started.
+func status(version string, started time.Time, cfg json.RawMessage, p producer.Status, s sink.Stats) api.Status {
+	up := time.Since(started)
 	st := api.Status{
-		Service:      Service,
-		Version:      version,
-		Started:      p.Started,
-		Rate:         p.Rate,
-		Count:        p.Count,
-		Seed:         p.Seed,
-		Generated:    p.Generated,
-		Sent:         s.Sent,
-		SentBytes:    s.SentBytes,
-		SentByType:   map[string]uint64{},
-		InFlight:     s.InFlight,
-		SendFailures: s.Failures,
-		Kafka:        "ok",
-		Complete:     p.Complete,
-		Config:       cfg,
-	}
-	if !p.Started.IsZero() {
-		up := time.Since(p.Started)
-		st.Uptime, st.UptimeSeconds = up.Round(time.Second).String(), up.Seconds()
+		Service:       Service,
+		Version:       version,
+		Started:       started.UTC(),
+		Uptime:        up.Round(time.Second).String(),
+		UptimeSeconds: up.Seconds(),
+		Rate:          p.Rate,
+		Count:         p.Count,
+		Seed:          p.Seed,
+		Generated:     p.Generated,
+		Sent:          s.Sent,
+		SentBytes:     s.SentBytes,
+		SentByType:    map[string]uint64{},
+		InFlight:      s.InFlight,
+		SendFailures:  s.Failures,
+		Kafka:         "ok",
+		Complete:      p.Complete,
+		Config:        cfg,
 	}
 	for _, t := range model.VehicleTypes() {
 		st.SentByType[t.String()] = s.SentByType[t.Index()]
 	}
-	if !s.FailingSince.IsZero() {
-		st.Kafka = "failing since " + s.FailingSince.UTC().Format(time.RFC3339)
+	switch {
+	case !s.FailingSince.IsZero():
+		st.Kafka = "failing"
+		st.KafkaFailing = &api.Failure{Error: s.LastError.Error(), Since: s.FailingSince.UTC()}
+	case !s.UnreachableSince.IsZero():
+		st.Kafka = "failing"
+		st.KafkaFailing = &api.Failure{Error: s.UnreachableError.Error(), Since: s.UnreachableSince.UTC()}
 	}
 	if s.LastError != nil {
 		st.LastError = &api.ErrorInfo{Message: s.LastError.Error(), Time: s.LastErrorAt.UTC()}
 	}
+
 	if p.Err != nil {
 		st.LastError = &api.ErrorInfo{Message: p.Err.Error(), Time: time.Now().UTC()}
 	}

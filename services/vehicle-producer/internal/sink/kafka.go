@@ -66,10 +66,12 @@ type Kafka struct {
 	fatalOnce sync.Once
 	dead      chan struct{} // closed on a permanent error
 
-	healthMu     sync.Mutex
-	lastErr      error
-	lastErrAt    time.Time
-	failingSince time.Time
+	healthMu         sync.Mutex
+	lastErr          error
+	lastErrAt        time.Time
+	failingSince     time.Time
+	unreachableErr   error     // the last failed look at the topic
+	unreachableSince time.Time // zero while the brokers answer for the topic
 }
 
 // pending is what the completion callback needs to know about a record; a
@@ -379,6 +381,20 @@ func (s *Kafka) noteFailure(err error, records int) {
 	}
 }
 
+// noteReach records whether the brokers answered for the topic (err nil) or
+// not, for Stats.
+func (s *Kafka) noteReach(err error) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	s.unreachableErr = err
+	switch {
+	case err == nil:
+		s.unreachableSince = time.Time{}
+	case s.unreachableSince.IsZero():
+		s.unreachableSince = time.Now()
+	}
+}
+
 func (s *Kafka) noteSuccess() {
 	if !s.failing.Load() {
 		return
@@ -473,6 +489,11 @@ type Stats struct {
 	LastErrorAt time.Time
 	// FailingSince is when sending started to fail, zero while it works.
 	FailingSince time.Time
+	// UnreachableSince is when the brokers stopped answering for the topic
+	// (start-up waiting for them, or a readiness check failing), zero
+	// while they answer; UnreachableError says why.
+	UnreachableSince time.Time
+	UnreachableError error
 }
 
 // Stats returns the current counters.
@@ -483,6 +504,7 @@ func (s *Kafka) Stats() Stats {
 	}
 	s.healthMu.Lock()
 	st.LastError, st.LastErrorAt, st.FailingSince = s.lastErr, s.lastErrAt, s.failingSince
+	st.UnreachableSince, st.UnreachableError = s.unreachableSince, s.unreachableErr
 	s.healthMu.Unlock()
 	return st
 }

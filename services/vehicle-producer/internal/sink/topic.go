@@ -20,6 +20,7 @@ func (s *Kafka) EnsureTopic(ctx context.Context) (int, error) {
 	var last error
 	for attempt := 0; ; attempt++ {
 		n, err := s.ensureTopic(ctx)
+		s.noteReach(err)
 		if err == nil {
 			return n, nil
 		}
@@ -124,15 +125,18 @@ func (s *Kafka) partitionsAt(ctx context.Context, broker string) (int, error) {
 }
 
 // Check is the readiness check: it fails while sends are failing (naming the
-// error and how many records wait) and when no broker answers for the topic.
+// error and how many records wait) and when no broker answers for the topic
+// (recorded for Stats.UnreachableSince).
 func (s *Kafka) Check(ctx context.Context) error {
 	st := s.Stats()
 	if !st.FailingSince.IsZero() {
 		return fmt.Errorf("sending to topic %s fails since %s (%d records waiting): %w",
 			s.cfg.Topic, st.FailingSince.UTC().Format(time.RFC3339), st.InFlight, st.LastError)
 	}
-	if _, err := s.partitions(ctx); err != nil {
-		return fmt.Errorf("kafka %v: %w", s.cfg.Brokers, err)
+	_, err := s.partitions(ctx)
+	if err != nil {
+		err = fmt.Errorf("kafka %v: %w", s.cfg.Brokers, err)
 	}
-	return nil
+	s.noteReach(err)
+	return err
 }
