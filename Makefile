@@ -25,10 +25,10 @@ build: ## build bin/vehicle-producer and bin/stats-processor
 
 test: test-unit test-integration ## unit tests, then integration tests against a real Kafka and Redis (started if needed)
 
-test-unit: ## unit tests only (no services), with the race detector
+test-unit: promtool ## unit tests only (no services), with the race detector
 	$(GO) test $(GOFLAGS_TEST) -short ./...
 
-test-integration: build chromium ## integration and end-to-end tests against the local stack
+test-integration: build chromium promtool ## integration and end-to-end tests against the local stack
 	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 20m -run 'Integration|E2E' ./...
 
 test-docker: ## Docker tests: engine (started if none answers), images (pulled, or local stand-ins), compose end to end, testcontainers (docs/docker-compose.md)
@@ -42,6 +42,17 @@ chromium: ## Debian's chromium for the live page's browser test (installed when 
 			|| echo "could not install chromium: the browser test will be skipped"; \
 	else \
 		echo "chromium is missing, so the browser test will be skipped; install it with: sudo apt-get install chromium"; \
+	fi
+
+.PHONY: promtool
+promtool: ## Debian's promtool for the alert rules' tests (deploy/prometheus; installed when missing and root)
+	@command -v promtool >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's prometheus package for promtool, which tests the alert rules (about a minute)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+			|| echo "could not install prometheus: the alert rule tests will be skipped"; \
+	else \
+		echo "promtool is missing, so the alert rule tests will be skipped; install it with: sudo apt-get install prometheus"; \
 	fi
 
 run: ## the whole pipeline on this machine: stack, producer, processor; Ctrl-C stops it
