@@ -35,10 +35,10 @@ build: ## [housekeeping] build bin/vehicle-producer and bin/stats-processor
 
 test: test-unit test-integration ## [test] unit tests, then integration tests against a real Kafka and Redis (started if needed); about 10 min
 
-test-unit: ## [test] unit tests only (no services), with the race detector
+test-unit: promtool ## [test] unit tests only (no services), with the race detector
 	$(GO) test $(GOFLAGS_TEST) -short ./...
 
-test-integration: build chromium ## [test] integration and end-to-end tests against the local stack; about 9 min
+test-integration: build chromium promtool ## [test] integration and end-to-end tests against the local stack; about 9 min
 	$(WITH_STACK) $(GO) test $(GOFLAGS_TEST) -timeout 20m -run 'Integration|E2E' ./...
 
 test-docker: ## [docker] Docker tests: engine (started if none answers), images (pulled, or local stand-ins), compose end to end, testcontainers; 5 to 9 min, the first time about 20 min (docs/docker-compose.md)
@@ -53,6 +53,18 @@ chromium: ## [housekeeping] Debian's chromium for the live page's browser test (
 			|| echo "could not install chromium: the browser test will be skipped"; \
 	else \
 		echo "chromium is missing, so the browser test will be skipped; install it with: sudo apt-get install chromium"; \
+	fi
+
+.PHONY: promtool
+promtool: ## [housekeeping] Debian's promtool for the alert rules' tests (deploy/prometheus; installed when missing and root: about a minute)
+	@command -v promtool >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+		source deploy/local/progress.sh; \
+		progress "installing Debian's prometheus package for promtool, which tests the alert rules" "about a minute" -- \
+			bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null' \
+			|| echo "could not install prometheus: the alert rule tests will be skipped"; \
+	else \
+		echo "promtool is missing, so the alert rule tests will be skipped; install it with: sudo apt-get install prometheus"; \
 	fi
 
 run: ## [run] the whole pipeline on this machine: stack, producer, processor; prints the URLs once both answer /readyz (the first time Maven fetches Kafka: 1 to 2 min); Ctrl-C stops it

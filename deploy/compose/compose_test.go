@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -336,8 +337,37 @@ func TestPrometheusConfig(t *testing.T) {
 		!slices.Contains(p.Volumes, "./"+rel+":/etc/prometheus/prometheus.yml:ro") {
 		t.Errorf("prometheus service does not read %s: command %v, volumes %v", rel, p.Command, p.Volumes)
 	}
+	// Each rule file it names is mounted next to it, as the container
+	// sees it; promtool checks the two laid out so.
+	var rules struct {
+		RuleFiles []string `yaml:"rule_files"`
+	}
+	loadYAML(t, rel, &rules)
+	if len(rules.RuleFiles) == 0 {
+		t.Errorf("%s loads no alert rules (rule_files)", rel)
+	}
+	layout := t.TempDir()
+	if err := os.WriteFile(filepath.Join(layout, "prometheus.yml"), readFile(t, rel), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rules.RuleFiles {
+		var src string
+		for _, v := range p.Volumes {
+			host, rest, _ := strings.Cut(v, ":")
+			if dst, _, _ := strings.Cut(rest, ":"); dst == path.Join("/etc/prometheus", f) {
+				src = strings.TrimPrefix(host, "./")
+			}
+		}
+		if src == "" {
+			t.Errorf("rule file %s: the prometheus service mounts nothing at /etc/prometheus/%s (volumes %v)", f, f, p.Volumes)
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(layout, f), readFile(t, src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if promtool, err := exec.LookPath("promtool"); err == nil {
-		if out, err := exec.Command(promtool, "check", "config", repoFile(t, rel)).CombinedOutput(); err != nil {
+		if out, err := exec.Command(promtool, "check", "config", filepath.Join(layout, "prometheus.yml")).CombinedOutput(); err != nil {
 			t.Errorf("promtool check config: %v\n%s", err, out)
 		}
 	} else {

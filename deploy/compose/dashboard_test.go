@@ -214,18 +214,24 @@ func TestDashboard(t *testing.T) {
 		"stats_processor_events_total", "stats_processor_watermark_lag_seconds", "stats_processor_consumer_lag",
 		"stats_processor_dead_letters_total", "stats_processor_late_events_total",
 		"stats_processor_checkpoint_duration_seconds_bucket", "vehicle_producer_events_sent_total",
+		// What docs/operations.md reads (issue 24).
+		"stats_processor_offset_beyond_log_end", "stats_processor_fetch_redials_total",
+		"stats_processor_partition_watermark_timestamp_seconds", "stats_processor_partition_idle",
+		"stats_processor_redis_command_duration_seconds_bucket", "stats_processor_redis_pool_connections",
+		"stats_processor_output_write_duration_seconds_bucket", "stats_processor_build_info", "vehicle_producer_build_info",
 	} {
 		if !used[m] {
 			t.Errorf("no panel shows %s", m)
 		}
 	}
-	var byType, latest bool
+	var byType, latest, byReason bool
 	for _, q := range queries {
+		byReason = byReason || strings.Contains(q.Expr, "by (reason) (rate(stats_processor_dead_letters_total")
 		byType = byType || strings.Contains(q.Expr, "by (type) (rate(stats_processor_events_total")
 		latest = latest || strings.Contains(q.Expr, "increase(stats_processor_events_total[$window])")
 	}
-	if !byType || !latest {
-		t.Errorf("want events/s by type (%v) and the latest window's counts by type (%v)", byType, latest)
+	if !byType || !latest || !byReason {
+		t.Errorf("want events/s by type (%v), the latest window's counts by type (%v) and dead letters/s by reason (%v)", byType, latest, byReason)
 	}
 
 	// $window defaults to the processor's window size in compose.

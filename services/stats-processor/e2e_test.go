@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,6 +33,7 @@ func TestE2EExactCounts(t *testing.T) {
 	s.checkDeadLetters(data)
 	s.checkStats(p.Addr, want)
 	s.checkMetrics(p.Addr, late, bad)
+	checkOperationsMetrics(t, p.Addr, 6)
 	if code := status(t, "http://"+p.Addr+"/stats?limit=0"); code != http.StatusBadRequest {
 		t.Errorf("/stats?limit=0 = %d, want 400", code)
 	}
@@ -121,4 +123,39 @@ func status(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// checkOperationsMetrics requires the figures docs/operations.md reads of a
+// sole instance that closed windows over partitions partitions: the output
+// writes and Redis commands timed, the pool's connections, each partition's
+// watermark and idle flag, and the build.
+func checkOperationsMetrics(t *testing.T, addr string, partitions int) {
+	t.Helper()
+	body := get(t, "http://"+addr+"/metrics")
+	sum := map[string]float64{}
+	series := map[string]int{}
+	for _, line := range strings.Split(body, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name := line[:strings.IndexAny(line, "{ ")]
+		f := strings.Fields(line)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		sum[name] += v
+		series[name]++
+	}
+	for _, name := range []string{"stats_processor_output_write_duration_seconds_count", "stats_processor_redis_command_duration_seconds_count",
+		"stats_processor_redis_pool_connections", "stats_processor_redis_pool_hits_total"} {
+		if sum[name] < 1 {
+			t.Errorf("%s adds up to %v, want some", name, sum[name])
+		}
+	}
+	for _, name := range []string{"stats_processor_partition_watermark_timestamp_seconds", "stats_processor_partition_idle"} {
+		if series[name] != partitions {
+			t.Errorf("%s has %d series, want one per partition (%d)", name, series[name], partitions)
+		}
+	}
+	if !strings.Contains(body, `stats_processor_build_info{commit="`) || !strings.Contains(body, `version="test"} 1`) {
+		t.Errorf("no stats_processor_build_info with version \"test\" (the test build's)")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
@@ -51,6 +52,9 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 		}),
 		httpserver.Module,
 		metrics.Module,
+		fx.Invoke(func(reg *prometheus.Registry) error {
+			return reg.Register(httpserver.NewBuildInfo("stats_processor", version))
+		}),
 		topics.Module,
 		state.Module,
 		consumer.Module,

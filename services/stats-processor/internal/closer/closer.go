@@ -494,7 +494,9 @@ func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, er
 	if msgs := StatisticsRecords(ws, size); len(msgs) > 0 {
 		started := c.opts.Now()
 		wctx, cancel := context.WithTimeout(ctx, c.opts.WriteBound)
+		t0 := time.Now()
 		err := c.output.WriteMessages(wctx, msgs...)
+		c.metrics.OutputWrite.Observe(time.Since(t0).Seconds())
 		cancel()
 		if err != nil {
 			c.notBefore = later(c.notBefore, started.Add(c.opts.WriteBound))

@@ -60,8 +60,8 @@ func TestHandle(t *testing.T) {
 	w.handle(kafka.Message{Key: []byte("CA1234AB"), Value: []byte(good), Offset: 1})
 	w.handle(kafka.Message{Key: []byte("CA1234AB"), Value: []byte(old), Offset: 2})
 	w.handle(kafka.Message{Key: []byte("k"), Value: []byte(`{"plateNumber":"X"}`), Offset: 3})
-	if w.counted[model.Truck.Index()] != 1 || w.late != 1 || w.dead != 1 {
-		t.Fatalf("counted %v late %d dead %d", w.counted, w.late, w.dead)
+	if w.counted[model.Truck.Index()] != 1 || w.late != 1 || w.dead[metrics.MissingField] != 1 {
+		t.Fatalf("counted %v late %d dead %v", w.counted, w.late, w.dead)
 	}
 	if len(w.pending) != 2 || w.pending[0].Topic != "late" || w.pending[1].Topic != topics.DefaultConfig().DeadLetterTopic {
 		t.Fatalf("pending %+v", w.pending)
@@ -105,10 +105,10 @@ func TestHandleFutureWithoutRecordTime(t *testing.T) {
 		// With a timestamp, the record's own is the reference, not the clock.
 		{"within max_future of its record timestamp", now.Add(5 * time.Hour), now.Add(4*time.Hour + time.Second), true},
 	} {
-		dead, counted := w.dead, w.counted[model.Car.Index()]
+		dead, counted := w.dead[metrics.Future], w.counted[model.Car.Index()]
 		w.handle(kafka.Message{Value: value(r.event), Time: r.record})
-		if got := w.counted[model.Car.Index()] > counted; got != r.counted || (w.dead > dead) == r.counted {
-			t.Errorf("%s: counted %v, dead letter %v; want counted %v", r.name, got, w.dead > dead, r.counted)
+		if got := w.counted[model.Car.Index()] > counted; got != r.counted || (w.dead[metrics.Future] > dead) == r.counted {
+			t.Errorf("%s: counted %v, dead letter %v; want counted %v", r.name, got, w.dead[metrics.Future] > dead, r.counted)
 		}
 	}
 	if len(w.pending) != 2 || !strings.Contains(string(w.pending[1].Headers[0].Value), "ahead of the time it was read, 2026-12-01T12:00:00.000Z") {
@@ -405,4 +405,68 @@ func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
 		t.Fatal(err)
 	}
 	return d.GetGauge().GetValue()
+}
+
+// Each save publishes the partition's watermark and idle flag; a partition
+// that is not ours any more (its worker returns) leaves no series behind.
+func TestPartitionWatermarkAndIdleSeries(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	et := eventtime.DefaultConfig()
+	et.Watermark.MaxOutOfOrderness = 5 * time.Second
+	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), et, &recordingStore{}, m, slog.Default(), Options{
+		CheckpointInterval: time.Second, Now: func() time.Time { return now }, OnProgress: func() {}, Side: discardSink{},
+	})
+	w := &worker{c: c, partition: 7, et: eventtime.NewPartition(et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
+		lag: m.ConsumerLag.WithLabelValues("7"), lastAct: now}
+	if err := w.save(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if got := gaugeValue(t, m.PartitionIdle.WithLabelValues("7")); got != 1 {
+		t.Errorf("partition_idle = %v after an idle save, want 1", got)
+	}
+	if n := seriesOf(t, reg, "stats_processor_partition_watermark_timestamp_seconds"); n != 0 {
+		t.Errorf("a partition without events has %d watermark series, want none", n)
+	}
+	ev := now.Add(-time.Minute)
+	w.et.Add(ev.UnixMilli(), model.Car)
+	if err := w.save(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	want := float64(ev.Add(-5*time.Second).UnixMilli()-1) / 1000
+	if got := gaugeValue(t, m.PartitionWatermark.WithLabelValues("7")); got != want {
+		t.Errorf("partition_watermark_timestamp_seconds = %v, want %v", got, want)
+	}
+	if got := gaugeValue(t, m.PartitionIdle.WithLabelValues("7")); got != 0 {
+		t.Errorf("partition_idle = %v after a save not idle, want 0", got)
+	}
+
+	// The worker of a revoked partition returns (its context ends): its
+	// series go.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.runPartition(ctx, 7)
+	for _, name := range []string{"stats_processor_partition_watermark_timestamp_seconds", "stats_processor_partition_idle"} {
+		if n := seriesOf(t, reg, name); n != 0 {
+			t.Errorf("%s: %d series after the partition was revoked, want none", name, n)
+		}
+	}
+}
+
+func seriesOf(t *testing.T, reg *prometheus.Registry, name string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return len(mf.GetMetric())
+		}
+	}
+	return 0
 }

@@ -28,6 +28,7 @@ func (c *Consumer) runPartition(ctx context.Context, partition int) {
 	log := c.log.With("partition", partition)
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
 	defer c.markBeyondEnd(partition, 0, -1) // not ours to report any more
+	defer c.metrics.ForgetPartition(partition)
 	defer c.sideWritten(partition)
 	for {
 		progressed, err := c.consumePartition(ctx, partition)
@@ -80,7 +81,7 @@ type worker struct {
 	pendingBytes int64
 	counted      [model.NumVehicleTypes]int64
 	late         int64
-	dead         int64
+	dead         [metrics.NumDeadLetterReasons]int64
 	dirty        bool // offset moved since the last save
 	// lastMsg is the record just before offset, read this session (its
 	// fingerprint is saved with the offset: RecordFingerprint).
@@ -439,7 +440,7 @@ func (w *worker) handle(msg kafka.Message) {
 // deadLetter queues a record that is not an event for the dead-letter
 // topic, unchanged, with the reason and where it came from.
 func (w *worker) deadLetter(msg kafka.Message, reason error) {
-	w.dead++
+	w.dead[deadLetterReason(reason)]++
 	w.queue(kafka.Message{
 		Topic: w.c.topics.DeadLetterTopic,
 		Key:   msg.Key,
@@ -471,9 +472,11 @@ func (w *worker) flushMetrics() {
 		m.Late.Add(float64(w.late))
 		w.late = 0
 	}
-	if w.dead > 0 {
-		m.DeadLetters.Add(float64(w.dead))
-		w.dead = 0
+	for r, n := range w.dead {
+		if n > 0 {
+			m.AddDeadLetters(metrics.DeadLetterReason(r), n)
+			w.dead[r] = 0
+		}
 	}
 }
 
@@ -580,6 +583,7 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	}
 	w.savedMax = w.et.MaxEventTime()
 	w.idleSaved = idle
+	c.metrics.SetPartition(w.partition, eventtime.WatermarkOf(w.savedMax, c.et.Watermark.MaxOutOfOrderness), idle)
 	w.lastSave = now
 	c.savedOffset(w.partition, w.offset)
 	return nil

@@ -3,6 +3,8 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -17,10 +19,13 @@ import (
 // windows, records and the watermark; both count dependency errors through
 // CountErrors.
 type Metrics struct {
-	Events         *prometheus.CounterVec
-	eventsByType   [model.NumVehicleTypes]prometheus.Counter
-	Late           prometheus.Counter
-	DeadLetters    prometheus.Counter
+	Events       *prometheus.CounterVec
+	eventsByType [model.NumVehicleTypes]prometheus.Counter
+	Late         prometheus.Counter
+	// DeadLetters counts records sent to the dead-letter topic, by reason
+	// (DeadLetterReason); every reason's series exists from the start, at 0.
+	DeadLetters    *prometheus.CounterVec
+	deadByReason   [NumDeadLetterReasons]prometheus.Counter
 	WindowsClosed  prometheus.Counter
 	RecordsWritten prometheus.Counter
 	Checkpoint     prometheus.Histogram
@@ -58,6 +63,15 @@ type Metrics struct {
 	// by the limit that refused them: "client" (live.max_streams_per_client)
 	// or "total" (live.max_streams).
 	LiveStreamsRefused *prometheus.CounterVec
+	// PartitionWatermark and PartitionIdle are each owned partition's
+	// watermark (Unix time, absent before its first event) and idle flag
+	// as its last checkpoint saved them; a partition's series go when it
+	// is revoked (ForgetPartition).
+	PartitionWatermark *prometheus.GaugeVec
+	PartitionIdle      *prometheus.GaugeVec
+	// OutputWrite is how long one write of statistics records to the
+	// output topic took, until acknowledged or failed.
+	OutputWrite prometheus.Histogram
 }
 
 // New registers the metrics on reg; it fails when one is registered there
@@ -69,8 +83,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Valid events read and counted in a window, by vehicle type."}, []string{"type"}),
 		Late: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "late_events_total",
 			Help: "Valid events not counted because they were late."}),
-		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_total",
-			Help: "Records sent to the dead-letter topic because they did not decode or validate."}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_total",
+			Help: "Records sent to the dead-letter topic because they did not decode or validate, by reason (malformed, invalid_type, missing_field, bad_timestamp, future, too_large)."}, []string{"reason"}),
 		WindowsClosed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "windows_closed_total",
 			Help: "Windows closed and written by this instance."}),
 		RecordsWritten: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "statistics_records_written_total",
@@ -108,13 +122,20 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "1 for an owned partition whose dead-letter/late write failed several times in a row; it reads no further until the write succeeds (see /readyz)."}, []string{"partition"}),
 		LiveStreamsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "live_streams_refused_total",
 			Help: "Live streams refused: limit=client (live.max_streams_per_client, 429) or total (live.max_streams, 503)."}, []string{"limit"}),
+		PartitionWatermark: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "partition_watermark_timestamp_seconds",
+			Help: "The watermark of each input partition this instance owns, as its last checkpoint saved it (Unix time)."}, []string{"partition"}),
+		PartitionIdle: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "partition_idle",
+			Help: "1 for an owned input partition saved as idle (caught up, no record for watermark.idle_timeout): it does not hold the pipeline watermark back."}, []string{"partition"}),
+		OutputWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "output_write_duration_seconds",
+			Help:    "Time to write one batch of statistics records to the output topic, until acknowledged (or failed).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}), // 1 ms .. 16 s
 	}
 	for _, t := range model.VehicleTypes() {
 		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
 		m.Fenced, m.FetchRedials, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd,
-		m.DeadLettersTruncated, m.LateTruncated, m.SideOutputStuck, m.LiveStreamsRefused} {
+		m.DeadLettersTruncated, m.LateTruncated, m.SideOutputStuck, m.LiveStreamsRefused, m.PartitionWatermark, m.PartitionIdle, m.OutputWrite} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -122,12 +143,77 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	for d := range numDependencies {
 		m.errorsByDep[d] = m.Errors.WithLabelValues(d.String())
 	}
+	for r := range NumDeadLetterReasons {
+		m.deadByReason[r] = m.DeadLetters.WithLabelValues(r.String())
+	}
 	m.lastEmit.Store(-1)
 	return m, nil
 }
 
 // AddEvents adds n counted events of the vehicle type with index i.
 func (m *Metrics) AddEvents(i int, n int64) { m.eventsByType[i].Add(float64(n)) }
+
+// AddDeadLetters adds n records sent to the dead-letter topic for reason r.
+func (m *Metrics) AddDeadLetters(r DeadLetterReason, n int64) { m.deadByReason[r].Add(float64(n)) }
+
+// SetPartition records an owned partition's watermark (epoch ms;
+// math.MinInt64, eventtime.NoWatermark, while it has none) and idle flag as
+// its checkpoint saved them.
+func (m *Metrics) SetPartition(partition int, watermark int64, idle bool) {
+	p := strconv.Itoa(partition)
+	if watermark != math.MinInt64 {
+		m.PartitionWatermark.WithLabelValues(p).Set(float64(watermark) / 1000)
+	}
+	v := 0.0
+	if idle {
+		v = 1
+	}
+	m.PartitionIdle.WithLabelValues(p).Set(v)
+}
+
+// ForgetPartition deletes the per-partition series of a partition this
+// instance no longer owns, so that 240 partitions moving between instances
+// leave no stale series behind.
+func (m *Metrics) ForgetPartition(partition int) {
+	p := strconv.Itoa(partition)
+	m.PartitionWatermark.DeleteLabelValues(p)
+	m.PartitionIdle.DeleteLabelValues(p)
+}
+
+// DeadLetterReason is why a record went to the dead-letter topic: the
+// dead_letters_total label. The set is fixed, so that alerts and panels can
+// name each reason; the consumer decides a record's reason in one place.
+type DeadLetterReason int
+
+// The reasons a record is dead-lettered.
+const (
+	// Malformed: not JSON, or JSON this service refuses (duplicate key,
+	// invalid UTF-8, not an object).
+	Malformed DeadLetterReason = iota
+	// InvalidType: an unknown vehicle type, or a field of the wrong JSON
+	// type.
+	InvalidType
+	// MissingField: a required field absent or empty.
+	MissingField
+	// BadTimestamp: a timestamp that is not RFC 3339 or is out of range.
+	BadTimestamp
+	// Future: an event time too far ahead of its record's timestamp
+	// (watermark.max_future).
+	Future
+	// TooLarge: a record nesting deeper than the decoder's limit.
+	TooLarge
+	// NumDeadLetterReasons is the number of reasons.
+	NumDeadLetterReasons
+)
+
+var deadLetterReasons = [NumDeadLetterReasons]string{"malformed", "invalid_type", "missing_field", "bad_timestamp", "future", "too_large"}
+
+func (r DeadLetterReason) String() string {
+	if r < 0 || r >= NumDeadLetterReasons {
+		return "malformed"
+	}
+	return deadLetterReasons[r]
+}
 
 // Dependency is what a failure came from: the errors_total label.
 type Dependency int
@@ -212,7 +298,10 @@ func (m *Metrics) Totals() (events, late, deadLetters float64) {
 	for _, c := range m.eventsByType {
 		events += counterValue(c)
 	}
-	return events, counterValue(m.Late), counterValue(m.DeadLetters)
+	for _, c := range m.deadByReason {
+		deadLetters += counterValue(c)
+	}
+	return events, counterValue(m.Late), deadLetters
 }
 
 func counterValue(c prometheus.Counter) float64 {

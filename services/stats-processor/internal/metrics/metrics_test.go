@@ -48,7 +48,8 @@ func TestTotals(t *testing.T) {
 	m.AddEvents(0, 40)
 	m.Events.WithLabelValues("TRUCK").Add(5)
 	m.Late.Add(2)
-	m.DeadLetters.Add(3)
+	m.AddDeadLetters(metrics.Malformed, 1)
+	m.AddDeadLetters(metrics.Future, 2)
 	if ev, late, dead := m.Totals(); ev != 45 || late != 2 || dead != 3 {
 		t.Errorf("totals %v %v %v", ev, late, dead)
 	}

@@ -429,7 +429,7 @@ func TestMetricsTotals(t *testing.T) {
 	m.Events.WithLabelValues("CAR").Add(40)
 	m.Events.WithLabelValues("TRUCK").Add(5)
 	m.Late.Add(2)
-	m.DeadLetters.Add(3)
+	m.AddDeadLetters(metrics.Malformed, 3)
 	if got := MetricsTotals(m)(); got != (Totals{Events: 45, Late: 2, DeadLetters: 3}) {
 		t.Errorf("totals %+v", got)
 	}

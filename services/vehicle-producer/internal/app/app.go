@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
@@ -54,6 +55,9 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 		}),
 		httpserver.Module,
 		metrics.Module,
+		fx.Invoke(func(reg *prometheus.Registry) error {
+			return reg.Register(httpserver.NewBuildInfo("vehicle_producer", version))
+		}),
 		sink.Module,
 		producer.Module,
 		api.Module,

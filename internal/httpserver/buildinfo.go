@@ -1,0 +1,42 @@
+package httpserver
+
+import (
+	"runtime"
+	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// NewBuildInfo returns the gauge <namespace>_build_info, always 1, whose
+// labels say what runs: version (stamped in by the build, -X main.version),
+// commit (the VCS revision Go recorded in the binary, "-dirty" appended
+// for uncommitted changes; "unknown" when it was built outside a
+// repository, as in a Docker build without .git) and goversion.
+func NewBuildInfo(namespace, version string) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
+		Help:        "Always 1; the labels say which build runs: version, commit, goversion.",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit(), "goversion": runtime.Version()}})
+	g.Set(1)
+	return g
+}
+
+// commit is the binary's VCS revision, from its build information.
+func commit() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "unknown", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if dirty && rev != "unknown" {
+		rev += "-dirty"
+	}
+	return rev
+}
