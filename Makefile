@@ -62,6 +62,10 @@ bench-compare: ## stats-processor vs Flink 1.20 and 2.2, Kafka Streams and Kafka
 bench-latency: ## window emit latency, live: ours (1 and 3 instances), Flink 2.2, Kafka Streams (RATE=10000 DURATION=60s PARTITIONS=6 INSTANCES="1 3"; docs/benchmarks-latency.md)
 	$(WITH_STACK) env RATE="$(or $(RATE),10000)" DURATION="$(or $(DURATION),60s)" PARTITIONS="$(or $(PARTITIONS),6)" INSTANCES="$(or $(INSTANCES),1 3)" bench/latency/run.sh
 
+.PHONY: bench-failover
+bench-failover: ## failover under live load: kill -9 and SIGTERM of the closer lease holder and of a non-holder, session timeout 10s and 6s, beside Kafka Streams (PROCESSORS=label=path,... compares builds; docs/capacity.md)
+	$(WITH_STACK) bench/failover/run.sh
+
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
