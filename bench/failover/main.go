@@ -24,6 +24,8 @@
 //   - whether every window's counts equal what the loader had acknowledged
 //     for it (ours: exact by contract, a difference fails the run).
 //
+// Usage:
+//
 //	failover -brokers 127.0.0.1:19092 -redis-addr 127.0.0.1:16379 -processors main=bin/stats-processor
 //
 // bench/failover/run.sh builds the processor and the Kafka Streams reference

@@ -29,6 +29,7 @@ func (r result) line() string {
 	f := r.f
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s | session %s | %s: %s, at %s", r.system, r.session, r.fault, r.victim, f.t.UTC().Format("15:04:05.000"))
+	fmt.Fprintf(&b, " (output %s s behind)", secs(r.behindAtFault))
 	if r.exit > 0 {
 		fmt.Fprintf(&b, ", exited after %s s", secs(r.exit))
 	}
@@ -49,8 +50,8 @@ func (r result) line() string {
 func render(o options, results []result, commit string) string {
 	var b strings.Builder
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(&b, "### %s UTC, commit %s\n\n`%s`: %.0f events/s over %d partitions, window %s, %s of load before the fault and %s after it (longer for Kafka Streams at 45 s), %d CPUs, load average %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04"), commit, o.command, o.rate, o.partitions, o.window, o.warmup, o.after,
+	fmt.Fprintf(&b, "### %s UTC, commit %s\n\n`%s`: %.0f events/s over %d partitions, window %s, %s of load before the fault (and up to %s more until a window that ended in the last 2 s is out) and %s after it (longer for Kafka Streams at 45 s), %d CPUs, load average %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04"), commit, o.command, o.rate, o.partitions, o.window, o.warmup, currentWithin, o.after,
 		runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 	for _, bl := range o.builds {
 		fmt.Fprintf(&b, "- build %s: `%s`\n", bl.label, bl.bin)

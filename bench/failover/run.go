@@ -28,10 +28,13 @@ type result struct {
 	// leaseMoved is when another instance held the closer lease, after T;
 	// 0 when it did not move (or the system has none).
 	leaseMoved time.Duration
-	f          figures
-	held       float64
-	ok         bool
-	check      string
+	// behindAtFault is how far the output was behind at T: now − the end
+	// of the latest window out.
+	behindAtFault time.Duration
+	f             figures
+	held          float64
+	ok            bool
+	check         string
 }
 
 func (r result) name() string { return fmt.Sprintf("%s, session %s, %s", r.system, r.session, r.fault) }
@@ -97,6 +100,20 @@ func (r *run) stop() {
 	}
 }
 
+// currentWithin is how long a run waits, after the warm-up, for the
+// output to be current before the fault; the load lasts that much longer.
+const currentWithin = 15 * time.Second
+
+// latestEnd is the end of the latest window rd has seen a record of.
+func latestEnd(rd *live.Reader) time.Time {
+	got, _, _, _ := rd.Snapshot()
+	var end time.Time
+	for _, a := range got {
+		end = later(end, a.End)
+	}
+	return end
+}
+
 // hit is a fault: it picks its victim, signals it and returns when the
 // signal was sent (T), the victim's name and how long it took to exit
 // (SIGTERM only).
@@ -122,7 +139,7 @@ func (r *run) drive(ctx context.Context, settle, after time.Duration, h hit, hol
 
 	loaded := make(chan live.LoadResult, 1)
 	go func() {
-		loaded <- live.Load(ctx, r.o.brokers, r.in, r.o.partitions, r.o.rate, r.o.warmup+after, r.o.window)
+		loaded <- live.Load(ctx, r.o.brokers, r.in, r.o.partitions, r.o.rate, r.o.warmup+currentWithin+after, r.o.window)
 	}()
 	select {
 	case <-time.After(r.o.warmup):
@@ -130,6 +147,13 @@ func (r *run) drive(ctx context.Context, settle, after time.Duration, h hit, hol
 		<-loaded
 		return ctx.Err()
 	}
+	// Hit a system in its steady state: once a window that ended within the
+	// last 2 s is out, or after currentWithin more at the most (shown).
+	waited := time.Now()
+	for time.Since(waited) < currentWithin && ctx.Err() == nil && time.Since(latestEnd(rd)) > 2*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	res.behindAtFault = time.Since(latestEnd(rd))
 	if err := r.exited(); err != nil {
 		<-loaded
 		return err
