@@ -108,6 +108,7 @@ func main() {
 	flag.Parse()
 	o.brokers = strings.Split(brokers, ",")
 	o.run = time.Now().UTC().Format("20060102-150405")
+	rev := commit() // before the run, which may take a quarter of an hour
 	var err error
 	if o.builds, err = parseBuilds(builds); err == nil {
 		o.faults = strings.Split(faults, ",")
@@ -170,7 +171,7 @@ func main() {
 	if err := cl.Write(filepath.Join(o.out, "cleanup.env")); err != nil {
 		fmt.Fprintln(os.Stderr, "failover:", err)
 	}
-	report := render(o, results, commit())
+	report := render(o, results, rev)
 	fmt.Print(report)
 	if err := os.WriteFile(filepath.Join(o.out, "results.md"), []byte(report), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "failover:", err)

@@ -229,7 +229,7 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 	procs = nil
 	late := int64(-1)
 	if kind != "ours" {
-		late = lateEvents(logf(tag))
+		late = live.LateEvents(logf(tag))
 	}
 	r = summarize(r, res, want, got, dups, bad, late, kind == "ours")
 	if len(exited) > 0 {
@@ -299,26 +299,4 @@ func render(o options, rows []row) string {
 	}
 	b.WriteString("\nEvents are stamped with the wall clock as they are sent; measured are the windows that start after the loader's first (partial) window and end at least 1 s before it stops; percentiles by nearest rank over their records.\n")
 	return b.String()
-}
-
-// lateEvents is the count of late events a reference job logged: its total
-// ("late events in total: N"), else its last report ("late events so far:
-// N"), else 0.
-func lateEvents(logPath string) int64 {
-	b, err := os.ReadFile(logPath)
-	if err != nil {
-		return 0
-	}
-	var total, soFar int64 = -1, 0
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "late events in total: "); ok {
-			total, _ = strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
-		} else if v, ok := strings.CutPrefix(line, "late events so far: "); ok {
-			soFar, _ = strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
-		}
-	}
-	if total >= 0 {
-		return total
-	}
-	return soFar
 }

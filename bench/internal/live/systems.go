@@ -118,3 +118,25 @@ func (s Streams) Args() []string {
 	}
 	return args
 }
+
+// LateEvents is the count of late events a reference job logged: its total
+// ("late events in total: N"), else its last report ("late events so far:
+// N"), else 0.
+func LateEvents(logPath string) int64 {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return 0
+	}
+	var total, soFar int64 = -1, 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "late events in total: "); ok {
+			total, _ = strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
+		} else if v, ok := strings.CutPrefix(line, "late events so far: "); ok {
+			soFar, _ = strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
+		}
+	}
+	if total >= 0 {
+		return total
+	}
+	return soFar
+}
