@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
 
 // row is one system's line of the table.
@@ -67,14 +67,14 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 	cl.topics = append(cl.topics, in, out)
 	for name, parts := range map[string]int{in: o.partitions, out: 1} {
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := testenv.CreateTopic(tctx, o.brokers, name, parts)
+		err := scratch.CreateTopic(tctx, o.brokers, name, parts)
 		cancel()
 		if err != nil {
 			return row{}, fmt.Errorf("create topic %s: %w", name, err)
 		}
 	}
 	logf := func(n string) string { return filepath.Join(o.out, o.run+"-"+n+".log") }
-	var procs []*testenv.Process
+	var procs []*proc.Process
 	defer func() {
 		for _, p := range procs {
 			// A JVM ends with 143 (128 + SIGTERM) when its shutdown hooks have run: a clean stop.
@@ -83,9 +83,9 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 			}
 		}
 	}()
-	start := func(name, bin string, l testenv.Launch) error {
+	start := func(name, bin string, l proc.Launch) error {
 		l.LogPath = logf(name)
-		p, err := testenv.StartProcess(name, bin, l)
+		p, err := proc.StartProcess(name, bin, l)
 		if err != nil {
 			return err
 		}
@@ -103,32 +103,33 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 		}
 		dead := base + "-dead"
 		cl.topics = append(cl.topics, dead)
-		if err := testenv.CreateTopic(ctx, o.brokers, dead, 1); err != nil {
+		if err := scratch.CreateTopic(ctx, o.brokers, dead, 1); err != nil {
 			return row{}, fmt.Errorf("create topic %s: %w", dead, err)
 		}
 		cl.groups = append(cl.groups, base)
 		cl.redisPrefixes = append(cl.redisPrefixes, base)
-		var addrs []string
+		var started []*proc.Service
 		for i := range n {
-			port, err := testenv.FreePort()
+			name := fmt.Sprintf("%s-%d", tag, i+1)
+			cfg := proc.ProcessorConfig{
+				Brokers: o.brokers, RedisAddr: o.redisAddr, KeyPrefix: base,
+				Input: in, Output: out, DeadLetter: dead, Group: base, Earliest: true,
+				Window: o.window, IdleTimeout: 30 * time.Second, InstanceID: name,
+				Extra: []string{"PROCESSOR_LOG_FORMAT=text"},
+			}
+			p, err := proc.ExecProcessor(o.processor, logf(name), cfg)
 			if err != nil {
 				return row{}, err
 			}
-			cfg := testenv.ProcessorConfig{
-				Brokers: o.brokers, RedisAddr: o.redisAddr, KeyPrefix: base,
-				Input: in, Output: out, DeadLetter: dead, Group: base, Earliest: true,
-				Window: o.window, IdleTimeout: 30 * time.Second,
-				HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port), InstanceID: fmt.Sprintf("%s-%d", tag, i+1),
-				Extra: []string{"PROCESSOR_LOG_FORMAT=text"},
-			}
-			name := fmt.Sprintf("%s-%d", tag, i+1)
-			if err := start(name, o.processor, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()}); err != nil {
+			procs = append(procs, p.Process)
+			started = append(started, p)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
+		for _, p := range started {
+			if err := p.AwaitReady(rctx); err != nil {
 				return row{}, err
 			}
-			addrs = append(addrs, cfg.HTTPAddr)
-		}
-		if err := waitReady(ctx, addrs, 90*time.Second); err != nil {
-			return row{}, err
 		}
 		settle = o.settle
 		r.settings = fmt.Sprintf("%d instance(s); window %s, max_out_of_orderness 0, idle_timeout 30s, checkpoint.interval default; acks=all, exact counts, a key never written with two values (a crash may repeat one byte for byte); no Kafka transactions", n, o.window)
@@ -146,7 +147,7 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 			"--brokers", strings.Join(o.brokers, ","), "--input", in, "--output", out, "--group", base,
 			"--parallelism", strconv.Itoa(o.flinkPar), "--window-ms", strconv.FormatInt(o.window.Milliseconds(), 10),
 			"--watermark-ms", "200", "--delivery", arg, "--checkpoint-ms", strconv.FormatInt(o.eosCkpt.Milliseconds(), 10))
-		if err := start(tag, "java", testenv.Launch{Args: args}); err != nil {
+		if err := start(tag, "java", proc.Launch{Args: args}); err != nil {
 			return row{}, err
 		}
 		r.system = fmt.Sprintf("%s, %s sink", o.flinkName, arg)
@@ -171,7 +172,7 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 			"--brokers", strings.Join(o.brokers, ","), "--input", in, "--output", out, "--app-id", app,
 			"--state-dir", filepath.Join(o.out, o.run+"-"+tag+".state"), "--threads", "2",
 			"--window-ms", strconv.FormatInt(o.window.Milliseconds(), 10)}
-		if err := start(tag, "java", testenv.Launch{Args: args}); err != nil {
+		if err := start(tag, "java", proc.Launch{Args: args}); err != nil {
 			return row{}, err
 		}
 		r.system = o.streamsVer + ", exactly_once_v2"
@@ -363,27 +364,6 @@ func rank(lat []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
-
-// waitReady waits until every address answers /readyz with 200.
-func waitReady(ctx context.Context, addrs []string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for _, a := range addrs {
-		for {
-			resp, err := http.Get("http://" + a + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("stats-processor on %s not ready within %s", a, within)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	return nil
-}
 
 // render is the results table, with how it was measured.
 func render(o options, rows []row) string {
