@@ -22,7 +22,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vehicle-stats/vehicle-stats/bench/internal/preload"
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
 
 type options struct {
@@ -58,12 +59,12 @@ func run(o options) error {
 	}
 	ctx := context.Background()
 	bl := strings.Split(o.brokers, ",")
-	in, out, dead := testenv.UniqueName("catchup-in"), testenv.UniqueName("catchup-out"), testenv.UniqueName("catchup-dead")
+	in, out, dead := scratch.UniqueName("catchup-in"), scratch.UniqueName("catchup-out"), scratch.UniqueName("catchup-dead")
 	for _, t := range []struct {
 		name string
 		n    int
 	}{{in, o.partitions}, {out, 1}, {dead, 1}} {
-		if err := testenv.CreateTopic(ctx, bl, t.name, t.n); err != nil {
+		if err := scratch.CreateTopic(ctx, bl, t.name, t.n); err != nil {
 			return fmt.Errorf("create topic: %w", err)
 		}
 		defer preload.DeleteTopics(bl, t.name)
@@ -74,37 +75,33 @@ func run(o options) error {
 		return err
 	}
 
-	port, err := testenv.FreePort()
+	pprofPort, err := scratch.FreePort()
 	if err != nil {
 		return err
 	}
-	pprofPort, err := testenv.FreePort()
-	if err != nil {
-		return err
-	}
-	prefix := testenv.UniqueName("catchup")
-	cfg := testenv.ProcessorConfig{
+	prefix := scratch.UniqueName("catchup")
+	cfg := proc.ProcessorConfig{
 		Brokers: bl, RedisAddr: o.redisAddr, KeyPrefix: prefix, Input: in, Output: out, DeadLetter: dead, Group: prefix,
-		Earliest: true, IdleTimeout: o.idle, HTTPAddr: "127.0.0.1:" + strconv.Itoa(port),
+		Earliest: true, IdleTimeout: o.idle, InstanceID: "catchup-processor",
 		Extra: []string{"PROCESSOR_HTTP_PPROF=true", "PROCESSOR_HTTP_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(pprofPort), "PROCESSOR_LOG_LEVEL=warn"},
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr})
 	defer rdb.Close()
 	defer preload.CleanRedis(rdb, prefix) // after the processor stopped: defers run last first
 	t0 := time.Now()
-	proc, err := testenv.StartProcess("catchup-processor", o.bin, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()})
+	p, err := proc.ExecProcessor(o.bin, "", cfg)
 	if err != nil {
-		return fmt.Errorf("%w (run `make build` first)", err)
+		return err
 	}
-	defer func() { _ = proc.Stop(30 * time.Second) }()
-	base := "http://" + cfg.HTTPAddr
+	defer func() { _ = p.Stop(30 * time.Second) }()
+	base := "http://" + p.Addr
 	prof := "http://127.0.0.1:" + strconv.Itoa(pprofPort) // the profiler's own listener
 	var profDone chan struct{}
 	if o.cpuprofile != "" {
 		profDone = make(chan struct{})
 		go func() {
 			defer close(profDone)
-			waitHTTP(base)
+			_ = p.AwaitListening(ctx)
 			fetchTo(prof+"/debug/pprof/profile?seconds=10", o.cpuprofile)
 		}()
 	}
@@ -124,8 +121,8 @@ func run(o options) error {
 			}
 		}
 		select {
-		case <-proc.Done():
-			return fmt.Errorf("the processor exited: %v\n%s", proc.Err(), proc.Tail(20))
+		case <-p.Done():
+			return fmt.Errorf("the processor exited: %v\n%s", p.Err(), p.Tail(20))
 		default:
 		}
 		if time.Since(t0) > 10*time.Minute {
@@ -138,7 +135,7 @@ func run(o options) error {
 	if tCounted == 0 {
 		tCounted = tLast
 	}
-	rss, cpu := preload.ProcStats(proc.Pid())
+	rss, cpu := preload.ProcStats(p.Pid())
 	if o.allocsprofile != "" {
 		fetchTo(prof+"/debug/pprof/allocs", o.allocsprofile)
 	}
@@ -169,16 +166,6 @@ func (p prefixed) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
-}
-
-func waitHTTP(base string) {
-	for range 200 {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func fetchTo(url, path string) {

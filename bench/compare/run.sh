@@ -115,7 +115,7 @@ trap cleanup EXIT
 step "build: bin/stats-processor, the Go helpers, the Flink jobs and the Kafka Streams application (Maven; the first time downloads them into .local/m2)"
 make -s build >&2
 mkdir -p "$OUT/bin"
-go build -o "$OUT/bin/" ./bench/compare/loader ./bench/compare/measure
+go build -o "$OUT/bin/" ./bench/compare/loader ./bench/compare/measure ./internal/testenv/proc/procenv
 # mvn_build DIR POM TARGET: package the Maven project and write its class path,
 # unless TARGET's jar is newer than the pom and the sources.
 mvn_build() {
@@ -263,14 +263,16 @@ ours_run() { # name
 	prefixes+=("$prefix")
 	"$OUT/bin/measure" topics -brokers "$BROKERS" -partitions 1 "$topic" "$dlq"
 	port=$("$OUT/bin/measure" freeport)
+	# The processor's environment as the Go tools and tests make it (proc.ProcessorConfig).
+	local vars
+	local -a penv
+	vars=$("$OUT/bin/procenv" -brokers "$BROKERS" -input "$IN" -output "$topic" -dead-letter "$dlq" \
+		-group "$group" -earliest -redis "$REDIS" -key-prefix "$prefix" -http-addr "127.0.0.1:$port" \
+		-idle-timeout "$IDLE_TIMEOUT" -set PROCESSOR_LOG_LEVEL=info)
+	mapfile -t penv <<<"$vars"
 	measure_run "$name" -topic "$topic" -expected "$OUT/expected.tsv" -observed "$OUT/$name.tsv" \
 		-counter-url "http://127.0.0.1:$port/metrics" -counter stats_processor_events_total -- \
-		env PROCESSOR_KAFKA_BROKERS="$BROKERS" PROCESSOR_KAFKA_INPUT_TOPIC="$IN" \
-		PROCESSOR_KAFKA_OUTPUT_TOPIC="$topic" PROCESSOR_KAFKA_DEAD_LETTER_TOPIC="$dlq" \
-		PROCESSOR_KAFKA_GROUP_ID="$group" PROCESSOR_KAFKA_START_OFFSET=earliest \
-		PROCESSOR_REDIS_ADDR="$REDIS" PROCESSOR_REDIS_KEY_PREFIX="$prefix" PROCESSOR_HTTP_ADDR="127.0.0.1:$port" \
-		PROCESSOR_WATERMARK_IDLE_TIMEOUT="$IDLE_TIMEOUT" PROCESSOR_LOG_LEVEL=info \
-		"$ROOT/bin/stats-processor" || failed+=("$name")
+		env "${penv[@]}" "$ROOT/bin/stats-processor" || failed+=("$name")
 }
 
 # --------------------------------------------------------------- rounds

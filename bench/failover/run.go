@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vehicle-stats/vehicle-stats/bench/internal/live"
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // result is one run: a system, a session timeout and a fault.
@@ -70,7 +70,7 @@ type run struct {
 	o       options
 	tag     string
 	in, out string
-	procs   []*testenv.Process
+	procs   []*proc.Process
 	logf    func(string) string
 }
 
@@ -244,7 +244,7 @@ func (r *run) exited(spared ...string) error {
 }
 
 // hitProcess hits p: SIGKILL, or SIGTERM and a wait of up to 30 s for its exit.
-func hitProcess(p *testenv.Process, kill bool) (t time.Time, exit time.Duration, err error) {
+func hitProcess(p *proc.Process, kill bool) (t time.Time, exit time.Duration, err error) {
 	t = time.Now()
 	if kill {
 		p.Kill()
@@ -252,7 +252,7 @@ func hitProcess(p *testenv.Process, kill bool) (t time.Time, exit time.Duration,
 	}
 	err = p.Stop(30 * time.Second)
 	exit = time.Since(t)
-	if err != nil && errors.Is(err, testenv.ErrNotStopped) {
+	if err != nil && errors.Is(err, proc.ErrNotStopped) {
 		return t, exit, err
 	}
 	if err != nil {
@@ -274,7 +274,7 @@ func runOurs(ctx context.Context, o options, b build, session time.Duration, fau
 	defer r.stop()
 	cl.Groups = append(cl.Groups, r.tag)
 	cl.RedisPrefixes = append(cl.RedisPrefixes, r.tag)
-	cfg := testenv.ProcessorConfig{
+	cfg := proc.ProcessorConfig{
 		Brokers: o.brokers, RedisAddr: o.redisAddr, KeyPrefix: r.tag,
 		Input: r.in, Output: r.out, DeadLetter: r.tag + "-dead", Group: r.tag, Earliest: true,
 		Window: o.window, IdleTimeout: o.idle, SessionTimeout: session,
@@ -293,7 +293,7 @@ func runOurs(ctx context.Context, o options, b build, session time.Duration, fau
 	holder := func(ctx context.Context) string { return closerHolder(ctx, rdb, r.tag, r.in) }
 	h := func(ctx context.Context) (time.Time, string, time.Duration, error) {
 		lead := holder(ctx)
-		var victim *testenv.Process
+		var victim *proc.Process
 		for _, p := range r.procs {
 			if (p.Name == lead) == toHolder {
 				victim = p
@@ -348,7 +348,7 @@ func runStreams(ctx context.Context, o options, session time.Duration, cl *live.
 		name := fmt.Sprintf("s%d", i+1)
 		args := live.Streams{ClassPath: o.streamsCP, Heap: o.javaHeap, Brokers: o.brokers, Input: r.in, Output: r.out, AppID: app,
 			StateDir: strings.TrimSuffix(r.logf(name), ".log") + ".state", Window: o.window, SessionTimeout: session}.Args()
-		p, err := testenv.StartProcess(name, "java", testenv.Launch{Args: args, LogPath: r.logf(name)})
+		p, err := proc.StartProcess(name, "java", proc.Launch{Args: args, LogPath: r.logf(name)})
 		if err != nil {
 			return res, err
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/bench/internal/live"
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // row is one system's line of the table.
@@ -57,7 +57,7 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 		return row{}, err
 	}
 	logf := func(n string) string { return filepath.Join(o.out, o.run+"-"+n+".log") }
-	var procs []*testenv.Process
+	var procs []*proc.Process
 	defer func() {
 		for _, p := range procs {
 			// A JVM ends with 143 (128 + SIGTERM) when its shutdown hooks have run: a clean stop.
@@ -66,9 +66,9 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 			}
 		}
 	}()
-	start := func(name, bin string, l testenv.Launch) error {
+	start := func(name, bin string, l proc.Launch) error {
 		l.LogPath = logf(name)
-		p, err := testenv.StartProcess(name, bin, l)
+		p, err := proc.StartProcess(name, bin, l)
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 		}
 		cl.Groups = append(cl.Groups, base)
 		cl.RedisPrefixes = append(cl.RedisPrefixes, base)
-		cfg := testenv.ProcessorConfig{
+		cfg := proc.ProcessorConfig{
 			Brokers: o.brokers, RedisAddr: o.redisAddr, KeyPrefix: base,
 			Input: in, Output: out, DeadLetter: dead, Group: base, Earliest: true,
 			Window: o.window, IdleTimeout: 30 * time.Second,
@@ -120,7 +120,7 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 			"--brokers", strings.Join(o.brokers, ","), "--input", in, "--output", out, "--group", base,
 			"--parallelism", strconv.Itoa(o.flinkPar), "--window-ms", strconv.FormatInt(o.window.Milliseconds(), 10),
 			"--watermark-ms", "200", "--delivery", arg, "--checkpoint-ms", strconv.FormatInt(o.eosCkpt.Milliseconds(), 10))
-		if err := start(tag, "java", testenv.Launch{Args: args}); err != nil {
+		if err := start(tag, "java", proc.Launch{Args: args}); err != nil {
 			return row{}, err
 		}
 		r.system = fmt.Sprintf("%s, %s sink", o.flinkName, arg)
@@ -142,7 +142,7 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 		cl.TopicPrefixes = append(cl.TopicPrefixes, app+"-")
 		args := live.Streams{ClassPath: o.streamsCP, Heap: o.javaHeap, Brokers: o.brokers, Input: in, Output: out, AppID: app,
 			StateDir: filepath.Join(o.out, o.run+"-"+tag+".state"), Window: o.window}.Args()
-		if err := start(tag, "java", testenv.Launch{Args: args}); err != nil {
+		if err := start(tag, "java", proc.Launch{Args: args}); err != nil {
 			return row{}, err
 		}
 		r.system = o.streamsVer + ", exactly_once_v2"

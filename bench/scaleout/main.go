@@ -25,7 +25,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vehicle-stats/vehicle-stats/bench/internal/preload"
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
 
 func main() {
@@ -78,8 +79,8 @@ func run(brokers, redisAddr, bin, instances string, events, partitions int, idle
 	}
 	ctx := context.Background()
 	bl := strings.Split(brokers, ",")
-	in := testenv.UniqueName("scaleout-in")
-	if err := testenv.CreateTopic(ctx, bl, in, partitions); err != nil {
+	in := scratch.UniqueName("scaleout-in")
+	if err := scratch.CreateTopic(ctx, bl, in, partitions); err != nil {
 		return nil, fmt.Errorf("create topic: %w", err)
 	}
 	defer preload.DeleteTopics(bl, in)
@@ -116,21 +117,21 @@ type row struct {
 // prefix, until every expected window record is on the output topic.
 func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in string, partitions, n, events int, idle time.Duration, want map[string]int64) (row, error) {
 	r := row{instances: n}
-	out, dead := testenv.UniqueName("scaleout-out"), testenv.UniqueName("scaleout-dead")
+	out, dead := scratch.UniqueName("scaleout-out"), scratch.UniqueName("scaleout-dead")
 	for _, t := range []string{out, dead} {
-		if err := testenv.CreateTopic(ctx, brokers, t, 1); err != nil {
+		if err := scratch.CreateTopic(ctx, brokers, t, 1); err != nil {
 			return r, fmt.Errorf("create topic: %w", err)
 		}
 	}
 	defer preload.DeleteTopics(brokers, out, dead)
-	prefix := testenv.UniqueName("scaleout")
+	prefix := scratch.UniqueName("scaleout")
 	defer preload.CleanRedis(rdb, prefix)
 
 	before, err := commandStats(ctx, rdb)
 	if err != nil {
 		return r, err
 	}
-	var procs []*testenv.Process
+	var procs []*proc.Service
 	var bases []string
 	defer func() {
 		for _, p := range procs {
@@ -139,21 +140,17 @@ func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in s
 	}()
 	t0 := time.Now()
 	for i := range n {
-		port, err := testenv.FreePort()
+		cfg := proc.ProcessorConfig{
+			Brokers: brokers, RedisAddr: rdb.Options().Addr, KeyPrefix: prefix, Input: in, Output: out, DeadLetter: dead, Group: prefix,
+			Earliest: true, IdleTimeout: idle, InstanceID: fmt.Sprintf("scaleout-%d", i),
+			Extra: []string{"PROCESSOR_LOG_LEVEL=warn"},
+		}
+		p, err := proc.ExecProcessor(bin, "", cfg)
 		if err != nil {
 			return r, err
 		}
-		cfg := testenv.ProcessorConfig{
-			Brokers: brokers, RedisAddr: rdb.Options().Addr, KeyPrefix: prefix, Input: in, Output: out, DeadLetter: dead, Group: prefix,
-			Earliest: true, IdleTimeout: idle, HTTPAddr: "127.0.0.1:" + strconv.Itoa(port), InstanceID: fmt.Sprintf("scaleout-%d", i),
-			Extra: []string{"PROCESSOR_LOG_LEVEL=warn"},
-		}
-		p, err := testenv.StartProcess(cfg.InstanceID, bin, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()})
-		if err != nil {
-			return r, fmt.Errorf("%w (run `make build` first)", err)
-		}
 		procs = append(procs, p)
-		bases = append(bases, "http://"+cfg.HTTPAddr)
+		bases = append(bases, "http://"+p.Addr)
 	}
 	output := preload.NewOutput(brokers, out)
 	for {

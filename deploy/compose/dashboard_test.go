@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 const (
@@ -277,24 +278,21 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 	prodAddr := fmt.Sprintf("127.0.0.1:%d", testenv.Port(t))
 
 	procEnv := composeEnv(t, c, "stats-processor")
-	overrides := testenv.ProcessorConfig{Brokers: env.Brokers, RedisAddr: env.RedisAddr, KeyPrefix: prefix, Input: input,
+	overrides := proc.ProcessorConfig{Brokers: env.Brokers, RedisAddr: env.RedisAddr, KeyPrefix: prefix, Input: input,
 		Output: output, DeadLetter: dead, Late: late, Group: testenv.UniqueName("dash-group"), HTTPAddr: procAddr}
 	for _, kv := range overrides.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		procEnv[k] = v
 	}
 	prodEnv := composeEnv(t, c, "vehicle-producer")
-	for k, v := range map[string]string{
-		"PRODUCER_KAFKA_BROKERS": env.BrokerList(),
-		"PRODUCER_KAFKA_TOPIC":   input,
-		"PRODUCER_HTTP_ADDR":     prodAddr,
-	} {
+	for _, kv := range (proc.ProducerConfig{Brokers: env.Brokers, Topic: input, HTTPAddr: prodAddr}).Env() {
+		k, v, _ := strings.Cut(kv, "=")
 		prodEnv[k] = v
 	}
-	proc := startService(t, "stats-processor", procEnv)
+	processor := startService(t, "stats-processor", procEnv)
 	prod := startService(t, "vehicle-producer", prodEnv)
 
-	waitHealthy(t, c, proc, procEnv)
+	waitHealthy(t, c, processor, procEnv)
 	waitHealthy(t, c, prod, prodEnv)
 
 	// Events flow: the producer has sent some, the processor counted some and
@@ -310,9 +308,9 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no events counted within 90 s: processor counted %v, producer sent %v, consumer_lag exported: %v\nprocessor log:\n%s\nproducer log:\n%s",
 				procM.sum["stats_processor_events_total"], prodM.sum["vehicle_producer_events_sent_total"],
-				procM.labels["stats_processor_consumer_lag"] != nil, proc.tail(), prod.tail())
+				procM.labels["stats_processor_consumer_lag"] != nil, processor.tail(), prod.tail())
 		}
-		proc.checkRunning(t)
+		processor.checkRunning(t)
 		prod.checkRunning(t)
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -355,7 +353,7 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 
 	// docker compose stop sends SIGTERM: both stop cleanly, within the grace
 	// period compose gives them.
-	for _, s := range []*service{prod, proc} {
+	for _, s := range []*service{prod, processor} {
 		if code := s.stop(t, 40*time.Second); code != 0 {
 			t.Errorf("%s exited %d after SIGTERM, want 0\n%s", s.name, code, s.tail())
 		}
@@ -365,7 +363,7 @@ func TestIntegrationDashboardMetrics(t *testing.T) {
 // service is a running service binary.
 type service struct {
 	name string
-	proc *testenv.Process
+	proc *proc.Process
 }
 
 // startService runs a service from the repository root (so it reads
@@ -376,7 +374,7 @@ func startService(t *testing.T, name string, env map[string]string) *service {
 	for _, k := range sortedKeys(env) {
 		vars = append(vars, k+"="+env[k])
 	}
-	p, err := testenv.StartProcess(name, binary(t, name), testenv.Launch{Env: vars, Clean: true, Dir: repoFile(t, ".")})
+	p, err := proc.StartProcess(name, binary(t, name), proc.Launch{Env: vars, Clean: true, Dir: repoFile(t, ".")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +397,7 @@ func (s *service) checkRunning(t *testing.T) {
 // stop sends SIGTERM and returns the exit code.
 func (s *service) stop(t *testing.T, grace time.Duration) int {
 	t.Helper()
-	if err := s.proc.Stop(grace); errors.Is(err, testenv.ErrNotStopped) {
+	if err := s.proc.Stop(grace); errors.Is(err, proc.ErrNotStopped) {
 		t.Errorf("%v", err)
 		return -1
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // TestIntegrationAlertsFire runs the alert rules for real: Debian's
@@ -34,7 +35,7 @@ func TestIntegrationAlertsFire(t *testing.T) {
 	}
 	redis := testenv.PrivateRedis(t)
 	const partitions = 2
-	cfg := testenv.ProcessorConfig{
+	cfg := proc.ProcessorConfig{
 		Brokers: env.Brokers, RedisAddr: redis.Addr, KeyPrefix: testenv.UniqueName("alerts"),
 		Input:      env.Topic(t, "alerts-in", partitions),
 		Output:     env.Topic(t, "alerts-out", 1),
@@ -46,16 +47,16 @@ func TestIntegrationAlertsFire(t *testing.T) {
 	ctx := context.Background()
 	const events = 20
 	produce(ctx, t, env.Brokers, cfg.Input, events)
-	proc := testenv.StartProcessor(t, "alerts", cfg)
+	processor := proc.StartProcessor(t, "alerts", cfg)
 	// Every partition saved an offset past its events (its watermark
 	// series appears with the first save that counted one).
 	waitFor(t, "the events counted and saved", 90*time.Second, func() (bool, string) {
-		m := scrape(t, "http://"+proc.Addr+"/metrics")
+		m := scrape(t, "http://"+processor.Addr+"/metrics")
 		return m["stats_processor_events_total"] == events && m["stats_processor_partition_watermark_timestamp_seconds#series"] == partitions,
 			fmt.Sprintf("metrics %v", m)
 	})
 
-	prom := startPrometheus(t, promBin, proc.Addr)
+	prom := startPrometheus(t, promBin, processor.Addr)
 	waitFor(t, "Prometheus scraping the processor", 60*time.Second, func() (bool, string) {
 		var r struct {
 			Data struct {
@@ -74,7 +75,7 @@ func TestIntegrationAlertsFire(t *testing.T) {
 	redis.Stop(t)
 	t.Log("Redis stopped")
 	waitForAlert(t, prom, "StatsProcessorRedisErrors", "pending", 60*time.Second)
-	t.Logf("/readyz with Redis down: %s", readyz(t, proc.Addr))
+	t.Logf("/readyz with Redis down: %s", readyz(t, processor.Addr))
 
 	// The input topic, deleted and created again while Redis is down: empty,
 	// so every saved offset is beyond its log end.
@@ -93,10 +94,10 @@ func TestIntegrationAlertsFire(t *testing.T) {
 	redis.Start(t)
 	t.Log("Redis started again")
 	waitForAlert(t, prom, "StatsProcessorOffsetBeyondLogEnd", "firing", 90*time.Second)
-	t.Logf("/readyz with the topic recreated: %s", readyz(t, proc.Addr))
+	t.Logf("/readyz with the topic recreated: %s", readyz(t, processor.Addr))
 	waitForAlert(t, prom, "StatsProcessorRedisErrors", "", 120*time.Second)
-	if !strings.Contains(readyz(t, proc.Addr), "reset") {
-		t.Errorf("/readyz does not point at stats-processor reset: %s", readyz(t, proc.Addr))
+	if !strings.Contains(readyz(t, processor.Addr), "reset") {
+		t.Errorf("/readyz does not point at stats-processor reset: %s", readyz(t, processor.Addr))
 	}
 }
 
@@ -140,7 +141,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.Port(t))
-	p, err := testenv.StartProcess("prometheus", bin, testenv.Launch{Args: []string{
+	p, err := proc.StartProcess("prometheus", bin, proc.Launch{Args: []string{
 		"--config.file=" + filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path=" + filepath.Join(dir, "data"),
 		"--web.listen-address=" + addr,
 	}})

@@ -2,10 +2,7 @@ package testenv
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -24,6 +21,8 @@ import (
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
 
 // Environment variables that point tests at running services.
@@ -175,7 +174,7 @@ func startContainers() (Services, error) {
 // broker listens and advertises on it (127.0.0.1:port inside the container
 // reaches the broker too, so it is also the inter-broker listener).
 func startKafka(ctx context.Context, nw *testcontainers.DockerNetwork, labels map[string]string) ([]string, error) {
-	p, err := FreePort()
+	p, err := scratch.FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("free port for kafka: %w", err)
 	}
@@ -224,14 +223,6 @@ func bindLoopback(containerPort, hostPort string) func(*container.HostConfig) {
 	}
 }
 
-// UniqueName returns base plus a random suffix, safe as a Kafka topic name or
-// a Redis key prefix, so tests that share a broker never see each other's data.
-func UniqueName(base string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return base + "-" + hex.EncodeToString(b[:])
-}
-
 // Topic creates a fresh topic with the given partitions and deletes it when
 // the test ends.
 func (s Services) Topic(t testing.TB, base string, partitions int) string {
@@ -250,70 +241,6 @@ func (s Services) Topic(t testing.TB, base string, partitions int) string {
 		}
 	})
 	return name
-}
-
-// DeleteTopics deletes topics (a test's or a tool's clean-up).
-func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
-	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	if _, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
-		return fmt.Errorf("delete topics %v: %w", topics, err)
-	}
-	return nil
-}
-
-// DeleteKeys deletes every key matching the glob pattern match (SCAN, then
-// DEL in slices of 500): a test's or a tool's clean-up.
-func DeleteKeys(ctx context.Context, rdb *redis.Client, match string) error {
-	iter := rdb.Scan(ctx, 0, match, 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		return fmt.Errorf("scan %s: %w", match, err)
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		if err := rdb.Del(ctx, keys[:n]...).Err(); err != nil {
-			return fmt.Errorf("delete keys %s: %w", match, err)
-		}
-		keys = keys[n:]
-	}
-	return nil
-}
-
-// CreateTopic creates a topic with replication factor 1 and waits until every
-// partition has a leader.
-func CreateTopic(ctx context.Context, brokers []string, name string, partitions int) error {
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	resp, err := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
-	}}})
-	if err != nil {
-		return err
-	}
-	if err := resp.Errors[name]; err != nil {
-		return err
-	}
-	for {
-		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
-		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) == partitions {
-			ready := true
-			for _, p := range md.Topics[0].Partitions {
-				if p.Error != nil || p.Leader.ID < 0 {
-					ready = false
-				}
-			}
-			if ready {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("topic %s has no leaders yet: %w", name, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // Redis returns a client and a key prefix unique to the test; every key under
@@ -340,52 +267,67 @@ func (s Services) BrokerList() string { return strings.Join(s.Brokers, ",") }
 // Port returns a free TCP port on loopback for a test server.
 func Port(t testing.TB) int {
 	t.Helper()
-	p, err := FreePort()
+	p, err := scratch.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 a moment ago (for tools
-// outside tests: benchmarks, the soak). See FreePorts.
-func FreePort() (int, error) { return FreePorts(1) }
+// UniqueName is scratch.UniqueName, for tests.
+func UniqueName(base string) string { return scratch.UniqueName(base) }
 
-// FreePorts returns the first of n consecutive TCP ports that were free on
-// 127.0.0.1 a moment ago, chosen below the kernel's ephemeral range
-// (/proc/sys/net/ipv4/ip_local_port_range). There, between the check and
-// the server's bind, only another server can take a port; inside it any
-// outgoing connection can (Kafka clients open many), which is what a port
-// picked by listening on port 0 risks.
-func FreePorts(n int) (int, error) {
-	low := ephemeralLow()
-	for range 100 {
-		first := 10000 + mrand.IntN(low-10000-n)
-		free := true
-		for port := first; port < first+n && free; port++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-			if err != nil {
-				free = false
-				continue
-			}
-			l.Close()
-		}
-		if free {
-			return first, nil
-		}
-	}
-	return 0, fmt.Errorf("no %d free consecutive ports between 10000 and %d in 100 tries", n, low)
+// CreateTopic is scratch.CreateTopic, for tests.
+func CreateTopic(ctx context.Context, brokers []string, name string, partitions int) error {
+	return scratch.CreateTopic(ctx, brokers, name, partitions)
 }
 
-// ephemeralLow is where the kernel's ephemeral ports start (32768 when it
-// cannot be read, Linux's default).
-func ephemeralLow() int {
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil && v > 12000 {
-				return v
-			}
-		}
-	}
-	return 32768
+// DeleteTopics is scratch.DeleteTopics, for tests.
+func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
+	return scratch.DeleteTopics(ctx, brokers, topics...)
 }
+
+// DeleteKeys is scratch.DeleteKeys, for tests.
+func DeleteKeys(ctx context.Context, rdb *redis.Client, match string) error {
+	return scratch.DeleteKeys(ctx, rdb, match)
+}
+
+// FreePort is scratch.FreePort, for tests.
+func FreePort() (int, error) { return scratch.FreePort() }
+
+// E2EProcessor is the setting the end-to-end tests share for a pipeline
+// on s: its own topics, group and key prefix, read from the start, 20 s
+// windows with 3 s of out-of-orderness, a 5 s idle timeout, checkpoints
+// every 200 ms and the shortest session the broker allows, so that a killed
+// instance's partitions move within seconds. Topics and key prefix are
+// created for the test and removed after it (a comma in s.RedisAddr, a
+// private Redis Cluster, gets an unshared prefix that goes with it).
+func (s Services) E2EProcessor(t testing.TB, name string, partitions int) proc.ProcessorConfig {
+	t.Helper()
+	prefix := UniqueName("t")
+	if !strings.Contains(s.RedisAddr, ",") {
+		_, prefix = s.Redis(t)
+	}
+	return proc.ProcessorConfig{
+		Brokers: s.Brokers, RedisAddr: s.RedisAddr, KeyPrefix: prefix,
+		Input:      s.Topic(t, name+"-in", partitions),
+		Output:     s.Topic(t, name+"-out", 1),
+		DeadLetter: s.Topic(t, name+"-dead", 1),
+		Late:       s.Topic(t, name+"-late", 1),
+		Group:      UniqueName(name + "-group"),
+		Earliest:   true, Window: 20 * time.Second, MaxOutOfOrderness: 3 * time.Second, IdleTimeout: 5 * time.Second,
+		CheckpointInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second,
+	}
+}
+
+// RepoRoot is proc.RepoRoot, for tests.
+func RepoRoot(t testing.TB) string { t.Helper(); return proc.RepoRoot(t) }
+
+// Binary is proc.Binary, for tests.
+func Binary(t testing.TB, path string, race bool) string {
+	t.Helper()
+	return proc.Binary(t, path, race)
+}
+
+// FreePorts is scratch.FreePorts, for tests.
+func FreePorts(n int) (int, error) { return scratch.FreePorts(n) }

@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
@@ -82,8 +83,8 @@ func TestE2ECloserFrozen(t *testing.T) {
 	chunks := interleave(data, 50)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
-	procs := []*testenv.Processor{s.start("a"), s.start("b"), s.start("c")}
-	var frozen *testenv.Processor
+	procs := []*proc.Service{s.start("a"), s.start("b"), s.start("c")}
+	var frozen *proc.Service
 	var frozenAt time.Time
 	freezes := 0
 	for i, c := range chunks[1:] {
@@ -115,7 +116,7 @@ func TestE2ECloserFrozen(t *testing.T) {
 }
 
 // leader is the instance whose closer holds the lease, or nil.
-func leader(t *testing.T, procs []*testenv.Processor) *testenv.Processor {
+func leader(t *testing.T, procs []*proc.Service) *proc.Service {
 	for _, p := range procs {
 		if strings.Contains(get(t, "http://"+p.Addr+"/metrics"), "\nstats_processor_closer_leader 1\n") {
 			return p
@@ -379,7 +380,7 @@ func TestE2ETopicRecreatedAndGrown(t *testing.T) {
 	for _, c := range interleave(fresh, 100) {
 		s.produce(ctx, c)
 	}
-	p2 := s.start("g2")
+	p2 := proc.StartProcessorListening(t, "g2", s.cfg) // it refuses the partitions: never ready
 	waitReady(t, p2.Addr, "input_offsets", 90*time.Second)
 	body := get(t, "http://"+p2.Addr+"/readyz")
 	if !strings.Contains(body, "holds another record before the saved offset") || !strings.Contains(body, "stats-processor reset") {

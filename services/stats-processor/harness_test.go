@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
@@ -30,7 +31,7 @@ import (
 type scenario struct {
 	t      *testing.T
 	env    testenv.Services
-	cfg    testenv.ProcessorConfig
+	cfg    proc.ProcessorConfig
 	window time.Duration
 	ooo    time.Duration
 }
@@ -47,13 +48,13 @@ func newScenarioOn(t *testing.T, env testenv.Services, partitions int) *scenario
 }
 
 // start starts one more instance of the pipeline.
-func (s *scenario) start(name string) *testenv.Processor {
+func (s *scenario) start(name string) *proc.Service {
 	s.t.Helper()
-	return testenv.StartProcessor(s.t, name, s.cfg)
+	return proc.StartProcessor(s.t, name, s.cfg)
 }
 
 // stop sends SIGTERM and requires a clean exit 0 within 10 s.
-func stop(t *testing.T, p *testenv.Processor) {
+func stop(t *testing.T, p *proc.Service) {
 	t.Helper()
 	if err := p.Stop(10 * time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, p.Tail(30))

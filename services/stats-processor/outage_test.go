@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // TestE2EOutages stops Redis and then Kafka (private instances of this test)
@@ -141,7 +142,7 @@ func TestE2ERedisClusterFailover(t *testing.T) {
 	chunks := interleave(data, 100)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
-	procs := []*testenv.Processor{s.start("f0"), s.start("f1"), s.start("f2")}
+	procs := []*proc.Service{s.start("f0"), s.start("f1"), s.start("f2")}
 	for i, c := range chunks[1:] {
 		s.produce(ctx, c)
 		time.Sleep(100 * time.Millisecond)
@@ -180,7 +181,7 @@ func TestE2EKafkaSASL(t *testing.T) {
 	s.checkDeadLetters(data)
 	stop(t, p)
 
-	out := startFails(t, "wrong-password", testenv.ProcessorConfig{Brokers: []string{k.SASLAddr}, RedisAddr: env.RedisAddr,
+	out := startFails(t, "wrong-password", proc.ProcessorConfig{Brokers: []string{k.SASLAddr}, RedisAddr: env.RedisAddr,
 		Extra: []string{"PROCESSOR_KAFKA_SASL_MECHANISM=plain", "PROCESSOR_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD=true", "PROCESSOR_KAFKA_SASL_USERNAME=" + k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD=wrong"}})
 	if !strings.Contains(out, "kafka.sasl.password") {
 		t.Errorf("wrong password: want a failed start naming kafka.sasl.password:\n%s", out)

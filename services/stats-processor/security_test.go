@@ -14,6 +14,7 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // TestE2EKafkaTLS runs the processor through each TLS listener of a private
@@ -72,7 +73,7 @@ func TestE2EKafkaTLS(t *testing.T) {
 		{"no client certificate", "kafka.tls.cert_file", slices.Concat([]string{"PROCESSOR_KAFKA_BROKERS=" + k.MTLSAddr}, tlsOn)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := startFails(t, "kafka-"+strings.ReplaceAll(tc.name, " ", "-"), testenv.ProcessorConfig{RedisAddr: env.RedisAddr, Extra: tc.env})
+			out := startFails(t, "kafka-"+strings.ReplaceAll(tc.name, " ", "-"), proc.ProcessorConfig{RedisAddr: env.RedisAddr, Extra: tc.env})
 			if !strings.Contains(out, tc.key) {
 				t.Errorf("start-up did not name %s:\n%s", tc.key, out)
 			}
@@ -86,13 +87,12 @@ func TestE2EKafkaTLS(t *testing.T) {
 // startFails runs the processor with cfg, requires it to exit non-zero
 // within 20 s (a refusal is not waited out; after a minute it is killed),
 // and returns its output.
-func startFails(t *testing.T, name string, cfg testenv.ProcessorConfig) string {
+func startFails(t *testing.T, name string, cfg proc.ProcessorConfig) string {
 	t.Helper()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.Extra = append([]string{"PROCESSOR_LOG_FORMAT=text"}, cfg.Extra...)
 	start := time.Now()
-	p, err := testenv.StartProcess(name, testenv.Binary(t, "./services/stats-processor", true),
-		testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()})
+	p, err := proc.ExecProcessor(proc.Binary(t, "./services/stats-processor", true), "", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestE2ERedisTLSACL(t *testing.T) {
 		{"wrong password", "redis.password", slices.Concat(tlsOn, clientCert, user, []string{"PROCESSOR_REDIS_PASSWORD=wrong-" + password})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := startFails(t, "redis-"+strings.ReplaceAll(tc.name, " ", "-"), testenv.ProcessorConfig{Brokers: env.Brokers, Extra: tc.env})
+			out := startFails(t, "redis-"+strings.ReplaceAll(tc.name, " ", "-"), proc.ProcessorConfig{Brokers: env.Brokers, Extra: tc.env})
 			if !strings.Contains(out, tc.key) {
 				t.Errorf("start-up did not name %s:\n%s", tc.key, out)
 			}

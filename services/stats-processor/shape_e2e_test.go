@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // A pipeline's window size is fixed at its first start: a processor started
@@ -19,7 +20,7 @@ import (
 func TestE2EWindowSizeChangeRefused(t *testing.T) {
 	env := testenv.Get(t)
 	cfg := env.E2EProcessor(t, "shape", 2)
-	first := testenv.StartProcessor(t, "first", cfg)
+	first := proc.StartProcessor(t, "first", cfg)
 	rdb := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
 	defer rdb.Close()
 	meta := cfg.KeyPrefix + ":{" + cfg.Input + "}:meta"
@@ -35,7 +36,7 @@ func TestE2EWindowSizeChangeRefused(t *testing.T) {
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", testenv.Port(t))
 	cfg.Extra = []string{"PROCESSOR_LOG_FORMAT=text"}
 	bin := testenv.Binary(t, "./services/stats-processor", true)
-	p, err := testenv.StartProcess("second", bin, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env(), LogPath: t.TempDir() + "/second.log"})
+	p, err := proc.StartProcess("second", bin, proc.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env(), LogPath: t.TempDir() + "/second.log"})
 	if err != nil {
 		t.Fatal(err)
 	}

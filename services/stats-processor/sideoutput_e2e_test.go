@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
@@ -237,7 +238,7 @@ func TestE2EBulkInvalidRecords(t *testing.T) {
 // start), then checks the dead letters (wantCut of them cut to fit), the
 // late and dead-letter metrics and that no partition's side output is
 // stuck.
-func (s *scenario) checkBadInput(p *testenv.Processor, start time.Time, data [][]record, want map[eventtimetest.Key]int64, late, bad, wantCut int) {
+func (s *scenario) checkBadInput(p *proc.Service, start time.Time, data [][]record, want map[eventtimetest.Key]int64, late, bad, wantCut int) {
 	t := s.t
 	t.Helper()
 	dead, _ := s.distinctKeys(s.cfg.DeadLetter, bad, 120*time.Second)

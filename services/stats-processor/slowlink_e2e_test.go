@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // TestE2ESlowKafkaLink: two processors reach Kafka through a network fault
@@ -66,7 +67,7 @@ func TestE2ESlowKafkaLink(t *testing.T) {
 	time.Sleep(3 * time.Second) // late writes of a slow round, if any, land by now
 	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), want)
 	cut := 0
-	for name, p := range map[string]*testenv.Processor{"a": a, "b": b} {
+	for name, p := range map[string]*proc.Service{"a": a, "b": b} {
 		for _, line := range strings.Split(p.Tail(5000), "\n") {
 			cut += strings.Count(line, "reached its deadline inside the closer lease")
 			if strings.Contains(line, "closer lease") || strings.Contains(line, "lease was lost") || strings.Contains(line, "do not know of") {

@@ -1,17 +1,19 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde/serdetest"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/generator"
 )
@@ -28,90 +31,56 @@ import (
 // from the topic and its log. The log is shown when a test fails, or always
 // with VS_SHOW_PRODUCER_LOG=1.
 
-// build compiles ./services/vehicle-producer once per test run.
-func build(t *testing.T) string {
-	return testenv.Binary(t, "./services/vehicle-producer", false)
-}
-
-// proc is a running producer.
-type proc struct {
-	cmd  *exec.Cmd
+// producer is a running producer.
+type producer struct {
+	*proc.Service
 	addr string
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
-	err  error
 }
 
-// start runs the binary from the repository root (so it reads
-// configs/vehicle-producer.yaml) with the given PRODUCER_* settings.
-func start(t *testing.T, env map[string]string) *proc {
+// start runs the binary with configs/vehicle-producer.yaml and the given
+// PRODUCER_* settings (applied last), through the launcher every test and
+// tool uses, without waiting for /readyz (some tests meet a Kafka that is
+// down, some a run that ends).
+func start(t *testing.T, env map[string]string) *producer {
 	t.Helper()
-	p := &proc{addr: fmt.Sprintf("127.0.0.1:%d", testenv.Port(t)), done: make(chan struct{})}
-	p.cmd = exec.Command(build(t))
-	p.cmd.Dir = testenv.RepoRoot(t)
-	p.cmd.Env = append(os.Environ(), "PRODUCER_HTTP_ADDR="+p.addr, "PRODUCER_KAFKA_RETRY_BACKOFF_MAX=500ms")
-	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	cfg := proc.ProducerConfig{
+		ConfigFile:      filepath.Join(testenv.RepoRoot(t), "configs", "vehicle-producer.yaml"),
+		RetryBackoffMax: 500 * time.Millisecond,
 	}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		cfg.Extra = append(cfg.Extra, k+"="+env[k])
 	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+	s := proc.ExecProducerT(t, cfg)
+	if os.Getenv("VS_SHOW_PRODUCER_LOG") != "" {
+		t.Cleanup(func() { t.Logf("producer log:\n%s", s.Tail(1<<30)) })
 	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.Write(sc.Bytes())
-			p.log.WriteByte('\n')
-			p.mu.Unlock()
-		}
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() || os.Getenv("VS_SHOW_PRODUCER_LOG") != "" {
-			t.Logf("producer log:\n%s", p.logText())
-		}
-	})
-	return p
+	return &producer{Service: s, addr: s.Addr}
 }
 
-func (p *proc) logText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
+func (p *producer) logText() string { return p.Tail(1 << 30) }
 
 // wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T, limit time.Duration) int {
+func (p *producer) wait(t *testing.T, limit time.Duration) int {
 	t.Helper()
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(limit):
 		t.Fatalf("the producer did not exit within %v", limit)
 	}
-	if p.err == nil {
+	var ee *exec.ExitError
+	switch err := p.Err(); {
+	case err == nil:
 		return 0
-	}
-	if ee, ok := p.err.(*exec.ExitError); ok {
+	case errors.As(err, &ee):
 		return ee.ExitCode()
+	default:
+		t.Fatalf("wait: %v", err)
+		return -1
 	}
-	t.Fatalf("wait: %v", p.err)
-	return -1
 }
 
 // logLine returns the fields of the last log line with this message.
-func (p *proc) logLine(t *testing.T, msg string) map[string]any {
+func (p *producer) logLine(t *testing.T, msg string) map[string]any {
 	t.Helper()
 	var found map[string]any
 	for _, line := range strings.Split(p.logText(), "\n") {
@@ -126,7 +95,7 @@ func (p *proc) logLine(t *testing.T, msg string) map[string]any {
 	return found
 }
 
-func (p *proc) get(path string) (int, []byte, error) {
+func (p *producer) get(path string) (int, []byte, error) {
 	resp, err := http.Get("http://" + p.addr + path)
 	if err != nil {
 		return 0, nil, err
@@ -144,7 +113,7 @@ type status struct {
 	Kafka     string  `json:"kafka"`
 }
 
-func (p *proc) status(t *testing.T) status {
+func (p *producer) status(t *testing.T) status {
 	t.Helper()
 	st, err := p.tryStatus()
 	if err != nil {
@@ -154,7 +123,7 @@ func (p *proc) status(t *testing.T) status {
 }
 
 // tryStatus is status for polling: the server may not listen yet.
-func (p *proc) tryStatus() (status, error) {
+func (p *producer) tryStatus() (status, error) {
 	var st status
 	code, body, err := p.get("/status")
 	if err != nil || code != http.StatusOK {
@@ -167,7 +136,7 @@ func (p *proc) tryStatus() (status, error) {
 }
 
 // sentAtLeast is a waitFor condition.
-func (p *proc) sentAtLeast(n uint64) func() bool {
+func (p *producer) sentAtLeast(n uint64) func() bool {
 	return func() bool {
 		st, err := p.tryStatus()
 		return err == nil && st.Sent >= n
@@ -344,7 +313,7 @@ func TestIntegrationSIGTERMFlushes(t *testing.T) {
 		t.Errorf("/metrics = %d\n%s", code, body)
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(p.Pid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if code := p.wait(t, 45*time.Second); code != 0 {

@@ -41,7 +41,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
@@ -100,7 +100,7 @@ type windowKey struct {
 func run(ctx context.Context, o options) error {
 	brokers := strings.Split(o.brokers, ",")
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err := testenv.CreateTopic(tctx, brokers, o.topic, o.partitions)
+	err := scratch.CreateTopic(tctx, brokers, o.topic, o.partitions)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("create topic %s: %w", o.topic, err)

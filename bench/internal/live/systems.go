@@ -3,14 +3,14 @@ package live
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
 
 // Cleanup collects what the runs created, for a run.sh to delete with
@@ -33,7 +33,7 @@ func (c *Cleanup) CreateTopics(ctx context.Context, brokers []string, partitions
 	for name, parts := range partitions {
 		c.Topics = append(c.Topics, name)
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := testenv.CreateTopic(tctx, brokers, name, parts)
+		err := scratch.CreateTopic(tctx, brokers, name, parts)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("create topic %s: %w", name, err)
@@ -44,49 +44,31 @@ func (c *Cleanup) CreateTopics(ctx context.Context, brokers []string, partitions
 
 // StartOurs starts one stats-processor instance of bin per name, with cfg,
 // its own free HTTP port, the name as its instance id, text logs to
-// logPath(name) and no YAML file, and waits until every one answers
-// /readyz. It returns the processes it started, also on error, for the
-// caller to stop.
-func StartOurs(ctx context.Context, bin string, cfg testenv.ProcessorConfig, names []string, logPath func(string) string) ([]*testenv.Process, error) {
-	var procs []*testenv.Process
-	var addrs []string
+// logPath(name) and no YAML file (proc.ExecProcessor), and waits until
+// every one answers /readyz. It returns the processes it started, also on
+// error, for the caller to stop.
+func StartOurs(ctx context.Context, bin string, cfg proc.ProcessorConfig, names []string, logPath func(string) string) ([]*proc.Process, error) {
+	var procs []*proc.Process
+	var started []*proc.Service
 	for _, name := range names {
-		port, err := testenv.FreePort()
-		if err != nil {
-			return procs, err
-		}
 		c := cfg
-		c.HTTPAddr, c.InstanceID = fmt.Sprintf("127.0.0.1:%d", port), name
+		c.HTTPAddr, c.InstanceID = "", name
 		c.Extra = append([]string{"PROCESSOR_LOG_FORMAT=text"}, cfg.Extra...)
-		p, err := testenv.StartProcess(name, bin, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: c.Env(), LogPath: logPath(name)})
+		s, err := proc.ExecProcessor(bin, logPath(name), c)
 		if err != nil {
 			return procs, err
 		}
-		procs = append(procs, p)
-		addrs = append(addrs, c.HTTPAddr)
+		procs = append(procs, s.Process)
+		started = append(started, s)
 	}
-	return procs, WaitReady(ctx, addrs, 90*time.Second)
-}
-
-// WaitReady waits until every address answers /readyz with 200.
-func WaitReady(ctx context.Context, addrs []string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for _, a := range addrs {
-		for {
-			resp, err := http.Get("http://" + a + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("stats-processor on %s not ready within %s", a, within)
-			}
-			time.Sleep(200 * time.Millisecond)
+	rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	for _, s := range started {
+		if err := s.AwaitReady(rctx); err != nil {
+			return procs, err
 		}
 	}
-	return nil
+	return procs, nil
 }
 
 // Streams is how to run the Kafka Streams reference application

@@ -21,7 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
@@ -256,7 +256,7 @@ func ProcStats(pid int) (peakKiB int64, cpuSeconds float64) {
 func DeleteTopics(brokers []string, topics ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := testenv.DeleteTopics(ctx, brokers, topics...); err != nil {
+	if err := scratch.DeleteTopics(ctx, brokers, topics...); err != nil {
 		fmt.Fprintf(os.Stderr, "clean-up: %v\n", err)
 	}
 }
@@ -265,7 +265,7 @@ func DeleteTopics(brokers []string, topics ...string) {
 func CleanRedis(rdb *redis.Client, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := testenv.DeleteKeys(ctx, rdb, prefix+":*"); err != nil {
+	if err := scratch.DeleteKeys(ctx, rdb, prefix+":*"); err != nil {
 		fmt.Fprintf(os.Stderr, "clean-up: %v\n", err)
 	}
 }

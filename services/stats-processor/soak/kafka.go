@@ -9,7 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
 
 // endOffsets returns the end offset of each partition of topic.
@@ -106,5 +106,5 @@ func readAll(ctx context.Context, brokers []string, topic string, partitions int
 func deleteTopics(brokers []string, topics ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return testenv.DeleteTopics(ctx, brokers, topics...)
+	return scratch.DeleteTopics(ctx, brokers, topics...)
 }

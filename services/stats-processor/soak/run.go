@@ -20,7 +20,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
@@ -60,8 +61,8 @@ type topics struct{ in, out, dead, late string }
 // slot is one of the three processor instances, restarted under the same
 // name and port after each kill.
 type slot struct {
-	cfg    testenv.ProcessorConfig
-	proc   *testenv.Process
+	cfg    proc.ProcessorConfig
+	proc   *proc.Process
 	killed bool // by the soak, so its exit is expected
 	downAt time.Time
 	starts int
@@ -72,7 +73,7 @@ func (s *slot) url() string { return "http://" + s.cfg.HTTPAddr }
 // Run runs the soak: ok is false when the counts are wrong; err when the
 // soak itself could not run.
 func Run(ctx context.Context, c Config, log *slog.Logger) (ok bool, err error) {
-	run := testenv.UniqueName("soak")
+	run := scratch.UniqueName("soak")
 	s := &soak{c: c, log: log, start: time.Now(), prefix: run,
 		names: topics{run + "-in", run + "-out", run + "-dead", run + "-late"},
 		http:  &http.Client{Timeout: 3 * time.Second},
@@ -84,7 +85,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (ok bool, err error) {
 		n    int
 	}{{s.names.in, c.Partitions}, {s.names.out, 1}, {s.names.dead, 1}, {s.names.late, 1}} {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := testenv.CreateTopic(cctx, c.Brokers, t.name, t.n)
+		err := scratch.CreateTopic(cctx, c.Brokers, t.name, t.n)
 		cancel()
 		if err != nil {
 			return false, fmt.Errorf("create topic %s: %w", t.name, err)
@@ -212,37 +213,24 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (ok bool, err error) {
 	return ok, nil
 }
 
-func (s *soak) startProducer() (*testenv.Process, error) {
-	port, err := testenv.FreePort()
+func (s *soak) startProducer() (*proc.Process, error) {
+	p, err := proc.ExecProducer(s.c.Producer, filepath.Join(s.c.Out, "producer.log"), proc.ProducerConfig{
+		Brokers: s.c.Brokers, Topic: s.names.in, Rate: s.c.Rate, Seed: uint64(s.c.Seed),
+		Jitter: s.c.Jitter, LateFraction: s.c.LateFraction, LateDelay: s.c.Window,
+	})
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	s.prodURL = "http://" + addr
-	env := []string{
-		"PRODUCER_KAFKA_BROKERS=" + strings.Join(s.c.Brokers, ","),
-		"PRODUCER_KAFKA_TOPIC=" + s.names.in,
-		"PRODUCER_RATE=" + strconv.FormatFloat(s.c.Rate, 'f', -1, 64),
-		"PRODUCER_SEED=" + strconv.FormatInt(s.c.Seed, 10),
-		"PRODUCER_GENERATOR_JITTER=" + s.c.Jitter.String(),
-		"PRODUCER_GENERATOR_LATE_FRACTION=" + strconv.FormatFloat(s.c.LateFraction, 'f', -1, 64),
-		"PRODUCER_GENERATOR_LATE_DELAY=" + s.c.Window.String(),
-		"PRODUCER_HTTP_ADDR=" + addr,
-	}
-	p, err := testenv.StartProcess("vehicle-producer", s.c.Producer, testenv.Launch{
-		Args: []string{"--config", "/dev/null"}, Env: env, LogPath: filepath.Join(s.c.Out, "producer.log")})
-	if err != nil {
-		return nil, fmt.Errorf("%w (run `make build` first)", err)
-	}
-	return p, nil
+	s.prodURL = "http://" + p.Addr
+	return p.Process, nil
 }
 
 func (s *soak) newSlot(i int) (*slot, error) {
-	port, err := testenv.FreePort()
+	port, err := scratch.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	return &slot{cfg: testenv.ProcessorConfig{
+	return &slot{cfg: proc.ProcessorConfig{
 		Brokers: s.c.Brokers, RedisAddr: s.c.RedisAddr, KeyPrefix: s.prefix,
 		Input: s.names.in, Output: s.names.out, DeadLetter: s.names.dead, Late: s.names.late, Group: s.prefix,
 		Earliest: true, Window: s.c.Window, MaxOutOfOrderness: s.c.Jitter,
@@ -251,28 +239,17 @@ func (s *soak) newSlot(i int) (*slot, error) {
 	}}, nil
 }
 
-// startSlot starts the slot's processor and waits for /healthz.
+// startSlot starts the slot's processor and waits for /readyz.
 func (s *soak) startSlot(ctx context.Context, sl *slot) error {
-	p, err := testenv.StartProcess(sl.cfg.InstanceID, s.c.Processor, testenv.Launch{
-		Args: []string{"--config", "/dev/null"}, Env: sl.cfg.Env(), LogPath: filepath.Join(s.c.Out, sl.cfg.InstanceID+".log")})
+	p, err := proc.ExecProcessor(s.c.Processor, filepath.Join(s.c.Out, sl.cfg.InstanceID+".log"), sl.cfg)
 	if err != nil {
-		return fmt.Errorf("%w (run `make build` first)", err)
+		return err
 	}
-	sl.proc, sl.killed = p, false
+	sl.proc, sl.killed = p.Process, false
 	sl.starts++
-	return s.waitFor(ctx, 60*time.Second, sl.cfg.InstanceID+"'s /healthz", func() bool {
-		select {
-		case <-p.Done():
-			return false
-		default:
-		}
-		resp, err := s.http.Get(sl.url() + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	return p.AwaitReady(ctx)
 }
 
 // faultLoop runs the producer for the soak's duration, killing and
@@ -751,7 +728,7 @@ func verdictWord(ok bool) string {
 func (s *soak) deleteKeys() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = testenv.DeleteKeys(ctx, s.rdb, s.prefix+":*")
+	_ = scratch.DeleteKeys(ctx, s.rdb, s.prefix+":*")
 }
 
 func (s *soak) waitFor(ctx context.Context, limit time.Duration, what string, cond func() bool) error {

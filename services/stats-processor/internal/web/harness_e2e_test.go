@@ -22,6 +22,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
@@ -39,7 +40,7 @@ type pipe struct {
 	env    testenv.Services
 	input  string
 	addr   string
-	proc   *testenv.Processor
+	proc   *proc.Service
 	ooo    time.Duration
 	window time.Duration
 }
@@ -48,7 +49,7 @@ func startPipe(t *testing.T, partitions int) *pipe {
 	t.Helper()
 	env := testenv.Get(t)
 	cfg := env.E2EProcessor(t, "live", partitions)
-	proc := testenv.StartProcessor(t, "live", cfg)
+	proc := proc.StartProcessor(t, "live", cfg)
 	p := &pipe{env: env, input: cfg.Input, addr: proc.Addr, proc: proc, ooo: cfg.MaxOutOfOrderness, window: cfg.Window}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
