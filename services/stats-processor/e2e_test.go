@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
@@ -87,7 +87,7 @@ func TestE2EKillNineLeaseHolder(t *testing.T) {
 	chunks := interleave(data, 100)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
-	procs := map[string]*testenv.Processor{"a": s.start("a"), "b": s.start("b")}
+	procs := map[string]*proc.Service{"a": s.start("a"), "b": s.start("b")}
 	rdb := redis.NewClient(&redis.Options{Addr: s.env.RedisAddr})
 	defer rdb.Close()
 	lease := state.NewKeys(s.cfg.KeyPrefix, s.cfg.Input).Closer()
