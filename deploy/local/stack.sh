@@ -176,6 +176,11 @@ offsets.topic.num.partitions=8
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
+# One node is its own controller: fencing itself for missed heartbeats only
+# hurts. On a starved machine (CI with other work running) the controller
+# fenced it after 9 s without a heartbeat and it stayed fenced until it
+# stopped, failing every test after; a minute rides such stalls out.
+broker.session.timeout.ms=60000
 log.retention.hours=24
 log.segment.bytes=268435456
 EOF
