@@ -15,9 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // End-to-end tests of the closing protocol under faults (issue: closing
@@ -529,7 +529,7 @@ func TestE2ERedisBackInTimeAndPartitionAdded(t *testing.T) {
 	want2 := maps.Clone(want)
 	late := 0
 	for _, r := range added {
-		k := eventtimetest.Key{Start: model.WindowStart(r.eventTime, size), Type: r.typ}
+		k := contracttest.Key{Start: model.WindowStart(r.eventTime, size), Type: r.typ}
 		switch {
 		case k.Start+size <= known: // late at the worker
 			late++

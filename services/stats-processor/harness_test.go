@@ -15,10 +15,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // The end-to-end tests run the built binary against the real broker and
@@ -149,20 +149,20 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// expected is the contract's result for the dataset (eventtimetest's
+// expected is the contract's result for the dataset (contracttest's
 // oracle), and how many records are bad.
-func expected(data [][]record, window, ooo time.Duration) (counts map[eventtimetest.Key]int64, late, bad int) {
-	var events []eventtimetest.Event
+func expected(data [][]record, window, ooo time.Duration) (counts map[contracttest.Key]int64, late, bad int) {
+	var events []contracttest.Event
 	for _, part := range data {
 		for _, r := range part {
 			if r.bad {
 				bad++
 				continue
 			}
-			events = append(events, eventtimetest.Event{Partition: r.partition, Time: r.eventTime, Type: r.typ})
+			events = append(events, contracttest.Event{Partition: r.partition, Time: r.eventTime, Type: r.typ})
 		}
 	}
-	counts, late = eventtimetest.Expected(events, window, ooo)
+	counts, late = contracttest.Expected(events, window, ooo)
 	return counts, late, bad
 }
 
@@ -245,7 +245,7 @@ func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
 // waitOutput waits until every expected (window, type) record is on the
 // output topic, then checks the topic: each key once per value, byte-exact
 // against the expectation, nothing unexpected.
-func (s *scenario) waitOutput(want map[eventtimetest.Key]int64) {
+func (s *scenario) waitOutput(want map[contracttest.Key]int64) {
 	t := s.t
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
@@ -266,7 +266,7 @@ func (s *scenario) waitOutput(want map[eventtimetest.Key]int64) {
 	}
 }
 
-func (s *scenario) checkOutput(msgs []kafka.Message, want map[eventtimetest.Key]int64) {
+func (s *scenario) checkOutput(msgs []kafka.Message, want map[contracttest.Key]int64) {
 	t := s.t
 	t.Helper()
 	size := s.window.Milliseconds()
@@ -293,7 +293,7 @@ func (s *scenario) checkOutput(msgs []kafka.Message, want map[eventtimetest.Key]
 		if st.End.UnixMilli() != start+size || m.Time.UnixMilli() != start+size-1 {
 			t.Errorf("output %s: bad end or record time %v", m.Value, m.Time)
 		}
-		exp := model.VehicleStatistics{Start: st.Start, End: st.End, VehicleType: st.VehicleType, Count: want[eventtimetest.Key{Start: start, Type: st.VehicleType}]}
+		exp := model.VehicleStatistics{Start: st.Start, End: st.End, VehicleType: st.VehicleType, Count: want[contracttest.Key{Start: start, Type: st.VehicleType}]}
 		if golden := serde.AppendStatistics(nil, exp); !bytes.Equal(golden, m.Value) {
 			t.Errorf("output %s\n          want %s", m.Value, golden)
 		}
@@ -347,7 +347,7 @@ func (s *scenario) checkDeadLetters(data [][]record) {
 }
 
 // checkStats compares /stats with the expectation for the newest windows.
-func (s *scenario) checkStats(addr string, want map[eventtimetest.Key]int64) {
+func (s *scenario) checkStats(addr string, want map[contracttest.Key]int64) {
 	t := s.t
 	t.Helper()
 	totals := map[int64]map[string]int64{}
@@ -386,7 +386,7 @@ func (s *scenario) checkStats(addr string, want map[eventtimetest.Key]int64) {
 
 // waitStatsClosed waits until /stats lists every window of want as closed
 // (at most 90 s), then checks it with checkStats.
-func (s *scenario) waitStatsClosed(addr string, want map[eventtimetest.Key]int64) {
+func (s *scenario) waitStatsClosed(addr string, want map[contracttest.Key]int64) {
 	s.t.Helper()
 	starts := map[int64]bool{}
 	for k := range want {

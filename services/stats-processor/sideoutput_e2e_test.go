@@ -14,9 +14,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // Side outputs that cannot stall (issue 22): bulk and oversized bad input,
@@ -237,7 +237,7 @@ func TestE2EBulkInvalidRecords(t *testing.T) {
 // start), then checks the dead letters (wantCut of them cut to fit), the
 // late and dead-letter metrics and that no partition's side output is
 // stuck.
-func (s *scenario) checkBadInput(p *testenv.Processor, start time.Time, data [][]record, want map[eventtimetest.Key]int64, late, bad, wantCut int) {
+func (s *scenario) checkBadInput(p *testenv.Processor, start time.Time, data [][]record, want map[contracttest.Key]int64, late, bad, wantCut int) {
 	t := s.t
 	t.Helper()
 	dead, _ := s.distinctKeys(s.cfg.DeadLetter, bad, 120*time.Second)

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // OutputRecord is one record read from the output topic.
@@ -56,7 +56,7 @@ func (r CountReport) OK() bool {
 }
 
 // OutputKey is the output record key of a (window, type): "CAR:1795304700000".
-func OutputKey(k eventtimetest.Key) string {
+func OutputKey(k contracttest.Key) string {
 	return k.Type.String() + ":" + strconv.FormatInt(k.Start, 10)
 }
 
@@ -65,7 +65,7 @@ func OutputKey(k eventtimetest.Key) string {
 // its count (byte-identical repeats allowed and counted), no other key,
 // and each record a valid VehicleStatistics whose type, start and end
 // agree with its key.
-func CompareOutput(want map[eventtimetest.Key]int64, records []OutputRecord, window time.Duration) CountReport {
+func CompareOutput(want map[contracttest.Key]int64, records []OutputRecord, window time.Duration) CountReport {
 	rep := CountReport{Expected: len(want), Records: len(records)}
 	type seen struct {
 		values  []string

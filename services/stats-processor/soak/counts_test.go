@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 const window = 20 * time.Second
@@ -15,7 +15,7 @@ const window = 20 * time.Second
 func stat(typ model.VehicleType, start, count int64) OutputRecord {
 	v := serde.AppendStatistics(nil, model.VehicleStatistics{
 		Start: model.TimeFromMillis(start), End: model.TimeFromMillis(start + window.Milliseconds()), VehicleType: typ, Count: count})
-	return OutputRecord{Key: []byte(OutputKey(eventtimetest.Key{Start: start, Type: typ})), Value: v}
+	return OutputRecord{Key: []byte(OutputKey(contracttest.Key{Start: start, Type: typ})), Value: v}
 }
 
 func numbered(rs ...OutputRecord) []OutputRecord {
@@ -26,7 +26,7 @@ func numbered(rs ...OutputRecord) []OutputRecord {
 }
 
 func TestCompareOutputExact(t *testing.T) {
-	want := map[eventtimetest.Key]int64{{Start: 0, Type: model.Car}: 40, {Start: 0, Type: model.Truck}: 5, {Start: 20_000, Type: model.Car}: 1}
+	want := map[contracttest.Key]int64{{Start: 0, Type: model.Car}: 40, {Start: 0, Type: model.Truck}: 5, {Start: 20_000, Type: model.Car}: 1}
 	rep := CompareOutput(want, numbered(stat(model.Car, 0, 40), stat(model.Truck, 0, 5), stat(model.Car, 0, 40), stat(model.Car, 20_000, 1)), window)
 	if !rep.OK() || rep.Correct != 3 || rep.Duplicates != 1 || rep.Records != 4 {
 		t.Errorf("report %+v, want OK with 3 correct and 1 repeat", rep)
@@ -34,7 +34,7 @@ func TestCompareOutputExact(t *testing.T) {
 }
 
 func TestCompareOutputFindsEachKindOfMismatch(t *testing.T) {
-	want := map[eventtimetest.Key]int64{
+	want := map[contracttest.Key]int64{
 		{Start: 0, Type: model.Car}:      40, // right
 		{Start: 0, Type: model.Truck}:    5,  // missing
 		{Start: 20_000, Type: model.Car}: 7,  // wrong
@@ -82,11 +82,11 @@ func TestCompareOutputFindsEachKindOfMismatch(t *testing.T) {
 }
 
 func TestCompareOutputEmpty(t *testing.T) {
-	want := map[eventtimetest.Key]int64{{Start: 0, Type: model.Car}: 1}
+	want := map[contracttest.Key]int64{{Start: 0, Type: model.Car}: 1}
 	if rep := CompareOutput(want, nil, window); rep.OK() || len(rep.Missing) != 1 {
 		t.Errorf("report %+v, want one missing key", rep)
 	}
-	if rep := CompareOutput(map[eventtimetest.Key]int64{}, nil, window); !rep.OK() {
+	if rep := CompareOutput(map[contracttest.Key]int64{}, nil, window); !rep.OK() {
 		t.Errorf("nothing expected and nothing written: %+v", rep)
 	}
 }

@@ -20,10 +20,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // retention is the processors' state.retention in the soak: short, so
@@ -574,9 +574,9 @@ type inputStats struct {
 // computes the contract's counts with the end-to-end tests' oracle: the
 // same decoder and far-future rule as the processor, lateness per
 // partition in log order.
-func (s *soak) expected(ctx context.Context) (map[eventtimetest.Key]int64, inputStats, error) {
+func (s *soak) expected(ctx context.Context) (map[contracttest.Key]int64, inputStats, error) {
 	var st inputStats
-	var events []eventtimetest.Event
+	var events []contracttest.Event
 	ends, err := endOffsets(ctx, s.c.Brokers, s.names.in, s.c.Partitions)
 	if err != nil {
 		return nil, st, err
@@ -600,21 +600,21 @@ func (s *soak) expected(ctx context.Context) (map[eventtimetest.Key]int64, input
 				st.dead++
 				return
 			}
-			events = append(events, eventtimetest.Event{Partition: p, Time: ev.EventTime, Type: ev.Type})
+			events = append(events, contracttest.Event{Partition: p, Time: ev.EventTime, Type: ev.Type})
 		})
 		if err != nil {
 			return nil, st, err
 		}
 	}
 	st.events = len(events)
-	want, late := eventtimetest.Expected(events, s.c.Window, s.c.Jitter)
+	want, late := contracttest.Expected(events, s.c.Window, s.c.Jitter)
 	st.late = late
 	return want, st, nil
 }
 
 // drain reads the output topic until every expected key is there or the
 // drain time is up, and returns every record read.
-func (s *soak) drain(ctx context.Context, want map[eventtimetest.Key]int64) ([]OutputRecord, error) {
+func (s *soak) drain(ctx context.Context, want map[contracttest.Key]int64) ([]OutputRecord, error) {
 	keys := map[string]bool{}
 	for k := range want {
 		keys[OutputKey(k)] = true

@@ -21,9 +21,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // The end-to-end test of the page runs the real stats-processor binary
@@ -134,18 +134,18 @@ func history(seed uint64, partitions int, from, to int64) []vehicle {
 }
 
 // windowCounts is the contract's result for the records in partition order
-// (eventtimetest's oracle): counts by window start and type name.
+// (contracttest's oracle): counts by window start and type name.
 func windowCounts(recs []vehicle, window, ooo time.Duration) (counts map[int64]map[string]int64, late, bad int) {
-	var events []eventtimetest.Event
+	var events []contracttest.Event
 	for _, r := range recs {
 		if r.bad {
 			bad++
 			continue
 		}
 		typ, _ := model.LookupVehicleType(r.typ)
-		events = append(events, eventtimetest.Event{Partition: r.partition, Time: r.eventTime, Type: typ})
+		events = append(events, contracttest.Event{Partition: r.partition, Time: r.eventTime, Type: typ})
 	}
-	byKey, late := eventtimetest.Expected(events, window, ooo)
+	byKey, late := contracttest.Expected(events, window, ooo)
 	counts = map[int64]map[string]int64{}
 	for k, n := range byKey {
 		if counts[k.Start] == nil {
