@@ -85,6 +85,10 @@ bench-compare: ## [bench] stats-processor vs Flink 1.20 and 2.2, Kafka Streams a
 bench-latency: ## [bench] window emit latency, live: ours (1 and 3 instances), Flink 2.2, Kafka Streams (RATE=10000 DURATION=60s PARTITIONS=6 INSTANCES="1 3"); about 8 min (docs/benchmarks-latency.md)
 	$(WITH_STACK) env RATE="$(or $(RATE),10000)" DURATION="$(or $(DURATION),60s)" PARTITIONS="$(or $(PARTITIONS),6)" INSTANCES="$(or $(INSTANCES),1 3)" bench/latency/run.sh
 
+.PHONY: bench-failover
+bench-failover: ## [bench] failover under live load: kill -9 and SIGTERM of the closer lease holder and of a non-holder, session timeout 10s and 6s, beside Kafka Streams (PROCESSORS=label=path,... compares builds); about 13 min (docs/capacity.md)
+	$(WITH_STACK) bench/failover/run.sh
+
 lint: ## [housekeeping] gofmt, go vet, staticcheck, relative links and anchors of the Markdown files
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...

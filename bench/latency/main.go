@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vehicle-stats/vehicle-stats/bench/internal/live"
 )
 
 type options struct {
@@ -94,7 +96,7 @@ func main() {
 
 	var rows []row
 	failed := false
-	cl := &cleanupList{}
+	cl := &live.Cleanup{}
 	for _, s := range o.systems {
 		step("%s: start", s)
 		r, err := measure(ctx, o, s, cl)
@@ -110,7 +112,7 @@ func main() {
 			break
 		}
 	}
-	if err := cl.write(filepath.Join(o.out, "cleanup.env")); err != nil {
+	if err := cl.Write(filepath.Join(o.out, "cleanup.env")); err != nil {
 		fmt.Fprintln(os.Stderr, "latency:", err)
 	}
 	table := render(o, rows)

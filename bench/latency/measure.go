@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vehicle-stats/vehicle-stats/bench/internal/live"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 )
 
@@ -26,17 +26,6 @@ type row struct {
 	max              time.Duration
 	ok               bool
 	check            string
-}
-
-// cleanupList collects what the runs created, for bench/latency/run.sh to delete.
-type cleanupList struct {
-	topics, groups, topicPrefixes, redisPrefixes []string
-}
-
-func (c *cleanupList) write(path string) error {
-	j := func(s []string) string { return strings.Join(s, ",") }
-	return os.WriteFile(path, []byte(fmt.Sprintf("TOPICS=%s\nGROUPS=%s\nTOPIC_PREFIXES=%s\nREDIS_PREFIXES=%s\n",
-		j(c.topics), j(c.groups), j(c.topicPrefixes), j(c.redisPrefixes))), 0o644)
 }
 
 // javaOpens are the module options Flink needs on Java 17 (Flink's own
@@ -60,18 +49,12 @@ var javaOpens = []string{
 }
 
 // measure runs one system through one load and returns its row.
-func measure(ctx context.Context, o options, system string, cl *cleanupList) (row, error) {
+func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (row, error) {
 	tag := strings.NewReplacer(":", "-").Replace(system)
 	base := "bench-lat-" + tag + "-" + o.run
 	in, out := base+"-in", base+"-out"
-	cl.topics = append(cl.topics, in, out)
-	for name, parts := range map[string]int{in: o.partitions, out: 1} {
-		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := testenv.CreateTopic(tctx, o.brokers, name, parts)
-		cancel()
-		if err != nil {
-			return row{}, fmt.Errorf("create topic %s: %w", name, err)
-		}
+	if err := cl.CreateTopics(ctx, o.brokers, map[string]int{in: o.partitions, out: 1}); err != nil {
+		return row{}, err
 	}
 	logf := func(n string) string { return filepath.Join(o.out, o.run+"-"+n+".log") }
 	var procs []*testenv.Process
@@ -102,32 +85,23 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 			return row{}, fmt.Errorf("ours:N needs a number of instances, not %q", arg)
 		}
 		dead := base + "-dead"
-		cl.topics = append(cl.topics, dead)
-		if err := testenv.CreateTopic(ctx, o.brokers, dead, 1); err != nil {
-			return row{}, fmt.Errorf("create topic %s: %w", dead, err)
+		if err := cl.CreateTopics(ctx, o.brokers, map[string]int{dead: 1}); err != nil {
+			return row{}, err
 		}
-		cl.groups = append(cl.groups, base)
-		cl.redisPrefixes = append(cl.redisPrefixes, base)
-		var addrs []string
+		cl.Groups = append(cl.Groups, base)
+		cl.RedisPrefixes = append(cl.RedisPrefixes, base)
+		cfg := testenv.ProcessorConfig{
+			Brokers: o.brokers, RedisAddr: o.redisAddr, KeyPrefix: base,
+			Input: in, Output: out, DeadLetter: dead, Group: base, Earliest: true,
+			Window: o.window, IdleTimeout: 30 * time.Second,
+		}
+		var names []string
 		for i := range n {
-			port, err := testenv.FreePort()
-			if err != nil {
-				return row{}, err
-			}
-			cfg := testenv.ProcessorConfig{
-				Brokers: o.brokers, RedisAddr: o.redisAddr, KeyPrefix: base,
-				Input: in, Output: out, DeadLetter: dead, Group: base, Earliest: true,
-				Window: o.window, IdleTimeout: 30 * time.Second,
-				HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port), InstanceID: fmt.Sprintf("%s-%d", tag, i+1),
-				Extra: []string{"PROCESSOR_LOG_FORMAT=text"},
-			}
-			name := fmt.Sprintf("%s-%d", tag, i+1)
-			if err := start(name, o.processor, testenv.Launch{Args: []string{"--config", "/dev/null"}, Env: cfg.Env()}); err != nil {
-				return row{}, err
-			}
-			addrs = append(addrs, cfg.HTTPAddr)
+			names = append(names, fmt.Sprintf("%s-%d", tag, i+1))
 		}
-		if err := waitReady(ctx, addrs, 90*time.Second); err != nil {
+		started, err := live.StartOurs(ctx, o.processor, cfg, names, logf)
+		procs = append(procs, started...)
+		if err != nil {
 			return row{}, err
 		}
 		settle = o.settle
@@ -140,7 +114,7 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 		if o.flinkCP == "" {
 			return row{}, fmt.Errorf("no -flink-cp")
 		}
-		cl.groups = append(cl.groups, base)
+		cl.Groups = append(cl.Groups, base)
 		args := append(append([]string{"-Xmx" + o.javaHeap}, javaOpens...),
 			"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", o.flinkCP, "io.vehiclestats.bench.VehicleStatisticsLiveJob",
 			"--brokers", strings.Join(o.brokers, ","), "--input", in, "--output", out, "--group", base,
@@ -164,13 +138,10 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 			return row{}, fmt.Errorf("no -streams-cp")
 		}
 		app := base + "-app" // its internal topics are named <app>-…
-		cl.groups = append(cl.groups, app)
-		cl.topicPrefixes = append(cl.topicPrefixes, app+"-")
-		args := []string{"-Xmx" + o.javaHeap, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", o.streamsCP,
-			"io.vehiclestats.bench.streams.VehicleStatisticsStreams",
-			"--brokers", strings.Join(o.brokers, ","), "--input", in, "--output", out, "--app-id", app,
-			"--state-dir", filepath.Join(o.out, o.run+"-"+tag+".state"), "--threads", "2",
-			"--window-ms", strconv.FormatInt(o.window.Milliseconds(), 10)}
+		cl.Groups = append(cl.Groups, app)
+		cl.TopicPrefixes = append(cl.TopicPrefixes, app+"-")
+		args := live.Streams{ClassPath: o.streamsCP, Heap: o.javaHeap, Brokers: o.brokers, Input: in, Output: out, AppID: app,
+			StateDir: filepath.Join(o.out, o.run+"-"+tag+".state"), Window: o.window}.Args()
 		if err := start(tag, "java", testenv.Launch{Args: args}); err != nil {
 			return row{}, err
 		}
@@ -211,40 +182,32 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 	case <-ctx.Done():
 		return row{}, ctx.Err()
 	}
-	rd := newReader()
+	rd := live.NewReader()
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
-	go rd.run(rctx, o.brokers, out)
+	go rd.Run(rctx, o.brokers, out)
 
-	res := load(ctx, o.brokers, in, o.partitions, o.rate, o.duration, o.window)
+	res := live.Load(ctx, o.brokers, in, o.partitions, o.rate, o.duration, o.window)
 	fmt.Fprintf(os.Stderr, "  load: %d events in %s (%.0f events/s held; at most %s behind schedule), %d failed\n",
-		res.sent, res.stop.Sub(res.start).Round(time.Millisecond), res.held(), res.maxBehind.Round(time.Millisecond), res.failed)
-	if res.failed > 0 {
-		return r, fmt.Errorf("the loader could not write %d events: %w", res.failed, res.firstErr)
+		res.Sent, res.Stop.Sub(res.Start).Round(time.Millisecond), res.Held(), res.MaxBehind.Round(time.Millisecond), res.Failed)
+	if res.Failed > 0 {
+		return r, fmt.Errorf("the loader could not write %d events: %w", res.Failed, res.FirstErr)
 	}
-	size := o.window.Milliseconds()
-	from := res.start.UnixMilli() - res.start.UnixMilli()%size + size // the first whole window
-	to := res.stop.Add(-time.Second).UnixMilli()                      // its end at least 1 s before the stop
-	var want []windowType
-	for k := range res.counts {
-		if k.start >= from && k.start+size <= to {
-			want = append(want, k)
-		}
-	}
+	want := live.Whole(res, o.window)
 	if len(want) == 0 {
 		return r, fmt.Errorf("no whole window between the loader's start %s and stop %s: run for longer than two windows",
-			res.start.Format(time.RFC3339), res.stop.Format(time.RFC3339))
+			res.Start.Format(time.RFC3339), res.Stop.Format(time.RFC3339))
 	}
 	deadline := time.Now().Add(o.wait)
-	for !rd.has(want) && time.Now().Before(deadline) && ctx.Err() == nil {
+	for !rd.Has(want) && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
 	}
 	stopReader()
-	got, dups, bad, rerr := rd.snapshot()
+	got, dups, bad, rerr := rd.Snapshot()
 	if rerr != nil {
 		return r, rerr
 	}
-	for _, b := range rd.badOnes {
+	for _, b := range rd.BadOnes() {
 		fmt.Fprintf(os.Stderr, "  undecodable output record: %s\n", b)
 	}
 	// A process that ended by itself (or was ended by something else) makes the row void.
@@ -266,7 +229,7 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 	procs = nil
 	late := int64(-1)
 	if kind != "ours" {
-		late = lateEvents(logf(tag))
+		late = live.LateEvents(logf(tag))
 	}
 	r = summarize(r, res, want, got, dups, bad, late, kind == "ours")
 	if len(exited) > 0 {
@@ -281,65 +244,23 @@ func measure(ctx context.Context, o options, system string, cl *cleanupList) (ro
 // undecodable record fails the row; a count that differs fails it when
 // strict (ours, whose counts are exact by contract), and otherwise is shown
 // next to the late events the system reported itself (late >= 0).
-func summarize(r row, res loadResult, want []windowType, got []arrival, dups, bad int, late int64, strict bool) row {
-	wanted := map[windowType]bool{}
-	windows := map[int64]bool{}
-	for _, w := range want {
-		wanted[w] = true
-		windows[w.start] = true
-	}
-	var lat []time.Duration
-	var problems []string
-	fatal := bad > 0
-	sums := map[int64][2]int64{} // per window: events sent, events counted
-	for _, w := range want {
-		s := sums[w.start]
-		s[0] += res.counts[w]
-		sums[w.start] = s
-	}
-	seen := map[windowType]bool{}
-	for _, a := range got {
-		if !wanted[a.w] {
-			if windows[a.w.start] {
-				problems = append(problems, fmt.Sprintf("%s: a type the loader did not send", a.key))
-				fatal = true
-			}
-			continue
-		}
-		seen[a.w] = true
-		lat = append(lat, a.at.Sub(a.end))
-		s := sums[a.w.start]
-		s[1] += a.count
-		sums[a.w.start] = s
-		if a.count != res.counts[a.w] {
-			problems = append(problems, fmt.Sprintf("%s: count %d, sent %d", a.key, a.count, res.counts[a.w]))
-		}
-	}
-	for _, w := range want {
-		if !seen[w] {
-			problems = append(problems, fmt.Sprintf("%s:%d missing (%d events sent)", w.typ, w.start, res.counts[w]))
-			fatal = true
-		}
-	}
-	for start, s := range sums {
-		if s[0] != s[1] {
-			problems = append(problems, fmt.Sprintf("window %s: %d events counted, %d sent",
-				time.UnixMilli(start).UTC().Format("15:04:05"), s[1], s[0]))
-		}
+func summarize(r row, res live.LoadResult, want []live.WindowType, got []live.Arrival, dups, bad int, late int64, strict bool) row {
+	c := live.Compare(res.Counts, want, got)
+	problems := c.Problems
+	fatal := c.Fatal || bad > 0
+	lat := make([]time.Duration, 0, len(c.Measured))
+	for _, a := range c.Measured {
+		lat = append(lat, a.At.Sub(a.End))
 	}
 	slices.Sort(lat)
-	r.held, r.sent, r.maxBehind = res.held(), res.sent, res.maxBehind
-	r.windows, r.records = len(windows), len(lat)
+	r.held, r.sent, r.maxBehind = res.Held(), res.Sent, res.MaxBehind
+	r.windows, r.records = c.Windows, len(lat)
 	if len(lat) > 0 {
 		r.p50, r.p95, r.p99, r.max = rank(lat, 0.50), rank(lat, 0.95), rank(lat, 0.99), lat[len(lat)-1]
 	}
-	var total, counted int64
-	for _, s := range sums {
-		total += s[0]
-		counted += s[1]
-	}
+	total, counted := c.Sent, c.Counted
 	r.ok = !fatal && (len(problems) == 0 || !strict)
-	r.check = fmt.Sprintf("ok: %d events in %d windows", total, len(windows))
+	r.check = fmt.Sprintf("ok: %d events in %d windows", total, c.Windows)
 	if len(problems) > 0 || bad > 0 {
 		slices.Sort(problems)
 		fmt.Fprintf(os.Stderr, "  MISMATCH for %s:\n    %s\n", r.system, strings.Join(problems, "\n    "))
@@ -364,27 +285,6 @@ func rank(lat []time.Duration, q float64) time.Duration {
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
-// waitReady waits until every address answers /readyz with 200.
-func waitReady(ctx context.Context, addrs []string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for _, a := range addrs {
-		for {
-			resp, err := http.Get("http://" + a + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("stats-processor on %s not ready within %s", a, within)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
 // render is the results table, with how it was measured.
 func render(o options, rows []row) string {
 	var b strings.Builder
@@ -399,26 +299,4 @@ func render(o options, rows []row) string {
 	}
 	b.WriteString("\nEvents are stamped with the wall clock as they are sent; measured are the windows that start after the loader's first (partial) window and end at least 1 s before it stops; percentiles by nearest rank over their records.\n")
 	return b.String()
-}
-
-// lateEvents is the count of late events a reference job logged: its total
-// ("late events in total: N"), else its last report ("late events so far:
-// N"), else 0.
-func lateEvents(logPath string) int64 {
-	b, err := os.ReadFile(logPath)
-	if err != nil {
-		return 0
-	}
-	var total, soFar int64 = -1, 0
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "late events in total: "); ok {
-			total, _ = strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
-		} else if v, ok := strings.CutPrefix(line, "late events so far: "); ok {
-			soFar, _ = strconv.ParseInt(strings.Fields(v + " x")[0], 10, 64)
-		}
-	}
-	if total >= 0 {
-		return total
-	}
-	return soFar
 }

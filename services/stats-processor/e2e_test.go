@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
 
 // base is the event time the datasets start at: an hour ago, so that when
@@ -69,6 +73,51 @@ func TestE2EKillNine(t *testing.T) {
 	s.checkDeadLetters(data)
 	s.checkStats(p.Addr, want)
 	stop(t, p)
+}
+
+// TestE2EKillNineLeaseHolder: two instances at kafka.session_timeout 6s,
+// the broker's minimum; the one holding the closer lease is killed with
+// SIGKILL while data flows, and not restarted. The survivor takes over its
+// partitions and the lease; counts stay exact. (bench/failover measures how
+// long the output stalls meanwhile.)
+func TestE2EKillNineLeaseHolder(t *testing.T) {
+	s := newScenario(t, 4)
+	s.cfg.SessionTimeout = 6 * time.Second
+	data := contracttest.Dataset(4, 4, 3000, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 100)
+	ctx := context.Background()
+	s.produce(ctx, chunks[0])
+	procs := map[string]*testenv.Processor{"a": s.start("a"), "b": s.start("b")}
+	rdb := redis.NewClient(&redis.Options{Addr: s.env.RedisAddr})
+	defer rdb.Close()
+	lease := state.NewKeys(s.cfg.KeyPrefix, s.cfg.Input).Closer()
+	holder := func() string { // the lease's value is "<token>:<instance id>"
+		v, _ := rdb.Get(ctx, lease).Result()
+		_, id, _ := strings.Cut(v, ":")
+		return id
+	}
+	killed := ""
+	for i, c := range chunks[1:] {
+		s.produce(ctx, c)
+		time.Sleep(100 * time.Millisecond)
+		if h := holder(); killed == "" && i >= 10 && procs[h] != nil {
+			procs[h].Kill()
+			killed = h
+			t.Logf("killed %s, the closer lease holder, with SIGKILL", h)
+		}
+	}
+	if killed == "" {
+		t.Fatalf("neither instance held the closer lease %s while the data flowed", lease)
+	}
+	survivor := map[string]string{"a": "b", "b": "a"}[killed]
+	s.waitOutput(want)
+	s.checkDeadLetters(data)
+	s.checkStats(procs[survivor].Addr, want)
+	if h := holder(); h != survivor {
+		t.Errorf("the closer lease is held by %q after the kill, want the survivor %q", h, survivor)
+	}
+	stop(t, procs[survivor])
 }
 
 // TestE2ERebalance: three instances share the group; one is stopped and

@@ -1,4 +1,4 @@
-package main
+package live
 
 import (
 	"context"
@@ -15,35 +15,35 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
 
-// windowType names one window (by its start, epoch ms) and vehicle type.
-type windowType struct {
-	start int64
-	typ   string
+// WindowType names one window (by its start, epoch ms) and vehicle type.
+type WindowType struct {
+	Start int64
+	Type  string
 }
 
-// loadResult is what the loader sent and acknowledged.
-type loadResult struct {
-	start, stop time.Time
-	sent        int64
-	failed      int64
-	firstErr    error
-	// counts are the acknowledged events per window and type.
-	counts map[windowType]int64
-	// maxBehind is the longest the loader fell behind its schedule.
-	maxBehind time.Duration
+// LoadResult is what the loader sent and acknowledged.
+type LoadResult struct {
+	Start, Stop time.Time
+	Sent        int64
+	Failed      int64
+	FirstErr    error
+	// Counts are the acknowledged events per window and type.
+	Counts map[WindowType]int64
+	// MaxBehind is the longest the loader fell behind its schedule.
+	MaxBehind time.Duration
 }
 
-// held is the rate the loader held: the events sent over the time it ran.
-func (r loadResult) held() float64 { return float64(r.sent) / r.stop.Sub(r.start).Seconds() }
+// Held is the rate the loader held: the events sent over the time it ran.
+func (r LoadResult) Held() float64 { return float64(r.Sent) / r.Stop.Sub(r.Start).Seconds() }
 
-// load writes Vehicle events to topic at rate events/s for d, event i due at
+// Load writes Vehicle events to topic at rate events/s for d, event i due at
 // start + i/rate (absolute pacing: a late tick sends what is due, so the rate
 // does not drift), each stamped with the wall clock when it is handed to the
 // writer, round-robin over the partitions.
-func load(ctx context.Context, brokers []string, topic string, partitions int, rate float64, d, window time.Duration) loadResult {
+func Load(ctx context.Context, brokers []string, topic string, partitions int, rate float64, d, window time.Duration) LoadResult {
 	var (
 		mu     sync.Mutex
-		res    = loadResult{counts: map[windowType]int64{}}
+		res    = LoadResult{Counts: map[WindowType]int64{}}
 		failed atomic.Int64
 	)
 	w := &kafka.Writer{
@@ -60,27 +60,27 @@ func load(ctx context.Context, brokers []string, topic string, partitions int, r
 			defer mu.Unlock()
 			if err != nil {
 				failed.Add(int64(len(msgs)))
-				if res.firstErr == nil {
-					res.firstErr = err
+				if res.FirstErr == nil {
+					res.FirstErr = err
 				}
 				return
 			}
 			for _, m := range msgs {
-				res.counts[windowType{m.Time.UnixMilli() - m.Time.UnixMilli()%window.Milliseconds(), string(m.Headers[0].Value)}]++
+				res.Counts[WindowType{m.Time.UnixMilli() - m.Time.UnixMilli()%window.Milliseconds(), string(m.Headers[0].Value)}]++
 			}
 		},
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	total := int64(rate * d.Seconds())
-	res.start = time.Now()
-	lastReport := res.start
+	res.Start = time.Now()
+	lastReport := res.Start
 	var sent int64
 	buf := make([]byte, 0, 64<<10)
 	for sent < total && ctx.Err() == nil {
 		now := time.Now()
-		due := min(total, int64(now.Sub(res.start).Seconds()*rate)+1)
-		if behind := now.Sub(res.start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))); due > sent+1 && behind > res.maxBehind {
-			res.maxBehind = behind
+		due := min(total, int64(now.Sub(res.Start).Seconds()*rate)+1)
+		if behind := now.Sub(res.Start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))); due > sent+1 && behind > res.MaxBehind {
+			res.MaxBehind = behind
 		}
 		msgs := make([]kafka.Message, 0, due-sent)
 		buf = buf[:0]
@@ -103,23 +103,23 @@ func load(ctx context.Context, brokers []string, topic string, partitions int, r
 		}
 		if now.Sub(lastReport) >= 5*time.Second {
 			lastReport = now
-			fmt.Fprintf(os.Stderr, "  load: %d / %d events sent (%.0f events/s)\n", sent, total, float64(sent)/now.Sub(res.start).Seconds())
+			fmt.Fprintf(os.Stderr, "  load: %d / %d events sent (%.0f events/s)\n", sent, total, float64(sent)/now.Sub(res.Start).Seconds())
 		}
-		next := res.start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
+		next := res.Start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
 		time.Sleep(max(time.Until(next), time.Millisecond))
 	}
-	res.stop = time.Now()
+	res.Stop = time.Now()
 	if err := w.Close(); err != nil { // flushes what is queued
 		mu.Lock()
-		if res.firstErr == nil {
-			res.firstErr = err
+		if res.FirstErr == nil {
+			res.FirstErr = err
 		}
 		mu.Unlock()
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	res.sent = sent
-	res.failed = failed.Load()
+	res.Sent = sent
+	res.Failed = failed.Load()
 	return res
 }
 

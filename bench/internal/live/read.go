@@ -1,4 +1,4 @@
-package main
+package live
 
 import (
 	"context"
@@ -10,30 +10,31 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// arrival is one window record as the reader saw it.
-type arrival struct {
-	key   string
-	w     windowType
-	end   time.Time
-	count int64
-	at    time.Time
+// Arrival is one window record as the reader saw it.
+type Arrival struct {
+	Key   string
+	W     WindowType
+	End   time.Time
+	Count int64
+	At    time.Time
 }
 
-// reader consumes a system's output topic (one partition) from its start,
+// Reader consumes a system's output topic (one partition) from its start,
 // with read_committed, and notes when each record arrives.
-type reader struct {
+type Reader struct {
 	mu       sync.Mutex
-	first    map[string]arrival // the first arrival of each key
+	first    map[string]Arrival // the first Arrival of each key
 	dups     int
 	bad      int
 	badOnes  []string // the first undecodable records, for the report
 	firstErr error
 }
 
-func newReader() *reader { return &reader{first: map[string]arrival{}} }
+// NewReader returns a Reader that has seen nothing yet.
+func NewReader() *Reader { return &Reader{first: map[string]Arrival{}} }
 
-// run reads until ctx ends.
-func (r *reader) run(ctx context.Context, brokers []string, topic string) {
+// Run reads topic until ctx ends; a read error is kept for Snapshot.
+func (r *Reader) Run(ctx context.Context, brokers []string, topic string) {
 	kr := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: brokers, Topic: topic, Partition: 0,
 		MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond,
@@ -70,16 +71,16 @@ func (r *reader) run(ctx context.Context, brokers []string, topic string) {
 		} else if _, seen := r.first[string(m.Key)]; seen {
 			r.dups++
 		} else {
-			r.first[string(m.Key)] = arrival{
-				key: string(m.Key), w: windowType{v.Start.UnixMilli(), v.VehicleType},
-				end: v.End, count: v.Count, at: now,
+			r.first[string(m.Key)] = Arrival{
+				Key: string(m.Key), W: WindowType{v.Start.UnixMilli(), v.VehicleType},
+				End: v.End, Count: v.Count, At: now,
 			}
 		}
 		r.mu.Unlock()
 	}
 }
 
-func (r *reader) fail(err error) {
+func (r *Reader) fail(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.firstErr == nil {
@@ -87,13 +88,13 @@ func (r *reader) fail(err error) {
 	}
 }
 
-// has reports whether every one of want has arrived.
-func (r *reader) has(want []windowType) bool {
+// Has reports whether every one of want has arrived.
+func (r *Reader) Has(want []WindowType) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	seen := make(map[windowType]bool, len(r.first))
+	seen := make(map[WindowType]bool, len(r.first))
 	for _, a := range r.first {
-		seen[a.w] = true
+		seen[a.W] = true
 	}
 	for _, w := range want {
 		if !seen[w] {
@@ -103,15 +104,22 @@ func (r *reader) has(want []windowType) bool {
 	return true
 }
 
-// snapshot returns the arrivals so far, the duplicates and undecodable records.
-func (r *reader) snapshot() ([]arrival, int, int, error) {
+// Snapshot returns the arrivals so far, the duplicates and undecodable records.
+func (r *Reader) Snapshot() ([]Arrival, int, int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]arrival, 0, len(r.first))
+	out := make([]Arrival, 0, len(r.first))
 	for _, a := range r.first {
 		out = append(out, a)
 	}
 	return out, r.dups, r.bad, r.firstErr
+}
+
+// BadOnes are the first undecodable records, for the report.
+func (r *Reader) BadOnes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.badOnes...)
 }
 
 // isMarker reports whether m is a transaction's commit or abort marker,
