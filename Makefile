@@ -137,7 +137,7 @@ explore: ## [test] the closing protocol's schedule explorer on real Redis and Re
 # A long run under faults (docs/soak.md): not part of make test.
 .PHONY: soak
 soak: build ## [test] soak: producer at 5,000/s, 3 processors, SIGKILL every 2 min, Redis restart every 10 min; exact counts, resource slopes, charts (DURATION=30m: about 32 min; SOAK_FLAGS)
-	$(WITH_STACK) $(GO) run ./services/stats-processor/soak -duration $(or $(DURATION),30m) $(SOAK_FLAGS)
+	$(WITH_STACK) $(GO) run ./bench/soak -duration $(or $(DURATION),30m) $(SOAK_FLAGS)
 
 .PHONY: bench-scaleout
 bench-scaleout: build ## [bench] catch-up with 1, 2, 3, 6 instances on 12 partitions (EVENTS=4800000), then 1,200,000 events over 6, 60, 240 partitions with one instance; about 3 min (docs/capacity.md)

@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vehicle-stats/vehicle-stats/bench/internal/preload"
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
@@ -115,7 +116,7 @@ type row struct {
 
 // measure runs one row: n processors on a fresh output topic and key
 // prefix, until every expected window record is on the output topic.
-func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in string, partitions, n, events int, idle time.Duration, want map[string]int64) (row, error) {
+func measure(ctx context.Context, brokers []string, rdb *redis.Client, bin, in string, partitions, n, events int, idle time.Duration, want map[contracttest.Key]int64) (row, error) {
 	r := row{instances: n}
 	out, dead := scratch.UniqueName("scaleout-out"), scratch.UniqueName("scaleout-dead")
 	for _, t := range []string{out, dead} {

@@ -18,9 +18,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
 
 // The composed processor's settings that the expectation depends on
@@ -96,7 +96,7 @@ func TestE2EComposeExactCounts(t *testing.T) {
 	// output) and the expectation is a function of the input alone.
 	p.run("stop", "stats-processor")
 	data := composeDataset(11, k.partitions, 800, time.Now().UnixMilli(), ooo)
-	k.produce(interleaveRecords(data, 1<<30)[0])
+	k.produce(contracttest.Interleave(data, 1<<30)[0])
 	p.run("start", "stats-processor")
 	p.waitHealthy("stats-processor", 1)
 	k.waitExact(p.processorAddrs())
@@ -104,7 +104,7 @@ func TestE2EComposeExactCounts(t *testing.T) {
 	// Phase 2: three processors, fed in a stream, and one killed mid-stream.
 	p.run("stop", "stats-processor")
 	data = composeDataset(12, k.partitions, 800, time.Now().UnixMilli(), ooo)
-	chunks := interleaveRecords(data, 25)
+	chunks := contracttest.Interleave(data, 25)
 	k.produce(chunks[0])
 	p.run("up", "--detach", "--wait", "--wait-timeout", "300", "--no-recreate", "--scale", "stats-processor=3", "stats-processor")
 	for i, ch := range chunks[1:] {
@@ -430,21 +430,14 @@ func (k *composedKafka) waitTopic(topic string) {
 	}
 }
 
-// e2eRecord is one input record of the known data.
-type e2eRecord struct {
-	partition int
-	key       string
-	value     []byte
-}
-
 // composeDataset builds per partition events that mostly advance in event time
 // from base, some out of order within ooo, some late on purpose: 25 s to
 // 60 s behind the partition's newest event, so late whichever watermark
 // closed their window.
-func composeDataset(seed uint64, partitions, perPartition int, base int64, ooo time.Duration) [][]e2eRecord {
+func composeDataset(seed uint64, partitions, perPartition int, base int64, ooo time.Duration) [][]contracttest.Record {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	types := model.VehicleTypes()
-	out := make([][]e2eRecord, partitions)
+	out := make([][]contracttest.Record, partitions)
 	for p := range partitions {
 		tm := base + int64(rng.IntN(2000))
 		for i := range perPartition {
@@ -461,34 +454,13 @@ func composeDataset(seed uint64, partitions, perPartition int, base int64, ooo t
 				typ = types[rng.IntN(len(types))]
 			}
 			plate := fmt.Sprintf("E%d-%d-%05d", seed, p, i)
-			ts := model.TimeFromMillis(et).UTC().Format("2006-01-02T15:04:05.000Z07:00")
-			v := fmt.Sprintf(`{"plateNumber":%q,"vignetteStickerId":"e2e-%d","timestamp":%q,"vehicleType":%q}`, plate, i, ts, typ)
-			out[p] = append(out[p], e2eRecord{partition: p, key: plate, value: []byte(v)})
+			out[p] = append(out[p], contracttest.NewRecord(p, plate, i, et, typ, contracttest.TimeForm(i%3)))
 		}
 	}
 	return out
 }
 
-// interleaveRecords flattens the partitions into chunks of up to chunk
-// records per partition, keeping each partition's order.
-func interleaveRecords(data [][]e2eRecord, chunk int) [][]e2eRecord {
-	var out [][]e2eRecord
-	pos := make([]int, len(data))
-	for {
-		var c []e2eRecord
-		for p := range data {
-			end := min(pos[p]+chunk, len(data[p]))
-			c = append(c, data[p][pos[p]:end]...)
-			pos[p] = end
-		}
-		if len(c) == 0 {
-			return out
-		}
-		out = append(out, c)
-	}
-}
-
-func (k *composedKafka) produce(recs []e2eRecord) {
+func (k *composedKafka) produce(recs []contracttest.Record) {
 	k.t.Helper()
 	w := &kafka.Writer{
 		Addr: kafka.TCP(k.brokers...), Topic: "vehicle-topic", RequiredAcks: kafka.RequireAll,
@@ -501,7 +473,7 @@ func (k *composedKafka) produce(recs []e2eRecord) {
 	defer w.Close()
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
-		msgs[i] = kafka.Message{Key: []byte(r.key), Value: r.value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.partition))}}}
+		msgs[i] = kafka.Message{Key: []byte(r.Key), Value: r.Value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.Partition))}}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -512,84 +484,30 @@ func (k *composedKafka) produce(recs []e2eRecord) {
 
 // readTopic reads every partition of a topic from its start to its current
 // end, each partition in offset order.
-func (k *composedKafka) readTopic(topic string) [][]kafka.Message {
-	t := k.t
-	t.Helper()
+func (k *composedKafka) readTopic(topic string) []kafka.Message {
+	k.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(k.brokers...), Timeout: 10 * time.Second}
-	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		t.Fatalf("metadata of %s: %v %v", topic, err, md)
-	}
-	out := make([][]kafka.Message, len(md.Topics[0].Partitions))
-	for _, part := range md.Topics[0].Partitions {
-		conn, err := kafka.DialLeader(ctx, "tcp", k.brokers[0], topic, part.ID)
-		if err != nil {
-			t.Fatalf("dial %s/%d: %v", topic, part.ID, err)
-		}
-		first, last, err := conn.ReadOffsets()
-		if err != nil {
-			t.Fatalf("offsets of %s/%d: %v", topic, part.ID, err)
-		}
-		if _, err := conn.Seek(first, kafka.SeekAbsolute); err != nil {
-			t.Fatal(err)
-		}
-		for int64(len(out[part.ID])) < last-first {
-			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			b := conn.ReadBatch(1, 10<<20)
-			for {
-				m, err := b.ReadMessage()
-				if err != nil {
-					break
-				}
-				out[part.ID] = append(out[part.ID], m)
-			}
-			if err := b.Close(); err != nil {
-				t.Fatalf("read %s/%d: %v", topic, part.ID, err)
-			}
-		}
-		conn.Close()
+	var out []kafka.Message
+	if err := contracttest.ReadAll(ctx, k.brokers, topic, func(m kafka.Message) { out = append(out, m) }); err != nil {
+		k.t.Fatal(err)
 	}
 	return out
 }
 
-type e2eWindow struct {
-	start int64
-	typ   model.VehicleType
-}
-
-// expected computes the contract's counts from the input topic as it is
-// (the known data and whatever the producer sent): per partition in offset
-// order, an event is late when its window's end - 1 ms is at or below the
-// partition's watermark before it (newest event time - ooo - 1 ms); a
-// record that is not a valid vehicle, or whose event time is more than
-// max_future ahead of its record timestamp, is not counted.
-func (k *composedKafka) expected(input [][]kafka.Message) (map[e2eWindow]int64, int) {
-	size := composeWindow.Milliseconds()
-	counts := map[e2eWindow]int64{}
-	late := 0
-	for _, part := range input {
-		newest := int64(-1 << 62)
-		for _, m := range part {
-			v, err := serde.DecodeVehicleEvent(m.Value)
-			if err != nil {
-				continue
-			}
-			et := v.EventTime
-			if et-m.Time.UnixMilli() > composeMaxFuture.Milliseconds() {
-				continue
-			}
-			start := et - ((et%size)+size)%size
-			if start+size-1 <= newest-k.ooo.Milliseconds()-1 {
-				late++
-			} else {
-				counts[e2eWindow{start, v.Type}]++
-			}
-			newest = max(newest, et)
+// expected computes the contract's result from the input topic as it is
+// (the known data and whatever the producer sent) with the oracle:
+// undecodable and far-future records are bad, lateness per partition in
+// log order.
+func (k *composedKafka) expected(input []kafka.Message) contracttest.Result {
+	log := make([]contracttest.Input, len(input))
+	for i, m := range input {
+		log[i] = contracttest.Input{Partition: m.Partition, Value: m.Value}
+		if !m.Time.IsZero() {
+			log[i].RecordTime = m.Time.UnixMilli()
 		}
 	}
-	return counts, late
+	return contracttest.ExpectedLog(log, contracttest.Settings{Window: composeWindow, MaxOutOfOrderness: k.ooo, MaxFuture: composeMaxFuture}, time.Now().UnixMilli())
 }
 
 // waitExact waits until the output topic holds a record for every expected
@@ -600,73 +518,41 @@ func (k *composedKafka) waitExact(addrs []string) {
 	t := k.t
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
-	var byKey map[string][]byte
-	var want map[e2eWindow]int64
 	for {
 		// Read the input again each time: the producer may have sent one
 		// more event meanwhile.
-		var late int
-		want, late = k.expected(k.readTopic("vehicle-topic"))
-		byKey = map[string][]byte{}
-		dups := 0
-		for _, part := range k.readTopic("vehicle-statistics-topic") {
-			for _, m := range part {
-				if prev, ok := byKey[string(m.Key)]; ok {
-					dups++
-					if !bytes.Equal(prev, m.Value) {
-						t.Fatalf("output key %s written with two values:\n  %s\n  %s", m.Key, prev, m.Value)
-					}
-				}
-				byKey[string(m.Key)] = m.Value
+		want := k.expected(k.readTopic("vehicle-topic"))
+		var records []contracttest.OutputRecord
+		for _, m := range k.readTopic("vehicle-statistics-topic") {
+			records = append(records, contracttest.OutputRecord{Key: m.Key, Value: m.Value, Offset: m.Offset, Time: m.Time.UnixMilli()})
+		}
+		rep := contracttest.CompareOutput(want.Counts, records, composeWindow)
+		if len(rep.Missing) == 0 || time.Now().After(deadline) {
+			t.Logf("expectation: %d (window, type) counts, %d late events, %d bad records; output: %d records, %d byte-identical repeats",
+				len(want.Counts), want.Late, want.Bad, rep.Records, rep.Duplicates)
+			if !rep.OK() {
+				t.Fatalf("output topic against the oracle:\n%s", strings.Join(rep.Describe(20), "\n"))
 			}
-		}
-		missing := 0
-		for w := range want {
-			if _, ok := byKey[fmt.Sprintf("%s:%d", w.typ, w.start)]; !ok {
-				missing++
+			for _, addr := range addrs {
+				k.checkStats(addr, want.Counts)
 			}
-		}
-		if missing == 0 {
-			t.Logf("expectation: %d (window, type) counts, %d late events; output: %d keys, %d byte-identical repeats", len(want), late, len(byKey), dups)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 5 minutes %d of %d expected window records are missing from the output topic", missing, len(want))
+			return
 		}
 		time.Sleep(2 * time.Second)
-	}
-	for key, value := range byKey {
-		st, err := serde.StatisticsCodec{}.Decode(value)
-		if err != nil {
-			t.Errorf("output %s: %v", value, err)
-			continue
-		}
-		n, ok := want[e2eWindow{st.Start.UnixMilli(), st.VehicleType}]
-		if !ok {
-			t.Errorf("output %s = %s: no such window in the input", key, value)
-			continue
-		}
-		exp := model.VehicleStatistics{Start: st.Start, End: st.Start.Add(composeWindow), VehicleType: st.VehicleType, Count: n}
-		if golden := serde.AppendStatistics(nil, exp); !bytes.Equal(golden, value) || key != fmt.Sprintf("%s:%d", st.VehicleType, st.Start.UnixMilli()) {
-			t.Errorf("output %s = %s\n                      want %s", key, value, golden)
-		}
-	}
-	for _, addr := range addrs {
-		k.checkStats(addr, want)
 	}
 }
 
 // checkStats: /stats of one instance lists every window of the expectation,
 // closed, with its exact counts.
-func (k *composedKafka) checkStats(addr string, want map[e2eWindow]int64) {
+func (k *composedKafka) checkStats(addr string, want map[contracttest.Key]int64) {
 	t := k.t
 	t.Helper()
 	totals := map[int64]map[string]int64{}
 	for w, n := range want {
-		if totals[w.start] == nil {
-			totals[w.start] = map[string]int64{}
+		if totals[w.Start] == nil {
+			totals[w.Start] = map[string]int64{}
 		}
-		totals[w.start][w.typ.String()] = n
+		totals[w.Start][w.Type.String()] = n
 	}
 	resp, err := http.Get("http://" + addr + "/stats?limit=1000")
 	if err != nil {

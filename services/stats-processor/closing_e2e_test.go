@@ -15,10 +15,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // End-to-end tests of the closing protocol under faults (issue: closing
@@ -40,30 +40,30 @@ func TestE2EPartitionsAdded(t *testing.T) {
 	waitReady(t, b.Addr, "", 60*time.Second)
 	time.Sleep(2 * time.Second) // the workers saved their start positions
 
-	first := dataset(21, 3, 1200, base(), s.ooo)
+	first := contracttest.Dataset(21, 3, 1200, base(), s.ooo)
 	const half = 600
 	var maxT int64
-	var phase1, phase2 [][]record
+	var phase1, phase2 [][]contracttest.Record
 	for p := range first {
 		phase1 = append(phase1, first[p][:half])
 		phase2 = append(phase2, first[p][half:])
 		for _, r := range first[p][:half] {
-			maxT = max(maxT, r.eventTime)
+			maxT = max(maxT, r.EventTime)
 		}
 	}
-	for _, c := range interleave(phase1, 50) {
+	for _, c := range contracttest.Interleave(phase1, 50) {
 		s.produce(ctx, c)
 		time.Sleep(50 * time.Millisecond)
 	}
 	growTopic(t, s.env.Brokers, s.cfg.Input, 6)
-	added := dataset(22, 6, 600, maxT+s.window.Milliseconds(), s.ooo)[3:]
+	added := contracttest.Dataset(22, 6, 600, maxT+s.window.Milliseconds(), s.ooo)[3:]
 	all := append(first, added...)
 	phase2 = append(phase2, added...)
-	for _, c := range interleave(phase2, 50) {
+	for _, c := range contracttest.Interleave(phase2, 50) {
 		s.produce(ctx, c)
 		time.Sleep(50 * time.Millisecond)
 	}
-	want, late, bad := expected(all, s.window, s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(all, s.window, s.ooo)
 	t.Logf("dataset: %d windows x types, %d late, %d bad, 3 partitions added mid-stream", len(want), late, bad)
 	s.waitOutput(want)
 	s.checkDeadLetters(all)
@@ -78,9 +78,9 @@ func TestE2EPartitionsAdded(t *testing.T) {
 // the frozen one, resuming wherever it stood, is fenced out.
 func TestE2ECloserFrozen(t *testing.T) {
 	s := newScenario(t, 4)
-	data := dataset(23, 4, 6000, base(), s.ooo) // about 25 s of traffic: two freezes of 9 s
-	want, _, _ := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 50)
+	data := contracttest.Dataset(23, 4, 6000, base(), s.ooo) // about 25 s of traffic: two freezes of 9 s
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 50)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	procs := []*proc.Service{s.start("a"), s.start("b"), s.start("c")}
@@ -133,10 +133,10 @@ func leader(t *testing.T, procs []*proc.Service) *proc.Service {
 func TestE2ERedisBackInTime(t *testing.T) {
 	s := newScenario(t, 2)
 	s.cfg.IdleTimeout = 10 * time.Second // time to snapshot before the idle close
-	data := dataset(24, 2, 800, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
+	data := contracttest.Dataset(24, 2, 800, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	ctx := context.Background()
-	for _, c := range interleave(data, 400) {
+	for _, c := range contracttest.Interleave(data, 400) {
 		s.produce(ctx, c)
 	}
 	p := s.start("solo")
@@ -148,17 +148,17 @@ func TestE2ERedisBackInTime(t *testing.T) {
 
 	restore(t, rdb, s.cfg.KeyPrefix, snap)
 	t.Log("Redis went back to before the idle close")
-	var stragglers []record
+	var stragglers []contracttest.Record
 	for part := range data {
-		var last record
+		var last contracttest.Record
 		for _, r := range data[part] {
-			if !r.bad {
+			if !r.Bad {
 				last = r
 			}
 		}
 		for i := range 3 {
 			r := last
-			r.key = "STRAGGLER-" + itoa(part) + "-" + itoa(i)
+			r.Key = "STRAGGLER-" + itoa(part) + "-" + itoa(i)
 			stragglers = append(stragglers, r)
 		}
 	}
@@ -303,17 +303,17 @@ func restore(t *testing.T, rdb *redis.Client, prefix string, snap map[string]dum
 func TestE2ETopicRecreated(t *testing.T) {
 	s := newScenario(t, 2)
 	ctx := context.Background()
-	old := dataset(25, 2, 600, base(), s.ooo)
-	oldWant, _, _ := expected(old, s.window, s.ooo)
-	for _, c := range interleave(old, 300) {
+	old := contracttest.Dataset(25, 2, 600, base(), s.ooo)
+	oldWant, _, _ := contracttest.ExpectedRecords(old, s.window, s.ooo)
+	for _, c := range contracttest.Interleave(old, 300) {
 		s.produce(ctx, c)
 	}
 	p := s.start("r1")
 	s.waitOutput(oldWant)
 
 	recreateTopic(t, s.env.Brokers, s.cfg.Input, 2)
-	fresh := dataset(26, 2, 100, base()-2*time.Hour.Milliseconds(), s.ooo)
-	for _, c := range interleave(fresh, 100) {
+	fresh := contracttest.Dataset(26, 2, 100, base()-2*time.Hour.Milliseconds(), s.ooo)
+	for _, c := range contracttest.Interleave(fresh, 100) {
 		s.produce(ctx, c)
 	}
 	waitReady(t, p.Addr, "input_offsets", 90*time.Second)
@@ -349,7 +349,7 @@ func TestE2ETopicRecreated(t *testing.T) {
 	s.cfg.Output = s.env.Topic(t, "e2e-out2", 1)
 	s.cfg.DeadLetter = s.env.Topic(t, "e2e-dead2", 1)
 	s.cfg.Late = s.env.Topic(t, "e2e-late2", 1)
-	freshWant, _, _ := expected(fresh, s.window, s.ooo)
+	freshWant, _, _ := contracttest.ExpectedRecords(fresh, s.window, s.ooo)
 	p2 := s.start("r2")
 	s.waitOutput(freshWant)
 	s.checkDeadLetters(fresh)
@@ -366,9 +366,9 @@ func TestE2ETopicRecreated(t *testing.T) {
 func TestE2ETopicRecreatedAndGrown(t *testing.T) {
 	s := newScenario(t, 2)
 	ctx := context.Background()
-	old := dataset(28, 2, 300, base(), s.ooo)
-	oldWant, _, _ := expected(old, s.window, s.ooo)
-	for _, c := range interleave(old, 300) {
+	old := contracttest.Dataset(28, 2, 300, base(), s.ooo)
+	oldWant, _, _ := contracttest.ExpectedRecords(old, s.window, s.ooo)
+	for _, c := range contracttest.Interleave(old, 300) {
 		s.produce(ctx, c)
 	}
 	p := s.start("g1")
@@ -376,8 +376,8 @@ func TestE2ETopicRecreatedAndGrown(t *testing.T) {
 	stop(t, p)
 
 	recreateTopic(t, s.env.Brokers, s.cfg.Input, 2)
-	fresh := dataset(29, 2, 600, base()-2*time.Hour.Milliseconds(), s.ooo)
-	for _, c := range interleave(fresh, 100) {
+	fresh := contracttest.Dataset(29, 2, 600, base()-2*time.Hour.Milliseconds(), s.ooo)
+	for _, c := range contracttest.Interleave(fresh, 100) {
 		s.produce(ctx, c)
 	}
 	p2 := proc.StartProcessorListening(t, "g2", s.cfg) // it refuses the partitions: never ready
@@ -396,10 +396,10 @@ func TestE2ETopicRecreatedAndGrown(t *testing.T) {
 // when a window closed, not from its event time).
 func TestE2EStatsAfterReplay(t *testing.T) {
 	s := newScenario(t, 2)
-	data := dataset(27, 2, 600, time.Now().Add(-25*time.Hour).UnixMilli(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
+	data := contracttest.Dataset(27, 2, 600, time.Now().Add(-25*time.Hour).UnixMilli(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	ctx := context.Background()
-	for _, c := range interleave(data, 300) {
+	for _, c := range contracttest.Interleave(data, 300) {
 		s.produce(ctx, c)
 	}
 	p := s.start("replay")
@@ -479,10 +479,10 @@ func waitPartitions(t *testing.T, c *kafka.Client, topic string, partitions int)
 func TestE2ERedisBackInTimeAndPartitionAdded(t *testing.T) {
 	s := newScenario(t, 2)
 	s.cfg.IdleTimeout = 10 * time.Second // time to snapshot before the idle close
-	data := dataset(25, 2, 800, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
+	data := contracttest.Dataset(25, 2, 800, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	ctx := context.Background()
-	for _, c := range interleave(data, 400) {
+	for _, c := range contracttest.Interleave(data, 400) {
 		s.produce(ctx, c)
 	}
 	first := s.start("first")
@@ -510,7 +510,7 @@ func TestE2ERedisBackInTimeAndPartitionAdded(t *testing.T) {
 	t.Logf("processor killed, Redis went back to windows closed through %s; %d lost their close", model.TimeFromMillis(known), (hi-known)/size)
 
 	growTopic(t, s.env.Brokers, s.cfg.Input, 3)
-	var added []record
+	var added []contracttest.Record
 	for i := range 60 { // in time order: none is late by its own partition's watermark
 		var et int64
 		switch {
@@ -522,15 +522,13 @@ func TestE2ERedisBackInTimeAndPartitionAdded(t *testing.T) {
 			et = hi + int64(i-40)*700
 		}
 		typ := model.VehicleTypes()[i%2]
-		plate := fmt.Sprintf("ADDED-%02d", i)
-		v := fmt.Sprintf(`{"plateNumber":%q,"timestamp":%d,"vehicleType":%q}`, plate, et, typ)
-		added = append(added, record{partition: 2, key: plate, value: []byte(v), eventTime: et, typ: typ})
+		added = append(added, contracttest.NewRecord(2, fmt.Sprintf("ADDED-%02d", i), i, et, typ, contracttest.EpochMillis))
 	}
 	s.produce(ctx, added)
 	want2 := maps.Clone(want)
 	late := 0
 	for _, r := range added {
-		k := eventtimetest.Key{Start: model.WindowStart(r.eventTime, size), Type: r.typ}
+		k := contracttest.Key{Start: model.WindowStart(r.EventTime, size), Type: r.Type}
 		switch {
 		case k.Start+size <= known: // late at the worker
 			late++

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
 )
@@ -26,11 +27,11 @@ func base() int64 { return time.Now().Add(-time.Hour).UnixMilli() }
 // the independently computed counts; every bad record is dead-lettered.
 func TestE2EExactCounts(t *testing.T) {
 	s := newScenario(t, 6)
-	data := dataset(1, 6, 3000, base(), s.ooo)
-	want, late, bad := expected(data, s.window, s.ooo)
+	data := contracttest.Dataset(1, 6, 3000, base(), s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	t.Logf("dataset: %d windows x types, %d late, %d bad", len(want), late, bad)
 	ctx := context.Background()
-	for _, c := range interleave(data, 1000) {
+	for _, c := range contracttest.Interleave(data, 1000) {
 		s.produce(ctx, c)
 	}
 	p := s.start("solo")
@@ -49,9 +50,9 @@ func TestE2EExactCounts(t *testing.T) {
 // data flows, and restarted; counts stay exact.
 func TestE2EKillNine(t *testing.T) {
 	s := newScenario(t, 4)
-	data := dataset(2, 4, 4000, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 100)
+	data := contracttest.Dataset(2, 4, 4000, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 100)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	p := s.start("k0")
@@ -82,9 +83,9 @@ func TestE2EKillNine(t *testing.T) {
 func TestE2EKillNineLeaseHolder(t *testing.T) {
 	s := newScenario(t, 4)
 	s.cfg.SessionTimeout = 6 * time.Second
-	data := dataset(4, 4, 3000, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 100)
+	data := contracttest.Dataset(4, 4, 3000, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 100)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	procs := map[string]*proc.Service{"a": s.start("a"), "b": s.start("b")}
@@ -123,9 +124,9 @@ func TestE2EKillNineLeaseHolder(t *testing.T) {
 // started again, another killed, while data flows.
 func TestE2ERebalance(t *testing.T) {
 	s := newScenario(t, 6)
-	data := dataset(3, 6, 3000, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 75)
+	data := contracttest.Dataset(3, 6, 3000, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 75)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	a, b, c := s.start("a"), s.start("b"), s.start("c")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
@@ -24,38 +25,38 @@ import (
 // headers and the reason, and no window may close beyond the data.
 func TestE2EFarFutureEvent(t *testing.T) {
 	s := newScenario(t, 2)
-	data := dataset(17, 2, 1500, base(), s.ooo)
+	data := contracttest.Dataset(17, 2, 1500, base(), s.ooo)
 	const hour = int64(time.Hour / time.Millisecond)
-	inject := func(p, at int, r record) {
-		r.partition = p
+	inject := func(p, at int, r contracttest.Record) {
+		r.Partition = p
 		data[p] = slices.Insert(data[p], at, r)
 	}
-	lastGood := func(p, before int) record {
+	lastGood := func(p, before int) contracttest.Record {
 		for i := before - 1; i >= 0; i-- {
-			if !data[p][i].bad {
+			if !data[p][i].Bad {
 				return data[p][i]
 			}
 		}
 		t.Fatal("no good record before", before)
-		return record{}
+		return contracttest.Record{}
 	}
 	value := func(plate, ts string) []byte {
 		return fmt.Appendf(nil, `{"plateNumber":%q,"vignetteStickerId":"x","timestamp":%s,"vehicleType":"CAR"}`, plate, ts)
 	}
-	inject(0, 300, record{key: "FUTURE-9999", value: value("FUTURE-9999", `"9999-12-31T23:59:59Z"`), bad: true,
-		wantError: "event time 9999-12-31T23:59:59.000Z is more than 1h0m0s ahead of the record timestamp"})
+	inject(0, 300, contracttest.Record{Key: "FUTURE-9999", Value: value("FUTURE-9999", `"9999-12-31T23:59:59Z"`), Bad: true,
+		WantError: "event time 9999-12-31T23:59:59.000Z is more than 1h0m0s ahead of the record timestamp"})
 	// At the bound: the event time is the partition's stream time (so it is
 	// neither late nor early), the record's timestamp an hour before it.
-	at := lastGood(1, 500).eventTime
-	inject(1, 500, record{key: "AT-BOUND", value: value("AT-BOUND", fmt.Sprint(at)), eventTime: at, typ: model.Car, recordTime: at - hour})
-	at = lastGood(1, 700).eventTime
-	inject(1, 700, record{key: "BEYOND-BOUND", value: value("BEYOND-BOUND", fmt.Sprint(at)), bad: true, recordTime: at - hour - 1,
-		wantError: "is more than 1h0m0s ahead of the record timestamp " + model.TimeFromMillis(at-hour-1).Format("2006-01-02T15:04:05.000Z")})
+	at := lastGood(1, 500).EventTime
+	inject(1, 500, contracttest.Record{Key: "AT-BOUND", Value: value("AT-BOUND", fmt.Sprint(at)), EventTime: at, Type: model.Car, RecordTime: at - hour})
+	at = lastGood(1, 700).EventTime
+	inject(1, 700, contracttest.Record{Key: "BEYOND-BOUND", Value: value("BEYOND-BOUND", fmt.Sprint(at)), Bad: true, RecordTime: at - hour - 1,
+		WantError: "is more than 1h0m0s ahead of the record timestamp " + model.TimeFromMillis(at-hour-1).Format("2006-01-02T15:04:05.000Z")})
 
-	want, late, bad := expected(data, s.window, s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	t.Logf("dataset: %d windows x types, %d late, %d bad (3 of them at or beyond max_future)", len(want), late, bad)
 	ctx := context.Background()
-	chunks := interleave(data, 50)
+	chunks := contracttest.Interleave(data, 50)
 	s.produce(ctx, chunks[0])
 	p := s.start("future")
 	for _, c := range chunks[1:] { // live: the processor reads as it is written
@@ -93,27 +94,27 @@ func TestE2EFarFutureEvent(t *testing.T) {
 // written with kafka-go, which replaces it with the time of writing.
 func TestE2EFarFutureWithoutRecordTime(t *testing.T) {
 	s := newScenario(t, 2)
-	data := dataset(23, 2, 800, base(), s.ooo)
+	data := contracttest.Dataset(23, 2, 800, base(), s.ooo)
 	value := func(plate string, ms int64) []byte {
 		return fmt.Appendf(nil, `{"plateNumber":%q,"vignetteStickerId":"x","timestamp":%d,"vehicleType":"CAR"}`, plate, ms)
 	}
 	far := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).UnixMilli()
 	ahead := time.Now().Add(2 * time.Hour).UnixMilli()
-	data[0] = slices.Insert(data[0], 200, record{partition: 0, key: "NO-TIMESTAMP-9999", value: value("NO-TIMESTAMP-9999", far),
-		recordTime: -1, bad: true, wantError: "ahead of the time it was read"})
-	data[1] = slices.Insert(data[1], 300, record{partition: 1, key: "NEGATIVE-TIMESTAMP-AHEAD", value: value("NEGATIVE-TIMESTAMP-AHEAD", ahead),
-		recordTime: -1000, bad: true, wantError: "(the record has no timestamp)"})
+	data[0] = slices.Insert(data[0], 200, contracttest.Record{Partition: 0, Key: "NO-TIMESTAMP-9999", Value: value("NO-TIMESTAMP-9999", far),
+		RecordTime: -1, Bad: true, WantError: "ahead of the time it was read"})
+	data[1] = slices.Insert(data[1], 300, contracttest.Record{Partition: 1, Key: "NEGATIVE-TIMESTAMP-AHEAD", Value: value("NEGATIVE-TIMESTAMP-AHEAD", ahead),
+		RecordTime: -1000, Bad: true, WantError: "(the record has no timestamp)"})
 	// At the partition's stream time, so neither late nor early.
 	var live int64
 	for i := 399; live == 0; i-- {
-		if !data[1][i].bad {
-			live = data[1][i].eventTime
+		if !data[1][i].Bad {
+			live = data[1][i].EventTime
 		}
 	}
-	data[1] = slices.Insert(data[1], 400, record{partition: 1, key: "NO-TIMESTAMP-LIVE", value: value("NO-TIMESTAMP-LIVE", live),
-		recordTime: -1, eventTime: live, typ: model.Car})
+	data[1] = slices.Insert(data[1], 400, contracttest.Record{Partition: 1, Key: "NO-TIMESTAMP-LIVE", Value: value("NO-TIMESTAMP-LIVE", live),
+		RecordTime: -1, EventTime: live, Type: model.Car})
 
-	want, late, bad := expected(data, s.window, s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	ctx := context.Background()
 	s.produce(ctx, slices.Concat(data[0], data[1]))
 	stamps := rawTimestamps(t, s.env.Brokers, s.cfg.Input, 2)

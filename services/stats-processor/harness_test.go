@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,11 +14,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
-	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // The end-to-end tests run the built binary against the real broker and
@@ -61,114 +58,8 @@ func stop(t *testing.T, p *proc.Service) {
 	}
 }
 
-// record is one input record of the dataset.
-type record struct {
-	partition int
-	key       string
-	value     []byte
-	bad       bool
-	eventTime int64
-	typ       model.VehicleType
-	// recordTime is the Kafka record's timestamp in epoch ms; 0: the time
-	// of writing.
-	recordTime int64
-	// wantError is a text the dead letter's error header must contain.
-	wantError string
-}
-
-// dataset builds a deterministic input: per partition, event times that
-// mostly advance, sometimes step back within the out-of-orderness bound,
-// sometimes far back (late), and bad records of many kinds.
-func dataset(seed uint64, partitions, perPartition int, base int64, ooo time.Duration) [][]record {
-	rng := rand.New(rand.NewPCG(seed, 99))
-	types := model.VehicleTypes()
-	weights := []int{80, 12, 3, 3, 2}
-	bad := []func(i int) string{
-		func(int) string {
-			return `{"plateNumber":"CA1","vignetteStickerId":"x","timestamp":"2026-11-21T23:45:05Z","vehicleType":"BIKE"}`
-		},
-		func(int) string { return `{"plateNumber":"","timestamp":"2026-11-21T23:45:05Z","vehicleType":"CAR"}` },
-		func(int) string { return `{"plateNumber":"CA1","timestamp":"yesterday","vehicleType":"CAR"}` },
-		func(int) string { return `{"plateNumber":"CA1","vehicleType":"CAR"}` },
-		func(int) string { return `not json at all` },
-		func(int) string { return `` },
-		func(int) string { return `{"plateNumber":"CA1","timestamp":1629123456,"vehicleType":"CAR"} trailing` },
-		func(int) string { return `{"plateNumber":"CA1","timestamp":1e400,"vehicleType":"CAR"}` },
-		func(int) string {
-			return `{"plateNumber":"CA1","plateNumber":"CA2","timestamp":1629123456,"vehicleType":"CAR"}`
-		},
-		func(int) string { return "{\"plateNumber\":\"\xff\",\"timestamp\":1629123456,\"vehicleType\":\"CAR\"}" },
-		func(int) string { return `[1,2,3]` },
-		func(int) string { return `{"plateNumber":"CA1","timestamp":"2026-11-21T23:45:05Z","vehicleType":null}` },
-	}
-	out := make([][]record, partitions)
-	for p := range partitions {
-		tm := base + int64(rng.IntN(5000))
-		for i := range perPartition {
-			plate := fmt.Sprintf("P%d-%05d", p, i)
-			if rng.IntN(50) == 0 {
-				v := bad[rng.IntN(len(bad))](i)
-				out[p] = append(out[p], record{partition: p, key: plate, value: []byte(v), bad: true})
-				continue
-			}
-			tm += int64(rng.IntN(700))
-			et := tm
-			switch r := rng.IntN(100); {
-			case r < 8: // out of order within the bound
-				et = tm - int64(rng.IntN(int(ooo.Milliseconds())+1))
-			case r < 10: // far back: late unless its window is still open
-				et = tm - 20_000 - int64(rng.IntN(60_000))
-			}
-			w := rng.IntN(100)
-			ti := 0
-			for acc := weights[0]; w >= acc; acc += weights[ti] {
-				ti++
-			}
-			typ := types[ti]
-			// Mix timestamp forms: RFC 3339 with an offset, Jackson decimal seconds, epoch ms.
-			var ts string
-			switch rng.IntN(3) {
-			case 0:
-				ts = `"` + model.TimeFromMillis(et).In(time.FixedZone("", 2*3600)).Format("2006-01-02T15:04:05.000-07:00") + `"`
-			case 1:
-				ts = fmt.Sprintf("%d.%03d000000", floorDiv(et, 1000), et-floorDiv(et, 1000)*1000)
-			default:
-				ts = strconv.FormatInt(et, 10)
-			}
-			v := fmt.Sprintf(`{"plateNumber":%q,"vignetteStickerId":"s-%d","timestamp":%s,"vehicleType":%q}`, plate, i, ts, typ)
-			out[p] = append(out[p], record{partition: p, key: plate, value: []byte(v), eventTime: et, typ: typ})
-		}
-	}
-	return out
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-// expected is the contract's result for the dataset (eventtimetest's
-// oracle), and how many records are bad.
-func expected(data [][]record, window, ooo time.Duration) (counts map[eventtimetest.Key]int64, late, bad int) {
-	var events []eventtimetest.Event
-	for _, part := range data {
-		for _, r := range part {
-			if r.bad {
-				bad++
-				continue
-			}
-			events = append(events, eventtimetest.Event{Partition: r.partition, Time: r.eventTime, Type: r.typ})
-		}
-	}
-	counts, late = eventtimetest.Expected(events, window, ooo)
-	return counts, late, bad
-}
-
 // produce writes records to their partitions, in order, acks=all.
-func (s *scenario) produce(ctx context.Context, recs []record) {
+func (s *scenario) produce(ctx context.Context, recs []contracttest.Record) {
 	s.t.Helper()
 	w := &kafka.Writer{
 		Addr: kafka.TCP(s.env.Brokers...), Topic: s.cfg.Input, RequiredAcks: kafka.RequireAll,
@@ -181,32 +72,13 @@ func (s *scenario) produce(ctx context.Context, recs []record) {
 	defer w.Close()
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
-		msgs[i] = kafka.Message{Key: []byte(r.key), Value: r.value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.partition))}}}
-		if r.recordTime != 0 {
-			msgs[i].Time = time.UnixMilli(r.recordTime)
+		msgs[i] = kafka.Message{Key: []byte(r.Key), Value: r.Value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.Partition))}}}
+		if r.RecordTime != 0 {
+			msgs[i].Time = time.UnixMilli(r.RecordTime)
 		}
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		s.t.Fatalf("produce: %v", err)
-	}
-}
-
-// interleave flattens the partitions' records into chunks, keeping each
-// partition's order.
-func interleave(data [][]record, chunk int) [][]record {
-	var out [][]record
-	pos := make([]int, len(data))
-	for {
-		var c []record
-		for p := range data {
-			end := min(pos[p]+chunk, len(data[p]))
-			c = append(c, data[p][pos[p]:end]...)
-			pos[p] = end
-		}
-		if len(c) == 0 {
-			return out
-		}
-		out = append(out, c)
 	}
 }
 
@@ -215,30 +87,9 @@ func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, 0)
-	if err != nil {
-		t.Fatalf("dial %s: %v", topic, err)
-	}
-	defer conn.Close()
-	last, err := conn.ReadLastOffset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Seek(0, kafka.SeekAbsolute); err != nil {
-		t.Fatal(err)
-	}
 	var out []kafka.Message
-	for int64(len(out)) < last {
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		b := conn.ReadBatch(1, 10<<20)
-		for {
-			m, err := b.ReadMessage()
-			if err != nil {
-				break
-			}
-			out = append(out, m)
-		}
-		b.Close()
+	if err := contracttest.ReadAll(ctx, brokers, topic, func(m kafka.Message) { out = append(out, m) }); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -246,7 +97,7 @@ func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
 // waitOutput waits until every expected (window, type) record is on the
 // output topic, then checks the topic: each key once per value, byte-exact
 // against the expectation, nothing unexpected.
-func (s *scenario) waitOutput(want map[eventtimetest.Key]int64) {
+func (s *scenario) waitOutput(want map[contracttest.Key]int64) {
 	t := s.t
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
@@ -267,59 +118,32 @@ func (s *scenario) waitOutput(want map[eventtimetest.Key]int64) {
 	}
 }
 
-func (s *scenario) checkOutput(msgs []kafka.Message, want map[eventtimetest.Key]int64) {
+func (s *scenario) checkOutput(msgs []kafka.Message, want map[contracttest.Key]int64) {
 	t := s.t
 	t.Helper()
-	size := s.window.Milliseconds()
-	byKey := map[string][]byte{}
-	dups := 0
-	for _, m := range msgs {
-		if prev, ok := byKey[string(m.Key)]; ok {
-			dups++
-			if !bytes.Equal(prev, m.Value) {
-				t.Errorf("key %s written with two different values:\n  %s\n  %s", m.Key, prev, m.Value)
-			}
-			continue
-		}
-		byKey[string(m.Key)] = m.Value
-		st, err := serde.StatisticsCodec{}.Decode(m.Value)
-		if err != nil {
-			t.Errorf("output %s: %v", m.Value, err)
-			continue
-		}
-		start := st.Start.UnixMilli()
-		if want := fmt.Sprintf("%s:%d", st.VehicleType, start); string(m.Key) != want {
-			t.Errorf("output key %s for value %s, want %s", m.Key, m.Value, want)
-		}
-		if st.End.UnixMilli() != start+size || m.Time.UnixMilli() != start+size-1 {
-			t.Errorf("output %s: bad end or record time %v", m.Value, m.Time)
-		}
-		exp := model.VehicleStatistics{Start: st.Start, End: st.End, VehicleType: st.VehicleType, Count: want[eventtimetest.Key{Start: start, Type: st.VehicleType}]}
-		if golden := serde.AppendStatistics(nil, exp); !bytes.Equal(golden, m.Value) {
-			t.Errorf("output %s\n          want %s", m.Value, golden)
-		}
+	records := make([]contracttest.OutputRecord, len(msgs))
+	for i, m := range msgs {
+		records[i] = contracttest.OutputRecord{Key: m.Key, Value: m.Value, Offset: m.Offset, Time: m.Time.UnixMilli()}
 	}
-	for k, n := range want {
-		key := fmt.Sprintf("%s:%d", k.Type, k.Start)
-		if _, ok := byKey[key]; !ok {
-			t.Errorf("missing output for %s (count %d)", key, n)
-		}
+	rep := contracttest.CompareOutput(want, records, s.window)
+	if !rep.OK() {
+		t.Errorf("output topic against the oracle:\n%s", strings.Join(rep.Describe(20), "\n"))
 	}
-	t.Logf("output: %d records, %d distinct keys, %d byte-identical repeats", len(msgs), len(byKey), dups)
+	t.Logf("output: %d records, %d expected keys, %d byte-identical repeats", rep.Records, rep.Expected, rep.Duplicates)
 }
 
 // checkDeadLetters requires every bad record, and nothing else, in the
 // dead-letter topic with the contract's headers.
-func (s *scenario) checkDeadLetters(data [][]record) {
+func (s *scenario) checkDeadLetters(data [][]contracttest.Record) {
 	t := s.t
 	t.Helper()
 	wantBad := map[string][]byte{}
 	wantError := map[string]string{}
 	for _, part := range data {
 		for _, r := range part {
-			if r.bad {
-				wantBad[r.key] = r.value
-				wantError[r.key] = r.wantError
+			if r.Bad {
+				wantBad[r.Key] = r.Value
+				wantError[r.Key] = r.WantError
 			}
 		}
 	}
@@ -348,7 +172,7 @@ func (s *scenario) checkDeadLetters(data [][]record) {
 }
 
 // checkStats compares /stats with the expectation for the newest windows.
-func (s *scenario) checkStats(addr string, want map[eventtimetest.Key]int64) {
+func (s *scenario) checkStats(addr string, want map[contracttest.Key]int64) {
 	t := s.t
 	t.Helper()
 	totals := map[int64]map[string]int64{}
@@ -387,7 +211,7 @@ func (s *scenario) checkStats(addr string, want map[eventtimetest.Key]int64) {
 
 // waitStatsClosed waits until /stats lists every window of want as closed
 // (at most 90 s), then checks it with checkStats.
-func (s *scenario) waitStatsClosed(addr string, want map[eventtimetest.Key]int64) {
+func (s *scenario) waitStatsClosed(addr string, want map[contracttest.Key]int64) {
 	s.t.Helper()
 	starts := map[int64]bool{}
 	for k := range want {

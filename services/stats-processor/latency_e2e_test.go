@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
@@ -29,25 +30,23 @@ func TestE2EWindowEndWakesCloser(t *testing.T) {
 	size := s.window.Milliseconds()
 	w0 := (base()/size + 1) * size // a window that starts an hour ago
 	types := model.VehicleTypes()
-	event := func(p, i int, at int64, typ model.VehicleType) record {
-		plate := fmt.Sprintf("W%d-%03d", p, i)
-		v := fmt.Sprintf(`{"plateNumber":%q,"vignetteStickerId":"s","timestamp":%d,"vehicleType":%q}`, plate, at, typ)
-		return record{partition: p, key: plate, value: []byte(v), eventTime: at, typ: typ}
+	event := func(p, i int, at int64, typ model.VehicleType) contracttest.Record {
+		return contracttest.NewRecord(p, fmt.Sprintf("W%d-%03d", p, i), i, at, typ, contracttest.EpochMillis)
 	}
 	// In the window, per partition: 40 events of mixed types, in order.
-	inWindow := make([][]record, partitions)
+	inWindow := make([][]contracttest.Record, partitions)
 	for p := range partitions {
 		for i := range 40 {
 			inWindow[p] = append(inWindow[p], event(p, i, w0+int64(i)*size/40, types[(i+p)%len(types)]))
 		}
 	}
-	want, late, _ := expected(inWindow, s.window, s.ooo)
+	want, late, _ := contracttest.ExpectedRecords(inWindow, s.window, s.ooo)
 	if late != 0 || len(want) != len(types) {
 		t.Fatalf("dataset: %d late events, %d (window, type) counts; want 0 and %d", late, len(want), len(types))
 	}
 	// Past the window's end by more than the out-of-orderness, on every
 	// partition: the watermark passes the end. The next window stays open.
-	crossing := make([]record, partitions)
+	crossing := make([]contracttest.Record, partitions)
 	for p := range partitions {
 		crossing[p] = event(p, 999, w0+size+s.ooo.Milliseconds()+1000, model.Car)
 	}
@@ -57,7 +56,7 @@ func TestE2EWindowEndWakesCloser(t *testing.T) {
 	started := time.Now()
 	// Written after the processor started, so it reads them live, and
 	// saved at its first batch.
-	s.produce(ctx, interleave(inWindow, 1<<30)[0])
+	s.produce(ctx, contracttest.Interleave(inWindow, 1<<30)[0])
 	time.Sleep(3 * time.Second)
 	if got := readAll(t, s.env.Brokers, s.cfg.Output); len(got) != 0 {
 		t.Fatalf("%d window records before the window's end was crossed", len(got))

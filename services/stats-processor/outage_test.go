@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
@@ -19,9 +20,9 @@ func TestE2EOutages(t *testing.T) {
 	testenv.Get(t)
 	k, r := testenv.PrivateKafka(t), testenv.PrivateRedis(t)
 	s := newScenarioOn(t, testenv.Services{Brokers: []string{k.Addr}, RedisAddr: r.Addr}, 3)
-	data := dataset(4, 3, 2500, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 100)
+	data := contracttest.Dataset(4, 3, 2500, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 100)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	p := s.start("o")
@@ -105,9 +106,9 @@ func TestE2ERedisCluster(t *testing.T) {
 	env.RedisAddr = strings.Join(testenv.PrivateRedisCluster(t), ",")
 	s := newScenarioOn(t, env, 4)
 	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_REDIS_CLUSTER=true")
-	data := dataset(5, 4, 2000, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 100)
+	data := contracttest.Dataset(5, 4, 2000, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 100)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	p := s.start("rc0")
@@ -137,9 +138,9 @@ func TestE2ERedisClusterFailover(t *testing.T) {
 	env.RedisAddr = strings.Join(cluster.Addrs, ",")
 	s := newScenarioOn(t, env, 4)
 	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_REDIS_CLUSTER=true")
-	data := dataset(6, 4, 3000, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 100)
+	data := contracttest.Dataset(6, 4, 3000, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 100)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	procs := []*proc.Service{s.start("f0"), s.start("f1"), s.start("f2")}
@@ -171,9 +172,9 @@ func TestE2EKafkaSASL(t *testing.T) {
 	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_KAFKA_BROKERS="+k.SASLAddr, "PROCESSOR_KAFKA_SASL_MECHANISM=plain",
 		"PROCESSOR_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD=true", // the test broker's SASL listener has no TLS
 		"PROCESSOR_KAFKA_SASL_USERNAME="+k.SASLUser, "PROCESSOR_KAFKA_SASL_PASSWORD="+k.SASLPassword)
-	data := dataset(6, 3, 1500, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	for _, c := range interleave(data, 500) {
+	data := contracttest.Dataset(6, 3, 1500, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	for _, c := range contracttest.Interleave(data, 500) {
 		s.produce(context.Background(), c)
 	}
 	p := s.start("sasl")

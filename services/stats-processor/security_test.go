@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
@@ -46,9 +47,9 @@ func TestE2EKafkaTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScenarioOn(t, env, 3)
 			s.cfg.Extra = append(s.cfg.Extra, tc.env...)
-			data := dataset(uint64(20+i), 3, 600, base(), s.ooo)
-			want, _, _ := expected(data, s.window, s.ooo)
-			for _, c := range interleave(data, 300) {
+			data := contracttest.Dataset(uint64(20+i), 3, 600, base(), s.ooo)
+			want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+			for _, c := range contracttest.Interleave(data, 300) {
 				s.produce(context.Background(), c)
 			}
 			p := s.start("tls-" + itoa(i))
@@ -141,9 +142,9 @@ func TestE2ERedisTLSACL(t *testing.T) {
 	user := []string{"PROCESSOR_REDIS_USERNAME=vs-processor"}
 	s.cfg.Extra = append(append(append(append(s.cfg.Extra, tlsOn...), clientCert...), user...), "PROCESSOR_REDIS_PASSWORD_FILE="+passwordFile)
 
-	data := dataset(30, 3, 800, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	for _, c := range interleave(data, 400) {
+	data := contracttest.Dataset(30, 3, 800, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	for _, c := range contracttest.Interleave(data, 400) {
 		s.produce(ctx, c)
 	}
 	p := s.start("redis-tls")

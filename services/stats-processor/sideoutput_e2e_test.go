@@ -14,10 +14,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // Side outputs that cannot stall (issue 22): bulk and oversized bad input,
@@ -39,18 +39,18 @@ func badValue(key string, size int) []byte {
 }
 
 // insertBad puts n bad records of size bytes into partition p at index at.
-func insertBad(data [][]record, p, at, n, size int, prefix string) {
-	bad := make([]record, n)
+func insertBad(data [][]contracttest.Record, p, at, n, size int, prefix string) {
+	bad := make([]contracttest.Record, n)
 	for i := range bad {
 		key := fmt.Sprintf("%s-%05d", prefix, i)
-		bad[i] = record{partition: p, key: key, value: badValue(key, size), bad: true}
+		bad[i] = contracttest.Record{Partition: p, Key: key, Value: badValue(key, size), Bad: true}
 	}
 	data[p] = slices.Insert(data[p], at, bad...)
 }
 
 // produceBytes writes records to their partitions in order, acks=all, in
 // batches of up to batchBytes (for records over kafka-go's default 1 MiB).
-func (s *scenario) produceBytes(ctx context.Context, recs []record, batchBytes int64) {
+func (s *scenario) produceBytes(ctx context.Context, recs []contracttest.Record, batchBytes int64) {
 	s.t.Helper()
 	w := &kafka.Writer{
 		Addr: kafka.TCP(s.env.Brokers...), Topic: s.cfg.Input, RequiredAcks: kafka.RequireAll,
@@ -63,7 +63,7 @@ func (s *scenario) produceBytes(ctx context.Context, recs []record, batchBytes i
 	defer w.Close()
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
-		msgs[i] = kafka.Message{Key: []byte(r.key), Value: r.value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.partition))}}}
+		msgs[i] = kafka.Message{Key: []byte(r.Key), Value: r.Value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.Partition))}}}
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		s.t.Fatalf("produce: %v", err)
@@ -112,14 +112,14 @@ func (s *scenario) distinctKeys(topic string, want int, timeout time.Duration) (
 // over 1,000,000 bytes (more than the topic's default limit of 1 MiB takes
 // with its headers) cut to fit with truncated = true and original-size, and
 // no other record cut. It returns how many were cut.
-func (s *scenario) checkSideDeadLetters(data [][]record, msgs []kafka.Message) (truncated int) {
+func (s *scenario) checkSideDeadLetters(data [][]contracttest.Record, msgs []kafka.Message) (truncated int) {
 	t := s.t
 	t.Helper()
-	want := map[string]record{}
+	want := map[string]contracttest.Record{}
 	for _, part := range data {
 		for _, r := range part {
-			if r.bad {
-				want[r.key] = r
+			if r.Bad {
+				want[r.Key] = r
 			}
 		}
 	}
@@ -134,29 +134,29 @@ func (s *scenario) checkSideDeadLetters(data [][]record, msgs []kafka.Message) (
 			t.Errorf("dead letter %s was a good record", m.Key)
 			continue
 		}
-		if h["error"] == "" || h["source-topic"] != s.cfg.Input || h["source-partition"] != strconv.Itoa(r.partition) || h["source-offset"] == "" {
+		if h["error"] == "" || h["source-topic"] != s.cfg.Input || h["source-partition"] != strconv.Itoa(r.Partition) || h["source-offset"] == "" {
 			t.Errorf("dead letter %s: headers %v", m.Key, h)
 		}
-		mustCut := len(r.value) > 1_000_000
+		mustCut := len(r.Value) > 1_000_000
 		switch {
 		case h["truncated"] == "true":
-			if !got[r.key] {
+			if !got[r.Key] {
 				truncated++
-				t.Logf("dead letter %s cut from %d to %d bytes (original-size %s)", m.Key, len(r.value), len(m.Value), h["original-size"])
+				t.Logf("dead letter %s cut from %d to %d bytes (original-size %s)", m.Key, len(r.Value), len(m.Value), h["original-size"])
 			}
-			if !mustCut || h["original-size"] != strconv.Itoa(len(r.value)) || len(m.Value) >= len(r.value) || !bytes.HasPrefix(r.value, m.Value) {
+			if !mustCut || h["original-size"] != strconv.Itoa(len(r.Value)) || len(m.Value) >= len(r.Value) || !bytes.HasPrefix(r.Value, m.Value) {
 				t.Errorf("dead letter %s cut to %d bytes (headers truncated=%q original-size=%q) from %d bytes",
-					m.Key, len(m.Value), h["truncated"], h["original-size"], len(r.value))
+					m.Key, len(m.Value), h["truncated"], h["original-size"], len(r.Value))
 			}
 			if len(m.Value) < 1_000_000 {
 				t.Errorf("dead letter %s cut to %d bytes: more than needed below 1 MiB", m.Key, len(m.Value))
 			}
 		case mustCut:
-			t.Errorf("dead letter %s of %d bytes is on the topic with %d bytes and not cut", m.Key, len(r.value), len(m.Value))
-		case !bytes.Equal(r.value, m.Value) || h["original-size"] != "":
-			t.Errorf("dead letter %s: value of %d bytes, want the original %d bytes; headers %v", m.Key, len(m.Value), len(r.value), h)
+			t.Errorf("dead letter %s of %d bytes is on the topic with %d bytes and not cut", m.Key, len(r.Value), len(m.Value))
+		case !bytes.Equal(r.Value, m.Value) || h["original-size"] != "":
+			t.Errorf("dead letter %s: value of %d bytes, want the original %d bytes; headers %v", m.Key, len(m.Value), len(r.Value), h)
 		}
-		got[r.key] = true
+		got[r.Key] = true
 	}
 	if len(got) != len(want) {
 		t.Errorf("%d of %d bad records reached the dead-letter topic", len(got), len(want))
@@ -213,12 +213,12 @@ func (s *scenario) checkSideHealthy(addr string, deadCut, lateCut int) {
 // after it.
 func TestE2EBulkInvalidRecords(t *testing.T) {
 	s := newScenario(t, 3)
-	data := dataset(31, 3, 2000, base(), s.ooo)
+	data := contracttest.Dataset(31, 3, 2000, base(), s.ooo)
 	insertBad(data, 1, 1000, 20_000, 170, "BULK")
-	want, late, bad := expected(data, s.window, s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	t.Logf("dataset: %d windows x types, %d late, %d bad (20,000 of them in a row on partition 1)", len(want), late, bad)
 	ctx := context.Background()
-	chunks := interleave(data, 500)
+	chunks := contracttest.Interleave(data, 500)
 	for _, c := range chunks[:len(chunks)/2] {
 		s.produce(ctx, c)
 	}
@@ -238,7 +238,7 @@ func TestE2EBulkInvalidRecords(t *testing.T) {
 // start), then checks the dead letters (wantCut of them cut to fit), the
 // late and dead-letter metrics and that no partition's side output is
 // stuck.
-func (s *scenario) checkBadInput(p *proc.Service, start time.Time, data [][]record, want map[eventtimetest.Key]int64, late, bad, wantCut int) {
+func (s *scenario) checkBadInput(p *proc.Service, start time.Time, data [][]contracttest.Record, want map[contracttest.Key]int64, late, bad, wantCut int) {
 	t := s.t
 	t.Helper()
 	dead, _ := s.distinctKeys(s.cfg.DeadLetter, bad, 120*time.Second)
@@ -257,12 +257,12 @@ func (s *scenario) checkBadInput(p *proc.Service, start time.Time, data [][]reco
 // not, so they must go in two requests, uncut.
 func TestE2ETwoLargeInvalidRecords(t *testing.T) {
 	s := newScenario(t, 3)
-	data := dataset(32, 3, 1500, base(), s.ooo)
+	data := contracttest.Dataset(32, 3, 1500, base(), s.ooo)
 	insertBad(data, 2, 700, 2, 600_000, "LARGE")
-	want, late, bad := expected(data, s.window, s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	t.Logf("dataset: %d windows x types, %d late, %d bad (two of 600 kB)", len(want), late, bad)
 	ctx := context.Background()
-	for _, c := range interleave(data, 500) {
+	for _, c := range contracttest.Interleave(data, 500) {
 		s.produce(ctx, c)
 	}
 	start := time.Now()
@@ -279,12 +279,12 @@ func TestE2ETwoLargeInvalidRecords(t *testing.T) {
 func TestE2EHugeInvalidRecord(t *testing.T) {
 	s := newScenario(t, 3)
 	setTopicConfig(t, s.env.Brokers, s.cfg.Input, "max.message.bytes", strconv.Itoa(2<<20))
-	data := dataset(33, 3, 1500, base(), s.ooo)
+	data := contracttest.Dataset(33, 3, 1500, base(), s.ooo)
 	insertBad(data, 0, 600, 1, 1_100_000, "HUGE")
-	want, late, bad := expected(data, s.window, s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	t.Logf("dataset: %d windows x types, %d late, %d bad (one of 1,100,000 bytes)", len(want), late, bad)
 	ctx := context.Background()
-	for _, c := range interleave(data, 500) {
+	for _, c := range contracttest.Interleave(data, 500) {
 		s.produceBytes(ctx, c, 2<<20)
 	}
 	start := time.Now()
@@ -301,26 +301,26 @@ func TestE2ELateFlood(t *testing.T) {
 	s := newScenario(t, 3)
 	s.cfg.CheckpointInterval = 10 * time.Second
 	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_KAFKA_SIDE_PENDING_MAX_BYTES="+strconv.Itoa(32<<20))
-	data := dataset(34, 3, 1500, base(), s.ooo)
+	data := contracttest.Dataset(34, 3, 1500, base(), s.ooo)
 	at := 800
 	var top int64
 	for _, r := range data[0][:at] {
-		if !r.bad {
-			top = max(top, r.eventTime)
+		if !r.Bad {
+			top = max(top, r.EventTime)
 		}
 	}
-	flood := make([]record, 50_000)
+	flood := make([]contracttest.Record, 50_000)
 	for i := range flood {
 		key := fmt.Sprintf("LATE-%05d", i)
 		et := top - 60_000 - int64(i%20_000) // windows that ended well before the partition's watermark
-		flood[i] = record{partition: 0, key: key, eventTime: et, typ: model.Car,
-			value: fmt.Appendf(nil, `{"plateNumber":%q,"vignetteStickerId":"s-late-%d","timestamp":%d,"vehicleType":"CAR"}`, key, i, et)}
+		flood[i] = contracttest.Record{Partition: 0, Key: key, EventTime: et, Type: model.Car,
+			Value: fmt.Appendf(nil, `{"plateNumber":%q,"vignetteStickerId":"s-late-%d","timestamp":%d,"vehicleType":"CAR"}`, key, i, et)}
 	}
 	data[0] = slices.Insert(data[0], at, flood...)
-	want, late, bad := expected(data, s.window, s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	t.Logf("dataset: %d windows x types, %d late (50,000 in a row on partition 0), %d bad", len(want), late, bad)
 	ctx := context.Background()
-	for _, c := range interleave(data, 500) {
+	for _, c := range contracttest.Interleave(data, 500) {
 		s.produce(ctx, c)
 	}
 	start := time.Now()
@@ -331,7 +331,7 @@ func TestE2ELateFlood(t *testing.T) {
 	values := map[string][]byte{}
 	for _, part := range data {
 		for _, r := range part {
-			values[r.key] = r.value
+			values[r.Key] = r.Value
 		}
 	}
 	seen := map[string]bool{}
@@ -342,8 +342,8 @@ func TestE2ELateFlood(t *testing.T) {
 		seen[string(m.Key)] = true
 	}
 	for i := range flood {
-		if !seen[flood[i].key] {
-			t.Errorf("late event %s missing from the late topic", flood[i].key)
+		if !seen[flood[i].Key] {
+			t.Errorf("late event %s missing from the late topic", flood[i].Key)
 			break
 		}
 	}
@@ -361,9 +361,9 @@ func TestE2ELateFlood(t *testing.T) {
 // the report clears.
 func TestE2ESideOutputStuck(t *testing.T) {
 	s := newScenario(t, 2)
-	data := dataset(35, 2, 1200, base(), s.ooo)
-	want, late, bad := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 400)
+	data := contracttest.Dataset(35, 2, 1200, base(), s.ooo)
+	want, late, bad := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 400)
 	ctx := context.Background()
 	s.produce(ctx, chunks[0])
 	p := s.start("stuck")
@@ -420,8 +420,8 @@ func TestE2ESideOutputStuck(t *testing.T) {
 	}
 	for _, c := range chunks[1:] {
 		for _, r := range c {
-			if r.bad && !onTopic[r.key] {
-				t.Errorf("bad record %s is not on the dead-letter topic", r.key)
+			if r.Bad && !onTopic[r.Key] {
+				t.Errorf("bad record %s is not on the dead-letter topic", r.Key)
 			}
 		}
 	}
@@ -439,10 +439,10 @@ func TestE2ESideOutputStuck(t *testing.T) {
 }
 
 // countBad counts the bad records among recs.
-func countBad(recs []record) int {
+func countBad(recs []contracttest.Record) int {
 	n := 0
 	for _, r := range recs {
-		if r.bad {
+		if r.Bad {
 			n++
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
@@ -35,9 +36,9 @@ func TestE2ESlowKafkaLink(t *testing.T) {
 	defer proxy.Stop()
 	s.cfg.Brokers = []string{k.ProxyAddr} // the processors' every Kafka connection goes through it
 
-	data := dataset(31, 3, 1500, base(), s.ooo)
-	want, _, _ := expected(data, s.window, s.ooo)
-	chunks := interleave(data, 100)
+	data := contracttest.Dataset(31, 3, 1500, base(), s.ooo)
+	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	chunks := contracttest.Interleave(data, 100)
 	ctx := context.Background()
 	half := len(chunks) / 2
 	for _, c := range chunks[:half] {

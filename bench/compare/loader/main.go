@@ -41,6 +41,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
@@ -91,12 +92,6 @@ func main() {
 	}
 }
 
-// windowKey identifies one expected output record.
-type windowKey struct {
-	start int64
-	typ   model.VehicleType
-}
-
 func run(ctx context.Context, o options) error {
 	brokers := strings.Split(o.brokers, ",")
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -123,7 +118,7 @@ func run(ctx context.Context, o options) error {
 		written atomic.Int64
 		bytes   atomic.Int64
 		mu      sync.Mutex
-		counts  = map[windowKey]int64{}
+		counts  = map[contracttest.Key]int64{}
 		first   = int64(1<<63 - 1)
 		last    int64
 	)
@@ -219,11 +214,10 @@ func drain(errs <-chan error) []error {
 
 // fill writes partition p's n records in event-time order and returns its
 // counts per window and type and its first and last event time.
-func fill(ctx context.Context, w *kafka.Writer, o options, p, n int, base int64, written, bytes *atomic.Int64) (map[windowKey]int64, int64, int64, error) {
+func fill(ctx context.Context, w *kafka.Writer, o options, p, n int, base int64, written, bytes *atomic.Int64) (map[contracttest.Key]int64, int64, int64, error) {
 	rng := rand.New(rand.NewPCG(o.seed, uint64(p)+1))
-	size := o.window.Milliseconds()
 	step := o.step.Milliseconds()
-	counts := map[windowKey]int64{}
+	tally := contracttest.NewTally(o.window, 0)
 	t := base + int64(p) // partitions start a few ms apart
 	first := t
 	msgs := make([]kafka.Message, 0, chunk)
@@ -235,7 +229,7 @@ func fill(ctx context.Context, w *kafka.Writer, o options, p, n int, base int64,
 			Timestamp:         time.UnixMilli(t).UTC(),
 			VehicleType:       vehicleType(rng),
 		}
-		counts[windowKey{model.WindowStart(t, size), v.VehicleType}]++
+		tally.Add(contracttest.Event{Partition: p, Time: t, Type: v.VehicleType})
 		off := len(buf)
 		buf = serde.AppendVehicle(buf, v)
 		msgs = append(msgs, kafka.Message{Partition: p, Key: []byte(v.PlateNumber), Value: buf[off:len(buf):len(buf)]})
@@ -251,22 +245,26 @@ func fill(ctx context.Context, w *kafka.Writer, o options, p, n int, base int64,
 			t += rng.Int64N(2*step + 1) // mean step, never backwards
 		}
 	}
-	return counts, first, t, nil
+	return tally.Counts(), first, t, nil
 }
 
 // flush writes one event per vehicle type at the start of the window after
 // the one following the last event's (so a whole window lies between), type i
 // to partition i mod partitions, adds them to counts and returns their
 // window's start.
-func flush(ctx context.Context, w *kafka.Writer, o options, last int64, counts map[windowKey]int64) (int64, error) {
+func flush(ctx context.Context, w *kafka.Writer, o options, last int64, counts map[contracttest.Key]int64) (int64, error) {
 	size := o.window.Milliseconds()
 	t := model.WindowStart(last, size) + 2*size
 	rng := rand.New(rand.NewPCG(o.seed, 0))
+	tally := contracttest.NewTally(o.window, 0)
 	var msgs []kafka.Message
 	for i, typ := range model.VehicleTypes() {
 		v := model.Vehicle{PlateNumber: plate(rng), VignetteStickerID: uuid4(rng), Timestamp: time.UnixMilli(t).UTC(), VehicleType: typ}
 		msgs = append(msgs, kafka.Message{Partition: i % o.partitions, Key: []byte(v.PlateNumber), Value: serde.AppendVehicle(nil, v)})
-		counts[windowKey{t, typ}]++
+		tally.Add(contracttest.Event{Partition: i % o.partitions, Time: t, Type: typ})
+	}
+	for k, n := range tally.Counts() {
+		counts[k] += n
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		return 0, fmt.Errorf("flush events: %w", firstError(err))
@@ -349,18 +347,18 @@ func uuid4(rng *rand.Rand) string {
 // writeExpected writes one line per window and type, ordered by window start
 // and type: the output record key, a tab, the output record value. Windows
 // that start at skip are left out.
-func writeExpected(path string, counts map[windowKey]int64, size, skip int64) error {
-	keys := make([]windowKey, 0, len(counts))
+func writeExpected(path string, counts map[contracttest.Key]int64, size, skip int64) error {
+	keys := make([]contracttest.Key, 0, len(counts))
 	for k := range counts {
-		if k.start != skip {
+		if k.Start != skip {
 			keys = append(keys, k)
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].start != keys[j].start {
-			return keys[i].start < keys[j].start
+		if keys[i].Start != keys[j].Start {
+			return keys[i].Start < keys[j].Start
 		}
-		return keys[i].typ < keys[j].typ
+		return keys[i].Type < keys[j].Type
 	})
 	f, err := os.Create(path)
 	if err != nil {
@@ -369,10 +367,10 @@ func writeExpected(path string, counts map[windowKey]int64, size, skip int64) er
 	bw := bufio.NewWriter(f)
 	var line []byte
 	for _, k := range keys {
-		line = fmt.Appendf(line[:0], "%s:%d\t", k.typ, k.start)
+		line = append(append(line[:0], k.OutputKey()...), '\t')
 		line = serde.AppendStatistics(line, model.VehicleStatistics{
-			Start: time.UnixMilli(k.start).UTC(), End: time.UnixMilli(k.start + size).UTC(),
-			VehicleType: k.typ, Count: counts[k],
+			Start: time.UnixMilli(k.Start).UTC(), End: time.UnixMilli(k.Start + size).UTC(),
+			VehicleType: k.Type, Count: counts[k],
 		})
 		line = append(line, '\n')
 		if _, err := bw.Write(line); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
@@ -32,8 +33,8 @@ const WindowMillis = 20_000
 
 // Data is what Load wrote.
 type Data struct {
-	// Want is the expected count per output key ("TYPE:windowStartMillis").
-	Want map[string]int64
+	// Want is the expected count per (window, type): the oracle's.
+	Want map[contracttest.Key]int64
 	// Bytes is the total size of the values written.
 	Bytes int
 }
@@ -60,7 +61,8 @@ func Load(ctx context.Context, brokers []string, topic string, n, partitions int
 	defer w.Close()
 	rng := rand.New(rand.NewPCG(seed, seed))
 	base := time.Now().Add(-6 * time.Hour).UnixMilli()
-	data := Data{Want: map[string]int64{}}
+	var data Data
+	tally := contracttest.NewTally(WindowMillis*time.Millisecond, 0)
 	const chunk = 60_000
 	msgs := make([]kafka.Message, 0, chunk)
 	for i := range n {
@@ -72,19 +74,21 @@ func Load(ctx context.Context, brokers []string, topic string, n, partitions int
 			Timestamp: model.TimeFromMillis(et), VehicleType: typ})
 		data.Bytes += len(v)
 		msgs = append(msgs, kafka.Message{Key: []byte(plate), Value: v, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(p))}}})
-		data.Want[fmt.Sprintf("%s:%d", typ, model.WindowStart(et, WindowMillis))]++
+		tally.Add(contracttest.Event{Partition: p, Time: et, Type: typ})
 		if len(msgs) == chunk || i == n-1 {
 			if err := w.WriteMessages(ctx, msgs...); err != nil {
 				var we kafka.WriteErrors
 				if errors.As(err, &we) && len(we) > 0 {
 					err = fmt.Errorf("%d of %d records failed, first: %w", we.Count(), len(we), firstErr(we))
 				}
+				data.Want = tally.Counts()
 				return data, fmt.Errorf("load %s: %w", topic, err)
 			}
 			msgs = msgs[:0]
 			fmt.Fprintf(progress, "loaded %d/%d events (%.0f s)\n", i+1, n, time.Since(start).Seconds())
 		}
 	}
+	data.Want = tally.Counts()
 	fmt.Fprintf(progress, "loaded %d events over %d partitions (%.1f MB, %.0f B/event) in %.1f s\n",
 		n, partitions, float64(data.Bytes)/1e6, float64(data.Bytes)/float64(max(n, 1)), time.Since(start).Seconds())
 	return data, nil
@@ -116,90 +120,45 @@ func firstErr(we kafka.WriteErrors) error {
 	return nil
 }
 
-// Output collects the records of a one-partition output topic: every
-// distinct value of each key, so that a key written twice with different
-// values shows.
+// Output collects the records of a one-partition output topic, for
+// contracttest.CompareOutput.
 type Output struct {
 	brokers []string
 	topic   string
 	offset  int64
-	seen    map[string][]string
+	records []contracttest.OutputRecord
+	keys    map[string]bool
 }
 
 // NewOutput reads topic from its beginning.
 func NewOutput(brokers []string, topic string) *Output {
-	return &Output{brokers: brokers, topic: topic, seen: map[string][]string{}}
+	return &Output{brokers: brokers, topic: topic, keys: map[string]bool{}}
 }
 
 // Keys is how many distinct keys were read so far.
-func (o *Output) Keys() int { return len(o.seen) }
+func (o *Output) Keys() int { return len(o.keys) }
 
 // Poll reads what is new on the topic. A failed read is not an error: the
 // caller polls again.
 func (o *Output) Poll(ctx context.Context) {
-	conn, err := kafka.DialLeader(ctx, "tcp", o.brokers[0], o.topic, 0)
-	if err != nil {
+	ends, err := contracttest.EndOffsets(ctx, o.brokers, o.topic, 1)
+	if err != nil || ends[0] <= o.offset {
 		return
 	}
-	defer conn.Close()
-	last, err := conn.ReadLastOffset()
-	if err != nil || last <= o.offset {
-		return
-	}
-	if _, err := conn.Seek(o.offset, kafka.SeekAbsolute); err != nil {
-		return
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b := conn.ReadBatch(1, 16<<20)
-	defer b.Close()
-	for {
-		m, err := b.ReadMessage()
-		if err != nil {
-			return
-		}
-		k, v := string(m.Key), string(m.Value)
-		dup := false
-		for _, x := range o.seen[k] {
-			dup = dup || x == v
-		}
-		if !dup {
-			o.seen[k] = append(o.seen[k], v)
-		}
+	_ = contracttest.ReadPartition(ctx, o.brokers, o.topic, 0, o.offset, ends[0], func(m kafka.Message) {
+		o.records = append(o.records, contracttest.OutputRecord{Key: m.Key, Value: m.Value, Offset: m.Offset, Time: m.Time.UnixMilli()})
+		o.keys[string(m.Key)] = true
 		o.offset = m.Offset + 1
-	}
+	})
 }
 
-// Check compares what was read with want: every key once, with its count,
-// none else. It returns one line per difference (at most 20) and how many
-// there were.
-func (o *Output) Check(want map[string]int64) ([]string, int) {
-	var lines []string
-	bad := 0
-	add := func(format string, args ...any) {
-		bad++
-		if len(lines) < 20 {
-			lines = append(lines, fmt.Sprintf(format, args...))
-		}
-	}
-	for k, vs := range o.seen {
-		n, ok := want[k]
-		switch {
-		case !ok:
-			add("window %s: not expected, got %v", k, vs)
-		case len(vs) != 1:
-			add("window %s: written with %d different values: %v", k, len(vs), vs)
-		default:
-			if st, err := (serde.StatisticsCodec{}).Decode([]byte(vs[0])); err != nil || st.Count != n {
-				add("window %s: got %s, want count %d", k, vs[0], n)
-			}
-		}
-	}
-	for k, n := range want {
-		if _, ok := o.seen[k]; !ok {
-			add("window %s: missing, want count %d", k, n)
-		}
-	}
-	return lines, bad
+// Check compares what was read with want (contracttest.CompareOutput): every
+// key once, byte for byte, none else. It returns one line per difference
+// (at most 20 of each kind) and how many there were.
+func (o *Output) Check(want map[contracttest.Key]int64) ([]string, int) {
+	rep := contracttest.CompareOutput(want, o.records, WindowMillis*time.Millisecond)
+	bad := len(rep.Missing) + len(rep.Wrong) + len(rep.Conflicting) + len(rep.Extra) + len(rep.Undecodable) + len(rep.Mistimed)
+	return rep.Describe(20), bad
 }
 
 // CountedNames are the metrics whose sum is every input record a processor

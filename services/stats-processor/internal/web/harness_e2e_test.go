@@ -21,10 +21,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // The end-to-end test of the page runs the real stats-processor binary
@@ -78,51 +78,39 @@ func (p *pipe) stop(t *testing.T) {
 	t.Logf("processor stopped in %s with the page connected", time.Since(start).Round(time.Millisecond))
 }
 
-// vehicle is one input record and what the test expects of it.
-type vehicle struct {
-	partition int
-	key       string
-	value     []byte
-	bad       bool
-	eventTime int64
-	typ       string
-}
-
 var typeWeights = []struct {
-	name   string
+	typ    model.VehicleType
 	weight int
-}{{"CAR", 70}, {"TRUCK", 12}, {"VAN", 9}, {"BUS", 5}, {"MOTORCYCLE", 4}}
+}{{model.Car, 70}, {model.Truck, 12}, {model.Van, 9}, {model.Bus, 5}, {model.Motorcycle, 4}}
 
-func pickType(rng *rand.Rand) string {
+func pickType(rng *rand.Rand) model.VehicleType {
 	n := rng.IntN(100)
 	for _, tw := range typeWeights {
 		if n < tw.weight {
-			return tw.name
+			return tw.typ
 		}
 		n -= tw.weight
 	}
-	return "CAR"
+	return model.Car
 }
 
-func newVehicle(partition, i int, eventTime int64, typ string) vehicle {
-	plate := fmt.Sprintf("CA%04dP%d", i%10000, partition)
-	ts := time.UnixMilli(eventTime).UTC().Format("2006-01-02T15:04:05.000Z")
-	v := fmt.Sprintf(`{"plateNumber":%q,"vignetteStickerId":"s-%d","timestamp":%q,"vehicleType":%q}`, plate, i, ts, typ)
-	return vehicle{partition: partition, key: plate, value: []byte(v), eventTime: eventTime, typ: typ}
+func newVehicle(partition, i int, eventTime int64, typ model.VehicleType) contracttest.Record {
+	return contracttest.NewRecord(partition, fmt.Sprintf("CA%04dP%d", i%10000, partition), i, eventTime, typ, contracttest.RFC3339Offset)
 }
 
 // history is a deterministic past: per partition, events from `from` to `to`
 // (epoch ms) a few hundred ms apart, with some bad records and some far-back
 // (late) events.
-func history(seed uint64, partitions int, from, to int64) []vehicle {
+func history(seed uint64, partitions int, from, to int64) []contracttest.Record {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	var out []vehicle
+	var out []contracttest.Record
 	for p := range partitions {
 		tm := from + int64(rng.IntN(500))
 		for i := 0; tm < to; i++ {
 			switch {
 			case i%170 == 169:
-				out = append(out, vehicle{partition: p, key: fmt.Sprintf("BAD%d-%d", p, i), value: []byte(`{"plateNumber":"CA1","vehicleType":"BIKE"}`), bad: true})
+				bad := contracttest.BadValues[i%len(contracttest.BadValues)]
+				out = append(out, contracttest.Record{Partition: p, Key: fmt.Sprintf("BAD%d-%d", p, i), Value: []byte(bad), Bad: true})
 			case i%230 == 229:
 				out = append(out, newVehicle(p, i, tm-45_000, pickType(rng)))
 			default:
@@ -135,18 +123,9 @@ func history(seed uint64, partitions int, from, to int64) []vehicle {
 }
 
 // windowCounts is the contract's result for the records in partition order
-// (eventtimetest's oracle): counts by window start and type name.
-func windowCounts(recs []vehicle, window, ooo time.Duration) (counts map[int64]map[string]int64, late, bad int) {
-	var events []eventtimetest.Event
-	for _, r := range recs {
-		if r.bad {
-			bad++
-			continue
-		}
-		typ, _ := model.LookupVehicleType(r.typ)
-		events = append(events, eventtimetest.Event{Partition: r.partition, Time: r.eventTime, Type: typ})
-	}
-	byKey, late := eventtimetest.Expected(events, window, ooo)
+// (contracttest's oracle): counts by window start and type name.
+func windowCounts(recs []contracttest.Record, window, ooo time.Duration) (counts map[int64]map[string]int64, late, bad int) {
+	byKey, late, bad := contracttest.ExpectedRecords([][]contracttest.Record{recs}, window, ooo)
 	counts = map[int64]map[string]int64{}
 	for k, n := range byKey {
 		if counts[k.Start] == nil {
@@ -161,7 +140,7 @@ func windowCounts(recs []vehicle, window, ooo time.Duration) (counts map[int64]m
 type producer struct {
 	w    *kafka.Writer
 	mu   sync.Mutex
-	sent []vehicle
+	sent []contracttest.Record
 }
 
 func newProducer(p *pipe) *producer {
@@ -175,11 +154,11 @@ func newProducer(p *pipe) *producer {
 	}}
 }
 
-func (pr *producer) send(ctx context.Context, recs []vehicle) error {
+func (pr *producer) send(ctx context.Context, recs []contracttest.Record) error {
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
-		msgs[i] = kafka.Message{Key: []byte(r.key), Value: r.value,
-			Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.partition))}}}
+		msgs[i] = kafka.Message{Key: []byte(r.Key), Value: r.Value,
+			Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.Partition))}}}
 	}
 	if err := pr.w.WriteMessages(ctx, msgs...); err != nil {
 		return err
@@ -202,7 +181,7 @@ func (pr *producer) live(ctx context.Context, partitions int) error {
 			return nil
 		case <-tick.C:
 		}
-		var batch []vehicle
+		var batch []contracttest.Record
 		for j := range 1 + rng.IntN(3) {
 			batch = append(batch, newVehicle((i+j)%partitions, 5000+i*4+j, time.Now().UnixMilli(), pickType(rng)))
 		}
@@ -212,10 +191,10 @@ func (pr *producer) live(ctx context.Context, partitions int) error {
 	}
 }
 
-func (pr *producer) records() []vehicle {
+func (pr *producer) records() []contracttest.Record {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	return append([]vehicle(nil), pr.sent...)
+	return append([]contracttest.Record(nil), pr.sent...)
 }
 
 // statsWindow is a window as /stats and the page's table both describe it.

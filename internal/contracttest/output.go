@@ -1,4 +1,4 @@
-package main
+package contracttest
 
 import (
 	"fmt"
@@ -9,7 +9,6 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // OutputRecord is one record read from the output topic.
@@ -17,6 +16,9 @@ type OutputRecord struct {
 	Key, Value []byte
 	// Offset is the record's offset in the output topic's one partition.
 	Offset int64
+	// Time is the record's timestamp, epoch ms, which the contract sets to
+	// the window's end - 1 ms; 0: not read, not checked.
+	Time int64
 }
 
 // Mismatch is one output key that is not as expected.
@@ -45,27 +47,24 @@ type CountReport struct {
 	// one value that is not the expected one; Conflicting keys written
 	// with two or more different values; Extra keys the oracle does not
 	// expect; Undecodable records that are not a valid VehicleStatistics
-	// for their key.
-	Missing, Wrong, Conflicting, Extra, Undecodable []Mismatch
+	// for their key; Mistimed records whose timestamp is not their
+	// window's end - 1 ms.
+	Missing, Wrong, Conflicting, Extra, Undecodable, Mistimed []Mismatch
 }
 
-// OK is true when every expected key was written with exactly its count,
-// nothing else was written, and no key got two values.
+// OK is true when every expected key was written with exactly its value,
+// nothing else was written, no key got two values and every record has its
+// window's timestamp.
 func (r CountReport) OK() bool {
-	return r.Correct == r.Expected && len(r.Missing)+len(r.Wrong)+len(r.Conflicting)+len(r.Extra)+len(r.Undecodable) == 0
-}
-
-// OutputKey is the output record key of a (window, type): "CAR:1795304700000".
-func OutputKey(k eventtimetest.Key) string {
-	return k.Type.String() + ":" + strconv.FormatInt(k.Start, 10)
+	return r.Correct == r.Expected && len(r.Missing)+len(r.Wrong)+len(r.Conflicting)+len(r.Extra)+len(r.Undecodable)+len(r.Mistimed) == 0
 }
 
 // CompareOutput checks the output records (in topic order) against the
-// expected counts for windows of size window: each expected key once with
-// its count (byte-identical repeats allowed and counted), no other key,
-// and each record a valid VehicleStatistics whose type, start and end
-// agree with its key.
-func CompareOutput(want map[eventtimetest.Key]int64, records []OutputRecord, window time.Duration) CountReport {
+// expected counts for windows of size window: each expected key once, its
+// value byte for byte the contract's encoding of its count (byte-identical
+// repeats allowed and counted), no other key, no key with two values, and
+// each record stamped with its window's end - 1 ms.
+func CompareOutput(want map[Key]int64, records []OutputRecord, window time.Duration) CountReport {
 	rep := CountReport{Expected: len(want), Records: len(records)}
 	type seen struct {
 		values  []string
@@ -87,6 +86,9 @@ func CompareOutput(want map[eventtimetest.Key]int64, records []OutputRecord, win
 				dup = true
 			}
 		}
+		if r.Time != 0 && r.Time != windowEnd(k, window)-1 {
+			rep.Mistimed = append(rep.Mistimed, Mismatch{Key: k, Got: []string{model.TimeFromMillis(r.Time).UTC().Format(time.RFC3339Nano)}, Offsets: []int64{r.Offset}})
+		}
 		if dup {
 			rep.Duplicates++
 			continue
@@ -96,7 +98,7 @@ func CompareOutput(want map[eventtimetest.Key]int64, records []OutputRecord, win
 	}
 	wantByKey := map[string]int64{}
 	for k, n := range want {
-		wantByKey[OutputKey(k)] = n
+		wantByKey[k.OutputKey()] = n
 	}
 	for _, k := range order {
 		s := byKey[k]
@@ -112,7 +114,7 @@ func CompareOutput(want map[eventtimetest.Key]int64, records []OutputRecord, win
 			switch {
 			case err != nil:
 				rep.Undecodable = append(rep.Undecodable, m)
-			case count != n:
+			case count != n || s.values[0] != string(golden(k, n, window)):
 				rep.Wrong = append(rep.Wrong, m)
 			default:
 				rep.Correct++
@@ -126,6 +128,26 @@ func CompareOutput(want map[eventtimetest.Key]int64, records []OutputRecord, win
 	}
 	sort.Slice(rep.Missing, func(i, j int) bool { return rep.Missing[i].Key < rep.Missing[j].Key })
 	return rep
+}
+
+// golden is the contract's value of output key k with count n: byte for
+// byte what the processor writes.
+func golden(k string, n int64, window time.Duration) []byte {
+	typ, startText, _ := strings.Cut(k, ":")
+	t, _ := model.LookupVehicleType(typ)
+	start, _ := strconv.ParseInt(startText, 10, 64)
+	return serde.AppendStatistics(nil, model.VehicleStatistics{Start: model.TimeFromMillis(start), End: model.TimeFromMillis(start + window.Milliseconds()), VehicleType: t, Count: n})
+}
+
+// windowEnd is the end of the window of output key k, epoch ms; 0 when k is
+// not TYPE:start.
+func windowEnd(k string, window time.Duration) int64 {
+	_, startText, _ := strings.Cut(k, ":")
+	start, err := strconv.ParseInt(startText, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return start + window.Milliseconds()
 }
 
 // decodeFor decodes a VehicleStatistics value and checks it against its
@@ -167,6 +189,7 @@ func (r CountReport) Describe(limit int) []string {
 	add("conflicting", r.Conflicting)
 	add("extra", r.Extra)
 	add("undecodable", r.Undecodable)
+	add("mistimed", r.Mistimed)
 	return lines
 }
 

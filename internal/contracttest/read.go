@@ -1,4 +1,4 @@
-package main
+package contracttest
 
 import (
 	"context"
@@ -8,12 +8,10 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
 
-// endOffsets returns the end offset of each partition of topic.
-func endOffsets(ctx context.Context, brokers []string, topic string, partitions int) ([]int64, error) {
+// EndOffsets returns the end offset of each partition of topic.
+func EndOffsets(ctx context.Context, brokers []string, topic string, partitions int) ([]int64, error) {
 	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	req := make([]kafka.OffsetRequest, partitions)
 	for p := range partitions {
@@ -40,9 +38,9 @@ func endOffsets(ctx context.Context, brokers []string, topic string, partitions 
 	return out, nil
 }
 
-// readPartition calls fn for every record of topic/partition from offset
+// ReadPartition calls fn for every record of topic/partition from offset
 // from up to (not including) to, in offset order.
-func readPartition(ctx context.Context, brokers []string, topic string, partition int, from, to int64, fn func(kafka.Message)) error {
+func ReadPartition(ctx context.Context, brokers []string, topic string, partition int, from, to int64, fn func(kafka.Message)) error {
 	if from >= to {
 		return nil
 	}
@@ -88,23 +86,34 @@ func readPartition(ctx context.Context, brokers []string, topic string, partitio
 	return nil
 }
 
-// readAll reads every record of every partition of topic up to its
-// current end.
-func readAll(ctx context.Context, brokers []string, topic string, partitions int, fn func(kafka.Message)) error {
-	ends, err := endOffsets(ctx, brokers, topic, partitions)
+// ReadAll calls fn for every record of every partition of topic up to its
+// current end, partition by partition, each in offset order.
+func ReadAll(ctx context.Context, brokers []string, topic string, fn func(kafka.Message)) error {
+	partitions, err := Partitions(ctx, brokers, topic)
+	if err != nil {
+		return err
+	}
+	ends, err := EndOffsets(ctx, brokers, topic, partitions)
 	if err != nil {
 		return err
 	}
 	for p, end := range ends {
-		if err := readPartition(ctx, brokers, topic, p, 0, end, fn); err != nil {
+		if err := ReadPartition(ctx, brokers, topic, p, 0, end, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func deleteTopics(brokers []string, topics ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return scratch.DeleteTopics(ctx, brokers, topics...)
+// Partitions is the number of partitions of topic.
+func Partitions(ctx context.Context, brokers []string, topic string) (int, error) {
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return 0, fmt.Errorf("metadata of %s: %v", topic, md.Topics)
+	}
+	return len(md.Topics[0].Partitions), nil
 }

@@ -9,7 +9,7 @@
 // and the watermark lag into a CSV file. At the end it stops the producer,
 // waits for the last windows, reads the whole input topic back, computes
 // the expected count of every (window, type) with the end-to-end tests'
-// oracle (eventtimetest), and compares it with every record of the output
+// oracle (internal/contracttest), and compares it with every record of the output
 // topic. It then fits a least-squares line through each resource over the
 // last two thirds of the run, draws PNG charts and prints a summary.
 //

@@ -20,11 +20,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
-	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
-	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime/eventtimetest"
 )
 
 // retention is the processors' state.retention in the soak: short, so
@@ -188,7 +186,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) (ok bool, err error) {
 		return false, err
 	}
 
-	rep := CompareOutput(want, records, c.Window)
+	rep := contracttest.CompareOutput(want, records, c.Window)
 	sum := &strings.Builder{}
 	s.writeSummary(sum, rep, inputStats, lateSeen, deadSeen, unexpected, stopErrs)
 	files, err := DrawCharts(s.samples, c.Out)
@@ -466,7 +464,7 @@ func (s *soak) commandCalls(ctx context.Context) map[string]float64 {
 // consumerLag is the input's end offsets minus the offsets saved in
 // Redis, summed over partitions.
 func (s *soak) consumerLag(ctx context.Context) (float64, error) {
-	ends, err := endOffsets(ctx, s.c.Brokers, s.names.in, s.c.Partitions)
+	ends, err := contracttest.EndOffsets(ctx, s.c.Brokers, s.names.in, s.c.Partitions)
 	if err != nil {
 		return math.NaN(), err
 	}
@@ -548,65 +546,58 @@ type inputStats struct {
 }
 
 // expected reads the whole input topic (the producer has stopped) and
-// computes the contract's counts with the end-to-end tests' oracle: the
-// same decoder and far-future rule as the processor, lateness per
-// partition in log order.
-func (s *soak) expected(ctx context.Context) (map[eventtimetest.Key]int64, inputStats, error) {
+// computes the contract's counts with the end-to-end tests' oracle
+// (contracttest.ExpectedLog): the same decoder and far-future rule as the
+// processor, lateness per partition in log order.
+func (s *soak) expected(ctx context.Context) (map[contracttest.Key]int64, inputStats, error) {
 	var st inputStats
-	var events []eventtimetest.Event
-	ends, err := endOffsets(ctx, s.c.Brokers, s.names.in, s.c.Partitions)
+	var log []contracttest.Input
+	ends, err := contracttest.EndOffsets(ctx, s.c.Brokers, s.names.in, s.c.Partitions)
 	if err != nil {
 		return nil, st, err
 	}
 	for p := range s.c.Partitions {
-		err := readPartition(ctx, s.c.Brokers, s.names.in, p, 0, ends[p], func(m kafka.Message) {
-			st.records++
-			ev, err := serde.DecodeVehicleEvent(m.Value)
-			if err != nil {
-				st.dead++
-				return
-			}
-			rt := eventtime.NoRecordTime
-			if !m.Time.IsZero() {
-				rt = m.Time.UnixMilli()
-			}
+		err := contracttest.ReadPartition(ctx, s.c.Brokers, s.names.in, p, 0, ends[p], func(m kafka.Message) {
 			// The soak's records all have timestamps; one without would be
 			// measured from the processor's read time, which now only
 			// approximates.
-			if eventtime.CheckFuture(ev.EventTime, rt, time.Now().UnixMilli(), time.Hour) != nil {
-				st.dead++
-				return
-			}
-			events = append(events, eventtimetest.Event{Partition: p, Time: ev.EventTime, Type: ev.Type})
+			log = append(log, contracttest.Input{Partition: p, Value: m.Value, RecordTime: recordTime(m)})
 		})
 		if err != nil {
 			return nil, st, err
 		}
 	}
-	st.events = len(events)
-	want, late := eventtimetest.Expected(events, s.c.Window, s.c.Jitter)
-	st.late = late
-	return want, st, nil
+	r := contracttest.ExpectedLog(log, contracttest.Settings{Window: s.c.Window, MaxOutOfOrderness: s.c.Jitter, MaxFuture: time.Hour}, time.Now().UnixMilli())
+	st.records, st.events, st.late, st.dead = len(log), r.Events, r.Late, r.Bad
+	return r.Counts, st, nil
+}
+
+// recordTime is m's timestamp in epoch ms, 0 when it has none.
+func recordTime(m kafka.Message) int64 {
+	if m.Time.IsZero() {
+		return 0
+	}
+	return m.Time.UnixMilli()
 }
 
 // drain reads the output topic until every expected key is there or the
 // drain time is up, and returns every record read.
-func (s *soak) drain(ctx context.Context, want map[eventtimetest.Key]int64) ([]OutputRecord, error) {
+func (s *soak) drain(ctx context.Context, want map[contracttest.Key]int64) ([]contracttest.OutputRecord, error) {
 	keys := map[string]bool{}
 	for k := range want {
-		keys[OutputKey(k)] = true
+		keys[k.OutputKey()] = true
 	}
-	var records []OutputRecord
+	var records []contracttest.OutputRecord
 	found := map[string]bool{}
 	var next int64
 	deadline := time.Now().Add(s.c.Drain)
 	for {
-		ends, err := endOffsets(ctx, s.c.Brokers, s.names.out, 1)
+		ends, err := contracttest.EndOffsets(ctx, s.c.Brokers, s.names.out, 1)
 		if err != nil {
 			return nil, err
 		}
-		err = readPartition(ctx, s.c.Brokers, s.names.out, 0, next, ends[0], func(m kafka.Message) {
-			records = append(records, OutputRecord{Key: m.Key, Value: m.Value, Offset: m.Offset})
+		err = contracttest.ReadPartition(ctx, s.c.Brokers, s.names.out, 0, next, ends[0], func(m kafka.Message) {
+			records = append(records, contracttest.OutputRecord{Key: m.Key, Value: m.Value, Offset: m.Offset, Time: m.Time.UnixMilli()})
 			if keys[string(m.Key)] {
 				found[string(m.Key)] = true
 			}
@@ -620,12 +611,12 @@ func (s *soak) drain(ctx context.Context, want map[eventtimetest.Key]int64) ([]O
 			// One more look after the processors had time to write
 			// anything they should not have.
 			time.Sleep(2 * s.c.SampleEvery)
-			ends, err := endOffsets(ctx, s.c.Brokers, s.names.out, 1)
+			ends, err := contracttest.EndOffsets(ctx, s.c.Brokers, s.names.out, 1)
 			if err != nil {
 				return nil, err
 			}
-			err = readPartition(ctx, s.c.Brokers, s.names.out, 0, next, ends[0], func(m kafka.Message) {
-				records = append(records, OutputRecord{Key: m.Key, Value: m.Value, Offset: m.Offset})
+			err = contracttest.ReadPartition(ctx, s.c.Brokers, s.names.out, 0, next, ends[0], func(m kafka.Message) {
+				records = append(records, contracttest.OutputRecord{Key: m.Key, Value: m.Value, Offset: m.Offset, Time: m.Time.UnixMilli()})
 			})
 			return records, err
 		}
@@ -645,17 +636,17 @@ func (s *soak) drain(ctx context.Context, want map[eventtimetest.Key]int64) ([]O
 // at-least-once: a replay may write one twice) and the dead letters.
 func (s *soak) sideTopics(ctx context.Context) (late, dead int, err error) {
 	distinct := map[string]struct{}{}
-	if err := readAll(ctx, s.c.Brokers, s.names.late, 1, func(m kafka.Message) { distinct[string(m.Value)] = struct{}{} }); err != nil {
+	if err := contracttest.ReadAll(ctx, s.c.Brokers, s.names.late, func(m kafka.Message) { distinct[string(m.Value)] = struct{}{} }); err != nil {
 		return 0, 0, err
 	}
 	deadValues := map[string]struct{}{}
-	if err := readAll(ctx, s.c.Brokers, s.names.dead, 1, func(m kafka.Message) { deadValues[string(m.Value)] = struct{}{} }); err != nil {
+	if err := contracttest.ReadAll(ctx, s.c.Brokers, s.names.dead, func(m kafka.Message) { deadValues[string(m.Value)] = struct{}{} }); err != nil {
 		return 0, 0, err
 	}
 	return len(distinct), len(deadValues), nil
 }
 
-func (s *soak) writeSummary(w io.Writer, rep CountReport, in inputStats, lateSeen, deadSeen int, unexpected, stopErrs []string) {
+func (s *soak) writeSummary(w io.Writer, rep contracttest.CountReport, in inputStats, lateSeen, deadSeen int, unexpected, stopErrs []string) {
 	fmt.Fprintf(w, "\nsoak: %s at %.0f events/s over %d partitions, 3 processors, window %s, jitter %s, %.1f%% late\n",
 		s.c.Duration, s.c.Rate, s.c.Partitions, s.c.Window, s.c.Jitter, 100*s.c.LateFraction)
 	fmt.Fprintf(w, "faults (%d):\n", len(s.faults))
@@ -744,4 +735,10 @@ func (s *soak) waitFor(ctx context.Context, limit time.Duration, what string, co
 		}
 	}
 	return nil
+}
+
+func deleteTopics(brokers []string, topics ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return scratch.DeleteTopics(ctx, brokers, topics...)
 }
