@@ -24,8 +24,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/tlsclient"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is the security part of a service's Kafka configuration, under
@@ -68,7 +68,7 @@ func DefaultConfig() Config { return Config{SASL: SASLConfig{Mechanism: "none"}}
 
 // Validate reports every problem, each prefixed with its key below kafka.
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	switch c.SASL.Mechanism {
 	case "none", "":
 	case "plain", "scram-sha-256", "scram-sha-512":

@@ -10,8 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/tlsclient"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is how to reach Redis, under the keys redis.*.
@@ -48,7 +48,7 @@ type TLSConfig struct {
 
 // Validate reports every problem, each under its key below redis.
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.Addr != "", "addr", "must be host:port")
 	if c.Addr != "" {
 		addrs := strings.Split(c.Addr, ",")

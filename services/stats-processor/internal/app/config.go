@@ -10,6 +10,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/consumer"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
@@ -57,7 +58,7 @@ type CheckpointConfig struct {
 
 // Validate reports every problem, keyed by field.
 func (c CheckpointConfig) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.Interval >= 10*time.Millisecond && c.Interval <= time.Minute, "interval", fmt.Sprintf("%s must be between 10ms and 1m", c.Interval))
 	ch.Require(c.CloseInterval >= 10*time.Millisecond && c.CloseInterval <= time.Minute, "close_interval", fmt.Sprintf("%s must be between 10ms and 1m", c.CloseInterval))
 	return ch.Err()
@@ -79,7 +80,7 @@ func DefaultConfig() Config {
 
 // Validate reports every bad key.
 func (c *Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Merge("kafka", c.Kafka.Topics.Validate())
 	ch.Merge("kafka", c.Kafka.Consumer.Validate())
 	ch.Merge("redis", c.Redis.Validate())

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Start offsets for partitions with no saved state.
@@ -50,7 +50,7 @@ func DefaultConfig() Config {
 
 // Validate reports every problem, keyed by field (group_id, ...).
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.GroupID != "", "group_id", "must not be empty")
 	ch.Require(c.StartOffset == StartEarliest || c.StartOffset == StartLatest, "start_offset",
 		fmt.Sprintf("%q is neither earliest nor latest", c.StartOffset))

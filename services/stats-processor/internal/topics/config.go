@@ -3,8 +3,8 @@ package topics
 import (
 	"fmt"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is the Kafka connection and the processor's topics: their names,
@@ -55,7 +55,7 @@ func (c Config) Security() kafkasecurity.Config {
 
 // Validate reports every problem, keyed by field (brokers, input_topic, ...).
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(len(c.Brokers) > 0, "brokers", "name at least one broker (host:port)")
 	ch.HostPorts("brokers", c.Brokers)
 	ch.Require(c.InputTopic != "", "input_topic", "must not be empty")

@@ -6,8 +6,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is where and how records are sent.
@@ -93,7 +93,7 @@ var codecs = map[string]kafka.Compression{
 
 // Validate reports every bad setting under its key (brokers, topic, ...).
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(len(c.Brokers) > 0, "brokers", "at least one host:port is needed")
 	ch.HostPorts("brokers", c.Brokers)
 	ch.Add("topic", validTopic(c.Topic))
