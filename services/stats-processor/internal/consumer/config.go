@@ -64,3 +64,21 @@ func (c Config) Validate() error {
 		fmt.Sprintf("%d must be between 64 KiB and 256 MiB", c.SidePendingMaxBytes))
 	return ch.Err()
 }
+
+// CheckpointConfig is how often a partition saves its state: the key
+// checkpoint.interval, beside the closer's checkpoint.close_interval.
+type CheckpointConfig struct {
+	// Interval is how often each partition saves its state to Redis while
+	// it has news (and renews its idle lease); 1 s when zero.
+	Interval time.Duration `mapstructure:"interval" usage:"how often each partition saves its state to Redis"`
+}
+
+// DefaultCheckpointConfig returns the contract's default.
+func DefaultCheckpointConfig() CheckpointConfig { return CheckpointConfig{Interval: time.Second} }
+
+// Validate reports a bad interval, keyed "interval".
+func (c CheckpointConfig) Validate() error {
+	var ch validate.Check
+	ch.Require(c.Interval >= 10*time.Millisecond && c.Interval <= time.Minute, "interval", fmt.Sprintf("%s must be between 10ms and 1m", c.Interval))
+	return ch.Err()
+}
