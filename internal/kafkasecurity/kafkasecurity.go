@@ -66,6 +66,33 @@ type SASLConfig struct {
 // DefaultConfig is plaintext without authentication.
 func DefaultConfig() Config { return Config{SASL: SASLConfig{Mechanism: "none"}} }
 
+// Connection is how a service reaches Kafka, under the keys kafka.brokers,
+// kafka.tls.* and kafka.sasl.*: the processor's topics and the producer's
+// sink both squash it into their kafka section, so the two services take
+// the same keys.
+type Connection struct {
+	// Brokers are the bootstrap brokers, host:port.
+	Brokers []string `mapstructure:"brokers" usage:"Kafka bootstrap brokers, comma-separated host:port"`
+	// Config secures the connections to the brokers (tls.*, sasl.*).
+	Config `mapstructure:",squash"`
+}
+
+// DefaultConnection is one broker on this host, plaintext without
+// authentication.
+func DefaultConnection() Connection {
+	return Connection{Brokers: []string{"localhost:9092"}, Config: DefaultConfig()}
+}
+
+// Validate reports every problem, each prefixed with its key below kafka
+// (brokers, sasl.mechanism, ...).
+func (c Connection) Validate() error {
+	var ch validate.Check
+	ch.Require(len(c.Brokers) > 0, "brokers", "name at least one broker (host:port)")
+	ch.HostPorts("brokers", c.Brokers)
+	ch.Merge("", c.Config.Validate())
+	return ch.Err()
+}
+
 // Validate reports every problem, each prefixed with its key below kafka.
 func (c Config) Validate() error {
 	var ch validate.Check
