@@ -54,3 +54,31 @@ func TestMerge(t *testing.T) {
 		t.Errorf("got %v", c.Err())
 	}
 }
+
+// Key reads the mapstructure tags down to the field, a squashed struct
+// adding no part.
+func TestKey(t *testing.T) {
+	type tls struct {
+		CAFile string `mapstructure:"ca_file"`
+	}
+	type conn struct {
+		Brokers []string `mapstructure:"brokers"`
+		TLS     tls      `mapstructure:"tls"`
+	}
+	type cfg struct {
+		Conn  conn   `mapstructure:",squash"`
+		Topic string `mapstructure:"topic"`
+	}
+	var c cfg
+	for _, tc := range []struct {
+		field any
+		want  string
+	}{{&c.Conn.TLS.CAFile, "tls.ca_file"}, {&c.Conn.Brokers, "brokers"}, {&c.Topic, "topic"}, {&c.Conn.TLS, "tls"}, {new(string), ""}} {
+		if got := validate.Key(&c, tc.field); got != tc.want {
+			t.Errorf("Key(%T) = %q, want %q", tc.field, got, tc.want)
+		}
+	}
+	if got := validate.Keys(&c, &c.Topic, &c.Conn.Brokers); got != "topic, brokers" {
+		t.Errorf("Keys = %q", got)
+	}
+}
