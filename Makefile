@@ -94,6 +94,7 @@ lint: ## [housekeeping] gofmt, go vet, staticcheck, relative links and anchors o
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run ./tools/mdlinks
+	$(GO) run ./tools/puredeps
 
 fmt: ## [housekeeping] format the code
 	gofmt -w $$(git ls-files '*.go')

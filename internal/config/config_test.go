@@ -13,6 +13,7 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/config/configtest"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 type kafkaConfig struct {
@@ -29,7 +30,7 @@ type testConfig struct {
 }
 
 func (c *testConfig) Validate() error {
-	var chk config.Check
+	var chk validate.Check
 	chk.Require(c.Rate >= 0, "rate", "must be 0 or more")
 	chk.Require(len(c.Kafka.Brokers) > 0, "kafka.brokers", "must name at least one broker")
 	return chk.Err()
@@ -318,20 +319,6 @@ func TestUnknownEnv(t *testing.T) {
 	}, []string{"unknown environment variable", "variable=SVC_KAFKA_BROKER", "nearest_key=kafka.brokers", "nearest_variable=SVC_KAFKA_BROKERS"})
 }
 
-func TestCheckHostPorts(t *testing.T) {
-	var c config.Check
-	c.HostPorts("brokers", []string{"a:1", ":9092", "[::1]:9092", "nohost", "a:", "::1:9092"})
-	err := c.Err()
-	for _, bad := range []string{`"nohost"`, `"a:"`, `"::1:9092"`} {
-		if err == nil || !strings.Contains(err.Error(), "brokers: "+bad+" is not host:port") {
-			t.Errorf("%s not reported: %v", bad, err)
-		}
-	}
-	if n := strings.Count(err.Error(), "brokers:"); n != 3 {
-		t.Errorf("%d problems, want 3: %v", n, err)
-	}
-}
-
 // Flags are typed: a true/false flag works bare and never takes the next
 // argument as its value, and --help names each flag's type.
 func TestFlagsTyped(t *testing.T) {
@@ -410,24 +397,6 @@ func TestConfigFlagNamed(t *testing.T) {
 	err := config.Load(defaults(), config.Options{Service: "svc", EnvPrefix: "SVC_", Args: []string{"--config", "/nonexistent.yaml"}})
 	if err == nil || !strings.Contains(err.Error(), "\n  --config: cannot read /nonexistent.yaml") || strings.Contains(err.Error(), "SVC_--") {
 		t.Errorf("got %v", err)
-	}
-}
-
-func TestCheckPorts(t *testing.T) {
-	var c config.Check
-	c.HostPorts("brokers", []string{"a:1", "a:65535", "a:0", "a:65536", "a:http", "a:-1"})
-	c.ListenAddr("addr", ":0")
-	c.ListenAddr("addr", "127.0.0.1:9080")
-	c.ListenAddr("pprof_addr", ":99999")
-	err := c.Err()
-	for _, bad := range []string{`brokers: "a:0": port 0 is not a number from 1 to 65535`, `brokers: "a:65536"`, `brokers: "a:http"`, `brokers: "a:-1"`,
-		`pprof_addr: ":99999": port 99999 is not a number from 0 to 65535`} {
-		if err == nil || !strings.Contains(err.Error(), bad) {
-			t.Errorf("%s not reported: %v", bad, err)
-		}
-	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
-		t.Errorf("%d problems, want 5: %v", n, err)
 	}
 }
 

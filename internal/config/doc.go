@@ -7,9 +7,9 @@
 // dotted path (`kafka.brokers`), and a struct tagged `mapstructure:",squash"`
 // lending its keys to the level it is on (a component whose keys sit in
 // several sections, like window.* and watermark.*); a `usage` tag documents
-// the key in --help. A Validate method names bad keys with FieldErrors
-// (Check), relative to its own struct; Check.Merge puts them under the
-// section the struct is composed in.
+// the key in --help. A Validate method names bad keys with
+// validate.FieldErrors (validate.Check), relative to its own struct;
+// Check.Merge puts them under the section the struct is composed in.
 // Load reports every problem at once in one *Error: unknown keys in the YAML
 // file, values that do not parse (naming the key and the environment
 // variable), and whatever the struct's Validate method finds.
@@ -33,5 +33,6 @@
 // ignored by Load; UnknownEnv and Service.WarnUnknownEnv name it, with the
 // nearest key, so that the service can warn at start (not refuse:
 // Kubernetes sets <SERVICE>_PORT variables of its own). Only this
-// package imports viper; everything else takes plain structs.
+// package imports viper; everything else takes plain structs, and validates
+// them with internal/validate, which imports only the standard library.
 package config

@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/fx"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is the HTTP listener and what it lets in.
@@ -73,7 +73,7 @@ const MinAdminTokenLength = 16
 
 // Validate reports every problem, each under its key below http.
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.ListenAddr("addr", c.Addr)
 	// The length only: the value is a secret.
 	ch.Require(c.AdminToken == "" || len(c.AdminToken) >= MinAdminTokenLength, "admin_token",

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -24,8 +25,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/tlsclient"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is the security part of a service's Kafka configuration, under
@@ -66,9 +67,36 @@ type SASLConfig struct {
 // DefaultConfig is plaintext without authentication.
 func DefaultConfig() Config { return Config{SASL: SASLConfig{Mechanism: "none"}} }
 
+// Connection is how a service reaches Kafka, under the keys kafka.brokers,
+// kafka.tls.* and kafka.sasl.*: the processor's topics and the producer's
+// sink both squash it into their kafka section, so the two services take
+// the same keys.
+type Connection struct {
+	// Brokers are the bootstrap brokers, host:port.
+	Brokers []string `mapstructure:"brokers" usage:"Kafka bootstrap brokers, comma-separated host:port"`
+	// Config secures the connections to the brokers (tls.*, sasl.*).
+	Config `mapstructure:",squash"`
+}
+
+// DefaultConnection is one broker on this host, plaintext without
+// authentication.
+func DefaultConnection() Connection {
+	return Connection{Brokers: []string{"localhost:9092"}, Config: DefaultConfig()}
+}
+
+// Validate reports every problem, each prefixed with its key below kafka
+// (brokers, sasl.mechanism, ...).
+func (c Connection) Validate() error {
+	var ch validate.Check
+	ch.Require(len(c.Brokers) > 0, "brokers", "name at least one broker (host:port)")
+	ch.HostPorts("brokers", c.Brokers)
+	ch.Merge("", c.Config.Validate())
+	return ch.Err()
+}
+
 // Validate reports every problem, each prefixed with its key below kafka.
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	switch c.SASL.Mechanism {
 	case "none", "":
 	case "plain", "scram-sha-256", "scram-sha-512":
@@ -170,15 +198,30 @@ var ErrRefused = errors.New("refused by the broker")
 // configuration keys to fix; errors.Is(err, ErrRefused) holds for it.
 type RefusedError = tlsclient.Refusal
 
+// Section is the services' configuration section of a Connection: its keys
+// are kafka.brokers, kafka.tls.*, kafka.sasl.*.
+const Section = "kafka"
+
+// conn only gives the advice its fields' keys (see keys).
+var conn Connection
+
+// keys names fields of conn in full, from their tags: kafka.tls.ca_file.
+func keys(fields ...any) string {
+	return Section + "." + strings.ReplaceAll(validate.Keys(&conn, fields...), ", ", ", "+Section+".")
+}
+
 // tlsAdvice names the keys to fix for each failed TLS handshake.
 var tlsAdvice = map[tlsclient.Failure]tlsclient.Advice{
-	tlsclient.UnknownCA:   {Keys: "kafka.tls.ca_file", Reason: "the broker's certificate is not signed by a CA this client trusts; set kafka.tls.ca_file to the CA that signed it"},
-	tlsclient.WrongHost:   {Keys: "kafka.brokers", Reason: "the broker's certificate is not valid for the address dialled; give kafka.brokers as a host name or IP address the certificate names"},
-	tlsclient.InvalidCert: {Keys: "kafka.tls.ca_file", Reason: "the broker's certificate is not valid (expired, or not for a server)"},
-	tlsclient.PlainServer: {Keys: "kafka.tls.enabled", Reason: "the broker does not speak TLS on this address; turn kafka.tls.enabled off or use its TLS listener"},
+	tlsclient.UnknownCA: {Keys: keys(&conn.TLS.CAFile), Reason: "the broker's certificate is not signed by a CA this client trusts; set " +
+		keys(&conn.TLS.CAFile) + " to the CA that signed it"},
+	tlsclient.WrongHost: {Keys: keys(&conn.Brokers), Reason: "the broker's certificate is not valid for the address dialled; give " +
+		keys(&conn.Brokers) + " as a host name or IP address the certificate names"},
+	tlsclient.InvalidCert: {Keys: keys(&conn.TLS.CAFile), Reason: "the broker's certificate is not valid (expired, or not for a server)"},
+	tlsclient.PlainServer: {Keys: keys(&conn.TLS.Enabled), Reason: "the broker does not speak TLS on this address; turn " +
+		keys(&conn.TLS.Enabled) + " off or use its TLS listener"},
 	// The broker sent a TLS alert: it did not accept this client's
 	// certificate, or the lack of one.
-	tlsclient.ClientRefused: {Keys: "kafka.tls.cert_file, kafka.tls.key_file", Reason: "the broker refused the TLS handshake; it needs a client certificate signed by a CA it trusts"},
+	tlsclient.ClientRefused: {Keys: keys(&conn.TLS.CertFile, &conn.TLS.KeyFile), Reason: "the broker refused the TLS handshake; it needs a client certificate signed by a CA it trusts"},
 }
 
 // Explain returns err as a *RefusedError naming the keys to fix when it is
@@ -195,9 +238,9 @@ func Explain(err error) error {
 	}
 	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
-		return refused("kafka.sasl.username, kafka.sasl.password", "the broker rejected the SASL credentials")
+		return refused(keys(&conn.SASL.Username, &conn.SASL.Password), "the broker rejected the SASL credentials")
 	case errors.Is(err, kafka.UnsupportedSASLMechanism), errors.Is(err, kafka.IllegalSASLState):
-		return refused("kafka.sasl.mechanism", "the broker does not accept this SASL mechanism on this listener")
+		return refused(keys(&conn.SASL.Mechanism), "the broker does not accept this SASL mechanism on this listener")
 	}
 	return err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/config/configtest"
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
 )
@@ -29,6 +30,30 @@ func TestValidate(t *testing.T) {
 	}
 	if err := (kafkasecurity.Config{SASL: kafkasecurity.SASLConfig{Mechanism: "kerberos"}}).Validate(); err == nil || !strings.Contains(err.Error(), "sasl.mechanism:") {
 		t.Errorf("unknown mechanism: %v", err)
+	}
+}
+
+// TestConnection: the one definition of both services' Kafka connection
+// takes the keys brokers, tls.* and sasl.*, and validates them all.
+func TestConnection(t *testing.T) {
+	c := kafkasecurity.DefaultConnection()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"X_BROKERS=a:1, b:2", "X_TLS_ENABLED=true", "X_SASL_MECHANISM=scram-sha-512", "X_SASL_USERNAME=u", "X_SASL_PASSWORD=p"}
+	if err := config.Load(&c, config.Options{Service: "x", EnvPrefix: "X_", Environ: env}); err != nil {
+		t.Fatal(err)
+	}
+	want := kafkasecurity.Connection{Brokers: []string{"a:1", "b:2"}, Config: kafkasecurity.Config{
+		TLS: kafkasecurity.TLSConfig{Enabled: true}, SASL: kafkasecurity.SASLConfig{Mechanism: "scram-sha-512", Username: "u", Password: "p"}}}
+	if fmt.Sprint(c) != fmt.Sprint(want) {
+		t.Errorf("got %+v, want %+v", c, want)
+	}
+	err := kafkasecurity.Connection{Brokers: []string{"nohost"}, Config: kafkasecurity.Config{SASL: kafkasecurity.SASLConfig{Mechanism: "kerberos"}}}.Validate()
+	for _, key := range []string{`brokers: "nohost" is not host:port`, "sasl.mechanism:"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error lacks %s: %v", key, err)
+		}
 	}
 }
 

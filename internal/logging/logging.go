@@ -11,7 +11,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config says how much to log and in which format.
@@ -27,7 +27,7 @@ func DefaultConfig() Config { return Config{Level: "info", Format: "json"} }
 
 // Validate reports an unknown level or format.
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	_, err := parseLevel(c.Level)
 	ch.Add("level", err)
 	ch.Require(c.Format == "json" || c.Format == "text", "format", fmt.Sprintf("%q is neither json nor text", c.Format))

@@ -10,8 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/tlsclient"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is how to reach Redis, under the keys redis.*.
@@ -48,7 +48,7 @@ type TLSConfig struct {
 
 // Validate reports every problem, each under its key below redis.
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.Addr != "", "addr", "must be host:port")
 	if c.Addr != "" {
 		addrs := strings.Split(c.Addr, ",")
@@ -116,13 +116,28 @@ var ErrRefused = errors.New("refused by redis")
 // configuration keys to fix; errors.Is(err, ErrRefused) holds for it.
 type RefusedError = tlsclient.Refusal
 
+// Section is the services' configuration section of a Config: its keys
+// are redis.addr, redis.tls.* and so on.
+const Section = "redis"
+
+// conf only gives the advice its fields' keys (see keys).
+var conf Config
+
+// keys names fields of conf in full, from their tags: redis.tls.ca_file.
+func keys(fields ...any) string {
+	return Section + "." + strings.ReplaceAll(validate.Keys(&conf, fields...), ", ", ", "+Section+".")
+}
+
 // tlsAdvice names the keys to fix for each failed TLS handshake.
 var tlsAdvice = map[tlsclient.Failure]tlsclient.Advice{
-	tlsclient.UnknownCA:     {Keys: "redis.tls.ca_file", Reason: "Redis's certificate is not signed by a CA this client trusts; set redis.tls.ca_file to the CA that signed it"},
-	tlsclient.WrongHost:     {Keys: "redis.tls.server_name", Reason: "Redis's certificate is not valid for the name checked; set redis.tls.server_name to a name it holds, or address Redis by one in redis.addr"},
-	tlsclient.InvalidCert:   {Keys: "redis.tls.ca_file", Reason: "Redis's certificate is not valid (expired, or not for a server)"},
-	tlsclient.PlainServer:   {Keys: "redis.tls.enabled", Reason: "Redis does not speak TLS on this address; turn redis.tls.enabled off or use its tls-port"},
-	tlsclient.ClientRefused: {Keys: "redis.tls.cert_file, redis.tls.key_file", Reason: "Redis refused the TLS handshake; it needs a client certificate signed by a CA it trusts (tls-auth-clients)"},
+	tlsclient.UnknownCA: {Keys: keys(&conf.TLS.CAFile), Reason: "Redis's certificate is not signed by a CA this client trusts; set " +
+		keys(&conf.TLS.CAFile) + " to the CA that signed it"},
+	tlsclient.WrongHost: {Keys: keys(&conf.TLS.ServerName), Reason: "Redis's certificate is not valid for the name checked; set " +
+		keys(&conf.TLS.ServerName) + " to a name it holds, or address Redis by one in " + keys(&conf.Addr)},
+	tlsclient.InvalidCert: {Keys: keys(&conf.TLS.CAFile), Reason: "Redis's certificate is not valid (expired, or not for a server)"},
+	tlsclient.PlainServer: {Keys: keys(&conf.TLS.Enabled), Reason: "Redis does not speak TLS on this address; turn " +
+		keys(&conf.TLS.Enabled) + " off or use its tls-port"},
+	tlsclient.ClientRefused: {Keys: keys(&conf.TLS.CertFile, &conf.TLS.KeyFile), Reason: "Redis refused the TLS handshake; it needs a client certificate signed by a CA it trusts (tls-auth-clients)"},
 }
 
 // Explain returns err as a *RefusedError naming the keys to fix when it is
@@ -139,9 +154,9 @@ func Explain(err error) error {
 	}
 	switch msg := err.Error(); {
 	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "invalid username-password pair"):
-		return refused("redis.username, redis.password", "Redis rejected the user or password")
+		return refused(keys(&conf.Username, &conf.Password), "Redis rejected the user or password")
 	case strings.HasPrefix(msg, "NOPERM"):
-		return refused("redis.username", "the ACL user lacks a permission the processor needs (a command, or keys outside redis.key_prefix); docs/configuration.md gives the ACL rule")
+		return refused(keys(&conf.Username), "the ACL user lacks a permission the processor needs (a command, or keys outside redis.key_prefix); docs/configuration.md gives the ACL rule")
 	}
 	return err
 }

@@ -95,3 +95,19 @@ func containsAll(s string, parts []string) bool {
 	}
 	return true
 }
+
+// Keys checks that each key in lists (comma-separated, as an error's advice
+// names them) is a key of cfg, a pointer to a configuration struct: a
+// message naming a key to fix names one that exists.
+func Keys(t *testing.T, cfg any, lists ...string) {
+	t.Helper()
+	var help bytes.Buffer
+	_ = config.Load(cfg, config.Options{Service: "keys", Args: []string{"--help"}, Output: &help})
+	for _, list := range lists {
+		for _, k := range strings.Split(list, ", ") {
+			if !strings.Contains(help.String(), "--"+k+" ") {
+				t.Errorf("%q is not a key", k)
+			}
+		}
+	}
+}

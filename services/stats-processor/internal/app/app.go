@@ -39,9 +39,9 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 		fx.StopTimeout(15 * time.Second),
 		fx.Supply(log, cfg.HTTP, cfg.Live, cfg.Kafka.Topics, cfg.Kafka.Consumer, cfg.Redis, cfg.State, cfg.EventTime,
 			state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.Topics.InputTopic),
-			closer.Options{Interval: cfg.Checkpoint.CloseInterval, InstanceID: cfg.InstanceID}),
+			closer.Options{Config: cfg.Checkpoint.Closer, InstanceID: cfg.InstanceID}),
 		fx.Provide(func(c *closer.Closer, s *state.RedisStore) consumer.Options {
-			return consumer.Options{CheckpointInterval: cfg.Checkpoint.Interval, InstanceID: cfg.InstanceID, OnProgress: func() {
+			return consumer.Options{Checkpoint: cfg.Checkpoint.Consumer, InstanceID: cfg.InstanceID, OnProgress: func() {
 				c.Nudge() // this instance's closer at once; the others through Redis
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()

@@ -5,11 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
+	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/closer"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/consumer"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
@@ -49,18 +50,11 @@ type KafkaConfig struct {
 	Consumer consumer.Config `mapstructure:",squash"`
 }
 
-// CheckpointConfig is how often state is saved and windows closed.
+// CheckpointConfig is the checkpoint section: how often the consumer saves
+// state and how often the closer closes windows, each its component's own.
 type CheckpointConfig struct {
-	Interval      time.Duration `mapstructure:"interval" usage:"how often each partition saves its state to Redis"`
-	CloseInterval time.Duration `mapstructure:"close_interval" usage:"how often the closer looks for windows to close"`
-}
-
-// Validate reports every problem, keyed by field.
-func (c CheckpointConfig) Validate() error {
-	var ch config.Check
-	ch.Require(c.Interval >= 10*time.Millisecond && c.Interval <= time.Minute, "interval", fmt.Sprintf("%s must be between 10ms and 1m", c.Interval))
-	ch.Require(c.CloseInterval >= 10*time.Millisecond && c.CloseInterval <= time.Minute, "close_interval", fmt.Sprintf("%s must be between 10ms and 1m", c.CloseInterval))
-	return ch.Err()
+	Consumer consumer.CheckpointConfig `mapstructure:",squash"` // checkpoint.interval
+	Closer   closer.Config             `mapstructure:",squash"` // checkpoint.close_interval
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -69,7 +63,7 @@ func DefaultConfig() Config {
 		Kafka:      KafkaConfig{Topics: topics.DefaultConfig(), Consumer: consumer.DefaultConfig()},
 		Redis:      state.DefaultRedisConfig(),
 		EventTime:  eventtime.DefaultConfig(),
-		Checkpoint: CheckpointConfig{Interval: time.Second, CloseInterval: 250 * time.Millisecond},
+		Checkpoint: CheckpointConfig{Consumer: consumer.DefaultCheckpointConfig(), Closer: closer.DefaultConfig()},
 		State:      state.DefaultConfig(),
 		HTTP:       httpserver.DefaultConfig(":9080", "127.0.0.1:9081"),
 		Live:       web.DefaultConfig(),
@@ -79,12 +73,13 @@ func DefaultConfig() Config {
 
 // Validate reports every bad key.
 func (c *Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Merge("kafka", c.Kafka.Topics.Validate())
 	ch.Merge("kafka", c.Kafka.Consumer.Validate())
 	ch.Merge("redis", c.Redis.Validate())
 	ch.Merge("", c.EventTime.Validate())
-	ch.Merge("checkpoint", c.Checkpoint.Validate())
+	ch.Merge("checkpoint", c.Checkpoint.Consumer.Validate())
+	ch.Merge("checkpoint", c.Checkpoint.Closer.Validate())
 	ch.Merge("state", c.State.Validate())
 	ch.Merge("http", c.HTTP.Validate())
 	ch.Merge("live", c.Live.Validate())

@@ -63,7 +63,7 @@ func TestEnvironmentAndFlags(t *testing.T) {
 	want.EventTime.Window.Size = time.Minute
 	want.EventTime.Watermark.MaxOutOfOrderness = 3 * time.Second
 	want.EventTime.Watermark.IdleTimeout = 5 * time.Second
-	want.Checkpoint.Interval = 200 * time.Millisecond
+	want.Checkpoint.Consumer.Interval = 200 * time.Millisecond
 	want.InstanceID = "a"
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)

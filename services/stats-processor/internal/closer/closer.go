@@ -84,9 +84,9 @@ type Sink interface {
 
 // Options complete a Closer; a zero field takes its default.
 type Options struct {
-	// Interval is how often the closer computes the pipeline watermark and
-	// looks for windows to close; 250 ms when zero.
-	Interval time.Duration
+	// Config is the closer's setting from the configuration: Interval,
+	// how often it runs.
+	Config
 	// InstanceID names this instance as the holder of the closer lease.
 	InstanceID string
 	// LeaseTTL is how long the closer lease lasts without renewal (by

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Start offsets for partitions with no saved state.
@@ -50,7 +50,7 @@ func DefaultConfig() Config {
 
 // Validate reports every problem, keyed by field (group_id, ...).
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.GroupID != "", "group_id", "must not be empty")
 	ch.Require(c.StartOffset == StartEarliest || c.StartOffset == StartLatest, "start_offset",
 		fmt.Sprintf("%q is neither earliest nor latest", c.StartOffset))
@@ -62,5 +62,23 @@ func (c Config) Validate() error {
 		fmt.Sprintf("%s must be between 10ms and 10s", c.FetchMaxWait))
 	ch.Require(c.SidePendingMaxBytes >= 64<<10 && c.SidePendingMaxBytes <= 256<<20, "side_pending_max_bytes",
 		fmt.Sprintf("%d must be between 64 KiB and 256 MiB", c.SidePendingMaxBytes))
+	return ch.Err()
+}
+
+// CheckpointConfig is how often a partition saves its state: the key
+// checkpoint.interval, beside the closer's checkpoint.close_interval.
+type CheckpointConfig struct {
+	// Interval is how often each partition saves its state to Redis while
+	// it has news (and renews its idle lease); 1 s when zero.
+	Interval time.Duration `mapstructure:"interval" usage:"how often each partition saves its state to Redis"`
+}
+
+// DefaultCheckpointConfig returns the contract's default.
+func DefaultCheckpointConfig() CheckpointConfig { return CheckpointConfig{Interval: time.Second} }
+
+// Validate reports a bad interval, keyed "interval".
+func (c CheckpointConfig) Validate() error {
+	var ch validate.Check
+	ch.Require(c.Interval >= 10*time.Millisecond && c.Interval <= time.Minute, "interval", fmt.Sprintf("%s must be between 10ms and 1m", c.Interval))
 	return ch.Err()
 }

@@ -37,9 +37,8 @@ type Sink interface {
 
 // Options complete a Consumer; a zero field takes its default.
 type Options struct {
-	// CheckpointInterval is how often each partition saves its state to
-	// Redis while it has news (and renews its idle lease); 1 s when zero.
-	CheckpointInterval time.Duration
+	// Checkpoint is how often each partition saves its state.
+	Checkpoint CheckpointConfig
 	// InstanceID names this instance in Redis, as a partition's owner.
 	InstanceID string
 	// OnProgress is called after a save that may let windows close: the
@@ -120,8 +119,8 @@ var ErrOffsetBeyondEnd = errors.New("saved offset is beyond the log end")
 
 // New returns a consumer of t's input topic; Run starts it.
 func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metrics.Metrics, log *slog.Logger, opts Options) *Consumer {
-	if opts.CheckpointInterval <= 0 {
-		opts.CheckpointInterval = time.Second
+	if opts.Checkpoint.Interval <= 0 {
+		opts.Checkpoint.Interval = time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -286,7 +285,7 @@ func (c *Consumer) markBeyondEnd(partition int, saved, end int64) {
 // enough to survive a few missed checkpoints, short enough that a dead
 // owner's partition soon holds the watermark again.
 func (c *Consumer) idleLease() time.Duration {
-	return max(3*c.opts.CheckpointInterval, 3*time.Second)
+	return max(3*c.opts.Checkpoint.Interval, 3*time.Second)
 }
 
 // Run consumes until ctx ends, then saves every partition's state, leaves

@@ -186,10 +186,10 @@ func TestSaveAndWakeDecisions(t *testing.T) {
 	et := eventtime.DefaultConfig() // 20 s windows, no out-of-orderness
 	et.Watermark.IdleTimeout = 30 * time.Second
 	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), et, store, m, slog.Default(), Options{
-		CheckpointInterval: time.Second,
-		Now:                func() time.Time { return now },
-		OnProgress:         func() { wakes++ },
-		Side:               discardSink{},
+		Checkpoint: CheckpointConfig{Interval: time.Second},
+		Now:        func() time.Time { return now },
+		OnProgress: func() { wakes++ },
+		Side:       discardSink{},
 	})
 	w := &worker{c: c, et: eventtime.NewPartition(et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
 		lag: m.ConsumerLag.WithLabelValues("0"), lastAct: now}
@@ -276,7 +276,7 @@ func TestGiveUpCountsOnlyEarlierSavesAsProgress(t *testing.T) {
 	}
 	et := eventtime.DefaultConfig()
 	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), et, store, m, slog.Default(), Options{
-		CheckpointInterval: time.Second, Side: discardSink{},
+		Checkpoint: CheckpointConfig{Interval: time.Second}, Side: discardSink{},
 	})
 	fetchErr := errors.New("fetch: multiple Read calls return no data or error")
 	for _, tc := range []struct {
@@ -321,7 +321,7 @@ func TestSideWriteFailuresMakeThePartitionStuck(t *testing.T) {
 	}
 	sink := &failingSink{err: kafka.MessageSizeTooLarge}
 	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), eventtime.DefaultConfig(), store, m, slog.Default(), Options{
-		CheckpointInterval: time.Second, Side: sink,
+		Checkpoint: CheckpointConfig{Interval: time.Second}, Side: sink,
 	})
 	stuck := func() float64 { return gaugeValue(t, m.SideOutputStuck.WithLabelValues("4")) }
 	w := &worker{c: c, partition: 4, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
@@ -369,7 +369,7 @@ func TestSaveWhenSideRecordsReachTheirBound(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	var written int
 	c := New(cfg, topics.New(topics.DefaultConfig(), nil, nil), eventtime.DefaultConfig(), store, m, slog.Default(), Options{
-		CheckpointInterval: time.Hour, Now: func() time.Time { return now }, Side: countingSink{&written},
+		Checkpoint: CheckpointConfig{Interval: time.Hour}, Now: func() time.Time { return now }, Side: countingSink{&written},
 	})
 	w := &worker{c: c, et: eventtime.NewPartition(c.et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
 		lag: m.ConsumerLag.WithLabelValues("0"), lastSave: now, lastAct: now}
@@ -419,7 +419,7 @@ func TestPartitionWatermarkAndIdleSeries(t *testing.T) {
 	et := eventtime.DefaultConfig()
 	et.Watermark.MaxOutOfOrderness = 5 * time.Second
 	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), et, &recordingStore{}, m, slog.Default(), Options{
-		CheckpointInterval: time.Second, Now: func() time.Time { return now }, OnProgress: func() {}, Side: discardSink{},
+		Checkpoint: CheckpointConfig{Interval: time.Second}, Now: func() time.Time { return now }, OnProgress: func() {}, Side: discardSink{},
 	})
 	w := &worker{c: c, partition: 7, et: eventtime.NewPartition(et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
 		lag: m.ConsumerLag.WithLabelValues("7"), lastAct: now}

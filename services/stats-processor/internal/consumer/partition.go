@@ -486,7 +486,7 @@ func (w *worker) flushMetrics() {
 func (w *worker) maybeSave(ctx context.Context) error {
 	now := w.c.opts.Now()
 	idle := w.idle(now)
-	due := now.Sub(w.lastSave) >= w.c.opts.CheckpointInterval
+	due := now.Sub(w.lastSave) >= w.c.opts.Checkpoint.Interval
 	news := w.dirty || w.et.HasDirty() || idle
 	// Becoming idle is saved at once: the pipeline watermark, and so the
 	// closing of the last windows, waits for it. So is a watermark that

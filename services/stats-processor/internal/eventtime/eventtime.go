@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
@@ -53,7 +53,7 @@ func DefaultConfig() Config {
 // Validate reports every problem at once, keyed by the field's path below
 // Config (window.size, watermark.idle_timeout, ...).
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Merge("window", c.Window.Validate())
 	ch.Merge("watermark", c.Watermark.Validate())
 	return ch.Err()
@@ -62,7 +62,7 @@ func (c Config) Validate() error {
 // Validate reports a size that is not a positive whole number of
 // milliseconds, keyed "size".
 func (c WindowConfig) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.Size >= time.Millisecond && c.Size%time.Millisecond == 0, "size",
 		fmt.Sprintf("%s must be a whole number of milliseconds, at least 1ms", c.Size))
 	return ch.Err()
@@ -70,7 +70,7 @@ func (c WindowConfig) Validate() error {
 
 // Validate reports every problem at once, keyed by field.
 func (c WatermarkConfig) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.MaxOutOfOrderness >= 0 && c.MaxOutOfOrderness%time.Millisecond == 0, "max_out_of_orderness",
 		fmt.Sprintf("%s must be 0 or a positive whole number of milliseconds", c.MaxOutOfOrderness))
 	ch.Require(c.IdleTimeout >= time.Millisecond, "idle_timeout", fmt.Sprintf("%s must be at least 1ms", c.IdleTimeout))

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is what the state keeps.
@@ -20,7 +20,7 @@ func DefaultConfig() Config { return Config{Retention: 24 * time.Hour} }
 
 // Validate reports a retention below a minute, keyed "retention".
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.Retention >= time.Minute, "retention", fmt.Sprintf("%s must be at least 1m", c.Retention))
 	return ch.Err()
 }
@@ -41,7 +41,7 @@ func DefaultRedisConfig() RedisConfig {
 // Validate reports every problem, keyed by field (addr, key_prefix, db,
 // tls.*).
 func (c RedisConfig) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Merge("", c.Config.Validate())
 	ch.Require(c.KeyPrefix != "" && !strings.ContainsAny(c.KeyPrefix, "{} "), "key_prefix", "must be non-empty, without spaces or braces")
 	return ch.Err()

@@ -3,15 +3,16 @@ package topics
 import (
 	"fmt"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is the Kafka connection and the processor's topics: their names,
 // and their layout when the processor creates them.
 type Config struct {
-	// Brokers are the Kafka bootstrap addresses.
-	Brokers []string `mapstructure:"brokers" usage:"Kafka bootstrap brokers, comma-separated"`
+	// Connection is the brokers and the security of the connections to
+	// them (brokers, tls.*, sasl.*).
+	kafkasecurity.Connection `mapstructure:",squash"`
 	// InputTopic holds Vehicle records.
 	InputTopic string `mapstructure:"input_topic" usage:"topic of Vehicle records"`
 	// OutputTopic receives VehicleStatistics records.
@@ -28,36 +29,30 @@ type Config struct {
 	OutputPartitions int `mapstructure:"output_partitions" usage:"partitions of the output, dead-letter and late topics if this service creates them"`
 	// ReplicationFactor of the topics the processor creates.
 	ReplicationFactor int `mapstructure:"replication_factor" usage:"replication factor of topics this service creates"`
-	// TLS and SASL secure the connections to the brokers (tls.*, sasl.*).
-	TLS  kafkasecurity.TLSConfig  `mapstructure:"tls"`
-	SASL kafkasecurity.SASLConfig `mapstructure:"sasl"`
 }
 
 // DefaultConfig returns the contract's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Brokers:           []string{"localhost:9092"},
+		Connection:        kafkasecurity.DefaultConnection(),
 		InputTopic:        "vehicle-topic",
 		OutputTopic:       "vehicle-statistics-topic",
 		DeadLetterTopic:   "vehicle-dead-letter-topic",
 		InputPartitions:   6,
 		OutputPartitions:  1,
 		ReplicationFactor: 1,
-		TLS:               kafkasecurity.DefaultConfig().TLS,
-		SASL:              kafkasecurity.DefaultConfig().SASL,
 	}
 }
 
 // Security is the TLS and SASL part.
 func (c Config) Security() kafkasecurity.Config {
-	return kafkasecurity.Config{TLS: c.TLS, SASL: c.SASL}
+	return c.Connection.Config
 }
 
 // Validate reports every problem, keyed by field (brokers, input_topic, ...).
 func (c Config) Validate() error {
-	var ch config.Check
-	ch.Require(len(c.Brokers) > 0, "brokers", "name at least one broker (host:port)")
-	ch.HostPorts("brokers", c.Brokers)
+	var ch validate.Check
+	ch.Merge("", c.Connection.Validate())
 	ch.Require(c.InputTopic != "", "input_topic", "must not be empty")
 	ch.Require(c.OutputTopic != "", "output_topic", "must not be empty")
 	ch.Require(c.DeadLetterTopic != "", "dead_letter_topic", "must not be empty")
@@ -66,6 +61,5 @@ func (c Config) Validate() error {
 	ch.Require(c.InputPartitions > 0, "input_partitions", "must be at least 1")
 	ch.Require(c.OutputPartitions > 0, "output_partitions", "must be at least 1")
 	ch.Require(c.ReplicationFactor > 0, "replication_factor", "must be at least 1")
-	ch.Merge("", c.Security().Validate())
 	return ch.Err()
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is the live stream's limits (the live.* keys): what one host, and
@@ -32,7 +32,7 @@ func DefaultConfig() Config {
 
 // Validate reports every problem, keyed by field.
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Require(c.MaxStreams >= 1, "max_streams", fmt.Sprintf("must be at least 1, got %d", c.MaxStreams))
 	ch.Require(c.MaxStreamsPerClient >= 1 && c.MaxStreamsPerClient <= max(c.MaxStreams, 1), "max_streams_per_client",
 		fmt.Sprintf("must be from 1 to max_streams (%d), got %d", c.MaxStreams, c.MaxStreamsPerClient))

@@ -11,6 +11,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/httpserver"
 	"github.com/vehicle-stats/vehicle-stats/internal/logging"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/generator"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/pacer"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/sink"
@@ -61,7 +62,7 @@ func DefaultConfig() Config {
 
 // Validate reports every bad key.
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	ch.Merge("kafka", c.Kafka.Validate())
 	ch.Add("rate", pacer.ValidateRate(c.Rate))
 	ch.Require(c.Count >= 0, "count", fmt.Sprintf("must not be negative, got %d", c.Count))

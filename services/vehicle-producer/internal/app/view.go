@@ -3,7 +3,9 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -30,7 +32,15 @@ func view(v reflect.Value) any {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
-		key := f.Tag.Get("mapstructure")
+		key, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if f.IsExported() && opts == "squash" {
+			// A component's keys at this level (kafka.brokers of the
+			// embedded connection).
+			if m, ok := view(v.Field(i)).(map[string]any); ok {
+				maps.Copy(out, m)
+			}
+			continue
+		}
 		if !f.IsExported() || key == "" || key == "-" {
 			continue
 		}

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
@@ -63,7 +63,7 @@ func (w Weights) Share(t model.VehicleType) float64 {
 // (car, truck, ...). An all-zero mix is reported by Config.Validate, under
 // the key of the whole mix.
 func (w Weights) Validate() error {
-	var c config.Check
+	var c validate.Check
 	for _, t := range model.VehicleTypes() {
 		v := w.Of(t)
 		key := lowerName(t)
@@ -135,7 +135,7 @@ const MaxDelay = 24 * time.Hour
 // Validate reports every bad setting under its key (weights.car, jitter,
 // late_fraction, late_delay).
 func (c Config) Validate() error {
-	var ch config.Check
+	var ch validate.Check
 	if err := c.Weights.Validate(); err != nil {
 		ch.Merge("weights", err)
 	} else {

@@ -6,14 +6,15 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vehicle-stats/vehicle-stats/internal/config"
 	"github.com/vehicle-stats/vehicle-stats/internal/kafkasecurity"
+	"github.com/vehicle-stats/vehicle-stats/internal/validate"
 )
 
 // Config is where and how records are sent.
 type Config struct {
-	// Brokers are the bootstrap brokers, host:port.
-	Brokers []string `mapstructure:"brokers" usage:"Kafka bootstrap brokers, comma-separated host:port"`
+	// Connection is the brokers and the security of the connections to
+	// them (kafka.brokers, kafka.tls.*, kafka.sasl.*).
+	kafkasecurity.Connection `mapstructure:",squash"`
 	// Topic receives one Vehicle per record.
 	Topic string `mapstructure:"topic" usage:"topic the vehicles are written to"`
 	// Partitions is the partition count used when the topic has to be
@@ -47,15 +48,11 @@ type Config struct {
 	// FlushTimeout is how long stopping waits for in-flight records to be
 	// acknowledged.
 	FlushTimeout time.Duration `mapstructure:"flush_timeout" usage:"how long stopping waits for unacknowledged records"`
-	// TLS and SASL secure the connections to the brokers (kafka.tls.*,
-	// kafka.sasl.*).
-	TLS  kafkasecurity.TLSConfig  `mapstructure:"tls"`
-	SASL kafkasecurity.SASLConfig `mapstructure:"sasl"`
 }
 
 // Security is the TLS and SASL part of the configuration.
 func (c Config) Security() kafkasecurity.Config {
-	return kafkasecurity.Config{TLS: c.TLS, SASL: c.SASL}
+	return c.Connection.Config
 }
 
 // DefaultConfig is tuned for a single local broker: requests of up to 2,000
@@ -64,12 +61,11 @@ func (c Config) Security() kafkasecurity.Config {
 // records in flight.
 func DefaultConfig() Config {
 	return Config{
-		Brokers:           []string{"localhost:9092"},
+		Connection:        kafkasecurity.DefaultConnection(),
 		Topic:             "vehicle-topic",
 		Partitions:        6,
 		ReplicationFactor: 1,
 		Compression:       "none",
-		SASL:              kafkasecurity.DefaultConfig().SASL,
 		BatchSize:         2_000,
 		BatchBytes:        1 << 20,
 		BatchTimeout:      5 * time.Millisecond,
@@ -93,9 +89,8 @@ var codecs = map[string]kafka.Compression{
 
 // Validate reports every bad setting under its key (brokers, topic, ...).
 func (c Config) Validate() error {
-	var ch config.Check
-	ch.Require(len(c.Brokers) > 0, "brokers", "at least one host:port is needed")
-	ch.HostPorts("brokers", c.Brokers)
+	var ch validate.Check
+	ch.Merge("", c.Connection.Validate())
 	ch.Add("topic", validTopic(c.Topic))
 	ch.Require(c.Partitions >= 1 && c.Partitions <= 10_000, "partitions", fmt.Sprintf("must be 1..10000, got %d", c.Partitions))
 	ch.Require(c.ReplicationFactor >= 1 && c.ReplicationFactor <= 32, "replication_factor", fmt.Sprintf("must be 1..32, got %d", c.ReplicationFactor))
@@ -111,7 +106,6 @@ func (c Config) Validate() error {
 	ch.Require(c.WriteTimeout >= 100*time.Millisecond, "write_timeout", fmt.Sprintf("must be at least 100ms, got %s", c.WriteTimeout))
 	ch.Require(c.StartupTimeout >= time.Second, "startup_timeout", fmt.Sprintf("must be at least 1s, got %s", c.StartupTimeout))
 	ch.Require(c.FlushTimeout >= 0, "flush_timeout", fmt.Sprintf("must not be negative, got %s", c.FlushTimeout))
-	ch.Merge("", c.Security().Validate())
 	return ch.Err()
 }
 
