@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
 
 // Record is one input record of a dataset and what the contract says
@@ -39,27 +40,122 @@ const (
 	DecimalSeconds
 	// EpochMillis: 1795304705123.
 	EpochMillis
-	numTimeForms
+	// RFC3339UTC: "2026-11-21T23:45:05.123Z", the form vehicle-producer
+	// writes (serde.AppendTimestamp) and the benchmarks' loaders use, which
+	// the Java reference jobs read too.
+	RFC3339UTC
 )
+
+// datasetForms are the forms Dataset draws from.
+var datasetForms = []TimeForm{RFC3339Offset, DecimalSeconds, EpochMillis}
 
 // Timestamp is the JSON value of event time et (epoch ms) in form f.
 func Timestamp(et int64, f TimeForm) string {
+	return string(AppendTimestamp(nil, et, f))
+}
+
+// AppendTimestamp appends the JSON value of event time et (epoch ms) in
+// form f to dst. EpochMillis is the contract's millisecond form only from
+// 1e11 ms (March 1973) on: a smaller number is read as seconds, and
+// DecimalSeconds only below 1e11 s (the year 5138); RFC3339Offset's +02:00
+// takes the last two hours of the year 9999 past it.
+func AppendTimestamp(dst []byte, et int64, f TimeForm) []byte {
 	switch f {
 	case RFC3339Offset:
-		return `"` + model.TimeFromMillis(et).In(time.FixedZone("", 2*3600)).Format("2006-01-02T15:04:05.000-07:00") + `"`
+		dst = append(dst, '"')
+		dst = model.TimeFromMillis(et).In(time.FixedZone("", 2*3600)).AppendFormat(dst, "2006-01-02T15:04:05.000-07:00")
+		return append(dst, '"')
 	case DecimalSeconds:
-		s := floorDiv(et, 1000)
-		return fmt.Sprintf("%d.%03d000000", s, et-s*1000)
+		// The number's value is the time in seconds: -1 ms is -0.001.
+		abs := et
+		if et < 0 {
+			dst, abs = append(dst, '-'), -et
+		}
+		ms := abs % 1000
+		dst = append(strconv.AppendInt(dst, abs/1000, 10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+		return append(dst, "000000"...)
+	case RFC3339UTC:
+		dst = append(dst, '"')
+		dst = serde.AppendTimestampMillis(dst, et)
+		return append(dst, '"')
 	default:
-		return strconv.FormatInt(et, 10)
+		return strconv.AppendInt(dst, et, 10)
 	}
+}
+
+// AppendVehicle appends the JSON value of one valid vehicle record to dst:
+// plate (non-empty), sticker, event time et (epoch ms) in form f, type typ.
+// Plate and sticker are quoted as strconv.Quote does, which is JSON for
+// printable ASCII, all that Plate and StickerID draw. It is the one writer
+// of vehicle records for every generator: Dataset and the benchmarks'
+// loaders.
+func AppendVehicle(dst []byte, plate, sticker string, et int64, typ model.VehicleType, f TimeForm) []byte {
+	dst = strconv.AppendQuote(append(dst, `{"plateNumber":`...), plate)
+	dst = strconv.AppendQuote(append(dst, `,"vignetteStickerId":`...), sticker)
+	dst = AppendTimestamp(append(dst, `,"timestamp":`...), et, f)
+	dst = append(append(dst, `,"vehicleType":"`...), typ.String()...)
+	return append(dst, `"}`...)
 }
 
 // NewRecord is a valid vehicle record: plate (also the key), sticker
 // "s-i", event time et written in form f, type typ.
 func NewRecord(partition int, plate string, i int, et int64, typ model.VehicleType, f TimeForm) Record {
-	v := fmt.Sprintf(`{"plateNumber":%q,"vignetteStickerId":"s-%d","timestamp":%s,"vehicleType":%q}`, plate, i, Timestamp(et, f), typ)
-	return Record{Partition: partition, Key: plate, Value: []byte(v), EventTime: et, Type: typ}
+	v := AppendVehicle(nil, plate, "s-"+strconv.Itoa(i), et, typ, f)
+	return Record{Partition: partition, Key: plate, Value: v, EventTime: et, Type: typ}
+}
+
+// MixedType draws the benchmarks' mix of vehicle types: 87% cars, 11%
+// trucks, 1% buses, 0.6% vans, 0.4% motorcycles.
+func MixedType(rng *rand.Rand) model.VehicleType {
+	switch x := rng.IntN(1000); {
+	case x < 870:
+		return model.Car
+	case x < 980:
+		return model.Truck
+	case x < 990:
+		return model.Bus
+	case x < 996:
+		return model.Van
+	default:
+		return model.Motorcycle
+	}
+}
+
+var (
+	plateRegions = []string{"A", "B", "BH", "BP", "BT", "C", "CA", "CB", "CH", "CM", "CO", "CC", "CT", "E", "EB", "EH", "H", "K", "KH", "M", "OB", "P", "PA", "PB", "PK", "PP", "T", "TX", "X", "Y"}
+	plateLetters = "ABEKMHOPCTYX"
+)
+
+// Plate draws a Bulgarian-style plate number such as CA1234AB.
+func Plate(rng *rand.Rand) string {
+	b := make([]byte, 0, 8)
+	b = append(b, plateRegions[rng.IntN(len(plateRegions))]...)
+	d := rng.IntN(10000)
+	b = append(b, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
+	b = append(b, plateLetters[rng.IntN(len(plateLetters))], plateLetters[rng.IntN(len(plateLetters))])
+	return string(b)
+}
+
+// StickerID draws a vignette sticker id: a random (version 4) UUID.
+func StickerID(rng *rand.Rand) string {
+	var u [16]byte
+	for i := 0; i < 16; i += 8 {
+		x := rng.Uint64()
+		for j := range 8 {
+			u[i+j] = byte(x >> (8 * j))
+		}
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[c>>4], hex[c&0x0f])
+	}
+	return string(out)
 }
 
 // BadValues are values of each kind of bad record the contract sends to the
@@ -86,7 +182,7 @@ var BadValues = []string{
 // mostly advance, sometimes step back within the out-of-orderness bound
 // ooo, sometimes far back (late unless their window is still open); about
 // one in fifty is a bad record of one of the BadValues kinds, and the
-// timestamps take every TimeForm.
+// timestamps take the forms RFC3339Offset, DecimalSeconds and EpochMillis.
 func Dataset(seed uint64, partitions, perPartition int, base int64, ooo time.Duration) [][]Record {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	types := model.VehicleTypes()
@@ -114,18 +210,10 @@ func Dataset(seed uint64, partitions, perPartition int, base int64, ooo time.Dur
 			for acc := weights[0]; w >= acc; acc += weights[ti] {
 				ti++
 			}
-			out[p] = append(out[p], NewRecord(p, plate, i, et, types[ti], TimeForm(rng.IntN(int(numTimeForms)))))
+			out[p] = append(out[p], NewRecord(p, plate, i, et, types[ti], datasetForms[rng.IntN(len(datasetForms))]))
 		}
 	}
 	return out
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
 }
 
 // Interleave flattens the partitions' records into chunks of up to chunk

@@ -223,16 +223,11 @@ func fill(ctx context.Context, w *kafka.Writer, o options, p, n int, base int64,
 	msgs := make([]kafka.Message, 0, chunk)
 	buf := make([]byte, 0, chunk*160)
 	for i := 0; i < n; i++ {
-		v := model.Vehicle{
-			PlateNumber:       plate(rng),
-			VignetteStickerID: uuid4(rng),
-			Timestamp:         time.UnixMilli(t).UTC(),
-			VehicleType:       vehicleType(rng),
-		}
-		tally.Add(contracttest.Event{Partition: p, Time: t, Type: v.VehicleType})
+		plate, sticker, typ := contracttest.Plate(rng), contracttest.StickerID(rng), contracttest.MixedType(rng)
+		tally.Add(contracttest.Event{Partition: p, Time: t, Type: typ})
 		off := len(buf)
-		buf = serde.AppendVehicle(buf, v)
-		msgs = append(msgs, kafka.Message{Partition: p, Key: []byte(v.PlateNumber), Value: buf[off:len(buf):len(buf)]})
+		buf = contracttest.AppendVehicle(buf, plate, sticker, t, typ, contracttest.RFC3339UTC)
+		msgs = append(msgs, kafka.Message{Partition: p, Key: []byte(plate), Value: buf[off:len(buf):len(buf)]})
 		if len(msgs) == chunk || i == n-1 {
 			if err := w.WriteMessages(ctx, msgs...); err != nil {
 				return nil, 0, 0, firstError(err)
@@ -259,8 +254,9 @@ func flush(ctx context.Context, w *kafka.Writer, o options, last int64, counts m
 	tally := contracttest.NewTally(o.window, 0)
 	var msgs []kafka.Message
 	for i, typ := range model.VehicleTypes() {
-		v := model.Vehicle{PlateNumber: plate(rng), VignetteStickerID: uuid4(rng), Timestamp: time.UnixMilli(t).UTC(), VehicleType: typ}
-		msgs = append(msgs, kafka.Message{Partition: i % o.partitions, Key: []byte(v.PlateNumber), Value: serde.AppendVehicle(nil, v)})
+		plate, sticker := contracttest.Plate(rng), contracttest.StickerID(rng)
+		v := contracttest.AppendVehicle(nil, plate, sticker, t, typ, contracttest.RFC3339UTC)
+		msgs = append(msgs, kafka.Message{Partition: i % o.partitions, Key: []byte(plate), Value: v})
 		tally.Add(contracttest.Event{Partition: i % o.partitions, Time: t, Type: typ})
 	}
 	for k, n := range tally.Counts() {
@@ -289,60 +285,6 @@ func firstError(err error) error {
 type chosenPartition struct{}
 
 func (chosenPartition) Balance(msg kafka.Message, _ ...int) int { return msg.Partition }
-
-// vehicleType draws the benchmark's mix: 87% cars, 11% trucks, 1% buses,
-// 0.6% vans, 0.4% motorcycles.
-func vehicleType(rng *rand.Rand) model.VehicleType {
-	switch x := rng.IntN(1000); {
-	case x < 870:
-		return model.Car
-	case x < 980:
-		return model.Truck
-	case x < 990:
-		return model.Bus
-	case x < 996:
-		return model.Van
-	default:
-		return model.Motorcycle
-	}
-}
-
-var (
-	regions      = []string{"A", "B", "BH", "BP", "BT", "C", "CA", "CB", "CH", "CM", "CO", "CC", "CT", "E", "EB", "EH", "H", "K", "KH", "M", "OB", "P", "PA", "PB", "PK", "PP", "T", "TX", "X", "Y"}
-	plateLetters = "ABEKMHOPCTYX"
-)
-
-// plate returns a Bulgarian-style plate such as CA1234AB.
-func plate(rng *rand.Rand) string {
-	b := make([]byte, 0, 8)
-	b = append(b, regions[rng.IntN(len(regions))]...)
-	d := rng.IntN(10000)
-	b = append(b, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
-	b = append(b, plateLetters[rng.IntN(len(plateLetters))], plateLetters[rng.IntN(len(plateLetters))])
-	return string(b)
-}
-
-// uuid4 returns a random (version 4) UUID drawn from rng.
-func uuid4(rng *rand.Rand) string {
-	var u [16]byte
-	for i := 0; i < 16; i += 8 {
-		x := rng.Uint64()
-		for j := range 8 {
-			u[i+j] = byte(x >> (8 * j))
-		}
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hex[c>>4], hex[c&0x0f])
-	}
-	return string(out)
-}
 
 // writeExpected writes one line per window and type, ordered by window start
 // and type: the output record key, a tab, the output record value. Windows

@@ -11,8 +11,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
-	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 )
 
 // WindowType names one window (by its start, epoch ms) and vehicle type.
@@ -27,8 +27,14 @@ type LoadResult struct {
 	Sent        int64
 	Failed      int64
 	FirstErr    error
-	// Counts are the acknowledged events per window and type.
+	// Counts are the contract's counts per window and type for the
+	// acknowledged events (contracttest.Tally, max out-of-orderness 0, each
+	// partition's events in the order the broker acknowledged them, which is
+	// their log order).
 	Counts map[WindowType]int64
+	// Late are the acknowledged events the oracle found late: 0 unless the
+	// wall clock stepped back by a window boundary.
+	Late int
 	// MaxBehind is the longest the loader fell behind its schedule.
 	MaxBehind time.Duration
 }
@@ -43,7 +49,8 @@ func (r LoadResult) Held() float64 { return float64(r.Sent) / r.Stop.Sub(r.Start
 func Load(ctx context.Context, brokers []string, topic string, partitions int, rate float64, d, window time.Duration) LoadResult {
 	var (
 		mu     sync.Mutex
-		res    = LoadResult{Counts: map[WindowType]int64{}}
+		res    LoadResult
+		tally  = contracttest.NewTally(window, 0)
 		failed atomic.Int64
 	)
 	w := &kafka.Writer{
@@ -66,7 +73,7 @@ func Load(ctx context.Context, brokers []string, topic string, partitions int, r
 				return
 			}
 			for _, m := range msgs {
-				res.Counts[WindowType{m.Time.UnixMilli() - m.Time.UnixMilli()%window.Milliseconds(), string(m.Headers[0].Value)}]++
+				tally.Add(contracttest.Event{Partition: m.Partition, Time: m.Time.UnixMilli(), Type: m.WriterData.(model.VehicleType)})
 			}
 		},
 	}
@@ -86,14 +93,14 @@ func Load(ctx context.Context, brokers []string, topic string, partitions int, r
 		buf = buf[:0]
 		ts := now.Truncate(time.Millisecond)
 		for ; sent < due; sent++ {
-			v := model.Vehicle{PlateNumber: plate(rng), VignetteStickerID: "", Timestamp: ts.UTC(), VehicleType: vehicleType(rng)}
+			plate, typ := contracttest.Plate(rng), contracttest.MixedType(rng)
 			off := len(buf)
-			buf = serde.AppendVehicle(buf, v)
+			buf = contracttest.AppendVehicle(buf, plate, "", ts.UnixMilli(), typ, contracttest.RFC3339UTC)
 			msgs = append(msgs, kafka.Message{
-				Partition: int(sent % int64(partitions)), Key: []byte(v.PlateNumber),
+				Partition: int(sent % int64(partitions)), Key: []byte(plate),
 				Value: append([]byte(nil), buf[off:]...), Time: ts,
-				// The header is the loader's own note of the type, for its counts; the processors ignore headers.
-				Headers: []kafka.Header{{Key: "bench-type", Value: []byte(v.VehicleType.String())}},
+				// The loader's own note of the type, for its tally; not sent.
+				WriterData: typ,
 			})
 		}
 		if len(msgs) > 0 {
@@ -120,6 +127,11 @@ func Load(ctx context.Context, brokers []string, topic string, partitions int, r
 	defer mu.Unlock()
 	res.Sent = sent
 	res.Failed = failed.Load()
+	res.Counts = make(map[WindowType]int64, len(tally.Counts()))
+	for k, n := range tally.Counts() {
+		res.Counts[WindowType{Start: k.Start, Type: k.Type.String()}] = n
+	}
+	res.Late = tally.Late()
 	return res
 }
 
@@ -127,29 +139,3 @@ func Load(ctx context.Context, brokers []string, topic string, partitions int, r
 type chosenPartition struct{}
 
 func (chosenPartition) Balance(msg kafka.Message, _ ...int) int { return msg.Partition }
-
-// vehicleType draws the mix bench/compare uses: 87% cars, 11% trucks, 1%
-// buses, 0.6% vans, 0.4% motorcycles.
-func vehicleType(rng *rand.Rand) model.VehicleType {
-	switch x := rng.IntN(1000); {
-	case x < 870:
-		return model.Car
-	case x < 980:
-		return model.Truck
-	case x < 990:
-		return model.Bus
-	case x < 996:
-		return model.Van
-	default:
-		return model.Motorcycle
-	}
-}
-
-// plate returns a plate number such as CA1234AB.
-func plate(rng *rand.Rand) string {
-	const letters = "ABEKMHOPCTYX"
-	d := rng.IntN(10000)
-	return string([]byte{letters[rng.IntN(len(letters))], letters[rng.IntN(len(letters))],
-		byte('0' + d/1000), byte('0' + d/100%10), byte('0' + d/10%10), byte('0' + d%10),
-		letters[rng.IntN(len(letters))], letters[rng.IntN(len(letters))]})
-}
