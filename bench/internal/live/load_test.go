@@ -1,0 +1,65 @@
+package live
+
+import (
+	"context"
+	"maps"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
+	"github.com/vehicle-stats/vehicle-stats/pkg/model"
+)
+
+// TestLoadCountsWhatTheLogHolds runs the loader against the Kafka of
+// VS_KAFKA_BROKERS and reads its topic back: every record is a valid
+// vehicle, and the loader's counts are the oracle's for the log as written.
+func TestLoadCountsWhatTheLogHolds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs the loader for 3 s against Kafka")
+	}
+	env := os.Getenv("VS_KAFKA_BROKERS")
+	if env == "" {
+		t.Skip("no Kafka: set VS_KAFKA_BROKERS (eval \"$(deploy/local/stack.sh env)\")")
+	}
+	brokers := strings.Split(env, ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := scratch.UniqueName("live-load-test")
+	if err := scratch.CreateTopic(ctx, brokers, topic, 3); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = scratch.DeleteTopics(context.Background(), brokers, topic) })
+
+	const window = 2 * time.Second // windows end during the run
+	res := Load(ctx, brokers, topic, 3, 400, 3*time.Second, window)
+	if res.FirstErr != nil || res.Failed != 0 || res.Sent != 1200 {
+		t.Fatalf("load: sent %d, failed %d, first error %v", res.Sent, res.Failed, res.FirstErr)
+	}
+	var log []contracttest.Input
+	err := contracttest.ReadAll(ctx, brokers, topic, func(m kafka.Message) {
+		log = append(log, contracttest.Input{Partition: m.Partition, Value: m.Value, RecordTime: m.Time.UnixMilli()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := contracttest.ExpectedLog(log, contracttest.Settings{Window: window}, time.Now().UnixMilli())
+	if want.Bad != 0 || want.Events != 1200 || want.Late != res.Late {
+		t.Errorf("the log holds %d events, %d bad, %d late; the loader sent 1200, %d late", want.Events, want.Bad, want.Late, res.Late)
+	}
+	got := map[contracttest.Key]int64{}
+	for k, n := range res.Counts {
+		typ, err := model.ParseVehicleType(k.Type)
+		if err != nil {
+			t.Fatalf("loader counts %s:%d: %v", k.Type, k.Start, err)
+		}
+		got[contracttest.Key{Start: k.Start, Type: typ}] = n
+	}
+	if !maps.Equal(got, want.Counts) {
+		t.Errorf("loader counts %v, the log's %v", got, want.Counts)
+	}
+}
