@@ -179,8 +179,7 @@ func (r *run) drive(ctx context.Context, settle, after time.Duration, h hit, hol
 	load := <-loaded
 	res.leaseMoved = <-moved
 	res.held = load.Held()
-	fmt.Fprintf(os.Stderr, "  load: %d events in %s (%.0f events/s held; at most %s behind schedule), %d failed\n",
-		load.Sent, load.Stop.Sub(load.Start).Round(time.Millisecond), load.Held(), load.MaxBehind.Round(time.Millisecond), load.Failed)
+	fmt.Fprintf(os.Stderr, "  load: %s\n", load.Summary())
 	if herr != nil {
 		return herr
 	}

@@ -188,8 +188,7 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 	go rd.Run(rctx, o.brokers, out)
 
 	res := live.Load(ctx, o.brokers, in, o.partitions, o.rate, o.duration, o.window)
-	fmt.Fprintf(os.Stderr, "  load: %d events in %s (%.0f events/s held; at most %s behind schedule), %d failed\n",
-		res.Sent, res.Stop.Sub(res.Start).Round(time.Millisecond), res.Held(), res.MaxBehind.Round(time.Millisecond), res.Failed)
+	fmt.Fprintf(os.Stderr, "  load: %s\n", res.Summary())
 	if res.Failed > 0 {
 		return r, fmt.Errorf("the loader could not write %d events: %w", res.Failed, res.FirstErr)
 	}

@@ -42,6 +42,16 @@ type LoadResult struct {
 // Held is the rate the loader held: the events sent over the time it ran.
 func (r LoadResult) Held() float64 { return float64(r.Sent) / r.Stop.Sub(r.Start).Seconds() }
 
+// Summary is the one-line report of the load, for the benchmarks' logs.
+func (r LoadResult) Summary() string {
+	s := fmt.Sprintf("%d events in %s (%.0f events/s held; at most %s behind schedule), %d failed",
+		r.Sent, r.Stop.Sub(r.Start).Round(time.Millisecond), r.Held(), r.MaxBehind.Round(time.Millisecond), r.Failed)
+	if r.Late > 0 {
+		s += fmt.Sprintf(", %d late by the contract (the wall clock stepped back): the counts leave them out", r.Late)
+	}
+	return s
+}
+
 // Load writes Vehicle events to topic at rate events/s for d, event i due at
 // start + i/rate (absolute pacing: a late tick sends what is due, so the rate
 // does not drift), each stamped with the wall clock when it is handed to the

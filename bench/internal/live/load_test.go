@@ -63,3 +63,17 @@ func TestLoadCountsWhatTheLogHolds(t *testing.T) {
 		t.Errorf("loader counts %v, the log's %v", got, want.Counts)
 	}
 }
+
+// TestSummary: the load's line names late events only when the oracle
+// found some.
+func TestSummary(t *testing.T) {
+	start := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	r := LoadResult{Start: start, Stop: start.Add(10 * time.Second), Sent: 20000, Failed: 2, MaxBehind: 18 * time.Millisecond}
+	if got, want := r.Summary(), "20000 events in 10s (2000 events/s held; at most 18ms behind schedule), 2 failed"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	r.Late = 3
+	if got := r.Summary(); !strings.HasSuffix(got, ", 3 late by the contract (the wall clock stepped back): the counts leave them out") {
+		t.Errorf("summary with late events %q", got)
+	}
+}
