@@ -21,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde/serdetest"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/generator"
@@ -345,7 +346,7 @@ func TestIntegrationKafkaRestartLosesNothing(t *testing.T) {
 	t.Parallel()
 	begin := time.Now()
 	step := func(what string) { t.Logf("+%5.1fs %s", time.Since(begin).Seconds(), what) }
-	k := testenv.PrivateKafka(t)
+	k := private.StartKafka(t)
 	step("private Kafka started")
 	const n, seed = 4000, 31337
 	topic := "vehicles-restart"

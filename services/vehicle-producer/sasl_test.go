@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 )
 
 // TestIntegrationKafkaSASL sends through a broker listener that requires
@@ -13,7 +14,7 @@ import (
 // show the password.
 func TestIntegrationKafkaSASL(t *testing.T) {
 	testenv.Get(t)
-	k := testenv.PrivateKafkaSASL(t)
+	k := private.StartKafkaSASL(t)
 	const n, seed = 500, 77
 	topic := testenv.UniqueName("producer-sasl")
 	p := start(t, map[string]string{

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 )
 
 // TestIntegrationKafkaTLS sends through each TLS listener of a private
@@ -20,7 +21,7 @@ import (
 // certificate each stop start-up at once (exit 1) naming the key to fix.
 func TestIntegrationKafkaTLS(t *testing.T) {
 	testenv.Get(t)
-	k := testenv.PrivateKafkaTLS(t)
+	k := private.StartKafkaTLS(t)
 	passwordFile := filepath.Join(t.TempDir(), "scram-password")
 	if err := os.WriteFile(passwordFile, []byte(k.ScramPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestIntegrationKafkaTLS(t *testing.T) {
 		})
 	}
 
-	wrongCA := testenv.NewPKI(t, "other-ca")
+	wrongCA := private.NewPKI(t, "other-ca")
 	_, sslPort, _ := strings.Cut(k.SSLAddr, ":")
 	for _, tc := range []struct {
 		name, key string
