@@ -36,7 +36,9 @@ command -v jq >/dev/null || die "jq is needed to read the producer's log (Debian
 command -v java >/dev/null || die "java is needed for ProducerPerformance"
 [[ -x $BIN ]] || die "$BIN missing: run make build"
 CP="$(deploy/local/stack.sh classpath)"
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
+# The producer's environment as the Go tools and tests make it (proc.ProducerConfig).
+go build -o "$OUT/bin/" ./internal/testenv/proc/procenv
 
 # Our own batching, to give ProducerPerformance the same in variant 3.
 BATCH_SIZE=$(sed -n 's/^  batch_size: *\([0-9]*\).*/\1/p' configs/vehicle-producer.yaml)
@@ -65,12 +67,14 @@ trap cleanup EXIT
 
 # run_ours ROUND: prints "events_per_second mib_per_second avg_record_bytes".
 run_ours() {
-	local topic log
+	local topic log vars
+	local -a penv
 	topic=$(new_topic ours)
 	log="$OUT/vehicle-producer-$1.log"
-	PRODUCER_KAFKA_BROKERS="$KAFKA" PRODUCER_KAFKA_TOPIC="$topic" PRODUCER_KAFKA_COMPRESSION="$COMPRESSION" \
-		PRODUCER_COUNT="$N" PRODUCER_RATE=0 PRODUCER_SEED=1 PRODUCER_HTTP_ADDR=127.0.0.1:0 \
-		"$BIN" 2>"$log" || die "vehicle-producer failed; see $log"
+	vars=$("$OUT/bin/procenv" producer -brokers "$KAFKA" -topic "$topic" -compression "$COMPRESSION" \
+		-count "$N" -unpaced -seed 1 -http-addr 127.0.0.1:0) || die "procenv failed"
+	mapfile -t penv <<<"$vars"
+	env "${penv[@]}" "$BIN" 2>"$log" || die "vehicle-producer failed; see $log"
 	jq -r 'select(.msg=="stopped") | .throughput | "\(.events_per_second) \(.mib_per_second) \(.bytes / '"$N"')"' "$log"
 }
 

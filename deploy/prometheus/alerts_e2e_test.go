@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
@@ -33,7 +34,7 @@ func TestIntegrationAlertsFire(t *testing.T) {
 	if err != nil {
 		t.Skip("prometheus is not installed (make test installs it; Debian: apt-get install prometheus)")
 	}
-	redis := testenv.PrivateRedis(t)
+	redis := private.StartRedis(t)
 	const partitions = 2
 	cfg := proc.ProcessorConfig{
 		Brokers: env.Brokers, RedisAddr: redis.Addr, KeyPrefix: testenv.UniqueName("alerts"),

@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
-	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 )
 
 func TestValidate(t *testing.T) {
@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestNewReadsTheTLSFiles(t *testing.T) {
-	pki := testenv.NewPKI(t, "unit")
+	pki := private.NewPKI(t, "unit")
 	c := pki.Issue(t, "client")
 	rdb, err := redisconn.New(redisconn.Config{Addr: "127.0.0.1:1", TLS: redisconn.TLSConfig{Enabled: true, CAFile: pki.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}})
 	if err != nil {

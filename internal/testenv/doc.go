@@ -13,6 +13,9 @@
 //
 // Each test logs which of these gave its services.
 //
+// Servers of a test's own, to stop, secure or cluster, come from package
+// private; processes of the services from proc.
+//
 // Under `go test -short` integration tests are always skipped, so the unit
 // tier never needs a service.
 package testenv

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
@@ -18,7 +19,7 @@ import (
 // keeps running, and resumes without loss; counts stay exact.
 func TestE2EOutages(t *testing.T) {
 	testenv.Get(t)
-	k, r := testenv.PrivateKafka(t), testenv.PrivateRedis(t)
+	k, r := private.StartKafka(t), private.StartRedis(t)
 	s := newScenarioOn(t, testenv.Services{Brokers: []string{k.Addr}, RedisAddr: r.Addr}, 3)
 	data := contracttest.Dataset(4, 3, 2500, base(), s.ooo)
 	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
@@ -57,7 +58,7 @@ func TestE2EOutages(t *testing.T) {
 
 // outage stops a dependency for 3 s: /readyz must name it meanwhile and be
 // ready again within recover once it is back.
-func outage(t *testing.T, addr, name string, dep *testenv.Private, recover time.Duration) {
+func outage(t *testing.T, addr, name string, dep *private.Server, recover time.Duration) {
 	t.Helper()
 	dep.Stop(t)
 	waitReady(t, addr, name, 30*time.Second)
@@ -103,7 +104,7 @@ func waitReady(t *testing.T, addr, failing string, timeout time.Duration) {
 // partition, single-key scripts) works there too, and counts stay exact.
 func TestE2ERedisCluster(t *testing.T) {
 	env := testenv.Get(t)
-	env.RedisAddr = strings.Join(testenv.PrivateRedisCluster(t), ",")
+	env.RedisAddr = strings.Join(private.StartRedisCluster(t, 0).Addrs, ",")
 	s := newScenarioOn(t, env, 4)
 	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_REDIS_CLUSTER=true")
 	data := contracttest.Dataset(5, 4, 2000, base(), s.ooo)
@@ -134,7 +135,7 @@ func TestE2ERedisCluster(t *testing.T) {
 // exact and no key is written with two values.
 func TestE2ERedisClusterFailover(t *testing.T) {
 	env := testenv.Get(t)
-	cluster := testenv.StartRedisCluster(t, 1)
+	cluster := private.StartRedisCluster(t, 1)
 	env.RedisAddr = strings.Join(cluster.Addrs, ",")
 	s := newScenarioOn(t, env, 4)
 	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_REDIS_CLUSTER=true")
@@ -165,7 +166,7 @@ func TestE2ERedisClusterFailover(t *testing.T) {
 // stop start-up at once with a message naming the setting.
 func TestE2EKafkaSASL(t *testing.T) {
 	testenv.Get(t)
-	k := testenv.PrivateKafkaSASL(t)
+	k := private.StartKafkaSASL(t)
 	env := testenv.Get(t)
 	env.Brokers = []string{k.Addr} // the test itself uses the plaintext listener
 	s := newScenarioOn(t, env, 3)

@@ -15,6 +15,7 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/redisconn"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
@@ -27,7 +28,7 @@ import (
 // once with a message naming the key to fix.
 func TestE2EKafkaTLS(t *testing.T) {
 	env := testenv.Get(t)
-	k := testenv.PrivateKafkaTLS(t)
+	k := private.StartKafkaTLS(t)
 	env.Brokers = []string{k.Addr} // the test itself uses the plaintext listener
 	passwordFile := filepath.Join(t.TempDir(), "scram-password")
 	if err := os.WriteFile(passwordFile, []byte(k.ScramPassword+"\n"), 0o600); err != nil {
@@ -63,7 +64,7 @@ func TestE2EKafkaTLS(t *testing.T) {
 		})
 	}
 
-	wrongCA := testenv.NewPKI(t, "other-ca")
+	wrongCA := private.NewPKI(t, "other-ca")
 	for _, tc := range []struct {
 		name, key string
 		env       []string
@@ -123,7 +124,7 @@ func startFails(t *testing.T, name string, cfg proc.ProcessorConfig) string {
 // password each stop start-up at once naming the key to fix.
 func TestE2ERedisTLSACL(t *testing.T) {
 	env := testenv.Get(t)
-	r := testenv.PrivateRedisTLS(t)
+	r := private.StartRedisTLS(t)
 	s := newScenarioOn(t, testenv.Services{Brokers: env.Brokers, RedisAddr: r.Addr}, 3)
 	ctx := context.Background()
 	password := testenv.UniqueName("acl-password")
@@ -181,7 +182,7 @@ func TestE2ERedisTLSACL(t *testing.T) {
 		}
 	}
 
-	wrongCA := testenv.NewPKI(t, "other-ca")
+	wrongCA := private.NewPKI(t, "other-ca")
 	for _, tc := range []struct {
 		name, key string
 		env       []string

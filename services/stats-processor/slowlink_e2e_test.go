@@ -13,6 +13,7 @@ import (
 
 	"github.com/vehicle-stats/vehicle-stats/internal/contracttest"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
@@ -24,7 +25,7 @@ import (
 // values, and once the link is fast again the counts are exact.
 func TestE2ESlowKafkaLink(t *testing.T) {
 	env := testenv.Get(t)
-	k := testenv.PrivateKafkaProxied(t)
+	k := private.StartKafkaProxied(t)
 	s := newScenarioOn(t, testenv.Services{Brokers: []string{k.Addr}, RedisAddr: env.RedisAddr}, 3)
 
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // TestIntegrationAdminToken runs the binary with http.admin_token read from
@@ -27,14 +28,9 @@ func TestIntegrationAdminToken(t *testing.T) {
 	}
 	topic := testenv.UniqueName("producer-admin")
 	deleteTopic(t, env.Brokers, topic)
-	p := start(t, map[string]string{
-		"PRODUCER_KAFKA_BROKERS":            env.BrokerList(),
-		"PRODUCER_KAFKA_TOPIC":              topic,
-		"PRODUCER_RATE":                     "1",
-		"PRODUCER_HTTP_ADMIN_TOKEN_FILE":    tokenFile,
-		"PRODUCER_HTTP_READ_TIMEOUT":        "5s",
-		"PRODUCER_HTTP_WRITE_TIMEOUT":       "5s",
-		"PRODUCER_HTTP_READ_HEADER_TIMEOUT": "2s",
+	p := start(t, proc.ProducerConfig{
+		Brokers: env.Brokers, Topic: topic, Rate: 1, AdminTokenFile: tokenFile,
+		HTTPReadTimeout: 5 * time.Second, HTTPWriteTimeout: 5 * time.Second, HTTPReadHeaderTimeout: 2 * time.Second,
 	})
 	waitFor(t, 30*time.Second, "/readyz to answer 200", func() bool {
 		code, _, err := p.get("/readyz")

@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde/serdetest"
 	"github.com/vehicle-stats/vehicle-stats/services/vehicle-producer/internal/generator"
@@ -37,18 +36,15 @@ type producer struct {
 	addr string
 }
 
-// start runs the binary with configs/vehicle-producer.yaml and the given
-// PRODUCER_* settings (applied last), through the launcher every test and
-// tool uses, without waiting for /readyz (some tests meet a Kafka that is
-// down, some a run that ends).
-func start(t *testing.T, env map[string]string) *producer {
+// start runs the binary with configs/vehicle-producer.yaml and cfg over it
+// (retries backing off at most 500 ms unless cfg says), through the
+// launcher every test and tool uses, without waiting for /readyz (some
+// tests meet a Kafka that is down, some a run that ends).
+func start(t *testing.T, cfg proc.ProducerConfig) *producer {
 	t.Helper()
-	cfg := proc.ProducerConfig{
-		ConfigFile:      filepath.Join(testenv.RepoRoot(t), "configs", "vehicle-producer.yaml"),
-		RetryBackoffMax: 500 * time.Millisecond,
-	}
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		cfg.Extra = append(cfg.Extra, k+"="+env[k])
+	cfg.ConfigFile = filepath.Join(testenv.RepoRoot(t), "configs", "vehicle-producer.yaml")
+	if cfg.RetryBackoffMax == 0 {
+		cfg.RetryBackoffMax = 500 * time.Millisecond
 	}
 	s := proc.ExecProducerT(t, cfg)
 	if os.Getenv("VS_SHOW_PRODUCER_LOG") != "" {
@@ -245,13 +241,8 @@ func TestIntegrationCountPutsExactlyNRecords(t *testing.T) {
 	const n, seed = 3000, 4242
 	topic := testenv.UniqueName("producer-count")
 	deleteTopic(t, env.Brokers, topic)
-	p := start(t, map[string]string{
-		"PRODUCER_KAFKA_BROKERS":     env.BrokerList(),
-		"PRODUCER_KAFKA_TOPIC":       topic,
-		"PRODUCER_KAFKA_COMPRESSION": "lz4",
-		"PRODUCER_COUNT":             fmt.Sprint(n),
-		"PRODUCER_RATE":              "0",
-		"PRODUCER_SEED":              fmt.Sprint(seed),
+	p := start(t, proc.ProducerConfig{
+		Brokers: env.Brokers, Topic: topic, Compression: "lz4", Count: n, Unpaced: true, Seed: seed,
 	})
 	if code := p.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
@@ -290,12 +281,7 @@ func TestIntegrationSIGTERMFlushes(t *testing.T) {
 	const seed = 777
 	topic := testenv.UniqueName("producer-sigterm")
 	deleteTopic(t, env.Brokers, topic)
-	p := start(t, map[string]string{
-		"PRODUCER_KAFKA_BROKERS": env.BrokerList(),
-		"PRODUCER_KAFKA_TOPIC":   topic,
-		"PRODUCER_RATE":          "1000",
-		"PRODUCER_SEED":          fmt.Sprint(seed),
-	})
+	p := start(t, proc.ProducerConfig{Brokers: env.Brokers, Topic: topic, Rate: 1000, Seed: seed})
 	waitFor(t, 30*time.Second, "/readyz to answer 200", func() bool {
 		code, _, err := p.get("/readyz")
 		return err == nil && code == http.StatusOK
@@ -345,17 +331,11 @@ func TestIntegrationKafkaRestartLosesNothing(t *testing.T) {
 	t.Parallel()
 	begin := time.Now()
 	step := func(what string) { t.Logf("+%5.1fs %s", time.Since(begin).Seconds(), what) }
-	k := testenv.PrivateKafka(t)
+	k := private.StartKafka(t)
 	step("private Kafka started")
 	const n, seed = 4000, 31337
 	topic := "vehicles-restart"
-	p := start(t, map[string]string{
-		"PRODUCER_KAFKA_BROKERS": k.Addr,
-		"PRODUCER_KAFKA_TOPIC":   topic,
-		"PRODUCER_RATE":          "400",
-		"PRODUCER_COUNT":         fmt.Sprint(n),
-		"PRODUCER_SEED":          fmt.Sprint(seed),
-	})
+	p := start(t, proc.ProducerConfig{Brokers: []string{k.Addr}, Topic: topic, Rate: 400, Count: n, Seed: seed})
 	waitFor(t, 30*time.Second, "500 events acknowledged", p.sentAtLeast(500))
 
 	step("500 events acknowledged")

@@ -1,11 +1,12 @@
 package main_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // TestIntegrationKafkaSASL sends through a broker listener that requires
@@ -13,20 +14,15 @@ import (
 // show the password.
 func TestIntegrationKafkaSASL(t *testing.T) {
 	testenv.Get(t)
-	k := testenv.PrivateKafkaSASL(t)
+	k := private.StartKafkaSASL(t)
 	const n, seed = 500, 77
 	topic := testenv.UniqueName("producer-sasl")
-	p := start(t, map[string]string{
-		"PRODUCER_KAFKA_BROKERS":        k.SASLAddr,
-		"PRODUCER_KAFKA_TOPIC":          topic,
-		"PRODUCER_KAFKA_SASL_MECHANISM": "plain",
-		// The test broker's SASL listener has no TLS.
-		"PRODUCER_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD": "true",
-		"PRODUCER_KAFKA_SASL_USERNAME":                 k.SASLUser,
-		"PRODUCER_KAFKA_SASL_PASSWORD":                 k.SASLPassword,
-		"PRODUCER_COUNT":                               fmt.Sprint(n),
-		"PRODUCER_RATE":                                "0",
-		"PRODUCER_SEED":                                fmt.Sprint(seed),
+	p := start(t, proc.ProducerConfig{
+		Brokers: []string{k.SASLAddr}, Topic: topic,
+		SASL: proc.KafkaSASL{Mechanism: "plain", Username: k.SASLUser, Password: k.SASLPassword,
+			// The test broker's SASL listener has no TLS.
+			AllowPlaintextPassword: true},
+		Count: n, Unpaced: true, Seed: seed,
 	})
 	if code := p.wait(t, 90*time.Second); code != 0 {
 		t.Fatalf("exit code %d\n%s", code, p.logText())

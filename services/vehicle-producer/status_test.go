@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // TestStatusWhileKafkaUnreachable: while no broker answers (a closed port)
@@ -18,7 +19,7 @@ import (
 func TestStatusWhileKafkaUnreachable(t *testing.T) {
 	before := time.Now()
 	closed := fmt.Sprintf("127.0.0.1:%d", testenv.Port(t))
-	p := start(t, map[string]string{"PRODUCER_KAFKA_BROKERS": closed, "PRODUCER_KAFKA_STARTUP_TIMEOUT": "2m"})
+	p := start(t, proc.ProducerConfig{Brokers: []string{closed}, StartupTimeout: 2 * time.Minute})
 
 	var readyz []byte
 	waitFor(t, 30*time.Second, "/readyz to answer 503", func() bool {

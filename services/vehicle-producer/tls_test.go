@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
 
 // TestIntegrationKafkaTLS sends through each TLS listener of a private
@@ -20,41 +22,33 @@ import (
 // certificate each stop start-up at once (exit 1) naming the key to fix.
 func TestIntegrationKafkaTLS(t *testing.T) {
 	testenv.Get(t)
-	k := testenv.PrivateKafkaTLS(t)
+	k := private.StartKafkaTLS(t)
 	passwordFile := filepath.Join(t.TempDir(), "scram-password")
 	if err := os.WriteFile(passwordFile, []byte(k.ScramPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tlsOn := map[string]string{"PRODUCER_KAFKA_TLS_ENABLED": "true", "PRODUCER_KAFKA_TLS_CA_FILE": k.PKI.CAFile}
-	with := func(maps ...map[string]string) map[string]string {
-		out := map[string]string{}
-		for _, m := range maps {
-			for key, v := range m {
-				out[key] = v
-			}
-		}
-		return out
-	}
-	scram := map[string]string{"PRODUCER_KAFKA_SASL_MECHANISM": "scram-sha-512", "PRODUCER_KAFKA_SASL_USERNAME": k.ScramUser}
+	tlsOn := proc.KafkaTLS{Enabled: true, CAFile: k.PKI.CAFile}
+	scram := proc.KafkaSASL{Mechanism: "scram-sha-512", Username: k.ScramUser}
+	withPasswordFile, withWrongPassword := scram, scram
+	withPasswordFile.PasswordFile = passwordFile
+	withWrongPassword.Password = "wrong-" + k.ScramPassword
+	mutual := tlsOn
+	mutual.CertFile, mutual.KeyFile = k.Client.CertFile, k.Client.KeyFile
 
 	for i, tc := range []struct {
 		name string
-		env  map[string]string
+		cfg  proc.ProducerConfig
 	}{
-		{"tls", with(tlsOn, map[string]string{"PRODUCER_KAFKA_BROKERS": k.SSLAddr})},
-		{"scram-sha-512 over tls", with(tlsOn, scram, map[string]string{"PRODUCER_KAFKA_BROKERS": k.SASLSSLAddr, "PRODUCER_KAFKA_SASL_PASSWORD_FILE": passwordFile})},
-		{"mutual tls", with(tlsOn, map[string]string{"PRODUCER_KAFKA_BROKERS": k.MTLSAddr,
-			"PRODUCER_KAFKA_TLS_CERT_FILE": k.Client.CertFile, "PRODUCER_KAFKA_TLS_KEY_FILE": k.Client.KeyFile})},
+		{"tls", proc.ProducerConfig{Brokers: []string{k.SSLAddr}, TLS: tlsOn}},
+		{"scram-sha-512 over tls", proc.ProducerConfig{Brokers: []string{k.SASLSSLAddr}, TLS: tlsOn, SASL: withPasswordFile}},
+		{"mutual tls", proc.ProducerConfig{Brokers: []string{k.MTLSAddr}, TLS: mutual}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, seed := 400, uint64(90+i)
 			topic := testenv.UniqueName("producer-tls")
-			p := start(t, with(tc.env, map[string]string{
-				"PRODUCER_KAFKA_TOPIC": topic,
-				"PRODUCER_COUNT":       fmt.Sprint(n),
-				"PRODUCER_RATE":        "0",
-				"PRODUCER_SEED":        fmt.Sprint(seed),
-			}))
+			cfg := tc.cfg
+			cfg.Topic, cfg.Count, cfg.Unpaced, cfg.Seed = topic, int64(n), true, seed
+			p := start(t, cfg)
 			if code := p.wait(t, 90*time.Second); code != 0 {
 				t.Fatalf("exit code %d\n%s", code, p.logText())
 			}
@@ -74,20 +68,22 @@ func TestIntegrationKafkaTLS(t *testing.T) {
 		})
 	}
 
-	wrongCA := testenv.NewPKI(t, "other-ca")
+	wrongCA := private.NewPKI(t, "other-ca")
 	_, sslPort, _ := strings.Cut(k.SSLAddr, ":")
 	for _, tc := range []struct {
 		name, key string
-		env       map[string]string
+		cfg       proc.ProducerConfig
 	}{
-		{"wrong CA", "kafka.tls.ca_file", map[string]string{"PRODUCER_KAFKA_BROKERS": k.SSLAddr, "PRODUCER_KAFKA_TLS_ENABLED": "true", "PRODUCER_KAFKA_TLS_CA_FILE": wrongCA.CAFile}},
-		{"host name mismatch", "kafka.brokers", with(tlsOn, map[string]string{"PRODUCER_KAFKA_BROKERS": "localhost:" + sslPort})},
-		{"wrong password", "kafka.sasl.password", with(tlsOn, scram, map[string]string{"PRODUCER_KAFKA_BROKERS": k.SASLSSLAddr, "PRODUCER_KAFKA_SASL_PASSWORD": "wrong-" + k.ScramPassword})},
-		{"no client certificate", "kafka.tls.cert_file", with(tlsOn, map[string]string{"PRODUCER_KAFKA_BROKERS": k.MTLSAddr})},
+		{"wrong CA", "kafka.tls.ca_file", proc.ProducerConfig{Brokers: []string{k.SSLAddr}, TLS: proc.KafkaTLS{Enabled: true, CAFile: wrongCA.CAFile}}},
+		{"host name mismatch", "kafka.brokers", proc.ProducerConfig{Brokers: []string{"localhost:" + sslPort}, TLS: tlsOn}},
+		{"wrong password", "kafka.sasl.password", proc.ProducerConfig{Brokers: []string{k.SASLSSLAddr}, TLS: tlsOn, SASL: withWrongPassword}},
+		{"no client certificate", "kafka.tls.cert_file", proc.ProducerConfig{Brokers: []string{k.MTLSAddr}, TLS: tlsOn}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			begin := time.Now()
-			p := start(t, with(tc.env, map[string]string{"PRODUCER_KAFKA_TOPIC": testenv.UniqueName("producer-refused"), "PRODUCER_COUNT": "1"}))
+			cfg := tc.cfg
+			cfg.Topic, cfg.Count = testenv.UniqueName("producer-refused"), 1
+			p := start(t, cfg)
 			if code := p.wait(t, 60*time.Second); code != 1 {
 				t.Fatalf("exit code %d, want 1\n%s", code, p.logText())
 			}

@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
 )
@@ -30,5 +31,28 @@ func TestProducerConfigEnv(t *testing.T) {
 	want := []string{"PRODUCER_KAFKA_BROKERS=a:1,b:2", "PRODUCER_KAFKA_TOPIC=in", "PRODUCER_RATE=0", "PRODUCER_SEED=7", "PRODUCER_LOG_LEVEL=warn"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("Env() = %v, want %v", got, want)
+	}
+}
+
+// TestProducerConfigEnvSettings: the settings the producer's tests give
+// (TLS, SASL, start-up, the admin token, HTTP timeouts) become its
+// variables, and a zero one none.
+func TestProducerConfigEnvSettings(t *testing.T) {
+	got := proc.ProducerConfig{
+		StartupTimeout: 2 * time.Minute,
+		TLS:            proc.KafkaTLS{Enabled: true, CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem"},
+		SASL:           proc.KafkaSASL{Mechanism: "plain", Username: "u", Password: "p", PasswordFile: "pf", AllowPlaintextPassword: true},
+		AdminTokenFile: "token", HTTPReadTimeout: 5 * time.Second, HTTPReadHeaderTimeout: 2 * time.Second, HTTPWriteTimeout: 5 * time.Second,
+	}.Env()
+	want := []string{"PRODUCER_KAFKA_STARTUP_TIMEOUT=2m0s",
+		"PRODUCER_KAFKA_TLS_ENABLED=true", "PRODUCER_KAFKA_TLS_CA_FILE=ca.pem", "PRODUCER_KAFKA_TLS_CERT_FILE=c.pem", "PRODUCER_KAFKA_TLS_KEY_FILE=k.pem",
+		"PRODUCER_KAFKA_SASL_MECHANISM=plain", "PRODUCER_KAFKA_SASL_USERNAME=u", "PRODUCER_KAFKA_SASL_PASSWORD=p",
+		"PRODUCER_KAFKA_SASL_PASSWORD_FILE=pf", "PRODUCER_KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD=true",
+		"PRODUCER_HTTP_ADMIN_TOKEN_FILE=token", "PRODUCER_HTTP_READ_TIMEOUT=5s", "PRODUCER_HTTP_READ_HEADER_TIMEOUT=2s", "PRODUCER_HTTP_WRITE_TIMEOUT=5s"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Env() = %v\nwant    %v", got, want)
+	}
+	if env := (proc.ProducerConfig{}).Env(); len(env) != 0 {
+		t.Errorf("a zero ProducerConfig sets %v", env)
 	}
 }

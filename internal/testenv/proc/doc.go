@@ -11,6 +11,6 @@
 //     and kill it when the test ends.
 //
 // Every process logs to a file; a failure to start or to become ready
-// says so with the end of that log. cmd/procenv prints a ProcessorConfig
-// as shell exports, for the scripts under bench/.
+// says so with the end of that log. procenv prints a ProcessorConfig or a
+// ProducerConfig as KEY=VALUE lines, for the scripts under bench/.
 package proc

@@ -31,11 +31,40 @@ type ProducerConfig struct {
 	LateDelay    time.Duration
 	// RetryBackoffMax caps the wait between retries of a failed write.
 	RetryBackoffMax time.Duration
-	HTTPAddr        string
+	// StartupTimeout is how long start-up waits for Kafka.
+	StartupTimeout time.Duration
+	// TLS and SASL are the kafka.tls and kafka.sasl settings.
+	TLS  KafkaTLS
+	SASL KafkaSASL
+
+	HTTPAddr string
+	// AdminTokenFile holds the token PUT /rate requires.
+	AdminTokenFile string
+	// The HTTP server's timeouts.
+	HTTPReadTimeout, HTTPReadHeaderTimeout, HTTPWriteTimeout time.Duration
+
 	// ConfigFile is the YAML file to read; none (/dev/null) when empty.
 	ConfigFile string
 	// Extra are more PRODUCER_* settings, applied last.
 	Extra []string
+}
+
+// KafkaTLS is a service's kafka.tls settings.
+type KafkaTLS struct {
+	Enabled bool
+	// CAFile verifies the brokers; CertFile and KeyFile are the client's
+	// certificate, for mutual TLS.
+	CAFile, CertFile, KeyFile string
+}
+
+// KafkaSASL is a service's kafka.sasl settings.
+type KafkaSASL struct {
+	// Mechanism is plain, scram-sha-256 or scram-sha-512.
+	Mechanism, Username string
+	// Password, or PasswordFile that holds it.
+	Password, PasswordFile string
+	// AllowPlaintextPassword lets plain go without TLS.
+	AllowPlaintextPassword bool
 }
 
 // Env is the configuration as the producer's environment variables.
@@ -46,11 +75,26 @@ func (c ProducerConfig) Env() []string {
 			env = append(env, "PRODUCER_"+key+"="+value)
 		}
 	}
+	flag := func(key string, on bool) {
+		if on {
+			env = append(env, "PRODUCER_"+key+"=true")
+		}
+	}
 	float := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 	set("KAFKA_BROKERS", strings.Join(c.Brokers, ","))
 	set("KAFKA_TOPIC", c.Topic)
 	set("KAFKA_COMPRESSION", c.Compression)
 	set("KAFKA_RETRY_BACKOFF_MAX", c.RetryBackoffMax.String())
+	set("KAFKA_STARTUP_TIMEOUT", c.StartupTimeout.String())
+	flag("KAFKA_TLS_ENABLED", c.TLS.Enabled)
+	set("KAFKA_TLS_CA_FILE", c.TLS.CAFile)
+	set("KAFKA_TLS_CERT_FILE", c.TLS.CertFile)
+	set("KAFKA_TLS_KEY_FILE", c.TLS.KeyFile)
+	set("KAFKA_SASL_MECHANISM", c.SASL.Mechanism)
+	set("KAFKA_SASL_USERNAME", c.SASL.Username)
+	set("KAFKA_SASL_PASSWORD", c.SASL.Password)
+	set("KAFKA_SASL_PASSWORD_FILE", c.SASL.PasswordFile)
+	flag("KAFKA_SASL_ALLOW_PLAINTEXT_PASSWORD", c.SASL.AllowPlaintextPassword)
 	if c.Unpaced {
 		env = append(env, "PRODUCER_RATE=0")
 	} else {
@@ -62,6 +106,10 @@ func (c ProducerConfig) Env() []string {
 	set("GENERATOR_LATE_FRACTION", float(c.LateFraction))
 	set("GENERATOR_LATE_DELAY", c.LateDelay.String())
 	set("HTTP_ADDR", c.HTTPAddr)
+	set("HTTP_ADMIN_TOKEN_FILE", c.AdminTokenFile)
+	set("HTTP_READ_TIMEOUT", c.HTTPReadTimeout.String())
+	set("HTTP_READ_HEADER_TIMEOUT", c.HTTPReadHeaderTimeout.String())
+	set("HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout.String())
 	return append(env, c.Extra...)
 }
 

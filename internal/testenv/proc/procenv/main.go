@@ -1,8 +1,13 @@
-// Command procenv prints a stats-processor's environment as proc.ProcessorConfig
-// makes it, one KEY=VALUE a line, for scripts that start the processor
-// themselves (bench/compare/run.sh):
+// Command procenv prints a service's environment as proc.ProcessorConfig or
+// proc.ProducerConfig makes it, one KEY=VALUE a line, for scripts that start
+// the binaries themselves:
 //
-//	mapfile -t env < <(procenv -brokers ... -input ...)
+//	procenv [processor] -brokers ... -input ...   (bench/compare/run.sh)
+//	procenv producer -brokers ... -topic ...      (bench/producer/run.sh)
+//
+// and then
+//
+//	mapfile -t env <<<"$vars"
 //	env "${env[@]}" bin/stats-processor
 //
 // A bad flag exits 2 with the usage.
@@ -30,11 +35,49 @@ type extra []string
 func (e *extra) String() string      { return strings.Join(*e, " ") }
 func (e *extra) Set(kv string) error { *e = append(*e, kv); return nil }
 
+// brokerList is a comma-separated -brokers flag.
+type brokerList []string
+
+func (b *brokerList) String() string { return strings.Join(*b, ",") }
+func (b *brokerList) Set(s string) error {
+	*b = strings.Split(s, ",")
+	return nil
+}
+
+// run parses the service ("processor" when the first argument is a flag)
+// and its flags, and prints its environment.
 func run(args []string, out io.Writer) error {
+	service := "processor"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		service, args = args[0], args[1:]
+	}
+	var env func() []string
+	fs := flag.NewFlagSet("procenv "+service, flag.ContinueOnError)
+	switch service {
+	case "processor":
+		env = processorFlags(fs)
+	case "producer":
+		env = producerFlags(fs)
+	default:
+		return fmt.Errorf("unknown service %q: processor or producer", service)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: every setting is a flag", fs.Args())
+	}
+	for _, kv := range env() {
+		if _, err := fmt.Fprintln(out, kv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func processorFlags(fs *flag.FlagSet) func() []string {
 	var c proc.ProcessorConfig
-	var brokers string
-	fs := flag.NewFlagSet("procenv", flag.ContinueOnError)
-	fs.StringVar(&brokers, "brokers", "", "Kafka bootstrap addresses, comma-separated")
+	fs.Var((*brokerList)(&c.Brokers), "brokers", "Kafka bootstrap addresses, comma-separated")
 	fs.StringVar(&c.RedisAddr, "redis", "", "Redis host:port")
 	fs.StringVar(&c.KeyPrefix, "key-prefix", "", "Redis key prefix")
 	fs.StringVar(&c.Input, "input", "", "input topic")
@@ -48,19 +91,19 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.HTTPAddr, "http-addr", "", "HTTP listen address")
 	fs.StringVar(&c.InstanceID, "instance-id", "", "instance id")
 	fs.Var((*extra)(&c.Extra), "set", "one more PROCESSOR_KEY=VALUE (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q: every setting is a flag", fs.Args())
-	}
-	if brokers != "" {
-		c.Brokers = strings.Split(brokers, ",")
-	}
-	for _, kv := range c.Env() {
-		if _, err := fmt.Fprintln(out, kv); err != nil {
-			return err
-		}
-	}
-	return nil
+	return func() []string { return c.Env() }
+}
+
+func producerFlags(fs *flag.FlagSet) func() []string {
+	var c proc.ProducerConfig
+	fs.Var((*brokerList)(&c.Brokers), "brokers", "Kafka bootstrap addresses, comma-separated")
+	fs.StringVar(&c.Topic, "topic", "", "topic to write to")
+	fs.StringVar(&c.Compression, "compression", "", "compression codec (none, gzip, snappy, lz4, zstd)")
+	fs.Float64Var(&c.Rate, "rate", 0, "events per second")
+	fs.BoolVar(&c.Unpaced, "unpaced", false, "send as fast as possible (rate 0)")
+	fs.Int64Var(&c.Count, "count", 0, "events to send before exiting")
+	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the event sequence")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "", "HTTP listen address")
+	fs.Var((*extra)(&c.Extra), "set", "one more PRODUCER_KEY=VALUE (repeatable)")
+	return func() []string { return c.Env() }
 }

@@ -27,3 +27,25 @@ func TestComparesEnvironment(t *testing.T) {
 		t.Errorf("procenv printed\n%v\nwant\n%v", got, want)
 	}
 }
+
+// TestProducerEnvironment: the flags bench/producer/run.sh gives make the
+// environment it typed by hand before.
+func TestProducerEnvironment(t *testing.T) {
+	var b strings.Builder
+	err := run([]string{"producer", "-brokers", "k:1", "-topic", "bench", "-compression", "lz4", "-count", "1000000",
+		"-unpaced", "-seed", "1", "-http-addr", "127.0.0.1:0"}, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(b.String())
+	want := []string{"PRODUCER_KAFKA_BROKERS=k:1", "PRODUCER_KAFKA_TOPIC=bench", "PRODUCER_KAFKA_COMPRESSION=lz4",
+		"PRODUCER_COUNT=1000000", "PRODUCER_RATE=0", "PRODUCER_SEED=1", "PRODUCER_HTTP_ADDR=127.0.0.1:0"}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("procenv producer printed\n%v\nwant\n%v", got, want)
+	}
+	if err := run([]string{"consumer"}, &b); err == nil || !strings.Contains(err.Error(), "processor or producer") {
+		t.Errorf("an unknown service gives %v, want an error naming the services", err)
+	}
+}

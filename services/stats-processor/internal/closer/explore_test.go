@@ -21,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/pkg/serde"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/closer"
@@ -79,7 +80,7 @@ func TestIntegrationExplore(t *testing.T) {
 		explore(t, rdb, prefix, false)
 	})
 	t.Run("cluster", func(t *testing.T) {
-		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testenv.PrivateRedisCluster(t)})
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: private.StartRedisCluster(t, 0).Addrs})
 		t.Cleanup(func() { rdb.Close() })
 		explore(t, rdb, "vs", false)
 	})
@@ -109,7 +110,7 @@ var regressions = []struct {
 func TestIntegrationExploreRegressions(t *testing.T) {
 	env := testenv.Get(t)
 	single, prefix := env.Redis(t)
-	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testenv.PrivateRedisCluster(t)})
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: private.StartRedisCluster(t, 0).Addrs})
 	t.Cleanup(func() { cluster.Close() })
 	for _, r := range regressions {
 		t.Run(fmt.Sprint(r.seed), func(t *testing.T) {

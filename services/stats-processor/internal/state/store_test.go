@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/private"
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
@@ -32,7 +33,7 @@ func backendsWith(t *testing.T, retention time.Duration, test func(t *testing.T,
 		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, retention))
 	})
 	t.Run("cluster", func(t *testing.T) {
-		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testenv.PrivateRedisCluster(t)})
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: private.StartRedisCluster(t, 0).Addrs})
 		t.Cleanup(func() { rdb.Close() })
 		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size, retention))
 	})

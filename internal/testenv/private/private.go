@@ -1,4 +1,4 @@
-package testenv
+package private
 
 import (
 	"context"
@@ -19,42 +19,46 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/proc"
+	"github.com/vehicle-stats/vehicle-stats/internal/testenv/scratch"
 )
 
-// Private is a Kafka broker or Redis server of a test's own, run by
+// Server is a Kafka broker or Redis server of a test's own, run by
 // deploy/local/stack.sh in a temporary folder on free ports, for tests that
 // stop, kill and restart it without disturbing other tests.
-type Private struct {
+type Server struct {
 	// Addr is 127.0.0.1:port.
 	Addr string
-	// SASLAddr is the SASL/PLAIN listener of a PrivateKafkaSASL broker,
+	// SASLAddr is the SASL/PLAIN listener of a StartKafkaSASL broker,
 	// which accepts SASLUser with SASLPassword.
 	SASLAddr, SASLUser, SASLPassword string
 	kind                             string
 	env                              []string
 }
 
-// PrivateKafka starts a broker for this test alone and removes it when the
+// StartKafka starts a broker for this test alone and removes it when the
 // test ends. Skipped where the local stack cannot run (no Java), and under
 // -short.
-func PrivateKafka(t testing.TB) *Private {
-	return startPrivate(t, "kafka", nil, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
+func StartKafka(t testing.TB) *Server {
+	return startServer(t, "kafka", nil, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
 }
 
-// PrivateKafkaSASL starts a broker of the test's own with a second
-// listener that requires SASL/PLAIN (see Private.SASLAddr).
-func PrivateKafkaSASL(t testing.TB) *Private {
+// StartKafkaSASL starts a broker of the test's own with a second
+// listener that requires SASL/PLAIN (see Server.SASLAddr).
+func StartKafkaSASL(t testing.TB) *Server {
 	t.Helper()
-	port := Port(t)
-	return startPrivate(t, "kafka", []string{
+	port := testenv.Port(t)
+	return startServer(t, "kafka", []string{
 		fmt.Sprintf("VS_KAFKA_SASL_PORT=%d", port), "VS_KAFKA_SASL_USER=vs-test", "VS_KAFKA_SASL_PASSWORD=vs-test-secret",
 	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
 }
 
 // KafkaProxied is a private broker with a listener that clients reach
-// through a network fault proxy (PrivateKafkaProxied).
+// through a network fault proxy (StartKafkaProxied).
 type KafkaProxied struct {
-	*Private
+	*Server
 	// Upstream is where the proxy forwards to: the broker's proxied
 	// listener.
 	Upstream string
@@ -65,15 +69,15 @@ type KafkaProxied struct {
 	ProxyAddr string
 }
 
-// PrivateKafkaProxied starts a broker for this test alone with a second
+// StartKafkaProxied starts a broker for this test alone with a second
 // plaintext listener advertised at ProxyAddr; the test runs a proxy there
-// (Toxiproxy) that forwards to Upstream. Private.Addr stays direct, for the
+// (Toxiproxy) that forwards to Upstream. Server.Addr stays direct, for the
 // test's own setup and checks.
-func PrivateKafkaProxied(t testing.TB) *KafkaProxied {
+func StartKafkaProxied(t testing.TB) *KafkaProxied {
 	t.Helper()
-	up, adv := Port(t), Port(t)
+	up, adv := testenv.Port(t), testenv.Port(t)
 	return &KafkaProxied{
-		Private: startPrivate(t, "kafka", []string{
+		Server: startServer(t, "kafka", []string{
 			fmt.Sprintf("VS_KAFKA_PROXIED_PORT=%d", up), fmt.Sprintf("VS_KAFKA_PROXIED_ADVERTISED_PORT=%d", adv),
 		}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT"),
 		Upstream:  fmt.Sprintf("127.0.0.1:%d", up),
@@ -81,11 +85,11 @@ func PrivateKafkaProxied(t testing.TB) *KafkaProxied {
 	}
 }
 
-// KafkaTLS is a private broker with TLS listeners, made by PrivateKafkaTLS.
-// Its plaintext listener (Private.Addr) is for the test's own setup and
+// KafkaTLS is a private broker with TLS listeners, made by StartKafkaTLS.
+// Its plaintext listener (Server.Addr) is for the test's own setup and
 // checks.
 type KafkaTLS struct {
-	*Private
+	*Server
 	// PKI is the CA that signed the broker's and the client's certificates.
 	PKI *PKI
 	// SSLAddr is an SSL listener: the client verifies the broker.
@@ -100,24 +104,24 @@ type KafkaTLS struct {
 	Client Cert
 }
 
-// PrivateKafkaTLS starts a broker of the test's own with an SSL, a mutual
+// StartKafkaTLS starts a broker of the test's own with an SSL, a mutual
 // TLS and a SASL_SSL (SCRAM-SHA-512) listener, all on 127.0.0.1 with a
 // certificate valid for that address only (so "localhost" is a host-name
 // mismatch), signed by a CA made for the test. The SCRAM user is created
 // through the admin API, as an operator would with kafka-configs.
-func PrivateKafkaTLS(t testing.TB) *KafkaTLS {
+func StartKafkaTLS(t testing.TB) *KafkaTLS {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test skipped under -short")
 	}
 	pki := NewPKI(t, "kafka-test")
 	server := pki.Issue(t, "kafka-broker", "127.0.0.1")
-	k := &KafkaTLS{PKI: pki, Client: pki.Issue(t, "kafka-client"), ScramUser: "vs-scram", ScramPassword: "vs-scram-" + UniqueName("pw")}
-	ssl, mtls, saslSSL := Port(t), Port(t), Port(t)
+	k := &KafkaTLS{PKI: pki, Client: pki.Issue(t, "kafka-client"), ScramUser: "vs-scram", ScramPassword: "vs-scram-" + scratch.UniqueName("pw")}
+	ssl, mtls, saslSSL := testenv.Port(t), testenv.Port(t), testenv.Port(t)
 	k.SSLAddr = fmt.Sprintf("127.0.0.1:%d", ssl)
 	k.MTLSAddr = fmt.Sprintf("127.0.0.1:%d", mtls)
 	k.SASLSSLAddr = fmt.Sprintf("127.0.0.1:%d", saslSSL)
-	k.Private = startPrivate(t, "kafka", []string{
+	k.Server = startServer(t, "kafka", []string{
 		"VS_KAFKA_SSL_CERT=" + server.CertFile, "VS_KAFKA_SSL_KEY=" + server.KeyFile, "VS_KAFKA_SSL_CA=" + pki.CAFile,
 		fmt.Sprintf("VS_KAFKA_SSL_PORT=%d", ssl), fmt.Sprintf("VS_KAFKA_MTLS_PORT=%d", mtls), fmt.Sprintf("VS_KAFKA_SASL_SSL_PORT=%d", saslSSL),
 	}, "VS_KAFKA_PORT", "VS_KAFKA_CONTROLLER_PORT")
@@ -178,11 +182,11 @@ func (k *KafkaTLS) addScramUser(ctx context.Context) error {
 	}
 }
 
-// RedisTLS is a private Redis with a TLS port, made by PrivateRedisTLS. Its
-// plain port (Private.Addr) answers as the default user, for the test's own
+// RedisTLS is a private Redis with a TLS port, made by StartRedisTLS. Its
+// plain port (Server.Addr) answers as the default user, for the test's own
 // setup and checks.
 type RedisTLS struct {
-	*Private
+	*Server
 	// TLSAddr is the TLS port; Redis requires a client certificate signed
 	// by PKI there (Client will do).
 	TLSAddr string
@@ -195,9 +199,9 @@ type RedisTLS struct {
 	Client Cert
 }
 
-// PrivateRedisTLS starts a Redis of the test's own with a TLS port beside
+// StartRedisTLS starts a Redis of the test's own with a TLS port beside
 // its plain one.
-func PrivateRedisTLS(t testing.TB) *RedisTLS {
+func StartRedisTLS(t testing.TB) *RedisTLS {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test skipped under -short")
@@ -205,29 +209,29 @@ func PrivateRedisTLS(t testing.TB) *RedisTLS {
 	pki := NewPKI(t, "redis-test")
 	r := &RedisTLS{PKI: pki, ServerName: "redis.vehicle-stats.test", Client: pki.Issue(t, "redis-client")}
 	server := pki.Issue(t, "redis-server", r.ServerName)
-	port := Port(t)
+	port := testenv.Port(t)
 	r.TLSAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	r.Private = startPrivate(t, "redis", []string{
+	r.Server = startServer(t, "redis", []string{
 		fmt.Sprintf("VS_REDIS_TLS_PORT=%d", port),
 		"VS_REDIS_TLS_CERT=" + server.CertFile, "VS_REDIS_TLS_KEY=" + server.KeyFile, "VS_REDIS_TLS_CA=" + pki.CAFile,
 	}, "VS_REDIS_PORT")
 	return r
 }
 
-// PrivateRedis starts a Redis server (AOF on) for this test alone.
-func PrivateRedis(t testing.TB) *Private {
-	return startPrivate(t, "redis", nil, "VS_REDIS_PORT")
+// StartRedis starts a Redis server (AOF on) for this test alone.
+func StartRedis(t testing.TB) *Server {
+	return startServer(t, "redis", nil, "VS_REDIS_PORT")
 }
 
-func startPrivate(t testing.TB, kind string, extraEnv []string, portVars ...string) *Private {
+func startServer(t testing.TB, kind string, extraEnv []string, portVars ...string) *Server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test skipped under -short")
 	}
 	if _, err := exec.LookPath("java"); kind == "kafka" && err != nil {
-		t.Skip("private Kafka needs Java: " + howToRun)
+		t.Skip("private Kafka needs Java 17 or later (deploy/local/stack.sh runs Kafka's distribution); install it (Debian: apt-get install openjdk-17-jre-headless)")
 	}
-	p := &Private{kind: kind, env: append(os.Environ(), "VS_LOCAL_DIR="+t.TempDir(), "VS_KAFKA_HEAP=512m")}
+	p := &Server{kind: kind, env: append(os.Environ(), "VS_LOCAL_DIR="+t.TempDir(), "VS_KAFKA_HEAP=512m")}
 	p.env = append(p.env, extraEnv...)
 	for _, kv := range extraEnv {
 		if v, ok := strings.CutPrefix(kv, "VS_KAFKA_SASL_PORT="); ok {
@@ -241,7 +245,7 @@ func startPrivate(t testing.TB, kind string, extraEnv []string, portVars ...stri
 		}
 	}
 	for i, v := range portVars {
-		port := Port(t)
+		port := testenv.Port(t)
 		p.env = append(p.env, fmt.Sprintf("%s=%d", v, port))
 		if i == 0 {
 			p.Addr = fmt.Sprintf("127.0.0.1:%d", port)
@@ -253,26 +257,18 @@ func startPrivate(t testing.TB, kind string, extraEnv []string, portVars ...stri
 }
 
 // Start starts (or restarts) the process and waits until it is ready.
-func (p *Private) Start(t testing.TB) { t.Helper(); p.run(t, p.kind+"-start") }
+func (p *Server) Start(t testing.TB) { t.Helper(); p.run(t, p.kind+"-start") }
 
 // Stop stops the process gracefully (SIGTERM) and waits for it to exit.
-func (p *Private) Stop(t testing.TB) { t.Helper(); p.run(t, p.kind+"-stop") }
+func (p *Server) Stop(t testing.TB) { t.Helper(); p.run(t, p.kind+"-stop") }
 
-func (p *Private) run(t testing.TB, cmd string) {
+func (p *Server) run(t testing.TB, cmd string) {
 	t.Helper()
-	c := exec.Command(filepath.Join(RepoRoot(t), "deploy", "local", "stack.sh"), cmd)
+	c := exec.Command(filepath.Join(proc.RepoRoot(t), "deploy", "local", "stack.sh"), cmd)
 	c.Env = p.env
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("stack.sh %s: %v\n%s", cmd, err, out)
 	}
-}
-
-// PrivateRedisCluster starts a Redis Cluster of three masters (no replicas)
-// for this test alone, and returns the seed addresses. The servers are
-// stopped when the test ends.
-func PrivateRedisCluster(t testing.TB) []string {
-	t.Helper()
-	return StartRedisCluster(t, 0).Addrs
 }
 
 // RedisCluster is a private Redis Cluster of a test (StartRedisCluster).
@@ -292,7 +288,7 @@ func StartRedisCluster(t testing.TB, replicas int) *RedisCluster {
 		t.Skip("integration test skipped under -short")
 	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("Redis Cluster test needs redis-server: " + howToRun)
+		t.Skip("Redis Cluster needs redis-server and redis-cli; install them (Debian: apt-get install redis-server)")
 	}
 	dir := t.TempDir()
 	c := &RedisCluster{procs: map[string]*exec.Cmd{}}
@@ -323,7 +319,7 @@ func startClusterNode(t testing.TB, dir string) (string, *exec.Cmd) {
 	t.Helper()
 	var failure string
 	for range 3 {
-		port, bus := Port(t), Port(t)
+		port, bus := testenv.Port(t), testenv.Port(t)
 		if port == bus {
 			continue
 		}
@@ -341,7 +337,7 @@ func startClusterNode(t testing.TB, dir string) (string, *exec.Cmd) {
 		go func() { _ = cmd.Wait(); close(exited) }()
 		t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
 		if err := awaitPort(addr, exited, 5*time.Second); err != nil {
-			failure = fmt.Sprintf("Redis Cluster node %s (bus port %d): %v\nlast lines of %s:\n%s", addr, bus, err, logFile, TailFile(logFile, 15))
+			failure = fmt.Sprintf("Redis Cluster node %s (bus port %d): %v\nlast lines of %s:\n%s", addr, bus, err, logFile, tailFile(logFile, 15))
 			t.Log(failure + "\ntrying other ports")
 			_ = cmd.Process.Kill()
 			continue
@@ -373,9 +369,9 @@ func awaitPort(addr string, exited <-chan struct{}, timeout time.Duration) error
 	}
 }
 
-// TailFile returns the last n lines of the file at path, or a line saying
+// tailFile returns the last n lines of the file at path, or a line saying
 // why it cannot be read: for failure messages that explain themselves.
-func TailFile(path string, n int) string {
+func tailFile(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
