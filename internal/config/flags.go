@@ -5,10 +5,10 @@ import (
 	"io"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/vehicle-stats/vehicle-stats/internal/buildinfo"
 )
 
 // flagValue keeps a flag's text as given: decode parses it as it parses the
@@ -101,22 +101,10 @@ func VersionLine(program, version, commit string) string {
 	return fmt.Sprintf("%s %s (commit %s, %s, %s/%s)", program, version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-// vcsRevision is the commit `go build` recorded from a git checkout, or
-// "unknown".
+// vcsRevision is the commit `go build` recorded from a git checkout, cut
+// to 12 characters, or "unknown".
 func vcsRevision() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	rev, dirty := "", false
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
+	rev, dirty := buildinfo.Revision()
 	if rev == "" {
 		return "unknown"
 	}

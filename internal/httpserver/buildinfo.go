@@ -2,9 +2,9 @@ package httpserver
 
 import (
 	"runtime"
-	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vehicle-stats/vehicle-stats/internal/buildinfo"
 )
 
 // NewBuildInfo returns the gauge <namespace>_build_info, always 1, whose
@@ -22,20 +22,11 @@ func NewBuildInfo(namespace, version string) prometheus.Collector {
 
 // commit is the binary's VCS revision, from its build information.
 func commit() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
+	rev, dirty := buildinfo.Revision()
+	if rev == "" {
 		return "unknown"
 	}
-	rev, dirty := "unknown", false
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if dirty && rev != "unknown" {
+	if dirty {
 		rev += "-dirty"
 	}
 	return rev
