@@ -131,20 +131,9 @@ func leader(t *testing.T, procs []*proc.Service) *proc.Service {
 // a replica behind, does), and stragglers for the closed windows arrive.
 // The records on the topic are the truth: no key gets a second value.
 func TestE2ERedisBackInTime(t *testing.T) {
-	s := newScenario(t, 2)
-	s.cfg.IdleTimeout = 10 * time.Second // time to snapshot before the idle close
-	data := contracttest.Dataset(24, 2, 800, base(), s.ooo)
-	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	r := runToIdleClose(t, 24, "solo")
+	s, data, want, p, rdb, snap := r.s, r.data, r.want, r.p, r.rdb, r.snap
 	ctx := context.Background()
-	for _, c := range contracttest.Interleave(data, 400) {
-		s.produce(ctx, c)
-	}
-	p := s.start("solo")
-	rdb := redis.NewClient(&redis.Options{Addr: s.env.RedisAddr})
-	defer rdb.Close()
-	waitSaved(t, rdb, s.cfg.KeyPrefix, s.cfg.Input, 2, 800)
-	snap := snapshot(t, rdb, s.cfg.KeyPrefix)
-	s.waitOutput(want)
 
 	restore(t, rdb, s.cfg.KeyPrefix, snap)
 	t.Log("Redis went back to before the idle close")
@@ -182,6 +171,39 @@ func TestE2ERedisBackInTime(t *testing.T) {
 	// the values read back from the topic, not the stragglers' counts.
 	s.waitStatsClosed(p.Addr, want)
 	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), want)
+}
+
+// idleClosed is a pipeline run by runToIdleClose.
+type idleClosed struct {
+	s    *scenario
+	data [][]contracttest.Record
+	want map[contracttest.Key]int64
+	p    *proc.Service
+	rdb  *redis.Client
+	snap map[string]dumped // Redis before the idle close of the last windows
+}
+
+// runToIdleClose preloads two partitions with the dataset of seed, runs
+// one instance (name) with a 10 s idle timeout over them, snapshots Redis
+// once every partition saved its last offset (before the idle close of the
+// last windows: the time the idle timeout gives) and waits until every
+// window is on the output topic.
+func runToIdleClose(t *testing.T, seed uint64, name string) idleClosed {
+	t.Helper()
+	r := idleClosed{s: newScenario(t, 2)}
+	r.s.cfg.IdleTimeout = 10 * time.Second
+	r.data = contracttest.Dataset(seed, 2, 800, base(), r.s.ooo)
+	r.want, _, _ = contracttest.ExpectedRecords(r.data, r.s.window, r.s.ooo)
+	for _, c := range contracttest.Interleave(r.data, 400) {
+		r.s.produce(context.Background(), c)
+	}
+	r.p = r.s.start(name)
+	r.rdb = redis.NewClient(&redis.Options{Addr: r.s.env.RedisAddr})
+	t.Cleanup(func() { r.rdb.Close() })
+	waitSaved(t, r.rdb, r.s.cfg.KeyPrefix, r.s.cfg.Input, 2, 800)
+	r.snap = snapshot(t, r.rdb, r.s.cfg.KeyPrefix)
+	r.s.waitOutput(r.want)
+	return r
 }
 
 // waitSaved waits until every partition saved an offset at the end.
@@ -477,21 +499,10 @@ func waitPartitions(t *testing.T, c *kafka.Client, topic string, partitions int)
 // zero). Every key keeps one value, the later windows are exact, and
 // late_events_total is exactly the added partition's late events.
 func TestE2ERedisBackInTimeAndPartitionAdded(t *testing.T) {
-	s := newScenario(t, 2)
-	s.cfg.IdleTimeout = 10 * time.Second // time to snapshot before the idle close
-	data := contracttest.Dataset(25, 2, 800, base(), s.ooo)
-	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
+	r := runToIdleClose(t, 25, "first")
+	s, want, rdb, snap := r.s, r.want, r.rdb, r.snap
 	ctx := context.Background()
-	for _, c := range contracttest.Interleave(data, 400) {
-		s.produce(ctx, c)
-	}
-	first := s.start("first")
-	rdb := redis.NewClient(&redis.Options{Addr: s.env.RedisAddr})
-	defer rdb.Close()
-	waitSaved(t, rdb, s.cfg.KeyPrefix, s.cfg.Input, 2, 800)
-	snap := snapshot(t, rdb, s.cfg.KeyPrefix)
-	s.waitOutput(want)
-	first.Kill()
+	r.p.Kill()
 	restore(t, rdb, s.cfg.KeyPrefix, snap)
 	size := s.window.Milliseconds()
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
