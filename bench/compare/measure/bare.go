@@ -67,9 +67,10 @@ func writeBare(b *strings.Builder, ours, bare system) {
 	fmt.Fprintf(b, "**stats-processor / bare fetch = %s (goal ≥ %.1f, %s)**: ours counted the input at %s events/s "+
 		"(median; from its start until its `stats_processor_events_total` reached every input event: group join, Redis, decoding and counting included), "+
 		"the bare kafka-go fetch read it at %s events/s (median; from its start to its exit, every record read). Per round: %s. "+
-		"End to end, to the last window record (the idle timeout and the closing included), ours is %s of the bare fetch.\n\n",
+		"End to end, to the last window record (the idle timeout and the closing included), ours is %s of the bare fetch. "+
+		"CPU per event (medians, which vary less with the machine's load than the rates): ours %.2f µs, the bare fetch %.2f µs, a ratio of %s.\n\n",
 		ratioText(v), bareGoal, met, thousands(median(counted)), thousands(bare.eps()), strings.Join(each, ", "),
-		ratioText(div(ours.eps(), bare.eps())))
+		ratioText(div(ours.eps(), bare.eps())), cpuPerEvent(ours), cpuPerEvent(bare), ratioText(div(cpuPerEvent(bare), cpuPerEvent(ours))))
 	var rates, fetches []string
 	var fetch map[string]string
 	for _, r := range bare.runs {
@@ -86,6 +87,15 @@ func writeBare(b *strings.Builder, ours, bare system) {
 			"of at most %s bytes with a wait of at most %s (the processor's kafka.fetch_max_bytes and kafka.fetch_max_wait).\n\n",
 			bare.label, strings.Join(rates, ", "), strings.Join(fetches, ", "), fetch["max_bytes"], fetch["max_wait"])
 	}
+}
+
+// cpuPerEvent is the median CPU time of the completed runs per input
+// event, in µs (0 without runs).
+func cpuPerEvent(s system) float64 {
+	if len(s.runs) == 0 {
+		return 0
+	}
+	return div(s.cpu(), float64(s.runs[0].Events)) * 1e6
 }
 
 // ratioText formats a ratio with two decimals, "—" for none.
