@@ -79,7 +79,7 @@ down: ## [docker] stop Docker Compose
 bench: ## [bench] micro-benchmarks of the per-event path (figures, no assertions)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-compare: ## [bench] stats-processor vs Flink 1.20 and 2.2, Kafka Streams and Kafka's ConsumerPerformance on one preloaded input (N=2000000 ROUNDS=3); about 13 min, the first time 2 to 5 min more for Maven (~250 MB); DOC=docs/benchmarks-compare.md writes the table into the docs
+bench-compare: ## [bench] stats-processor vs Flink 1.20 and 2.2, Kafka Streams, Kafka's ConsumerPerformance and a bare kafka-go fetch on one preloaded input (N=2000000 ROUNDS=3 SYSTEMS="cperf bare flink streams ours"); about 13 min, the first time 2 to 5 min more for Maven (~250 MB); DOC=docs/benchmarks-compare.md writes the table into the docs
 	$(WITH_STACK) bench/compare/run.sh
 
 bench-latency: ## [bench] window emit latency, live: ours (1 and 3 instances), Flink 2.2, Kafka Streams (RATE=10000 DURATION=60s PARTITIONS=6 INSTANCES="1 3"); about 8 min (docs/benchmarks-latency.md)
