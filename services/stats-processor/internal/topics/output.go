@@ -80,7 +80,9 @@ func (t *Topics) OutputOffsets(ctx context.Context) (first, end []int64, err err
 }
 
 // ReadOutput returns the records of one output partition with offsets in
-// [from, to), in offset order.
+// [from, to), in offset order. It returns by ctx's deadline (a read whose
+// records are gone, the topic deleted and created again, would otherwise
+// wait 10 s), with ctx's error.
 func (t *Topics) ReadOutput(ctx context.Context, partition int, from, to int64) ([]kafka.Message, error) {
 	if from >= to {
 		return nil, nil
@@ -106,12 +108,15 @@ func (t *Topics) ReadOutput(ctx context.Context, partition int, from, to int64) 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_ = conn.SetReadDeadline(readDeadline(ctx, 10*time.Second))
 		batch := conn.ReadBatch(1, 8<<20)
 		for {
 			m, err := batch.ReadMessage()
 			if err != nil {
 				batch.Close()
+				if ctx.Err() != nil {
+					err = ctx.Err() // the caller's deadline ended the read
+				}
 				if !errors.Is(err, io.EOF) {
 					return nil, fmt.Errorf("read %s/%d at %d: %w", topic, partition, next, err)
 				}
@@ -127,4 +132,15 @@ func (t *Topics) ReadOutput(ctx context.Context, partition int, from, to int64) 
 		}
 	}
 	return msgs, nil
+}
+
+// readDeadline is the deadline of one read: limit from now, but never past
+// ctx's (a closing round's, inside its lease), which kafka-go's connection
+// does not watch while it waits for a batch.
+func readDeadline(ctx context.Context, limit time.Duration) time.Time {
+	d := time.Now().Add(limit)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		return cd
+	}
+	return d
 }
