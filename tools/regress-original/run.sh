@@ -40,7 +40,7 @@ git -C "$ROOT" worktree add --quiet --detach "$wt" "$ORIG"
 git -C "$wt" apply "$HERE/cases.patch"
 
 log="$tmp/go-test.log"
-echo "running the cases' tests at $SHORT (about 30 s; Kafka $VS_KAFKA_BROKERS, Redis $VS_REDIS_ADDR)"
+echo "running the cases' tests at $SHORT (about a minute; Kafka $VS_KAFKA_BROKERS, Redis $VS_REDIS_ADDR)"
 (cd "$wt" && go test -count=1 -v -timeout 10m -run 'TestIntegrationOriginalCase' "$PKG") >"$log" 2>&1 || true
 
 mapfile -t tests < <(sed -n 's/^+func \(TestIntegrationOriginalCase[A-Za-z0-9_]*\)(.*/\1/p' "$HERE/cases.patch")
