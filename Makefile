@@ -135,6 +135,12 @@ test-kafka-compat: build ## [test] the exact-count and kill -9 end-to-end tests 
 explore: ## [test] the closing protocol's schedule explorer on real Redis and Redis Cluster for DURATION (default 10m, so 20 min) per backend (EXPLORE_FLAGS: -explore.all=false, -explore.seed=N, -explore.v)
 	$(WITH_STACK) $(GO) test -count=1 -timeout 0 -v -run 'TestIntegrationExplore$$' ./services/stats-processor/internal/closer/ -explore.duration=$(or $(DURATION),10m) $(EXPLORE_FLAGS)
 
+# Issue #21's cases on the original main (tools/regress-original/README.md):
+# evidence that the cases broke b8cb7a2; not part of make test.
+.PHONY: regress-original
+regress-original: ## [test] issue #21's cases 1, 3, 4, 6, 8, 9 and 10, each shown failing on the original main b8cb7a2 (a temporary worktree); about 1 min
+	$(WITH_STACK) tools/regress-original/run.sh
+
 # A long run under faults (docs/soak.md): not part of make test.
 .PHONY: soak
 soak: build ## [test] soak: producer at 5,000/s, 3 processors, SIGKILL every 2 min, Redis restart every 10 min; exact counts, resource slopes, charts (DURATION=30m: about 32 min; SOAK_FLAGS)
