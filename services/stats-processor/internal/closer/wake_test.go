@@ -356,25 +356,35 @@ var benchWakeWindows = flag.Int("wakes.windows", 3, "windows (of 20 s each) that
 // every wake did before. Only the crossing saves are made (the periodic
 // checkpoints cost the consumer, not the closer). It reports the closer's
 // commands and status reads per second, its rounds, and how long after
-// the last partition's save the window closed. Each run measures
+// the last partition's save the window closed. The last row has the tick
+// (checkpoint.close_interval) at 1 s instead of 250 ms. Each run measures
 // -wakes.windows windows of 20 s in real time, after the lease is taken:
 // run it with -benchtime=1x.
 func BenchmarkCloserWakes(b *testing.B) {
-	for _, p := range []int{240, 1000} {
-		for _, named := range []bool{false, true} {
-			b.Run(fmt.Sprintf("partitions=%d/named=%t", p, named), func(b *testing.B) {
-				for range b.N {
-					benchWakes(b, p, named)
-				}
-			})
-		}
+	for _, c := range []struct {
+		partitions int
+		named      bool
+		tick       time.Duration
+	}{
+		{240, false, 250 * time.Millisecond},
+		{240, true, 250 * time.Millisecond},
+		{1000, false, 250 * time.Millisecond},
+		{1000, true, 250 * time.Millisecond},
+		{1000, true, time.Second},
+	} {
+		b.Run(fmt.Sprintf("partitions=%d/named=%t/tick=%s", c.partitions, c.named, c.tick), func(b *testing.B) {
+			for range b.N {
+				benchWakes(b, c.partitions, c.named, c.tick)
+			}
+		})
 	}
 }
 
-func benchWakes(b *testing.B, partitions int, named bool) {
+func benchWakes(b *testing.B, partitions int, named bool, tick time.Duration) {
 	const rate = 20_000 // events/s over all partitions
 	ctx, cancel := context.WithCancel(context.Background())
-	r := newWakeRig(b, partitions, closer.Options{Now: time.Now, LeaseTTL: 5 * time.Second, WriteBound: 100 * time.Millisecond})
+	r := newWakeRig(b, partitions, closer.Options{Config: closer.Config{Interval: tick}, Now: time.Now,
+		LeaseTTL: 5 * time.Second, WriteBound: 100 * time.Millisecond})
 	size := exploreWindow.Milliseconds()
 	// Event time is the wall clock shifted so that a window ends 1 s after
 	// the new holder's wait (LeaseTTL + WriteBound, when it reads nothing
@@ -393,11 +403,11 @@ func benchWakes(b *testing.B, partitions int, named bool) {
 	time.Sleep(warmUp)
 
 	var cmds, reads, rounds, holderRounds int64
-	var closeAfter, closeAfterEnd time.Duration
+	var closeAfter, closeAfterEnd, measured time.Duration
 	rnd := rand.New(rand.NewPCG(uint64(partitions), 1))
 	b.ResetTimer()
-	for range *benchWakeWindows {
-		end := (eventNow()/size + 1) * size
+	end := (eventNow()/size + 1) * size
+	for ; end <= firstEnd+shift+int64(*benchWakeWindows-1)*size; end += size {
 		r.base = end - size
 		time.Sleep(time.Duration(end-eventNow()) * time.Millisecond)
 		mark, n0 := r.log.mark(), r.log.n.Load()
@@ -443,6 +453,7 @@ func benchWakes(b *testing.B, partitions int, named bool) {
 		closeAfterEnd = max(closeAfterEnd, time.Since(started))
 		// The rest of the window: ticks only.
 		time.Sleep(time.Duration(end+size-eventNow()-1) * time.Millisecond)
+		measured += time.Since(started)
 		cmds += r.log.n.Load() - n0
 		for _, l := range r.log.since(mark) {
 			switch l {
@@ -455,7 +466,7 @@ func benchWakes(b *testing.B, partitions int, named bool) {
 		reads += int64(countStatusReads(r.log.since(mark)))
 	}
 	b.StopTimer()
-	secs := float64(*benchWakeWindows) * exploreWindow.Seconds()
+	secs := measured.Seconds()
 	b.ReportMetric(float64(cmds)/secs, "cmds/s")
 	b.ReportMetric(float64(reads)/secs, "status-reads/s")
 	b.ReportMetric(float64(rounds)/secs, "rounds/s")
