@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -420,7 +421,7 @@ func (c *Closer) watermark(ctx context.Context, n int, woken []int) (meta state.
 		return meta, eventtime.NoWatermark, 0, nil
 	}
 	named := woken
-	if len(named) == 0 || len(c.known) != n || named[len(named)-1] >= n {
+	if len(named) == 0 || len(c.known) != n || slices.Max(named) >= n {
 		// A full read: the tick's, a holder's first, or partitions added
 		// (more registered in meta, or a wake from beyond the count).
 		named = make([]int, n)
