@@ -41,12 +41,12 @@ type Options struct {
 	Checkpoint CheckpointConfig
 	// InstanceID names this instance in Redis, as a partition's owner.
 	InstanceID string
-	// OnProgress is called after a save that may let windows close: the
-	// partition turned idle or busy, or its watermark passed the end of a
+	// OnProgress is called with the partition after a save that may let
+	// windows close: the partition turned idle or busy, or its watermark passed the end of a
 	// window (saved at once when the partition is caught up, so that live
 	// windows close within milliseconds, not at the next interval); nothing
 	// when nil.
-	OnProgress func()
+	OnProgress func(partition int)
 	// Now is the wall clock; time.Now when nil.
 	Now func() time.Time
 	// Side receives dead letters and late events (each message names its
@@ -126,7 +126,7 @@ func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metr
 		opts.Now = time.Now
 	}
 	if opts.OnProgress == nil {
-		opts.OnProgress = func() {}
+		opts.OnProgress = func(int) {}
 	}
 	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(),
 		commits: map[int]int64{}, beyond: map[int]beyondEnd{}, stuck: map[int]*sideFailures{}}

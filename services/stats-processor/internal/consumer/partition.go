@@ -579,7 +579,7 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	// partition's status hundreds of times a second (seen at 240
 	// partitions).
 	if idle != w.idleSaved || (w.caughtUp() && w.crossedWindow()) {
-		c.opts.OnProgress()
+		c.opts.OnProgress(w.partition)
 	}
 	w.savedMax = w.et.MaxEventTime()
 	w.idleSaved = idle
