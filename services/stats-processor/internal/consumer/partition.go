@@ -85,8 +85,11 @@ type worker struct {
 	dirty        bool // offset moved since the last save
 	// lastMsg is the record just before offset, read this session (its
 	// fingerprint is saved with the offset: RecordFingerprint).
-	lastMsg *kafka.Message
-	saves   int // checkpoints saved
+	lastMsg kafka.Message
+	// haveLast says lastMsg holds a record (kept by value: a pointer to
+	// each record read made it escape, one allocation per event).
+	haveLast bool
+	saves    int // checkpoints saved
 }
 
 // consumePartition loads the partition's state and consumes until ctx ends
@@ -214,7 +217,7 @@ func (w *worker) fetchWait() time.Duration {
 // in bytes, however many bad or late records the batch has.
 func (w *worker) take(msg kafka.Message) (stop bool) {
 	w.offset = msg.Offset + 1
-	w.lastMsg = &msg
+	w.lastMsg, w.haveLast = msg, true
 	w.dirty = true
 	w.handle(msg)
 	return w.sideFull()
@@ -460,8 +463,8 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 		Owner:          c.opts.InstanceID,
 		Windows:        map[int64]eventtime.Counts{},
 	}
-	if w.lastMsg != nil {
-		cp.LastRecord = RecordFingerprint(*w.lastMsg)
+	if w.haveLast {
+		cp.LastRecord = RecordFingerprint(w.lastMsg)
 	}
 	if idle {
 		cp.IdleFor = c.idleLease()

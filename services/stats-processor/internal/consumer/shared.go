@@ -151,8 +151,11 @@ func (m *fetchMux) run(loop *leaderLoop) {
 				break
 			}
 			pause := muxRetry
-			if err := m.round(loop, wants); err == nil {
+			if full, err := m.round(loop, wants); err == nil {
 				pause = muxPace - time.Since(start)
+				if full {
+					pause = 0 // catching up: the next fetch at once
+				}
 			}
 			if pause > 0 {
 				select {
@@ -209,8 +212,9 @@ func (l *leaderLoop) answerAll(f fetched) {
 
 // round sends one fetch for wants and answers those that got records or an
 // error; the others stay for the next round. An error of the whole request
-// is every want's answer.
-func (m *fetchMux) round(loop *leaderLoop, wants []*fetchWant) error {
+// is every want's answer. full reports an answer of at least half the
+// fetch's size: the partitions are behind, and the next fetch goes at once.
+func (m *fetchMux) round(loop *leaderLoop, wants []*fetchWant) (full bool, _ error) {
 	c := m.c
 	wait := muxMaxWait
 	now := time.Now()
@@ -233,11 +237,11 @@ func (m *fetchMux) round(loop *leaderLoop, wants []*fetchWant) error {
 		for _, w := range wants {
 			loop.answer(w, fetched{hw: -1, err: err})
 		}
-		return err
+		return false, err
 	}
 	resp, ok := res.(*fetchapi.Response)
 	if !ok {
-		return fmt.Errorf("fetch from %s: unexpected response %T", loop.addr, res)
+		return false, fmt.Errorf("fetch from %s: unexpected response %T", loop.addr, res)
 	}
 	byPartition := make(map[int]*fetchWant, len(wants))
 	for _, w := range wants {
@@ -248,8 +252,9 @@ func (m *fetchMux) round(loop *leaderLoop, wants []*fetchWant) error {
 		for _, w := range wants {
 			loop.answer(w, fetched{hw: -1, err: err})
 		}
-		return err
+		return false, err
 	}
+	bytes := 0
 	for i := range resp.Topics {
 		for j := range resp.Topics[i].Partitions {
 			p := &resp.Topics[i].Partitions[j]
@@ -267,6 +272,9 @@ func (m *fetchMux) round(loop *leaderLoop, wants []*fetchWant) error {
 				continue
 			}
 			if len(msgs) > 0 {
+				for _, msg := range msgs {
+					bytes += len(msg.Key) + len(msg.Value)
+				}
 				loop.answer(w, fetched{msgs: msgs, hw: p.HighWatermark})
 				continue
 			}
@@ -275,7 +283,7 @@ func (m *fetchMux) round(loop *leaderLoop, wants []*fetchWant) error {
 			loop.mu.Unlock()
 		}
 	}
-	return nil
+	return bytes >= c.cfg.FetchMaxBytes/2, nil
 }
 
 // readRecords copies the records at or after offset out of a response (a
