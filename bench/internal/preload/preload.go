@@ -244,9 +244,9 @@ func CleanRedis(rdb *redis.Client, prefix string) {
 // topic written once and never trimmed.
 func recordsOn(ctx context.Context, brokers []string, topic string, partitions int) (int64, error) {
 	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
-	reqs := make([]kafka.OffsetRequest, partitions)
-	for p := range reqs {
-		reqs[p] = kafka.LastOffsetOf(p)
+	reqs := make([]kafka.OffsetRequest, 0, 2*partitions)
+	for p := range partitions {
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
 	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
