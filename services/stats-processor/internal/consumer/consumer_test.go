@@ -449,7 +449,7 @@ func TestPartitionWatermarkAndIdleSeries(t *testing.T) {
 	// series go.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	c.runPartition(ctx, 7)
+	c.runPartition(ctx, 7, nil)
 	for _, name := range []string{"stats_processor_partition_watermark_timestamp_seconds", "stats_processor_partition_idle"} {
 		if n := seriesOf(t, reg, name); n != 0 {
 			t.Errorf("%s: %d series after the partition was revoked, want none", name, n)
