@@ -539,7 +539,7 @@ func TestE2ERedisBackInTimeAndPartitionAdded(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if !strings.Contains(second.Tail(2000), "window emitted before partitions were added") {
+	if !strings.Contains(second.Tail(2000), "then Redis lost its decision") {
 		t.Error("the processor did not log the windows whose added partition's events it reported late")
 	}
 	s.waitStatsClosed(second.Addr, want2)

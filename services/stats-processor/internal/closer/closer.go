@@ -524,8 +524,8 @@ func (c *Closer) lead(rctx, ctx context.Context, refresh bool, woken []int) erro
 		c.log.Info("window closed", "start", model.TimeFromMillis(w.Start), "total", w.Counts.Total(), "watermark", wm)
 		if n := w.Uncounted.Total(); n > 0 {
 			c.metrics.Late.Add(float64(n))
-			c.log.Error("window emitted before partitions were added, and Redis lost its decision (a failover or restart that lost writes): "+
-				"the added partitions' events in it are late, counted in late_events_total, not written to the late topic",
+			c.log.Error("window emitted, then Redis lost its decision (a failover or restart that lost writes): the events counted in it since, "+
+				"by partitions added later or by idle partitions taking stragglers, are late; counted in late_events_total, not written to the late topic",
 				"start", model.TimeFromMillis(w.Start), "late", n, "uncounted_by_type", w.Uncounted, "partitions", round.Partitions)
 		}
 		if c.opts.Closed != nil {

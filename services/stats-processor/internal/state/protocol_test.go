@@ -298,8 +298,10 @@ func testRestore(t *testing.T, s *state.RedisStore) {
 	// Window 0's CAR was read back from a record without the partitions
 	// header: its count's partition count is not known.
 	want := []state.ClosedWindow{{Start: 0, Counts: counts(9, 3), Partitions: [model.NumVehicleTypes]int{0, 3, 3, 3, 3}}, {Start: 20_000, Counts: counts(9), Partitions: over(3)}}
-	if err != nil || decided(emitted) != decided(want) || decided(closed) != decided(want) {
-		t.Fatalf("close after a lost decision: emitted %v, closed %v, %v; want %v", emitted, closed, err, want)
+	// CAR:0=9 is on the topic already: only the rest is written.
+	wantEmitted := []state.ClosedWindow{{Start: 0, Counts: counts(0, 3), Partitions: want[0].Partitions}, want[1]}
+	if err != nil || decided(emitted) != decided(wantEmitted) || decided(closed) != decided(want) {
+		t.Fatalf("close after a lost decision: emitted %v, closed %v, %v; want emitted %v, closed %v", emitted, closed, err, wantEmitted, want)
 	}
 	checkClosed(t, s, 40_000, want)
 	if meta, _ := s.ReadMeta(ctx); fmt.Sprint(meta.Output) != "[8]" {
@@ -591,11 +593,12 @@ func TestIntegrationWriteOutlivesLease(t *testing.T) { backends(t, testWriteOutl
 // Issue #21, case 6: A's write is slower than its lease (a slow link, no
 // crash): the lease lapses mid-write, B takes it, and (after the grace)
 // reads A's landed records back before deciding. A's mark is refused; B
-// emits only A's decision, byte for byte: no key gets a second value.
+// marks A's decision without writing it again: no key gets a second value,
+// and no record is repeated.
 func testWriteOutlivesLease(t *testing.T, s *state.RedisStore) {
 	ctx := context.Background()
 	savePartials(t, s, 1)
-	var fromA, fromB []state.ClosedWindow
+	var fromA, fromB, writtenByB []state.ClosedWindow
 	_, errA := closeWith(ctx, s, lead(t, s, "a"), 1, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
 		fromA = ws
 		// A's write is on its way; its lease runs out.
@@ -613,7 +616,8 @@ func testWriteOutlivesLease(t *testing.T, s *state.RedisStore) {
 		end := []int64{int64(len(onTopic))}
 		var err error
 		fromB, err = closeReading(ctx, s, lead(t, s, "b"), 1, 40_000, 44_999, onTopic, end, func(ws []state.ClosedWindow) ([]int64, error) {
-			return []int64{end[0] + int64(len(onTopic))}, nil
+			writtenByB = ws
+			return end, nil
 		})
 		if err != nil {
 			t.Fatalf("B's round: %v", err)
@@ -623,11 +627,11 @@ func testWriteOutlivesLease(t *testing.T, s *state.RedisStore) {
 	if !errors.Is(errA, state.ErrLeaseLost) || len(fromA) != 2 || (len(fromB) > 0 && decided(fromB) != decided(fromA)) {
 		t.Fatalf("A emitted %s (%v), B %s: a key with two values", decided(fromA), errA, decided(fromB))
 	}
-	if len(fromB) > 0 {
-		// Open (the contract's "exactly once under normal operation"): B
-		// found A's records on the topic, yet emits the unmarked decision
-		// again: byte-identical repeats from a slow link alone.
-		t.Logf("OPEN: B read A's records back and wrote them again, byte for byte: %s", decided(fromB))
+	// B found every record of A's decision on the topic: it marks the
+	// decision without writing it again (a slow link alone repeats
+	// nothing; the contract allows repeats only after a crash).
+	if len(writtenByB) != 0 {
+		t.Errorf("B found A's records on the topic, yet wrote %s again", decided(writtenByB))
 	}
 	checkClosed(t, s, 40_000, fromA)
 }
