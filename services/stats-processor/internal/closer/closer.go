@@ -146,6 +146,8 @@ type Closer struct {
 	// next round reads them all. Only the holder keeps them, and only
 	// while nothing went wrong (see Round).
 	known []eventtime.PartitionStatus
+	// lastFull is when the holder last read every status (on Now).
+	lastFull time.Time
 
 	mu        sync.Mutex
 	dueSince  time.Time // when windows were first seen due and not closed since (zero: none due)
@@ -185,9 +187,10 @@ func (c *Closer) Nudge(partition int) {
 	}
 }
 
-// Run runs a round every Interval, which reads every partition's status,
-// and at once when woken, which reads the woken partitions' only; until ctx
-// ends; then it gives the lease up.
+// Run runs a round every Interval, which reads every partition's status
+// (with many partitions, every fullReadEvery; the Redis clock only in
+// between), and at once when woken, which reads the woken partitions'
+// only; until ctx ends; then it gives the lease up.
 func (c *Closer) Run(ctx context.Context) {
 	t := time.NewTicker(c.opts.Interval)
 	defer t.Stop()
@@ -421,7 +424,11 @@ func (c *Closer) watermark(ctx context.Context, n int, woken []int) (meta state.
 		return meta, eventtime.NoWatermark, 0, nil
 	}
 	named := woken
-	if len(named) == 0 || len(c.known) != n || slices.Max(named) >= n {
+	if len(named) == 0 && len(c.known) == n && c.opts.Now().Sub(c.lastFull) < fullReadEvery(c.opts.Interval, n) {
+		// A tick between two full reads of many partitions: the clock
+		// only, for idle leases and the watermark's lag.
+		named = []int{}
+	} else if len(named) == 0 || len(c.known) != n || slices.Max(named) >= n {
 		// A full read: the tick's, a holder's first, or partitions added
 		// (more registered in meta, or a wake from beyond the count).
 		named = make([]int, n)
@@ -429,6 +436,7 @@ func (c *Closer) watermark(ctx context.Context, n int, woken []int) (meta state.
 			named[i] = i
 		}
 		c.known = make([]eventtime.PartitionStatus, n)
+		c.lastFull = c.opts.Now()
 	}
 	sts, now, err := c.store.StatusesOf(ctx, named)
 	if err != nil {
@@ -444,6 +452,21 @@ func (c *Closer) watermark(ctx context.Context, n int, woken []int) (meta state.
 	wm = eventtime.PipelineWatermark(c.known, now, c.et)
 	c.report(wm, now)
 	return meta, wm, n, nil
+}
+
+// statusReadsPerSecond bounds the lease holder's full reads: with more
+// partitions than it reads in a close interval, the full read (the
+// authority, which catches a lost wake, an idle lease that ran out and a
+// partition catching up, none of which wakes the closer) runs less often
+// than the tick, so that the holder's reads do not grow with the
+// partitions; the ticks between read Redis's clock only.
+const statusReadsPerSecond = 1000
+
+// fullReadEvery is how often the holder reads every one of n partitions'
+// statuses: every tick up to statusReadsPerSecond × interval partitions
+// (250 at the default 250 ms), then every n / statusReadsPerSecond s.
+func fullReadEvery(interval time.Duration, n int) time.Duration {
+	return max(interval, time.Duration(n)*time.Second/statusReadsPerSecond)
 }
 
 // report exports the pipeline watermark and its lag behind Redis's clock
