@@ -96,19 +96,21 @@ var regressions = []struct {
 	seed    uint64
 	cluster bool
 	all     bool
+	wakes   bool // rounds woken by named partitions (schedules found since they were)
 	found   string
 }{
-	{1796417756071577716, false, true, "a round sealed, Redis went back in time, the round decided from its old sums; replays then called late what the decision counted"},
-	{1796417756071577763, false, true, "the same, another interleaving"},
-	{1796426673094670195, false, true, "a rollback lost a decision emitted before a partition was added; the new partition counted its events for the window, the topic's values (over the old partitions) won, its events neither emitted nor reported late"},
-	{1796426673094671171, false, true, "a rollback lost partition 2's registration while its worker ran on and saved; a window was decided over 2 partitions without its counts"},
-	{1796426673094671502, false, true, "the same, another interleaving"},
-	{1796427894996713573, false, true, "passes: the closer reports late the events of a partition added after a window's decision was emitted and lost"},
-	{1796427987227831584, true, true, "the same, on Cluster"},
-	{1796417756071577869, false, true, "the same: emitted 10, counted 8"},
-	{1796417938463470020, true, false, "Cluster: a round's mark after a rollback marked a decision Redis had lost; the replay then called its event late"},
-	{1796417938463470139, true, false, "the same, another interleaving"},
-	{1796417938463470456, true, false, "the same: emitted 3, counted 0"},
+	{1796417756071577716, false, true, false, "a round sealed, Redis went back in time, the round decided from its old sums; replays then called late what the decision counted"},
+	{1796417756071577763, false, true, false, "the same, another interleaving"},
+	{1796426673094670195, false, true, false, "a rollback lost a decision emitted before a partition was added; the new partition counted its events for the window, the topic's values (over the old partitions) won, its events neither emitted nor reported late"},
+	{1796426673094671171, false, true, false, "a rollback lost partition 2's registration while its worker ran on and saved; a window was decided over 2 partitions without its counts"},
+	{1796426673094671502, false, true, false, "the same, another interleaving"},
+	{1796427894996713573, false, true, false, "passes: the closer reports late the events of a partition added after a window's decision was emitted and lost"},
+	{1796427987227831584, true, true, false, "the same, on Cluster"},
+	{1796417756071577869, false, true, false, "the same: emitted 10, counted 8"},
+	{1796417938463470020, true, false, false, "Cluster: a round's mark after a rollback marked a decision Redis had lost; the replay then called its event late"},
+	{1796417938463470139, true, false, false, "the same, another interleaving"},
+	{1796417938463470456, true, false, false, "the same: emitted 3, counted 0"},
+	{1796440719625531272, false, true, true, "a first cut of reporting stragglers late (the sealed sum less a pinned decision) under-reported an added partition's events while a covered partition, its idle lease brought back by a rollback, still replayed: emitted 3, counted 6"},
 }
 
 func TestIntegrationExploreRegressions(t *testing.T) {
@@ -125,7 +127,7 @@ func TestIntegrationExploreRegressions(t *testing.T) {
 			if strings.HasPrefix(r.found, "OPEN") {
 				t.Skip("an open case of the design doc's explorer section: " + r.found)
 			}
-			if err := runSchedule(t, rdb, fmt.Sprintf("%s-%d", prefix, r.seed%1000), r.seed, scheduleOpts{all: r.all}); err != nil {
+			if err := runSchedule(t, rdb, fmt.Sprintf("%s-%d", prefix, r.seed%1000), r.seed, scheduleOpts{all: r.all, wakes: r.wakes}); err != nil {
 				t.Fatalf("seed %d (found: %s): %v", r.seed, r.found, err)
 			}
 		})

@@ -307,24 +307,35 @@ func sumPartials(partials []map[int64]eventtime.Counts) map[int64]eventtime.Coun
 	return sums
 }
 
-// uncounted sets each decided window's Uncounted: by type, how many more
-// events the sealed partial counts hold than the decision. A decision is
-// the sum of the partials, unless a record on the output topic pinned it:
-// a decision emitted and then lost by Redis (a failover or restart that
-// lost writes), taken over the partitions as they were then. Since then,
-// partitions added later counted the window (they were not told it had
-// closed), and so did an idle partition that took a straggler in before
-// the rollback's replay sealed it again. The record's value stays, and
-// those events are late.
+// uncounted sets each decided window's Uncounted: by type, the events the
+// sealed partial counts hold that its decision cannot include. A decision
+// is the sum of the partials, unless a record on the output topic pinned
+// it: a decision emitted and then lost by Redis (a failover or restart
+// that lost writes), taken over the partitions its record's header names
+// (all when it has none). The partitions beyond those (added later, not
+// told the window had closed) counted the window: all their events are
+// late. The covered partitions' sum may exceed the record's value too: an
+// idle partition took a straggler in before the window was sealed again;
+// the excess is late. (It may also fall short of it, while a partition
+// whose idle lease the rollback brought back still replays: the events it
+// has yet to count are in the record, and late when it reaches them.)
 func uncounted(decided []ClosedWindow, partials []map[int64]eventtime.Counts) {
 	for i := range decided {
 		w := &decided[i]
 		for t, n := range w.Counts {
-			var sum int64
-			for _, p := range partials {
-				sum += p[w.Start][t]
+			covered := w.Partitions[t]
+			if covered <= 0 || covered > len(partials) {
+				covered = len(partials)
 			}
-			w.Uncounted[t] = max(0, sum-n)
+			var in, beyond int64
+			for p, c := range partials {
+				if p < covered {
+					in += c[w.Start][t]
+				} else {
+					beyond += c[w.Start][t]
+				}
+			}
+			w.Uncounted[t] = beyond + max(0, in-n)
 		}
 	}
 }

@@ -35,14 +35,23 @@ func TestUnwritten(t *testing.T) {
 	}
 }
 
-// Uncounted is what the partials hold beyond the decision, by type: none
-// for a decision that is their sum; the added partitions' and stragglers'
-// counts for one a record pinned.
+// Uncounted is what the partials hold that the decision cannot include,
+// by type: none for a decision that is their sum; for one a record pinned,
+// all the counts of the partitions beyond those its header names, and
+// what the covered ones hold beyond its value (stragglers), never less
+// than the former (a covered partition still replaying holds less).
 func TestUncounted(t *testing.T) {
 	partials := []map[int64]eventtime.Counts{{0: {3, 1}}, {0: {2}}, {0: {1, 1}}}
-	decided := []ClosedWindow{{Start: 0, Counts: eventtime.Counts{6, 2}}, {Start: 0, Counts: eventtime.Counts{4, 2}}, {Start: 0, Counts: eventtime.Counts{7, 2}}}
+	two := [5]int{2, 2, 2, 2, 2}
+	decided := []ClosedWindow{
+		{Start: 0, Counts: eventtime.Counts{6, 2}},                  // the sum
+		{Start: 0, Counts: eventtime.Counts{4, 2}},                  // pinned, no header: all covered
+		{Start: 0, Counts: eventtime.Counts{7, 2}},                  // pinned above the sum
+		{Start: 0, Counts: eventtime.Counts{4, 1}, Partitions: two}, // over 2 partitions: 1 straggler, partition 2's 1 + 1
+		{Start: 0, Counts: eventtime.Counts{6, 1}, Partitions: two}, // over 2, a covered one replaying: partition 2's only
+	}
 	uncounted(decided, partials)
-	for i, want := range []eventtime.Counts{{}, {2}, {}} {
+	for i, want := range []eventtime.Counts{{}, {2}, {}, {2, 1}, {1, 1}} {
 		if decided[i].Uncounted != want {
 			t.Errorf("decision %v: uncounted %v, want %v", decided[i].Counts, decided[i].Uncounted, want)
 		}
