@@ -57,6 +57,7 @@ type options struct {
 	rates      []float64 // bench-sustain: the rate ladder; empty: one step at rate
 	doc        string
 	commit     string
+	retries    int
 }
 
 func main() {
@@ -86,6 +87,7 @@ func main() {
 	flag.StringVar(&rates, "rates", "", "bench-sustain: rates to climb, events/s, space- or comma-separated; each system stops at its first unsustainable step (replaces -rate)")
 	flag.StringVar(&o.doc, "doc", "", "bench-sustain: also write the table between the generated-section markers of this page")
 	flag.StringVar(&o.commit, "commit", "", "bench-sustain: the commit measured, for the table's head")
+	flag.IntVar(&o.retries, "retries", 1, "bench-sustain: how often an unsustainable step is tried again before the climb stops (the machine is shared)")
 	flag.Parse()
 	o.brokers = strings.Split(brokers, ",")
 	o.systems = strings.Split(systems, ",")

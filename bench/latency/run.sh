@@ -23,6 +23,7 @@
 #   RATES="10000 25000"  every system climbs these rates, a fresh start and fresh
 #                        topics a step, until its first unsustainable step (RATE is then unused)
 #   DOC=                 with RATES: DOC=docs/benchmarks-sustain.md writes the table there too
+#   RETRIES=1            with RATES: an unsustainable step is tried again this often before the climb stops
 # Output: the table on stdout and in out/bench-latency/results.md (results-sustain.md
 # in out/bench-sustain/ with RATES); logs in the same folder.
 set -euo pipefail
@@ -53,7 +54,7 @@ if [[ -n $RATES ]]; then
 	OUT="$ROOT/out/bench-sustain"
 	commit=$(git rev-parse --short HEAD)
 	[[ -z $(git status --porcelain --untracked-files=no) ]] || commit+=" with uncommitted changes"
-	sustain=(-rates "$RATES" -commit "$commit")
+	sustain=(-rates "$RATES" -commit "$commit" -retries "${RETRIES:-1}")
 	[[ -n $DOC ]] && sustain+=(-doc "$ROOT/$DOC")
 fi
 BIN="$OUT/bin"

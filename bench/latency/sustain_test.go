@@ -17,8 +17,8 @@ func steps(spec, name string, vs ...any) ladder {
 	for i := 0; i < len(vs); i += 2 {
 		asked, v := vs[i].(float64), vs[i+1].(live.Verdict)
 		reason := map[live.Verdict]string{live.Sustainable: "sustainable", live.Unsustainable: "p99 1500 ms > 1000 ms", live.LoaderLimited: "loader-limited"}[v]
-		l.steps = append(l.steps, rung{asked: asked, verdict: v, reason: reason, row: row{
-			held: asked, records: 24, windows: 4, p50: 20 * time.Millisecond, p99: 40 * time.Millisecond, max: 50 * time.Millisecond,
+		l.steps = append(l.steps, rung{asked: asked, verdict: v, reason: reason, loadAvg: "3.5", row: row{
+			held: asked, maxBehind: 12 * time.Millisecond, records: 24, windows: 4, p50: 20 * time.Millisecond, p99: 40 * time.Millisecond, max: 50 * time.Millisecond,
 			check: "ok: 1 events in 4 windows", usage: live.Usage{CPU: 30 * time.Second, PeakRSS: 30 << 20}, cpuWall: 60 * time.Second,
 			settings: name + " settings",
 		}})
@@ -36,6 +36,7 @@ func TestSustained(t *testing.T) {
 	}{
 		{steps("ours:1", "a", 1e4, S, 5e4, S, 1e5, U), "50000 events/s"},
 		{steps("ours:1", "a", 1e4, S, 5e4, S), "≥ 50000 events/s"},
+		{steps("ours:1", "a", 1e4, S, 5e4, U, 5e4, S, 1e5, U, 1e5, U), "50000 events/s"}, // tried again
 		{steps("ours:1", "a", 1e4, S, 5e4, L), "≥ 10000 events/s"},
 		{steps("ours:1", "a", 1e4, U), "< 10000 events/s"},
 		{steps("ours:1", "a", 1e4, L), "not measured (the loader fell short at the first rate)"},
@@ -81,13 +82,13 @@ func TestRenderSustain(t *testing.T) {
 	got := renderSustain("HEAD", []ladder{ours, flink, streams})
 	want := `HEAD
 
-| system | asked, events/s | loader held, events/s | p50 ms | p99 ms | max ms | trend ms/s | records (windows) | counts | CPU, cores | peak RSS MiB | step |
-|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|
-| ours 1 | 10000 | 10000 | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | sustainable |
-| ours 1 | 100000 | 100000 | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | sustainable |
-| Flink | 10000 | 10000 | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | sustainable |
-| Flink | 20000 | – | – | – | – | – | – | – | – | – | failed: java exited |
-| Streams | 10000 | 10000 | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | p99 1500 ms > 1000 ms |
+| system | asked, events/s | loader held, events/s (most behind, ms) | p50 ms | p99 ms | max ms | trend ms/s | records (windows) | counts | CPU, cores | peak RSS MiB | load avg | step |
+|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|
+| ours 1 | 10000 | 10000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | 3.5 | sustainable |
+| ours 1 | 100000 | 100000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | 3.5 | sustainable |
+| Flink | 10000 | 10000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | 3.5 | sustainable |
+| Flink | 20000 | – | – | – | – | – | – | – | – | – | 3.5 | failed: java exited |
+| Streams | 10000 | 10000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | 3.5 | p99 1500 ms > 1000 ms |
 
 | system | sustainable throughput |
 |---|---|

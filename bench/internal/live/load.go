@@ -55,80 +55,97 @@ func (r LoadResult) Summary() string {
 // loadWriters is how many writers the loader runs in parallel, each with
 // its own connection and its own share of the partitions: one writer of
 // kafka-go holds the loader to about 250,000 events/s here, waiting on the
-// broker, not on the CPU.
+// broker and on its own per-message work, not on the encoding.
 const loadWriters = 4
 
-// Load writes Vehicle events to topic at rate events/s for d, round-robin
-// over the partitions, each stamped with the wall clock when it is handed to
-// the writer. The partitions are shared among up to loadWriters writers,
-// each paced on its own: event i of a writer is due at start + i/its rate
-// (absolute pacing: a late tick sends what is due, so the rate does not
-// drift), and a writer that falls behind catches up in batches of at most
-// 10 ms of events, each stamped when it is built.
+// Load writes Vehicle events to topic at rate events/s for d, event i due at
+// start + i/rate (absolute pacing: a late tick sends what is due, so the
+// rate does not drift), round-robin over the partitions, each stamped with
+// the wall clock of the tick that made it due. One loop paces and stamps,
+// so every partition's events carry the same clock; a loop that fell behind
+// catches up in ticks of at most 10 ms of events. The partitions are shared
+// among up to loadWriters writers that encode their events of each tick and
+// hand them to the broker in parallel; a writer that cannot keep up holds
+// the loop back (after 16 ticks queued), and the time it fell behind is
+// reported.
 func Load(ctx context.Context, brokers []string, topic string, partitions int, rate float64, d, window time.Duration) LoadResult {
-	total := int64(rate * d.Seconds())
-	n := min(partitions, loadWriters)
-	shares := make([]loadShare, n)
-	for p := range partitions {
-		s := &shares[p%n]
-		s.partitions = append(s.partitions, p)
-		s.total += total / int64(partitions)
-		if int64(p) < total%int64(partitions) {
-			s.total++
-		}
-	}
-	var progress atomic.Int64
-	start := time.Now()
+	ws := make([]*loadWriter, min(partitions, loadWriters))
 	var wg sync.WaitGroup
-	for i := range shares {
-		s := &shares[i]
-		s.rate = rate * float64(s.total) / float64(max(total, 1))
+	for i := range ws {
+		ws[i] = newLoadWriter(brokers, topic, window)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.run(ctx, brokers, topic, window, start, &progress, i == 0, total)
+			ws[i].drain(ctx, partitions, i, len(ws))
 		}()
 	}
+	total := int64(rate * d.Seconds())
+	batch := max(int64(rate/100), 1) // 10 ms of events
+	res := LoadResult{Start: time.Now()}
+	at := func(i int64) time.Time { return res.Start.Add(time.Duration(float64(i) / rate * float64(time.Second))) }
+	lastReport := res.Start
+	var sent int64
+	for sent < total && ctx.Err() == nil {
+		now := time.Now()
+		due := min(total, int64(now.Sub(res.Start).Seconds()*rate)+1, sent+batch)
+		if behind := now.Sub(at(sent)); due > sent+1 && behind > res.MaxBehind {
+			res.MaxBehind = behind
+		}
+		for _, w := range ws {
+			w.queue <- tick{from: sent, to: due, at: now.Truncate(time.Millisecond)}
+		}
+		sent = due
+		if now.Sub(lastReport) >= 5*time.Second {
+			lastReport = now
+			fmt.Fprintf(os.Stderr, "  load: %d / %d events sent (%.0f events/s)\n", sent, total, float64(sent)/now.Sub(res.Start).Seconds())
+		}
+		if wait := time.Until(at(sent)); wait > 0 {
+			time.Sleep(max(wait, time.Millisecond))
+		}
+	}
+	res.Stop = time.Now()
+	res.Sent = sent
+	res.Counts = map[WindowType]int64{}
+	for _, w := range ws {
+		close(w.queue)
+	}
 	wg.Wait()
-	res := LoadResult{Start: start, Counts: map[WindowType]int64{}}
-	for i := range shares {
-		s := &shares[i]
-		if s.stop.After(res.Stop) {
-			res.Stop = s.stop
-		}
-		res.Sent += s.sent
-		res.Failed += s.failed.Load()
-		res.MaxBehind = max(res.MaxBehind, s.maxBehind)
-		res.Late += s.tally.Late()
+	for _, w := range ws {
+		w.close()
+		res.Failed += w.failed.Load()
+		res.Late += w.tally.Late()
 		if res.FirstErr == nil {
-			res.FirstErr = s.firstErr
+			res.FirstErr = w.firstErr
 		}
-		for k, c := range s.tally.Counts() {
+		for k, c := range w.tally.Counts() {
 			res.Counts[WindowType{Start: k.Start, Type: k.Type.String()}] += c
 		}
 	}
 	return res
 }
 
-// loadShare is one writer's part of a Load: its partitions, events and rate,
-// and what it sent and had acknowledged.
-type loadShare struct {
-	partitions []int
-	total      int64
-	rate       float64
-
-	mu        sync.Mutex // guards tally and firstErr, written by the writer's completions
-	tally     *contracttest.Tally
-	firstErr  error
-	failed    atomic.Int64
-	sent      int64
-	maxBehind time.Duration
-	stop      time.Time
+// tick is a span of Load's events, [from, to), all stamped at.
+type tick struct {
+	from, to int64
+	at       time.Time
 }
 
-func (s *loadShare) run(ctx context.Context, brokers []string, topic string, window time.Duration, start time.Time, progress *atomic.Int64, report bool, all int64) {
-	s.tally = contracttest.NewTally(window, 0)
-	w := &kafka.Writer{
+// loadWriter is one of Load's writers: a kafka-go writer with a connection
+// of its own, the ticks queued for it, and the tally of what its partitions
+// had acknowledged.
+type loadWriter struct {
+	w     *kafka.Writer
+	queue chan tick
+
+	mu       sync.Mutex // guards tally and firstErr, written by the writer's completions
+	tally    *contracttest.Tally
+	firstErr error
+	failed   atomic.Int64
+}
+
+func newLoadWriter(brokers []string, topic string, window time.Duration) *loadWriter {
+	lw := &loadWriter{queue: make(chan tick, 16), tally: contracttest.NewTally(window, 0)}
+	lw.w = &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topic,
 		Balancer:     chosenPartition{},
@@ -137,67 +154,64 @@ func (s *loadShare) run(ctx context.Context, brokers []string, topic string, win
 		RequiredAcks: kafka.RequireAll,
 		MaxAttempts:  10,
 		Async:        true,
-		Transport:    &kafka.Transport{}, // a connection of its own
-		Completion: func(msgs []kafka.Message, err error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if err != nil {
-				s.failed.Add(int64(len(msgs)))
-				if s.firstErr == nil {
-					s.firstErr = err
-				}
-				return
-			}
-			for _, m := range msgs {
-				s.tally.Add(contracttest.Event{Partition: m.Partition, Time: m.Time.UnixMilli(), Type: m.WriterData.(model.VehicleType)})
-			}
-		},
+		Transport:    &kafka.Transport{},
+		Completion:   lw.completed,
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(s.partitions[0])))
-	at := func(i int64) time.Time { return start.Add(time.Duration(float64(i) / s.rate * float64(time.Second))) }
-	batch := max(int64(s.rate/100), 1) // 10 ms of events
-	lastReport := start
-	for s.sent < s.total && ctx.Err() == nil {
-		now := time.Now()
-		due := min(s.total, int64(now.Sub(start).Seconds()*s.rate)+1, s.sent+batch)
-		if behind := now.Sub(at(s.sent)); due > s.sent+1 && behind > s.maxBehind {
-			s.maxBehind = behind
+	return lw
+}
+
+// completed tallies an acknowledged batch, or counts a failed one.
+func (lw *loadWriter) completed(msgs []kafka.Message, err error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if err != nil {
+		lw.failed.Add(int64(len(msgs)))
+		if lw.firstErr == nil {
+			lw.firstErr = err
 		}
-		msgs := make([]kafka.Message, 0, due-s.sent)
-		buf := make([]byte, 0, (due-s.sent)*160) // the batch's keys and values; the writer keeps them until sent
-		ts := now.Truncate(time.Millisecond)
-		for ; s.sent < due; s.sent++ {
+		return
+	}
+	for _, m := range msgs {
+		lw.tally.Add(contracttest.Event{Partition: m.Partition, Time: m.Time.UnixMilli(), Type: m.WriterData.(model.VehicleType)})
+	}
+}
+
+// drain encodes and writes, for each queued tick, the events of partitions
+// p with p mod of == own, until the queue is closed.
+func (lw *loadWriter) drain(ctx context.Context, partitions, own, of int) {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(own)))
+	for t := range lw.queue {
+		msgs := make([]kafka.Message, 0, (t.to-t.from)/int64(of)+1)
+		buf := make([]byte, 0, cap(msgs)*160) // the tick's keys and values; the writer keeps them until sent
+		for i := t.from; i < t.to; i++ {
+			p := int(i % int64(partitions))
+			if p%of != own {
+				continue
+			}
 			plate, typ := contracttest.Plate(rng), contracttest.MixedType(rng)
 			off := len(buf)
 			buf = append(buf, plate...)
 			mid := len(buf)
-			buf = contracttest.AppendVehicle(buf, plate, "", ts.UnixMilli(), typ, contracttest.RFC3339UTC)
+			buf = contracttest.AppendVehicle(buf, plate, "", t.at.UnixMilli(), typ, contracttest.RFC3339UTC)
 			msgs = append(msgs, kafka.Message{
-				Partition: s.partitions[s.sent%int64(len(s.partitions))],
-				Key:       buf[off:mid:mid], Value: buf[mid:len(buf):len(buf)], Time: ts,
+				Partition: p, Key: buf[off:mid:mid], Value: buf[mid:len(buf):len(buf)], Time: t.at,
 				// The loader's own note of the type, for its tally; not sent.
 				WriterData: typ,
 			})
 		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
-			s.failed.Add(int64(len(msgs)))
-		}
-		sent := progress.Add(int64(len(msgs)))
-		if report && now.Sub(lastReport) >= 5*time.Second {
-			lastReport = now
-			fmt.Fprintf(os.Stderr, "  load: %d / %d events sent (%.0f events/s)\n", sent, all, float64(sent)/now.Sub(start).Seconds())
-		}
-		if wait := time.Until(at(s.sent)); wait > 0 {
-			time.Sleep(max(wait, time.Millisecond))
+		if err := lw.w.WriteMessages(ctx, msgs...); err != nil {
+			lw.failed.Add(int64(len(msgs)))
 		}
 	}
-	s.stop = time.Now()
-	if err := w.Close(); err != nil { // flushes what is queued
-		s.mu.Lock()
-		if s.firstErr == nil {
-			s.firstErr = err
-		}
-		s.mu.Unlock()
+}
+
+// close flushes what is queued in the writer and waits for its completions.
+func (lw *loadWriter) close() {
+	err := lw.w.Close()
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if err != nil && lw.firstErr == nil {
+		lw.firstErr = err
 	}
 }
 
