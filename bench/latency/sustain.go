@@ -122,15 +122,22 @@ func (l ladder) sustainedText() string {
 	return fmt.Sprintf("%.0f events/s", rate)
 }
 
-// ratio is ours over theirs, as text, "≥" where ours is only a lower bound
-// and "≤" where theirs is; with both lower bounds, or nothing sustained,
-// there is no ratio.
+// ratio is ours over theirs, as text: "≥" where ours is only a lower bound,
+// "≤" where theirs is, ">" where theirs sustained not even the first rate
+// (ours over that rate). With both lower bounds, or ours sustaining
+// nothing, there is no ratio.
 func ratio(ours, theirs ladder) string {
 	a, al := ours.sustained()
 	b, bl := theirs.sustained()
 	switch {
-	case a == 0 || b == 0 || (al && bl):
-		return "no ratio (" + map[bool]string{true: "neither broke within the ladder", false: "a system sustained no rate"}[a != 0 && b != 0] + ")"
+	case a == 0:
+		return "no ratio (ours sustained no rate)"
+	case b == 0 && !bl && len(theirs.steps) > 0:
+		return fmt.Sprintf("> %.1f× (%s)", a/theirs.steps[0].asked, theirs.sustainedText())
+	case b == 0:
+		return "no ratio (" + theirs.sustainedText() + ")"
+	case al && bl:
+		return "no ratio (neither broke within the ladder)"
 	case al:
 		return fmt.Sprintf("≥ %.1f×", a/b)
 	case bl:

@@ -62,7 +62,9 @@ func TestRatio(t *testing.T) {
 		{"ours did not break", topped(400000), broke(100000), "≥ 4.0×"},
 		{"theirs did not break", broke(100000), topped(400000), "≤ 0.2×"},
 		{"neither broke", topped(1), topped(1), "no ratio (neither broke within the ladder)"},
-		{"theirs sustained nothing", broke(1), steps("flink:x", "f", 10.0, U), "no ratio (a system sustained no rate)"},
+		{"theirs sustained not the first rate", broke(100000), steps("flink:x", "f", 10000.0, U), "> 10.0× (< 10000 events/s)"},
+		{"theirs loader-limited at once", broke(100000), steps("flink:x", "f", 10000.0, live.LoaderLimited), "no ratio (not measured (the loader fell short at the first rate))"},
+		{"ours sustained nothing", steps("ours:1", "o", 10000.0, U), broke(100000), "no ratio (ours sustained no rate)"},
 	} {
 		if got := ratio(tc.ours, tc.theirs); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
