@@ -149,7 +149,7 @@ func newLoadWriter(brokers []string, topic string, window time.Duration) *loadWr
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topic,
 		Balancer:     chosenPartition{},
-		BatchSize:    1000,
+		BatchSize:    4000,
 		BatchTimeout: time.Millisecond,
 		RequiredAcks: kafka.RequireAll,
 		MaxAttempts:  10,
