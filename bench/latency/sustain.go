@@ -257,7 +257,9 @@ func sustain(ctx context.Context, o options, cl *live.Cleanup) int {
 		fmt.Fprintln(os.Stderr, "latency:", err)
 		code = 1
 	}
-	if o.doc != "" {
+	if o.doc != "" && ctx.Err() != nil {
+		fmt.Fprintf(os.Stderr, "latency: interrupted: %s keeps its table (this one is in %s)\n", o.doc, filepath.Join(o.out, "results-sustain.md"))
+	} else if o.doc != "" {
 		if err := replaceGenerated(o.doc, table); err != nil {
 			fmt.Fprintln(os.Stderr, "latency:", err)
 			code = 1
