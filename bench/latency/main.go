@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -53,11 +54,15 @@ type options struct {
 	settle     time.Duration
 	jvmSettle  time.Duration
 	wait       time.Duration
+	rates      []float64 // bench-sustain: the rate ladder; empty: one step at rate
+	doc        string
+	commit     string
+	retries    int
 }
 
 func main() {
 	var o options
-	var brokers, systems string
+	var brokers, systems, rates string
 	flag.StringVar(&brokers, "brokers", "127.0.0.1:19092", "Kafka bootstrap brokers, comma-separated")
 	flag.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:16379", "Redis host:port, for stats-processor")
 	flag.Float64Var(&o.rate, "rate", 10000, "events per second")
@@ -79,10 +84,22 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait after stats-processor answers /readyz before loading")
 	flag.DurationVar(&o.jvmSettle, "jvm-settle", 20*time.Second, "wait after starting a JVM system before loading")
 	flag.DurationVar(&o.wait, "wait", 60*time.Second, "how long to wait for missing window records after the loader stops")
+	flag.StringVar(&rates, "rates", "", "bench-sustain: rates to climb, events/s, space- or comma-separated; each system stops at its first unsustainable step (replaces -rate)")
+	flag.StringVar(&o.doc, "doc", "", "bench-sustain: also write the table between the generated-section markers of this page")
+	flag.StringVar(&o.commit, "commit", "", "bench-sustain: the commit measured, for the table's head")
+	flag.IntVar(&o.retries, "retries", 1, "bench-sustain: how often an unsustainable step is tried again before the climb stops (the machine is shared)")
 	flag.Parse()
 	o.brokers = strings.Split(brokers, ",")
 	o.systems = strings.Split(systems, ",")
 	o.run = time.Now().UTC().Format("20060102-150405")
+	for _, f := range strings.FieldsFunc(rates, func(r rune) bool { return r == ',' || r == ' ' }) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 {
+			fmt.Fprintf(os.Stderr, "latency: -rates: %q is not a positive number of events/s\n", f)
+			os.Exit(2)
+		}
+		o.rates = append(o.rates, v)
+	}
 	if o.rate <= 0 || o.duration <= 0 || o.partitions <= 0 {
 		fmt.Fprintln(os.Stderr, "latency: -rate, -duration and -partitions must be positive")
 		os.Exit(2)
@@ -94,9 +111,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	cl := &live.Cleanup{}
+	if len(o.rates) > 0 {
+		os.Exit(sustain(ctx, o, cl))
+	}
 	var rows []row
 	failed := false
-	cl := &live.Cleanup{}
 	for _, s := range o.systems {
 		step("%s: start", s)
 		r, err := measure(ctx, o, s, cl)

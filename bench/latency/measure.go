@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,14 @@ type row struct {
 	max              time.Duration
 	ok               bool
 	check            string
+
+	// For bench-sustain: the measured records' latencies, whether every
+	// measured window arrived, and what the system's processes used from the
+	// load's start until its last window arrived (over cpuWall).
+	points   []live.Point
+	complete bool
+	usage    live.Usage
+	cpuWall  time.Duration
 }
 
 // javaOpens are the module options Flink needs on Java 17 (Flink's own
@@ -186,6 +195,12 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	go rd.Run(rctx, o.brokers, out)
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		pids[i] = p.Pid()
+	}
+	before, uerr := live.ReadUsage(pids)
+	loadStart := time.Now()
 
 	res := live.Load(ctx, o.brokers, in, o.partitions, o.rate, o.duration, o.window)
 	fmt.Fprintf(os.Stderr, "  load: %s\n", res.Summary())
@@ -202,6 +217,12 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 		time.Sleep(100 * time.Millisecond)
 	}
 	stopReader()
+	after, err := live.ReadUsage(pids)
+	if err := errors.Join(uerr, err); err != nil {
+		fmt.Fprintf(os.Stderr, "  CPU and RSS not measured: %v\n", err)
+	}
+	usage := live.Usage{CPU: after.CPU - before.CPU, PeakRSS: after.PeakRSS}
+	usageWall := time.Since(loadStart)
 	got, dups, bad, rerr := rd.Snapshot()
 	if rerr != nil {
 		return r, rerr
@@ -231,6 +252,7 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 		late = live.LateEvents(logf(tag))
 	}
 	r = summarize(r, res, want, got, dups, bad, late, kind == "ours")
+	r.usage, r.cpuWall = usage, usageWall
 	if len(exited) > 0 {
 		r.ok = false
 		r.check = "**" + strings.Join(exited, "; ") + "**; " + r.check
@@ -248,8 +270,10 @@ func summarize(r row, res live.LoadResult, want []live.WindowType, got []live.Ar
 	problems := c.Problems
 	fatal := c.Fatal || bad > 0
 	lat := make([]time.Duration, 0, len(c.Measured))
+	r.points = make([]live.Point, 0, len(c.Measured))
 	for _, a := range c.Measured {
 		lat = append(lat, a.At.Sub(a.End))
+		r.points = append(r.points, live.Point{End: a.End, Latency: a.At.Sub(a.End)})
 	}
 	slices.Sort(lat)
 	r.held, r.sent, r.maxBehind = res.Held(), res.Sent, res.MaxBehind
@@ -258,6 +282,7 @@ func summarize(r row, res live.LoadResult, want []live.WindowType, got []live.Ar
 		r.p50, r.p95, r.p99, r.max = rank(lat, 0.50), rank(lat, 0.95), rank(lat, 0.99), lat[len(lat)-1]
 	}
 	total, counted := c.Sent, c.Counted
+	r.complete = !fatal
 	r.ok = !fatal && (len(problems) == 0 || !strict)
 	r.check = fmt.Sprintf("ok: %d events in %d windows", total, c.Windows)
 	if len(problems) > 0 || bad > 0 {

@@ -18,7 +18,14 @@
 #   PROCESSOR_BIN=bin/stats-processor   the stats-processor binary to measure (another build, e.g. of another branch)
 #   PROCESSOR_NOTE=      a note for its rows, e.g. which build it is
 #   KEEP=0               KEEP=1 keeps the run's topics, groups and Redis keys
-# Output: the table on stdout and in out/bench-latency/results.md; logs in out/bench-latency/.
+#   WINDOW=20s           the window size of every system
+# `make bench-sustain` (docs/benchmarks-sustain.md) runs it with a rate ladder:
+#   RATES="10000 25000"  every system climbs these rates, a fresh start and fresh
+#                        topics a step, until its first unsustainable step (RATE is then unused)
+#   DOC=                 with RATES: DOC=docs/benchmarks-sustain.md writes the table there too
+#   RETRIES=1            with RATES: an unsustainable step is tried again this often before the climb stops
+# Output: the table on stdout and in out/bench-latency/results.md (results-sustain.md
+# in out/bench-sustain/ with RATES); logs in the same folder.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,11 +41,22 @@ STREAMS=${STREAMS:-1}
 JAVA_HEAP=${JAVA_HEAP:-1g}
 FLINK_PARALLELISM=${FLINK_PARALLELISM:-2}
 KEEP=${KEEP:-0}
+WINDOW=${WINDOW:-20s}
+RATES=${RATES:-}
+DOC=${DOC:-}
 PROCESSOR_BIN=${PROCESSOR_BIN:-$ROOT/bin/stats-processor}
 BROKERS=${VS_KAFKA_BROKERS:?run through make bench-latency (deploy/local/with-stack.sh sets VS_KAFKA_BROKERS)}
 REDIS=${VS_REDIS_ADDR:?run through make bench-latency (deploy/local/with-stack.sh sets VS_REDIS_ADDR)}
 
 OUT="$ROOT/out/bench-latency"
+sustain=()
+if [[ -n $RATES ]]; then
+	OUT="$ROOT/out/bench-sustain"
+	commit=$(git rev-parse --short HEAD)
+	[[ -z $(git status --porcelain --untracked-files=no) ]] || commit+=" with uncommitted changes"
+	sustain=(-rates "$RATES" -commit "$commit" -retries "${RETRIES:-1}")
+	[[ -n $DOC ]] && sustain+=(-doc "$ROOT/$DOC")
+fi
 BIN="$OUT/bin"
 M2="$ROOT/.local/m2"
 FLINK_DIR="$ROOT/bench/flink-reference"
@@ -100,4 +118,5 @@ if [[ $STREAMS == 1 ]]; then
 fi
 
 "$BIN/latency" -brokers "$BROKERS" -redis-addr "$REDIS" -rate "$RATE" -duration "$DURATION" -partitions "$PARTITIONS" \
-	-systems "$(IFS=,; echo "${systems[*]}")" -out "$OUT" -processor "$PROCESSOR_BIN" -processor-note "${PROCESSOR_NOTE:-}" -java-heap "$JAVA_HEAP" "${args[@]}"
+	-systems "$(IFS=,; echo "${systems[*]}")" -out "$OUT" -processor "$PROCESSOR_BIN" -processor-note "${PROCESSOR_NOTE:-}" -java-heap "$JAVA_HEAP" \
+	-window "$WINDOW" "${args[@]}" "${sustain[@]}"

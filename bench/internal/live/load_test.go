@@ -77,3 +77,33 @@ func TestSummary(t *testing.T) {
 		t.Errorf("summary with late events %q", got)
 	}
 }
+
+// BenchmarkLoad is the loader's ceiling against the Kafka of
+// VS_KAFKA_BROKERS: b.N events over 6 partitions, asked at 2,000,000
+// events/s, so that the loader and the broker, not its pacing, set the rate.
+// Run it with -benchtime 3000000x for a figure that is not start-up.
+func BenchmarkLoad(b *testing.B) {
+	env := os.Getenv("VS_KAFKA_BROKERS")
+	if env == "" {
+		b.Skip("no Kafka: set VS_KAFKA_BROKERS (eval \"$(deploy/local/stack.sh env)\")")
+	}
+	brokers := strings.Split(env, ",")
+	ctx := context.Background()
+	topic := scratch.UniqueName("live-load-bench")
+	if err := scratch.CreateTopic(ctx, brokers, topic, 6); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = scratch.DeleteTopics(context.Background(), brokers, topic) })
+	const rate = 2_000_000
+	b.ResetTimer()
+	res := Load(ctx, brokers, topic, 6, rate, time.Duration(float64(b.N)/rate*float64(time.Second))+time.Nanosecond, 20*time.Second)
+	b.StopTimer()
+	if res.Failed != 0 || res.FirstErr != nil {
+		b.Fatalf("load: %d failed, first error %v", res.Failed, res.FirstErr)
+	}
+	// Acknowledged events over the whole time, the writers' flush included;
+	// the rate held (handed to the writers) is higher by what was still
+	// queued in them at the loader's stop.
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(res.Held(), "held-events/s")
+}

@@ -122,3 +122,18 @@ func LateEvents(logPath string) int64 {
 	}
 	return soFar
 }
+
+// DeleteTopics deletes the topics c created so far and forgets them, for a
+// run of many steps that should not keep every step's input on disk.
+func (c *Cleanup) DeleteTopics(ctx context.Context, brokers []string) error {
+	if len(c.Topics) == 0 {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := scratch.DeleteTopics(dctx, brokers, c.Topics...); err != nil {
+		return err
+	}
+	c.Topics = nil
+	return nil
+}
