@@ -132,13 +132,13 @@ type Closer struct {
 	opts    Options
 	nudge   chan struct{}
 
-	// The lease, as this instance holds it (touched by Round only).
+	// The lease, as this instance holds it (touched by Round and
+	// HandOverRound only, on one goroutine).
 	token       int64     // the fencing token while held, else 0
 	floor       int64     // the lowest token to ask for: one above a fence that refused ours
 	leaseEnd    time.Time // the current round's deadline: the lease's end less a margin, on Now
 	notBefore   time.Time // no reading back (so no deciding) before then: a predecessor's or our own write may land until then
 	lastRefresh time.Time
-	writeFailed bool          // the last output write failed: its records may still land
 	lease       state.Lead    // the last TryLead's answer
 	designated  observation   // the last designation of this instance as successor, as first observed
 	handing     handing       // this instance's handover of the lease (HandOver)
@@ -522,7 +522,6 @@ func (c *Closer) emit(ctx context.Context, ws []state.ClosedWindow) ([]int64, er
 		err := c.output.WriteMessages(wctx, msgs...)
 		c.metrics.OutputWrite.Observe(time.Since(t0).Seconds())
 		cancel()
-		c.writeFailed = err != nil
 		if err != nil {
 			c.notBefore = later(c.notBefore, started.Add(c.opts.WriteBound))
 			return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("write %d statistics records: %w", len(msgs), err))

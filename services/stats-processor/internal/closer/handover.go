@@ -88,7 +88,7 @@ func (c *Closer) takeOver(id int64) bool {
 
 // HandOver asks Run to hand the lease to another instance and waits until
 // Run returns (the lease handed over or released) or ctx ends. An
-// instance that does not hold the lease returns at once. The application
+// instance that does not hold the lease returns within an Interval. The application
 // calls it at a graceful stop, after the consumer left the group and
 // before it cancels Run's context: the holder closes windows until its
 // successor's grace has run (LeaseTTL + WriteBound + Interval after the
@@ -146,7 +146,10 @@ func (c *Closer) HandOverRound(ctx context.Context) bool {
 		}
 		return false
 	}
-	if c.writeFailed || c.opts.Now().Before(c.notBefore) {
+	if c.opts.Now().Before(c.notBefore) {
+		// A write of ours failed (or a predecessor's) and may land until
+		// then; waiting would delay the stop, and the next holder waits
+		// anyway.
 		return c.giveUp("a write of this instance may still land")
 	}
 	c.pause(ctx, "transfer")
