@@ -79,7 +79,7 @@ down: ## [docker] stop Docker Compose
 bench: ## [bench] micro-benchmarks of the per-event path (figures, no assertions)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-compare: ## [bench] stats-processor vs Flink 1.20 and 2.2, Kafka Streams and Kafka's ConsumerPerformance on one preloaded input (N=2000000 ROUNDS=3); about 13 min, the first time 2 to 5 min more for Maven (~250 MB); DOC=docs/benchmarks-compare.md writes the table into the docs
+bench-compare: ## [bench] stats-processor vs Flink 1.20 and 2.2, Kafka Streams, Kafka's ConsumerPerformance and a bare kafka-go fetch on one preloaded input (N=2000000 ROUNDS=3 SYSTEMS="cperf bare flink streams ours"); about 13 min, the first time 2 to 5 min more for Maven (~250 MB); DOC=docs/benchmarks-compare.md writes the table into the docs
 	$(WITH_STACK) bench/compare/run.sh
 
 bench-latency: ## [bench] window emit latency, live: ours (1 and 3 instances), Flink 2.2, Kafka Streams (RATE=10000 DURATION=60s PARTITIONS=6 INSTANCES="1 3"); about 8 min (docs/benchmarks-latency.md)
@@ -134,6 +134,12 @@ test-kafka-compat: build ## [test] the exact-count and kill -9 end-to-end tests 
 .PHONY: explore
 explore: ## [test] the closing protocol's schedule explorer on real Redis and Redis Cluster for DURATION (default 10m, so 20 min) per backend (EXPLORE_FLAGS: -explore.all=false, -explore.seed=N, -explore.v)
 	$(WITH_STACK) $(GO) test -count=1 -timeout 0 -v -run 'TestIntegrationExplore$$' ./services/stats-processor/internal/closer/ -explore.duration=$(or $(DURATION),10m) $(EXPLORE_FLAGS)
+
+# Issue #21's cases on the original main (tools/regress-original/README.md):
+# evidence that the cases broke b8cb7a2; not part of make test.
+.PHONY: regress-original
+regress-original: ## [test] issue #21's cases 1, 3, 4, 6, 8, 9 and 10, each shown failing on the original main b8cb7a2 (a temporary worktree); about 1 min
+	$(WITH_STACK) tools/regress-original/run.sh
 
 # A long run under faults (docs/soak.md): not part of make test.
 .PHONY: soak

@@ -2,7 +2,9 @@
 # bench/compare/run.sh: `make bench-compare`. One run, one machine, one broker,
 # one preloaded input, several readers of it, side by side:
 #
-#   1. the limit:      Kafka's ConsumerPerformance reading the input topic
+#   1. the limits:     Kafka's ConsumerPerformance reading the input topic, and
+#                      bench/barefetch, a bare kafka-go fetch loop with the
+#                      processor's fetch sizes that reads and discards the records
 #   2. the references: the demo's Flink job (bench/flink-reference), local,
 #                      parallelism 2, built once against Flink 1.20 (pom.xml)
 #                      and once against Flink 2.2 (pom-2.2.xml); and the job
@@ -33,6 +35,9 @@
 #                        writes the table there too (a tracked file: do it for a run worth publishing)
 #   FLINK_NO_IDLENESS=1  also run the Flink job without withIdleness (0: skip it)
 #   ROUNDS=3             rounds; each runs every system once and the table shows medians
+#   SYSTEMS="cperf bare flink streams ours"  the systems to run (ours always runs):
+#                        cperf = both ConsumerPerformance runs, bare = the bare kafka-go
+#                        fetch, flink = every Flink line, streams = Kafka Streams
 #   KEEP=0               KEEP=1 keeps the run's topics, groups and Redis keys
 # Output (logs, records, results) goes to out/bench-compare/<run>/.
 # `run.sh --dry-run` prints the settings it would run with and stops.
@@ -58,7 +63,16 @@ DOC=${DOC-}
 KEEP=${KEEP:-0}
 FLINK_NO_IDLENESS=${FLINK_NO_IDLENESS:-1}
 ROUNDS=${ROUNDS:-3}
+ALL_SYSTEMS="cperf bare flink streams ours"
+SYSTEMS=${SYSTEMS:-$ALL_SYSTEMS}
+for s in $SYSTEMS; do
+	[[ " $ALL_SYSTEMS " == *" $s "* ]] || { echo "SYSTEMS: unknown system $s (known: $ALL_SYSTEMS)" >&2; exit 2; }
+done
+[[ " $SYSTEMS " == *" ours "* ]] || SYSTEMS="$SYSTEMS ours"
+# chosen NAME: whether SYSTEMS holds it.
+chosen() { [[ " $SYSTEMS " == *" $1 "* ]]; }
 if [[ ${1-} == --dry-run ]]; then
+	echo "SYSTEMS=\"$SYSTEMS\""
 	echo "N=$N PARTITIONS=$PARTITIONS ROUNDS=$ROUNDS IDLE_TIMEOUT=$IDLE_TIMEOUT STEP=$STEP AGO=$AGO RUN_TIMEOUT=$RUN_TIMEOUT"
 	echo "FLINK_HEAP=$FLINK_HEAP FLINK_PARALLELISM=$FLINK_PARALLELISM FLINK_NO_IDLENESS=$FLINK_NO_IDLENESS STREAMS_HEAP=$STREAMS_HEAP STREAMS_THREADS=$STREAMS_THREADS CPERF_HEAP=$CPERF_HEAP KEEP=$KEEP"
 	if [[ -n $DOC ]]; then
@@ -112,10 +126,12 @@ cleanup() {
 trap cleanup EXIT
 
 # --------------------------------------------------------------- build
-step "build: bin/stats-processor, the Go helpers, the Flink jobs and the Kafka Streams application (Maven; the first time downloads them into .local/m2)"
+step "build: bin/stats-processor, the Go helpers, and for the systems chosen ($SYSTEMS) the Flink jobs and the Kafka Streams application (Maven; the first time downloads them into .local/m2)"
 make -s build >&2
 mkdir -p "$OUT/bin"
-go build -o "$OUT/bin/" ./bench/compare/loader ./bench/compare/measure ./internal/testenv/proc/procenv
+go build -o "$OUT/bin/" ./bench/compare/loader ./bench/compare/measure ./bench/barefetch ./internal/testenv/proc/procenv
+COMMIT=$(git rev-parse --short HEAD)
+[[ -z $(git status --porcelain --untracked-files=no) ]] || COMMIT="$COMMIT with uncommitted changes"
 # mvn_build DIR POM TARGET: package the Maven project and write its class path,
 # unless TARGET's jar is newer than the pom and the sources.
 mvn_build() {
@@ -133,9 +149,13 @@ mvn_build() {
 }
 pom_value() { sed -n "s:.*<$2>\\(.*\\)</$2>.*:\\1:p" "$1"; }
 clients_version() { tr ':' '\n' <"$1" | sed -n 's:.*/kafka-clients-\(.*\)\.jar$:\1:p'; }
-FLINK_CP=$(mvn_build "$FLINK_DIR" pom.xml target)
-FLINK2_CP=$(mvn_build "$FLINK_DIR" pom-2.2.xml target-2.2)
-STREAMS_CP=$(mvn_build "$STREAMS_DIR" pom.xml target)
+if chosen flink; then
+	FLINK_CP=$(mvn_build "$FLINK_DIR" pom.xml target)
+	FLINK2_CP=$(mvn_build "$FLINK_DIR" pom-2.2.xml target-2.2)
+	KAFKA_CLIENTS_FLINK=$(clients_version "$FLINK_DIR/target/classpath.txt")
+	KAFKA_CLIENTS_FLINK2=$(clients_version "$FLINK_DIR/target-2.2/classpath.txt")
+fi
+chosen streams && STREAMS_CP=$(mvn_build "$STREAMS_DIR" pom.xml target)
 KAFKA_CP="$("$ROOT/deploy/local/stack.sh" classpath)"
 FLINK_VERSION=$(pom_value "$FLINK_DIR/pom.xml" flink.version)
 CONNECTOR_VERSION=$(pom_value "$FLINK_DIR/pom.xml" flink.kafka.connector.version)
@@ -143,8 +163,6 @@ FLINK2_VERSION=$(pom_value "$FLINK_DIR/pom-2.2.xml" flink.version)
 CONNECTOR2_VERSION=$(pom_value "$FLINK_DIR/pom-2.2.xml" flink.kafka.connector.version)
 STREAMS_VERSION=$(pom_value "$STREAMS_DIR/pom.xml" kafka.version)
 KAFKA_VERSION=$("$ROOT/deploy/local/stack.sh" version)
-KAFKA_CLIENTS_FLINK=$(clients_version "$FLINK_DIR/target/classpath.txt")
-KAFKA_CLIENTS_FLINK2=$(clients_version "$FLINK_DIR/target-2.2/classpath.txt")
 
 # --------------------------------------------------------------- load
 step "load: $N events into $IN ($PARTITIONS partitions), once, for all systems and rounds"
@@ -195,6 +213,17 @@ cperf_run() { # name, extra options...
 	nmsg=$(awk -F', ' 'h && NF > 5 {print $5; exit} /^start.time,/ {h=1}' "$OUT/$name.log")
 	# It stops after a whole poll, so it may read up to the loader's flush events more.
 	[[ -n $nmsg ]] && ((nmsg >= N)) || { failed+=("$name"); echo "ConsumerPerformance read ${nmsg:-?} of $N messages (log: $OUT/$name.log)" >&2; }
+}
+
+# The bare kafka-go fetch: the processor's dial and fetch, nothing done
+# with the records (bench/barefetch); its fetch sizes come from the
+# processor's configs/stats-processor.yaml, pinned to its defaults.
+bare_run() { # name
+	local name=$1 nrec
+	measure_run "$name" -until-exit -- "$OUT/bin/barefetch" -brokers "$BROKERS" -topic "$IN" \
+		-config "$ROOT/configs/stats-processor.yaml" || failed+=("$name")
+	nrec=$(sed -n 's/^barefetch: .* records=\([0-9]*\) .*/\1/p' "$OUT/$name.log")
+	[[ -n $nrec ]] && ((nrec == events_in)) || { failed+=("$name"); echo "the bare fetch read ${nrec:-?} of $events_in records (log: $OUT/$name.log)" >&2; }
 }
 
 # --------------------------------------------------------------- Flink
@@ -276,35 +305,53 @@ ours_run() { # name
 }
 
 # --------------------------------------------------------------- rounds
-# Each round runs every system once on the same input: ConsumerPerformance
-# twice, both Flink lines with withIdleness, Kafka Streams, ours, then both
-# Flink lines without withIdleness, so that a change of the machine's load
-# during a round shows up as a difference between the two runs of one line.
+# Each round runs every chosen system once on the same input:
+# ConsumerPerformance twice, both Flink lines with withIdleness, Kafka
+# Streams, the bare fetch, ours, then both Flink lines without withIdleness,
+# so that a change of the machine's load during a round shows up as a
+# difference between the two runs of one line. The bare fetch runs just
+# before ours: their ratio is the one the issue sets a goal for, and back to
+# back they see the same load.
 verified=1
 for ((r = 1; r <= ROUNDS; r++)); do
-	step "round $r/$ROUNDS: the limit, ConsumerPerformance with its defaults (new group, from the earliest offset)"
-	cperf_run "limit.r$r"
-	step "round $r/$ROUNDS: the limit, ConsumerPerformance with --fetch-size 4194304 (our fetch size) and max.poll.records=10000"
-	cperf_run "limit-tuned.r$r" --fetch-size 4194304 --consumer.config "$OUT/cperf-tuned.properties"
-	step "round $r/$ROUNDS: the reference, Flink $FLINK_VERSION (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT)"
-	flink_run "flink.r$r" "$idle_ms" "$FLINK_CP"
-	step "round $r/$ROUNDS: the reference, Flink $FLINK2_VERSION (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT)"
-	flink_run "flink2.r$r" "$idle_ms" "$FLINK2_CP"
-	step "round $r/$ROUNDS: Kafka Streams $STREAMS_VERSION ($STREAMS_THREADS stream threads, -Xmx$STREAMS_HEAP, exactly_once_v2)"
-	streams_run "streams.r$r"
+	systems=()
+	late=()
+	if chosen cperf; then
+		step "round $r/$ROUNDS: the limit, ConsumerPerformance with its defaults (new group, from the earliest offset)"
+		cperf_run "limit.r$r"
+		step "round $r/$ROUNDS: the limit, ConsumerPerformance with --fetch-size 4194304 (our fetch size) and max.poll.records=10000"
+		cperf_run "limit-tuned.r$r" --fetch-size 4194304 --consumer.config "$OUT/cperf-tuned.properties"
+	fi
+	if chosen flink; then
+		step "round $r/$ROUNDS: the reference, Flink $FLINK_VERSION (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT)"
+		flink_run "flink.r$r" "$idle_ms" "$FLINK_CP"
+		step "round $r/$ROUNDS: the reference, Flink $FLINK2_VERSION (parallelism $FLINK_PARALLELISM, -Xmx$FLINK_HEAP, withIdleness $IDLE_TIMEOUT)"
+		flink_run "flink2.r$r" "$idle_ms" "$FLINK2_CP"
+		systems+=(flink="$OUT/flink.r$r.tsv" flink2="$OUT/flink2.r$r.tsv")
+		late+=(flink="$(late_events "flink.r$r")" flink2="$(late_events "flink2.r$r")")
+	fi
+	if chosen streams; then
+		step "round $r/$ROUNDS: Kafka Streams $STREAMS_VERSION ($STREAMS_THREADS stream threads, -Xmx$STREAMS_HEAP, exactly_once_v2)"
+		streams_run "streams.r$r"
+	fi
+	if chosen bare; then
+		step "round $r/$ROUNDS: the limit, a bare kafka-go fetch with the processor's fetch sizes (bench/barefetch)"
+		bare_run "bare.r$r"
+	fi
 	step "round $r/$ROUNDS: ours, bin/stats-processor (defaults, earliest, idle timeout $IDLE_TIMEOUT)"
 	ours_run "ours.r$r"
-	systems=(flink="$OUT/flink.r$r.tsv" flink2="$OUT/flink2.r$r.tsv")
-	late=(flink="$(late_events "flink.r$r")" flink2="$(late_events "flink2.r$r")")
-	if [[ $FLINK_NO_IDLENESS == 1 ]]; then
+	if chosen flink && [[ $FLINK_NO_IDLENESS == 1 ]]; then
 		step "round $r/$ROUNDS: the references without withIdleness (the bounded input's final watermark still closes every window)"
 		flink_run "flink-noidle.r$r" 0 "$FLINK_CP"
 		flink_run "flink2-noidle.r$r" 0 "$FLINK2_CP"
 		systems+=(flink-noidle="$OUT/flink-noidle.r$r.tsv" flink2-noidle="$OUT/flink2-noidle.r$r.tsv")
 		late+=(flink-noidle="$(late_events "flink-noidle.r$r")" flink2-noidle="$(late_events "flink2-noidle.r$r")")
 	fi
-	systems+=(streams="$OUT/streams.r$r.tsv" ours="$OUT/ours.r$r.tsv")
-	late+=(streams="$(late_events "streams.r$r")")
+	if chosen streams; then
+		systems+=(streams="$OUT/streams.r$r.tsv")
+		late+=(streams="$(late_events "streams.r$r")")
+	fi
+	systems+=(ours="$OUT/ours.r$r.tsv")
 	step "round $r/$ROUNDS: verify the window records against the $expected the loader expects"
 	"$OUT/bin/measure" verify -expected "$OUT/expected.tsv" -expected-for streams="$OUT/expected-closed.tsv" \
 		-events "$events_in" -out "$OUT/verify.r$r.json" \
@@ -315,23 +362,26 @@ done
 step "report"
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem_total=$(free -g | awk '/^Mem:/ {print $2}')
+command="make bench-compare N=$N ROUNDS=$ROUNDS"
+[[ $SYSTEMS == "$ALL_SYSTEMS" ]] || command="$command SYSTEMS=\"$SYSTEMS\""
+software="Kafka $KAFKA_VERSION broker (KRaft, one node, local stack) and its ConsumerPerformance;"
+chosen flink && software="$software Flink $FLINK_VERSION with flink-connector-kafka $CONNECTOR_VERSION (kafka-clients $KAFKA_CLIENTS_FLINK);"
+chosen flink && software="$software Flink $FLINK2_VERSION with flink-connector-kafka $CONNECTOR2_VERSION (kafka-clients $KAFKA_CLIENTS_FLINK2);"
+chosen streams && software="$software Kafka Streams $STREAMS_VERSION;"
+chosen bare && software="$software kafka-go $(go list -m -f '{{.Version}}' github.com/segmentio/kafka-go) (ours and the bare fetch);"
+settings="stats-processor with its defaults except brokers, topics, group, Redis prefix, HTTP address, \`earliest\` and the idle timeout ($IDLE_TIMEOUT);"
+chosen flink && settings="$settings Flink local MiniCluster, parallelism $FLINK_PARALLELISM, \`-Xmx$FLINK_HEAP\`, bounded KafkaSource, at-least-once sink, no checkpoints, run with \`withIdleness($IDLE_TIMEOUT)\`$([[ $FLINK_NO_IDLENESS == 1 ]] && echo " and again without it"), the same job and source for both Flink lines;"
+chosen streams && settings="$settings Kafka Streams with $STREAMS_THREADS stream threads, \`-Xmx$STREAMS_HEAP\`, \`exactly_once_v2\`, RocksDB window store, \`ofSizeWithNoGrace\` and \`suppress(untilWindowCloses)\`;"
+chosen cperf && settings="$settings ConsumerPerformance (\`-Xmx$CPERF_HEAP\`) once with its defaults and once with \`--fetch-size 4194304\` (the processor's \`kafka.fetch_max_bytes\`) and \`max.poll.records=10000\`;"
+chosen bare && settings="$settings the bare fetch (\`bench/barefetch\`) with the processor's \`kafka.fetch_max_bytes\` and \`kafka.fetch_max_wait\` from \`configs/stats-processor.yaml\`."
 {
-	echo "Command: \`make bench-compare N=$N ROUNDS=$ROUNDS\` (run $RUN, $(date -u '+%Y-%m-%d %H:%M UTC'), $((SECONDS / 60)) min $((SECONDS % 60)) s up to the report)."
+	echo "Command: \`$command\` (run $RUN, $(date -u '+%Y-%m-%d %H:%M UTC'), measured at \`$COMMIT\`, $((SECONDS / 60)) min $((SECONDS % 60)) s up to the report)."
 	echo
 	echo "- Machine: $(nproc) CPUs ($cpu_model), ${mem_total} GiB RAM (\`free -g\` total), $(uname -sr);" \
 		"load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; compare rows, not runs)."
-	echo "- Software: Kafka $KAFKA_VERSION broker (KRaft, one node, local stack) and its ConsumerPerformance;" \
-		"Flink $FLINK_VERSION with flink-connector-kafka $CONNECTOR_VERSION (kafka-clients $KAFKA_CLIENTS_FLINK);" \
-		"Flink $FLINK2_VERSION with flink-connector-kafka $CONNECTOR2_VERSION (kafka-clients $KAFKA_CLIENTS_FLINK2);" \
-		"Kafka Streams $STREAMS_VERSION;" \
-		"$(go version | cut -d' ' -f3); $(java -version 2>&1 | head -1 | sed 's/"//g')."
+	echo "- Software: $software $(go version | cut -d' ' -f3); $(java -version 2>&1 | head -1 | sed 's/"//g')."
 	echo "- Input: $(<"$OUT/input.md")"
-	echo "- Settings: idle timeout $IDLE_TIMEOUT for both (processor \`watermark.idle_timeout\`, Flink \`withIdleness\`);" \
-		"Flink local MiniCluster, parallelism $FLINK_PARALLELISM, \`-Xmx$FLINK_HEAP\`, bounded KafkaSource, at-least-once sink, no checkpoints," \
-		"run with \`withIdleness($IDLE_TIMEOUT)\`$([[ $FLINK_NO_IDLENESS == 1 ]] && echo " and again without it"), the same job and source for both Flink lines;" \
-		"Kafka Streams with $STREAMS_THREADS stream threads, \`-Xmx$STREAMS_HEAP\`, \`exactly_once_v2\`, RocksDB window store, \`ofSizeWithNoGrace\` and \`suppress(untilWindowCloses)\`;" \
-		"stats-processor with its defaults except brokers, topics, group, Redis prefix, HTTP address, \`earliest\` and the idle timeout;" \
-		"ConsumerPerformance (\`-Xmx$CPERF_HEAP\`) once with its defaults and once with \`--fetch-size 4194304\` (the processor's \`kafka.fetch_max_bytes\`) and \`max.poll.records=10000\`."
+	echo "- Settings: $settings"
 	echo
 } >"$OUT/setup.md"
 doc_args=()
@@ -341,16 +391,22 @@ results() { # name: the result files of all rounds, comma-separated
 	for ((r = 1; r <= ROUNDS; r++)); do files+=("$OUT/$1.r$r.json"); done
 	(IFS=,; echo "${files[*]}")
 }
-flink_rows=(-flink "Flink $FLINK_VERSION, withIdleness $IDLE_TIMEOUT=$(results flink)")
-[[ $FLINK_NO_IDLENESS == 1 ]] && flink_rows+=(-flink "Flink $FLINK_VERSION, no withIdleness=$(results flink-noidle)")
-flink_rows+=(-flink "Flink $FLINK2_VERSION, withIdleness $IDLE_TIMEOUT=$(results flink2)")
-[[ $FLINK_NO_IDLENESS == 1 ]] && flink_rows+=(-flink "Flink $FLINK2_VERSION, no withIdleness=$(results flink2-noidle)")
-flink_rows+=(-other "Kafka Streams $STREAMS_VERSION, exactly_once_v2=$(results streams)")
+rows=()
+if chosen flink; then
+	rows+=(-flink "Flink $FLINK_VERSION, withIdleness $IDLE_TIMEOUT=$(results flink)")
+	[[ $FLINK_NO_IDLENESS == 1 ]] && rows+=(-flink "Flink $FLINK_VERSION, no withIdleness=$(results flink-noidle)")
+	rows+=(-flink "Flink $FLINK2_VERSION, withIdleness $IDLE_TIMEOUT=$(results flink2)")
+	[[ $FLINK_NO_IDLENESS == 1 ]] && rows+=(-flink "Flink $FLINK2_VERSION, no withIdleness=$(results flink2-noidle)")
+fi
+chosen streams && rows+=(-other "Kafka Streams $STREAMS_VERSION, exactly_once_v2=$(results streams)")
+if chosen cperf; then
+	rows+=(-limit "ConsumerPerformance, defaults=$(results limit)")
+	rows+=(-limit "ConsumerPerformance, 4 MiB fetches=$(results limit-tuned)")
+fi
+chosen bare && rows+=(-bare "bare kafka-go fetch (limit)=$(results bare)")
 verify_args=()
 for ((r = 1; r <= ROUNDS; r++)); do verify_args+=(-verify "$OUT/verify.r$r.json"); done
-"$OUT/bin/measure" report -ours "**stats-processor (ours)**=$(results ours)" "${flink_rows[@]}" \
-	-limit "ConsumerPerformance, defaults=$(results limit)" \
-	-limit "ConsumerPerformance, 4 MiB fetches=$(results limit-tuned)" \
+"$OUT/bin/measure" report -ours "**stats-processor (ours)**=$(results ours)" "${rows[@]}" \
 	"${verify_args[@]}" -setup "$OUT/setup.md" -out "$OUT/table.md" "${doc_args[@]}"
 
 if ((${#failed[@]} > 0)); then

@@ -287,6 +287,29 @@ func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error
 	return scratch.DeleteTopics(ctx, brokers, topics...)
 }
 
+// RecreateTopic deletes topic and creates it again, empty, with the given
+// partitions: a test's "topic deleted and created again". The creation is
+// retried while the broker still deletes the old one.
+func (s Services) RecreateTopic(t testing.TB, topic string, partitions int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := DeleteTopics(ctx, s.Brokers, topic); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		err := CreateTopic(ctx, s.Brokers, topic, partitions)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("create %s again: %v", topic, err)
+		}
+		time.Sleep(200 * time.Millisecond) // the deletion is still under way
+	}
+	t.Logf("%s deleted and created again", topic)
+}
+
 // DeleteKeys is scratch.DeleteKeys, for tests.
 func DeleteKeys(ctx context.Context, rdb *redis.Client, match string) error {
 	return scratch.DeleteKeys(ctx, rdb, match)

@@ -333,7 +333,7 @@ func TestE2ETopicRecreated(t *testing.T) {
 	p := s.start("r1")
 	s.waitOutput(oldWant)
 
-	recreateTopic(t, s.env.Brokers, s.cfg.Input, 2)
+	s.env.RecreateTopic(t, s.cfg.Input, 2)
 	fresh := contracttest.Dataset(26, 2, 100, base()-2*time.Hour.Milliseconds(), s.ooo)
 	for _, c := range contracttest.Interleave(fresh, 100) {
 		s.produce(ctx, c)
@@ -397,7 +397,7 @@ func TestE2ETopicRecreatedAndGrown(t *testing.T) {
 	s.waitOutput(oldWant)
 	stop(t, p)
 
-	recreateTopic(t, s.env.Brokers, s.cfg.Input, 2)
+	s.env.RecreateTopic(t, s.cfg.Input, 2)
 	fresh := contracttest.Dataset(29, 2, 600, base()-2*time.Hour.Milliseconds(), s.ooo)
 	for _, c := range contracttest.Interleave(fresh, 100) {
 		s.produce(ctx, c)
@@ -441,27 +441,6 @@ func growTopic(t *testing.T, brokers []string, topic string, partitions int) {
 	}
 	waitPartitions(t, c, topic, partitions)
 	t.Logf("%s now has %d partitions", topic, partitions)
-}
-
-func recreateTopic(t *testing.T, brokers []string, topic string, partitions int) {
-	t.Helper()
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	if _, err := c.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
-		t.Fatalf("delete %s: %v", topic, err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := testenv.CreateTopic(context.Background(), brokers, topic, partitions)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("recreate %s: %v", topic, err)
-		}
-		time.Sleep(500 * time.Millisecond) // the deletion is still under way
-	}
-	waitPartitions(t, c, topic, partitions)
-	t.Logf("%s deleted and recreated", topic)
 }
 
 func waitPartitions(t *testing.T, c *kafka.Client, topic string, partitions int) {
@@ -560,7 +539,7 @@ func TestE2ERedisBackInTimeAndPartitionAdded(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if !strings.Contains(second.Tail(2000), "window emitted before partitions were added") {
+	if !strings.Contains(second.Tail(2000), "then Redis lost its decision") {
 		t.Error("the processor did not log the windows whose added partition's events it reported late")
 	}
 	s.waitStatsClosed(second.Addr, want2)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,7 +50,29 @@ func TestE2EExactCounts(t *testing.T) {
 // TestE2EKillNine: the processor is killed with SIGKILL several times while
 // data flows, and restarted; counts stay exact.
 func TestE2EKillNine(t *testing.T) {
+	stop(t, killNine(newScenario(t, 4)))
+}
+
+// TestE2EKillNineSharedFetch is TestE2EKillNine with every partition read
+// through the shared fetches (kafka.fetch_shared_above 0, as an instance
+// owning many partitions reads them): counts stay exact, and the shared
+// fetches did the reading.
+func TestE2EKillNineSharedFetch(t *testing.T) {
 	s := newScenario(t, 4)
+	s.cfg.Extra = append(s.cfg.Extra, "PROCESSOR_KAFKA_FETCH_SHARED_ABOVE=0")
+	p := killNine(s)
+	metrics := get(t, "http://"+p.Addr+"/metrics")
+	if !regexp.MustCompile(`(?m)^stats_processor_shared_fetches_total [1-9]`).MatchString(metrics) {
+		t.Errorf("stats_processor_shared_fetches_total is not above 0: the partitions were not read through the shared fetches")
+	}
+	stop(t, p)
+}
+
+// killNine produces s's dataset while killing the processor with SIGKILL
+// three times and starting it again, checks that the output is exact, and
+// returns the last processor, running.
+func killNine(s *scenario) *proc.Service {
+	t := s.t
 	data := contracttest.Dataset(2, 4, 4000, base(), s.ooo)
 	want, _, _ := contracttest.ExpectedRecords(data, s.window, s.ooo)
 	chunks := contracttest.Interleave(data, 100)
@@ -72,7 +95,7 @@ func TestE2EKillNine(t *testing.T) {
 	s.waitOutput(want)
 	s.checkDeadLetters(data)
 	s.checkStats(p.Addr, want)
-	stop(t, p)
+	return p
 }
 
 // TestE2EKillNineLeaseHolder: two instances at kafka.session_timeout 6s,

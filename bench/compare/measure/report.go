@@ -76,17 +76,24 @@ func reportCmd(_ context.Context, args []string) error {
 	fs.Var(&flinkArgs, "flink", "LABEL=FILE,FILE...: Results of a Flink reference, one per round (repeatable)")
 	fs.Var(&otherArgs, "other", "LABEL=FILE,FILE...: Results of another reference (no goal is set against it), one per round (repeatable)")
 	oursArg := fs.String("ours", "", "LABEL=FILE,FILE...: Results of stats-processor, one per round")
+	bareArg := fs.String("bare", "", "LABEL=FILE,FILE...: Results of bench/barefetch, the bare kafka-go fetch, one per round (optional)")
 	fs.Var(&verifyArgs, "verify", "Verdict of measure verify, one per round (repeatable, in round order)")
 	setup := fs.String("setup", "", "file with the run's command, machine and settings (Markdown), quoted above the table")
 	out := fs.String("out", "", "file for the Markdown section")
 	doc := fs.String("doc", "", "docs page whose generated section is replaced (optional)")
 	_ = fs.Parse(args)
-	if len(limitArgs) == 0 || len(flinkArgs) == 0 || *oursArg == "" || *out == "" {
-		return errors.New("-limit, -flink, -ours and -out are required")
+	if *oursArg == "" || *out == "" {
+		return errors.New("-ours and -out are required")
 	}
 	limits, err := readSystems(limitArgs)
 	if err != nil {
 		return err
+	}
+	var bare []system // none or one
+	if *bareArg != "" {
+		if bare, err = readSystems([]string{*bareArg}); err != nil {
+			return err
+		}
 	}
 	flinks, err := readSystems(flinkArgs)
 	if err != nil {
@@ -113,7 +120,7 @@ func reportCmd(_ context.Context, args []string) error {
 		b.WriteString("\n")
 	}
 	if rounds > 1 {
-		fmt.Fprintf(&b, "Medians of %d rounds (each round runs every system once: the ConsumerPerformance runs, the Flink runs with withIdleness, Kafka Streams, ours, then the Flink runs without withIdleness); events/s also as the range over the rounds.\n\n", rounds)
+		fmt.Fprintf(&b, "Medians of %d rounds (each round runs every system chosen once: the ConsumerPerformance runs, the Flink runs with withIdleness, Kafka Streams, the bare fetch, ours, then the Flink runs without withIdleness); events/s also as the range over the rounds.\n\n", rounds)
 	}
 	b.WriteString("| system | events/s | range | wall s (start → last window record) | first record s | peak RSS MiB | CPU s (user+sys) | CPU µs/event | completed |\n")
 	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---|\n")
@@ -140,6 +147,9 @@ func reportCmd(_ context.Context, args []string) error {
 			s.cpu(), user, sys, s.cpu()/events*1e6, len(s.ok()), len(s.runs))
 	}
 	for _, l := range limits {
+		row(l, false)
+	}
+	for _, l := range bare {
 		row(l, false)
 	}
 	for _, f := range flinks {
@@ -174,6 +184,10 @@ func reportCmd(_ context.Context, args []string) error {
 		v := div(ours.eps(), l.eps())
 		ratio("events/s, ours / "+l.label, v, "≥ 80%", v >= 0.8, true)
 	}
+	for _, l := range bare {
+		v, _ := countingRatio(ours, l)
+		ratio("events/s counting (to the last input event counted), ours / "+l.label, v, "≥ 0.9×", v >= 0.9, false)
+	}
 	for _, f := range flinks {
 		v := div(ours.rss(), f.rss())
 		ratio("peak RSS, ours / "+f.label, v, "≤ 0.20×", v > 0 && v <= 0.2, false)
@@ -198,6 +212,10 @@ func reportCmd(_ context.Context, args []string) error {
 		fmt.Fprintf(&b, "Where our time goes: stats-processor had counted all %s events %.2f s after its start (median; its `stats_processor_events_total`, polled every 100 ms), that is %s events/s; "+
 			"the remaining %.2f s to the last window record are the idle timeout, which closes the last windows, and the checkpoint and closer cadence.\n\n",
 			thousands(events), c, thousands(events/c), ours.wall()-c)
+	}
+
+	for _, l := range bare {
+		writeBare(&b, ours, l)
 	}
 
 	for _, l := range limits {

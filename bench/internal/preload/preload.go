@@ -57,6 +57,11 @@ func Load(ctx context.Context, brokers []string, topic string, n, partitions int
 			return p
 		}),
 		BatchSize: 10_000, BatchBytes: 1 << 20, BatchTimeout: 5 * time.Millisecond,
+		// A topic just created may lack leaders for a while: with 1,000
+		// partitions on a busy broker, longer than the default attempts.
+		// A write answered after its timeout is sent again and lands
+		// twice (Load then fails): the timeout is long.
+		MaxAttempts: 30, WriteBackoffMax: 2 * time.Second, WriteTimeout: 2 * time.Minute,
 	}
 	defer w.Close()
 	rng := rand.New(rand.NewPCG(seed, seed))
@@ -89,6 +94,12 @@ func Load(ctx context.Context, brokers []string, topic string, n, partitions int
 		}
 	}
 	data.Want = tally.Counts()
+	if on, err := recordsOn(ctx, brokers, topic, partitions); err != nil {
+		return data, fmt.Errorf("count the records loaded into %s: %w", topic, err)
+	} else if on != int64(n) {
+		// A write the broker took but answered too late is sent again.
+		return data, fmt.Errorf("load %s: the topic holds %d records, %d were loaded: the loader's retries wrote some twice (a busy broker); run again", topic, on, n)
+	}
 	fmt.Fprintf(progress, "loaded %d events over %d partitions (%.1f MB, %.0f B/event) in %.1f s\n",
 		n, partitions, float64(data.Bytes)/1e6, float64(data.Bytes)/float64(max(n, 1)), time.Since(start).Seconds())
 	return data, nil
@@ -227,4 +238,26 @@ func CleanRedis(rdb *redis.Client, prefix string) {
 	if err := scratch.DeleteKeys(ctx, rdb, prefix+":*"); err != nil {
 		fmt.Fprintf(os.Stderr, "clean-up: %v\n", err)
 	}
+}
+
+// recordsOn sums the topic's partitions' end offsets: its records, for a
+// topic written once and never trimmed.
+func recordsOn(ctx context.Context, brokers []string, topic string, partitions int) (int64, error) {
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+	reqs := make([]kafka.OffsetRequest, 0, 2*partitions)
+	for p := range partitions {
+		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			return 0, p.Error
+		}
+		sum += p.LastOffset - p.FirstOffset
+	}
+	return sum, nil
 }

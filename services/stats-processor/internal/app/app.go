@@ -43,11 +43,11 @@ func New(cfg Config, version string, log *slog.Logger, extra ...fx.Option) *fx.A
 			state.NewKeys(cfg.Redis.KeyPrefix, cfg.Kafka.Topics.InputTopic),
 			closer.Options{Config: cfg.Checkpoint.Closer, InstanceID: cfg.InstanceID}),
 		fx.Provide(func(c *closer.Closer, s *state.RedisStore) consumer.Options {
-			return consumer.Options{Checkpoint: cfg.Checkpoint.Consumer, InstanceID: cfg.InstanceID, OnProgress: func() {
-				c.Nudge() // this instance's closer at once; the others through Redis
+			return consumer.Options{Checkpoint: cfg.Checkpoint.Consumer, InstanceID: cfg.InstanceID, OnProgress: func(partition int) {
+				c.Nudge(partition) // this instance's closer at once; the others through Redis
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
-				if err := s.Wake(ctx); err != nil {
+				if err := s.Wake(ctx, partition); err != nil {
 					log.Warn("could not wake the closers; windows close at their next tick (check the Redis user's pub/sub permissions)", "error", err)
 				}
 			}}

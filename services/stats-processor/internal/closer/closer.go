@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -40,12 +41,12 @@ type Lease interface {
 }
 
 // Progress is what the pipeline watermark is computed from and recorded
-// in. Statuses also returns the pipeline's clock (Redis's, epoch ms); a
-// pipeline that never closed a window has Meta.ClosedThrough NoWatermark;
-// SetWatermark refuses a token that no longer holds the lease with a
-// *state.LeaseLostError.
+// in. StatusesOf reads the named partitions' statuses and the pipeline's
+// clock (Redis's, epoch ms); a pipeline that never closed a window has
+// Meta.ClosedThrough NoWatermark; SetWatermark refuses a token that no
+// longer holds the lease with a *state.LeaseLostError.
 type Progress interface {
-	Statuses(ctx context.Context, partitions int) ([]state.PartitionStatus, int64, error)
+	StatusesOf(ctx context.Context, partitions []int) ([]state.PartitionStatus, int64, error)
 	ReadMeta(ctx context.Context) (state.Meta, error)
 	ReadMetaAndClock(ctx context.Context) (state.Meta, int64, error)
 	SetWatermark(ctx context.Context, token int64, owner string, watermark int64, partitions int) error
@@ -58,9 +59,10 @@ type Closing interface {
 }
 
 // Waker delivers the wakes of every instance's partitions (a save that may
-// let windows close) until ctx ends.
+// let windows close) until ctx ends, merged: the partitions named since the
+// last receive.
 type Waker interface {
-	Wakes(ctx context.Context) <-chan struct{}
+	Wakes(ctx context.Context) <-chan state.Woken
 }
 
 // Topics knows the input topic's partition count and reads the output
@@ -130,7 +132,10 @@ type Closer struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	opts    Options
+
 	nudge   chan struct{}
+	nudgeMu sync.Mutex
+	nudged  state.Woken // the partitions Nudge named since Run last took them
 
 	// The lease, as this instance holds it (touched by Round and
 	// HandOverRound only, on one goroutine).
@@ -139,11 +144,18 @@ type Closer struct {
 	leaseEnd    time.Time // the current round's deadline: the lease's end less a margin, on Now
 	notBefore   time.Time // no reading back (so no deciding) before then: a predecessor's or our own write may land until then
 	lastRefresh time.Time
-	lease       state.Lead    // the last TryLead's answer
-	designated  observation   // the last designation of this instance as successor, as first observed
-	handing     handing       // this instance's handover of the lease (HandOver)
-	handOver    chan struct{} // HandOver's request to Run
-	stopped     chan struct{} // closed when Run returns
+	// known are the partition statuses of the holder's last full read,
+	// with the named reads of wake rounds since applied; nil: none, the
+	// next round reads them all. Only the holder keeps them, and only
+	// while nothing went wrong (see Round).
+	known []eventtime.PartitionStatus
+	// lastFull is when the holder last read every status (on Now).
+	lastFull   time.Time
+	lease      state.Lead    // the last TryLead's answer
+	designated observation   // the last designation of this instance as successor, as first observed
+	handing    handing       // this instance's handover of the lease (HandOver)
+	handOver   chan struct{} // HandOver's request to Run
+	stopped    chan struct{} // closed when Run returns
 
 	mu        sync.Mutex
 	dueSince  time.Time // when windows were first seen due and not closed since (zero: none due)
@@ -171,18 +183,24 @@ func New(et eventtime.Config, store Store, parts Topics, output Sink, m *metrics
 		handOver: make(chan struct{}), stopped: make(chan struct{})}
 }
 
-// Nudge makes the closer run a round now rather than at its next tick (a
-// partition turned idle or busy). It never blocks.
-func (c *Closer) Nudge() {
+// Nudge makes the closer run a round now rather than at its next tick,
+// for partition of this instance (it turned idle or busy, or passed a
+// window's end). It never blocks.
+func (c *Closer) Nudge(partition int) {
+	c.nudgeMu.Lock()
+	c.nudged.Add(partition)
+	c.nudgeMu.Unlock()
 	select {
 	case c.nudge <- struct{}{}:
 	default:
 	}
 }
 
-// Run runs a round every Interval, and at once when woken, until ctx ends
-// or a handover (HandOver) is done; then it gives the lease up if it still
-// holds it.
+// Run runs a round every Interval, which reads every partition's status
+// (with many partitions, every fullReadEvery; the Redis clock only in
+// between), and at once when woken, which reads the woken partitions'
+// only; until ctx ends or a handover (HandOver) is done; then it gives the
+// lease up if it still holds it.
 func (c *Closer) Run(ctx context.Context) {
 	defer close(c.stopped)
 	t := time.NewTicker(c.opts.Interval)
@@ -191,6 +209,7 @@ func (c *Closer) Run(ctx context.Context) {
 	wakes := c.store.Wakes(ctx)
 	handing := false
 	for {
+		var woken []int
 		select {
 		case <-ctx.Done():
 			return
@@ -198,11 +217,17 @@ func (c *Closer) Run(ctx context.Context) {
 			handing = true
 		case <-t.C:
 		case <-c.nudge:
-		case <-wakes:
+			c.nudgeMu.Lock()
+			w := c.nudged
+			c.nudged = state.Woken{}
+			c.nudgeMu.Unlock()
+			woken = w.Partitions()
+		case w := <-wakes:
+			woken = w.Partitions()
 		}
 		if !handing {
-			c.Round(ctx)
-		} else if c.HandOverRound(ctx) {
+			c.Round(ctx, woken...)
+		} else if c.HandOverRound(ctx, woken...) {
 			return
 		}
 	}
@@ -216,7 +241,7 @@ func (c *Closer) Release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = c.store.ReleaseLead(ctx, c.opts.InstanceID)
-	c.token = 0
+	c.token, c.known = 0, nil
 }
 
 // errWaiting ends a round that may not read the output back yet: a write
@@ -228,8 +253,11 @@ var errDeadline = errors.New("closing round reached its deadline inside the clos
 
 // Round is one look at the pipeline: take or renew the lease, then the
 // holder's lead, anyone else's follow. Run calls it; tests call it as
-// their scheduler's step.
-func (c *Closer) Round(ctx context.Context) {
+// their scheduler's step. With no partitions woken (the tick, a lease just
+// taken, a wake that named none) the holder reads every partition's
+// status; with woken partitions named, theirs only, and the others'
+// from its last full read.
+func (c *Closer) Round(ctx context.Context, woken ...int) {
 	c.pause(ctx, "lead")
 	asked := c.opts.Now()
 	lead, err := c.store.TryLead(ctx, c.opts.InstanceID, c.opts.LeaseTTL, c.floor)
@@ -244,7 +272,7 @@ func (c *Closer) Round(ctx context.Context) {
 		if tok != 0 && lead.Handed != 0 {
 			fresh = !c.takeOver(lead.Handed)
 		}
-		c.token = tok
+		c.token, c.known = tok, nil // a new holder reads every status first
 	}
 	if tok != 0 {
 		c.metrics.LastCloseLeader.Set(1)
@@ -276,7 +304,10 @@ func (c *Closer) Round(ctx context.Context) {
 	}
 	rctx, cancel := context.WithDeadline(ctx, c.deadlineOnWallClock())
 	defer cancel()
-	err = c.lead(rctx, ctx, refresh)
+	err = c.lead(rctx, ctx, refresh, woken)
+	if err != nil && !errors.Is(err, errWaiting) {
+		c.known = nil // whatever went wrong, the next round reads every status again
+	}
 	if err != nil && rctx.Err() != nil && ctx.Err() == nil && !errors.Is(err, errDeadline) {
 		err = fmt.Errorf("%w: %w", errDeadline, err) // a slow dependency ran the round out of its lease
 	}
@@ -392,11 +423,24 @@ func (c *Closer) refresh(ctx context.Context) error {
 	return err
 }
 
-// watermark reads meta and every partition's status (n of them, at least
+// watermark reads meta and the partitions' statuses (n of them, at least
 // the count meta recorded: partitions never go away, and a lower count
 // comes from a broker whose metadata lags) and computes the pipeline
-// watermark on Redis's clock.
-func (c *Closer) watermark(ctx context.Context, n int) (meta state.Meta, wm int64, parts int, err error) {
+// watermark on Redis's clock. With woken named, and the statuses of a full
+// read of n partitions known, it reads the woken partitions' statuses only
+// (and the clock) and takes the others' from c.known; otherwise every
+// partition's, which become c.known.
+//
+// A status known from an earlier read may be stale: an idle lease may have
+// run out, or Redis gone back in time, since. The watermark computed from
+// it may then be too high, and the windows it passed not closable yet; but
+// nothing closes on it: CloseThrough's seal reads every partition's largest
+// event time and idle lease again, in the script that seals it, and
+// refuses the round (state.ErrNotReady) when one does not let the windows
+// close. A stale status therefore delays a close until the next full read
+// (Round drops c.known after the refusal; the tick reads them all anyway),
+// and never closes a window early.
+func (c *Closer) watermark(ctx context.Context, n int, woken []int) (meta state.Meta, wm int64, parts int, err error) {
 	if meta, err = c.store.ReadMeta(ctx); err != nil {
 		return meta, 0, 0, metrics.Failed(metrics.Redis, err)
 	}
@@ -404,20 +448,50 @@ func (c *Closer) watermark(ctx context.Context, n int) (meta state.Meta, wm int6
 	if n == 0 {
 		return meta, eventtime.NoWatermark, 0, nil
 	}
-	sts, now, err := c.store.Statuses(ctx, n)
+	named := woken
+	if len(named) == 0 && len(c.known) == n && c.opts.Now().Sub(c.lastFull) < fullReadEvery(c.opts.Interval, n) {
+		// A tick between two full reads of many partitions: the clock
+		// only, for idle leases and the watermark's lag.
+		named = []int{}
+	} else if len(named) == 0 || len(c.known) != n || slices.Max(named) >= n {
+		// A full read: the tick's, a holder's first, or partitions added
+		// (more registered in meta, or a wake from beyond the count).
+		named = make([]int, n)
+		for i := range named {
+			named[i] = i
+		}
+		c.known = make([]eventtime.PartitionStatus, n)
+		c.lastFull = c.opts.Now()
+	}
+	sts, now, err := c.store.StatusesOf(ctx, named)
 	if err != nil {
+		c.known = nil
 		return meta, 0, 0, metrics.Failed(metrics.Redis, err)
 	}
-	ps := make([]eventtime.PartitionStatus, n)
 	for i, s := range sts {
-		ps[i] = eventtime.PartitionStatus{
+		c.known[named[i]] = eventtime.PartitionStatus{
 			Watermark: eventtime.WatermarkOf(s.MaxEventTime, c.et.Watermark.MaxOutOfOrderness),
 			Idle:      s.Idle,
 		}
 	}
-	wm = eventtime.PipelineWatermark(ps, now, c.et)
+	wm = eventtime.PipelineWatermark(c.known, now, c.et)
 	c.report(wm, now)
 	return meta, wm, n, nil
+}
+
+// statusReadsPerSecond bounds the lease holder's full reads: with more
+// partitions than it reads in a close interval, the full read (the
+// authority, which catches a lost wake, an idle lease that ran out and a
+// partition catching up, none of which wakes the closer) runs less often
+// than the tick, so that the holder's reads do not grow with the
+// partitions; the ticks between read Redis's clock only.
+const statusReadsPerSecond = 1000
+
+// fullReadEvery is how often the holder reads every one of n partitions'
+// statuses: every tick up to statusReadsPerSecond × interval partitions
+// (250 at the default 250 ms), then every n / statusReadsPerSecond s.
+func fullReadEvery(interval time.Duration, n int) time.Duration {
+	return max(interval, time.Duration(n)*time.Second/statusReadsPerSecond)
 }
 
 // report exports the pipeline watermark and its lag behind Redis's clock
@@ -439,13 +513,13 @@ func (c *Closer) report(wm, now int64) {
 // CloseThrough closes every window the watermark passed: seal, read back,
 // decide, emit, mark, drop. Nothing closes on a partition count that could
 // not be read this round.
-func (c *Closer) lead(rctx, ctx context.Context, refresh bool) error {
+func (c *Closer) lead(rctx, ctx context.Context, refresh bool, woken []int) error {
 	if c.parts.Partitions() == 0 {
 		_ = c.refresh(rctx) // the first round: learn the count at all
 		refresh = false
 	}
 	c.pause(rctx, "watermark")
-	meta, wm, n, err := c.watermark(rctx, c.parts.Partitions())
+	meta, wm, n, err := c.watermark(rctx, c.parts.Partitions(), woken)
 	if err != nil || n == 0 {
 		return err
 	}
@@ -466,7 +540,7 @@ func (c *Closer) lead(rctx, ctx context.Context, refresh bool) error {
 		return nil // counted and logged by refresh; the next round tries again
 	}
 	if m := c.parts.Partitions(); m > n {
-		if meta, wm, n, err = c.watermark(rctx, m); err != nil {
+		if meta, wm, n, err = c.watermark(rctx, m, nil); err != nil {
 			return err
 		}
 		if through = max(eventtime.ClosedThrough(wm, c.et.Window.Size), meta.Decided); through == eventtime.NoWatermark || through <= meta.ClosedThrough {
@@ -498,8 +572,8 @@ func (c *Closer) lead(rctx, ctx context.Context, refresh bool) error {
 		c.log.Info("window closed", "start", model.TimeFromMillis(w.Start), "total", w.Counts.Total(), "watermark", wm)
 		if n := w.Uncounted.Total(); n > 0 {
 			c.metrics.Late.Add(float64(n))
-			c.log.Error("window emitted before partitions were added, and Redis lost its decision (a failover or restart that lost writes): "+
-				"the added partitions' events in it are late, counted in late_events_total, not written to the late topic",
+			c.log.Error("window emitted, then Redis lost its decision (a failover or restart that lost writes): the events counted in it since, "+
+				"by partitions added later or by idle partitions taking stragglers, are late; counted in late_events_total, not written to the late topic",
 				"start", model.TimeFromMillis(w.Start), "late", n, "uncounted_by_type", w.Uncounted, "partitions", round.Partitions)
 		}
 		if c.opts.Closed != nil {

@@ -45,7 +45,11 @@ import (
 //   - a partition added to the input topic;
 //   - a closer or worker killed, and started again;
 //   - reset, with a closer paused through it (and the output checked per
-//     epoch: the input is counted again from its beginning).
+//     epoch: the input is counted again from its beginning);
+//   - rounds woken by named partitions (the holder reads theirs only, the
+//     others' statuses from its last full read, possibly stale), any of
+//     them, also one beyond the partition count (not in the regressions,
+//     whose schedules predate them).
 //
 // Kafka is the one thing modelled: the input is an in-memory log per
 // partition and the output one in-memory partition, so that partial and
@@ -132,10 +136,11 @@ func TestIntegrationExploreRegressions(t *testing.T) {
 type scheduleOpts struct {
 	all        bool // rollbacks and added partitions may meet in one schedule
 	noRollback bool
+	wakes      bool // closers' rounds may be woken by named partitions
 }
 
 func explore(t *testing.T, rdb redis.UniversalClient, prefix string, noRollback bool) {
-	opts := scheduleOpts{all: *exploreAll, noRollback: noRollback}
+	opts := scheduleOpts{all: *exploreAll, noRollback: noRollback, wakes: true}
 	if *exploreSeed != 0 {
 		if err := runSchedule(t, rdb, prefix, *exploreSeed, opts); err != nil {
 			t.Fatalf("seed %d: %v", *exploreSeed, err)
@@ -226,6 +231,10 @@ type world struct {
 	// noRollback and noAdd leave a fault class out of the schedule: unless
 	// -explore.all, a schedule has rollbacks or added partitions, not both.
 	noRollback, noAdd bool
+	// wakes, when set, draws the partitions that wake each closer round
+	// (none: the tick's full read), from a source of its own so that the
+	// other draws of a seed stay as they were.
+	wakes *rand.Rand
 }
 
 type pendingWrite struct {
@@ -247,6 +256,9 @@ func runSchedule(t testing.TB, rdb redis.UniversalClient, prefix string, seed ui
 		w.noAdd = !w.noRollback
 	}
 	w.noRollback = w.noRollback || opts.noRollback
+	if opts.wakes {
+		w.wakes = rand.New(rand.NewPCG(seed^0x2545f4914f6cdd1d, seed))
+	}
 	if err := w.clear(ctx); err != nil {
 		return err
 	}
@@ -468,10 +480,25 @@ func (w *world) startCloser() {
 	w.note("start %s", a.name)
 	a.start(func() {
 		for a.yield("round") {
-			a.c.Round(a.ctx)
+			a.c.Round(a.ctx, w.woken()...)
 		}
 	})
 	w.closers = append(w.closers, a)
+}
+
+// woken is the partitions that wake a closer's round, ascending: none (a
+// tick) half the time, else one or two of the partitions, or one beyond
+// them (added to the topic and not counted yet).
+func (w *world) woken() []int {
+	if w.wakes == nil || w.wakes.IntN(2) == 0 {
+		return nil
+	}
+	var named state.Woken
+	for range 1 + w.wakes.IntN(2) {
+		named.Add(w.wakes.IntN(w.partitions + 1))
+	}
+	w.note("woken by %v", named.Partitions())
+	return named.Partitions()
 }
 
 func (w *world) liveClosers() []*closerActor {

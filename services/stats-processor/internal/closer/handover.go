@@ -108,12 +108,12 @@ func (c *Closer) HandOver(ctx context.Context) {
 }
 
 // HandOverRound is one step of a handover: designate a successor, then a
-// closing round (Round) until the successor's grace has run, then the
-// transfer. It returns true when the handover is over: the lease handed
+// closing round (Round, with the woken partitions) until the successor's
+// grace has run, then the transfer. It returns true when the handover is over: the lease handed
 // over, or given up (no successor, a write that may still land, the lease
 // lost). Run calls it in place of Round after HandOver; tests call it as
 // their scheduler's step.
-func (c *Closer) HandOverRound(ctx context.Context) bool {
+func (c *Closer) HandOverRound(ctx context.Context, woken ...int) bool {
 	h := &c.handing
 	if c.token == 0 {
 		return true
@@ -133,7 +133,7 @@ func (c *Closer) HandOverRound(ctx context.Context) bool {
 		return false
 	}
 	if h.seenAt.IsZero() || c.opts.Now().Sub(h.seenAt) < c.grace()+c.opts.Interval {
-		c.Round(ctx)
+		c.Round(ctx, woken...)
 		if c.token != h.token {
 			return c.giveUp("the lease changed hands during the handover")
 		}
@@ -158,7 +158,7 @@ func (c *Closer) HandOverRound(ctx context.Context) bool {
 		return c.giveUp("the transfer was refused (the lease or the designation is gone)")
 	}
 	c.log.Info("closer lease handed over", "successor", h.successor, "token", tok)
-	c.token = 0
+	c.token, c.known = 0, nil
 	return true
 }
 

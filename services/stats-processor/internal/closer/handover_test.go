@@ -57,9 +57,9 @@ func TestIntegrationHandOverWithoutWait(t *testing.T) {
 		t.Errorf("H closed %d windows during its successor's grace, want one a second", closedByH)
 	}
 	// S holds the lease (its first round after the transfer) and closes
-	// the next window at once.
+	// the next window at once, woken by its save.
 	due := w.feed()
-	s.Round(w.ctx)
+	s.Round(w.ctx, 0)
 	if got := w.closedThrough(); got < due {
 		t.Fatalf("S did not close the due window at once after the handover: closed through %d, due %d", got, due)
 	}

@@ -14,7 +14,7 @@ const (
 )
 
 // Config is how the processor reads its input: as a member of a consumer
-// group, one fetch per partition.
+// group, one fetch per partition (or, owning many, one per broker).
 type Config struct {
 	// GroupID is the Kafka consumer group shared by all instances.
 	GroupID string `mapstructure:"group_id" usage:"consumer group shared by all instances"`
@@ -28,6 +28,11 @@ type Config struct {
 	FetchMaxBytes int `mapstructure:"fetch_max_bytes" usage:"largest fetch of one partition, in bytes"`
 	// FetchMaxWait is how long the broker may hold a fetch for new data.
 	FetchMaxWait time.Duration `mapstructure:"fetch_max_wait" usage:"how long the broker may hold a fetch for new data"`
+	// FetchSharedAbove is how many input partitions an instance may own
+	// and still fetch each over a connection of its own; owning more, it
+	// fetches them together, one request per broker for every partition
+	// waiting for records (0: always together).
+	FetchSharedAbove int `mapstructure:"fetch_shared_above" usage:"owning more input partitions than this, an instance fetches them together, one request per broker (0: always)"`
 	// SidePendingMaxBytes bounds the dead letters and late events a
 	// partition holds before it writes them and saves: once they reach it,
 	// the partition stops reading its batch there and saves. Their writes
@@ -44,6 +49,7 @@ func DefaultConfig() Config {
 		SessionTimeout:      10 * time.Second,
 		FetchMaxBytes:       4 << 20,
 		FetchMaxWait:        500 * time.Millisecond,
+		FetchSharedAbove:    64,
 		SidePendingMaxBytes: 4 << 20,
 	}
 }
@@ -60,6 +66,8 @@ func (c Config) Validate() error {
 		fmt.Sprintf("%d must be between 64 KiB and 64 MiB", c.FetchMaxBytes))
 	ch.Require(c.FetchMaxWait >= 10*time.Millisecond && c.FetchMaxWait <= 10*time.Second, "fetch_max_wait",
 		fmt.Sprintf("%s must be between 10ms and 10s", c.FetchMaxWait))
+	ch.Require(c.FetchSharedAbove >= 0 && c.FetchSharedAbove <= 1_000_000, "fetch_shared_above",
+		fmt.Sprintf("%d must be between 0 and 1000000", c.FetchSharedAbove))
 	ch.Require(c.SidePendingMaxBytes >= 64<<10 && c.SidePendingMaxBytes <= 256<<20, "side_pending_max_bytes",
 		fmt.Sprintf("%d must be between 64 KiB and 256 MiB", c.SidePendingMaxBytes))
 	return ch.Err()

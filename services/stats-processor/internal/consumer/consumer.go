@@ -41,12 +41,12 @@ type Options struct {
 	Checkpoint CheckpointConfig
 	// InstanceID names this instance in Redis, as a partition's owner.
 	InstanceID string
-	// OnProgress is called after a save that may let windows close: the
-	// partition turned idle or busy, or its watermark passed the end of a
+	// OnProgress is called with the partition after a save that may let
+	// windows close: the partition turned idle or busy, or its watermark passed the end of a
 	// window (saved at once when the partition is caught up, so that live
 	// windows close within milliseconds, not at the next interval); nothing
 	// when nil.
-	OnProgress func()
+	OnProgress func(partition int)
 	// Now is the wall clock; time.Now when nil.
 	Now func() time.Time
 	// Side receives dead letters and late events (each message names its
@@ -85,6 +85,8 @@ type Consumer struct {
 	stuck   map[int]*sideFailures // partitions whose side writes failed, since their last success
 
 	leaders leaders // the input partitions' leaders, for the workers' dials
+	// fetchTransport makes the shared fetches' transport.
+	fetchTransport func() (*kafka.Transport, error)
 }
 
 // beyondEnd is a saved offset found beyond its partition's log end.
@@ -126,11 +128,12 @@ func New(cfg Config, t *topics.Topics, et eventtime.Config, store Store, m *metr
 		opts.Now = time.Now
 	}
 	if opts.OnProgress == nil {
-		opts.OnProgress = func() {}
+		opts.OnProgress = func(int) {}
 	}
 	c := &Consumer{cfg: cfg, topics: t.Config(), et: et, store: store, log: log, metrics: m, dialer: t.Dialer(),
 		commits: map[int]int64{}, beyond: map[int]beyondEnd{}, stuck: map[int]*sideFailures{}}
 	c.leaders.lookup = c.lookupPartitions
+	c.fetchTransport = t.FetchTransport
 	if opts.Side == nil {
 		dead := c.topics.DeadLetterTopic
 		w := t.SideWriter(func(topic string, n int) {
@@ -343,11 +346,34 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.log.Info("joined consumer group", "group", c.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", ids)
 		c.metrics.Assigned.Set(float64(len(assigned)))
 		c.metrics.ConsumerLag.Reset()
+		var mux *fetchMux
+		if len(ids) > c.cfg.FetchSharedAbove {
+			if mux, err = c.startFetchMux(gen); err != nil {
+				c.log.Warn("could not set up shared fetches; fetching each partition on a connection of its own", "error", err)
+			}
+		}
 		for _, id := range ids {
-			gen.Start(func(ctx context.Context) { c.runPartition(ctx, id) })
+			gen.Start(func(ctx context.Context) { c.runPartition(ctx, id, mux) })
 		}
 		gen.Start(func(ctx context.Context) { c.runCommitter(ctx, gen) })
 	}
+}
+
+// startFetchMux starts the generation's shared fetches, on a transport of
+// their own, closed with the generation.
+func (c *Consumer) startFetchMux(gen *kafka.Generation) (*fetchMux, error) {
+	transport, err := c.fetchTransport()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	mux := newFetchMux(ctx, c, transport)
+	gen.Start(func(gctx context.Context) {
+		<-gctx.Done()
+		cancel()
+		transport.CloseIdleConnections()
+	})
+	return mux, nil
 }
 
 // runCommitter copies saved offsets to the consumer group every few seconds,

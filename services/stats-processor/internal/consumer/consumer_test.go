@@ -188,7 +188,7 @@ func TestSaveAndWakeDecisions(t *testing.T) {
 	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), et, store, m, slog.Default(), Options{
 		Checkpoint: CheckpointConfig{Interval: time.Second},
 		Now:        func() time.Time { return now },
-		OnProgress: func() { wakes++ },
+		OnProgress: func(int) { wakes++ },
 		Side:       discardSink{},
 	})
 	w := &worker{c: c, et: eventtime.NewPartition(et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
@@ -419,7 +419,7 @@ func TestPartitionWatermarkAndIdleSeries(t *testing.T) {
 	et := eventtime.DefaultConfig()
 	et.Watermark.MaxOutOfOrderness = 5 * time.Second
 	c := New(DefaultConfig(), topics.New(topics.DefaultConfig(), nil, nil), et, &recordingStore{}, m, slog.Default(), Options{
-		Checkpoint: CheckpointConfig{Interval: time.Second}, Now: func() time.Time { return now }, OnProgress: func() {}, Side: discardSink{},
+		Checkpoint: CheckpointConfig{Interval: time.Second}, Now: func() time.Time { return now }, OnProgress: func(int) {}, Side: discardSink{},
 	})
 	w := &worker{c: c, partition: 7, et: eventtime.NewPartition(et), expected: -1, highWater: -1, savedMax: eventtime.NoWatermark,
 		lag: m.ConsumerLag.WithLabelValues("7"), lastAct: now}
@@ -449,7 +449,7 @@ func TestPartitionWatermarkAndIdleSeries(t *testing.T) {
 	// series go.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	c.runPartition(ctx, 7)
+	c.runPartition(ctx, 7, nil)
 	for _, name := range []string{"stats_processor_partition_watermark_timestamp_seconds", "stats_processor_partition_idle"} {
 		if n := seriesOf(t, reg, name); n != 0 {
 			t.Errorf("%s: %d series after the partition was revoked, want none", name, n)

@@ -24,14 +24,14 @@ import (
 // runPartition owns one input partition for one consumer-group generation:
 // it consumes, counts and checkpoints until ctx ends, and after any error
 // starts over from the state saved in Redis.
-func (c *Consumer) runPartition(ctx context.Context, partition int) {
+func (c *Consumer) runPartition(ctx context.Context, partition int, mux *fetchMux) {
 	log := c.log.With("partition", partition)
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
 	defer c.markBeyondEnd(partition, 0, -1) // not ours to report any more
 	defer c.metrics.ForgetPartition(partition)
 	defer c.sideWritten(partition)
 	for {
-		progressed, err := c.consumePartition(ctx, partition)
+		progressed, err := c.consumePartition(ctx, partition, mux)
 		c.metrics.CountErrors(err)
 		if ctx.Err() != nil {
 			return
@@ -85,14 +85,17 @@ type worker struct {
 	dirty        bool // offset moved since the last save
 	// lastMsg is the record just before offset, read this session (its
 	// fingerprint is saved with the offset: RecordFingerprint).
-	lastMsg *kafka.Message
-	saves   int // checkpoints saved
+	lastMsg kafka.Message
+	// haveLast says lastMsg holds a record (kept by value: a pointer to
+	// each record read made it escape, one allocation per event).
+	haveLast bool
+	saves    int // checkpoints saved
 }
 
 // consumePartition loads the partition's state and consumes until ctx ends
 // or an error it cannot get past; progressed reports whether it saved a
 // checkpoint on the way.
-func (c *Consumer) consumePartition(ctx context.Context, partition int) (progressed bool, err error) {
+func (c *Consumer) consumePartition(ctx context.Context, partition int, mux *fetchMux) (progressed bool, err error) {
 	st, err := c.store.Load(ctx, partition)
 	if err != nil {
 		return false, metrics.Failed(metrics.Redis, err)
@@ -105,17 +108,13 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 		w.expected, w.offset = st.Offset, st.Offset
 	}
 
-	conn, err := c.dialLeader(ctx, partition)
+	src, err := c.openSource(ctx, partition, mux)
 	if err != nil {
 		return false, err
 	}
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
+	defer src.close()
 
-	first, last, err := readOffsets(conn)
+	first, last, err := src.offsets(ctx)
 	if err != nil {
 		return false, metrics.Failed(metrics.Kafka, err)
 	}
@@ -133,21 +132,13 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 	case w.offset > last:
 		return false, w.beyondEnd(last)
 	case st.LastRecord != "" && w.offset > first:
-		// On a connection of its own: a batch read in part and closed
-		// must not leave the worker's connection out of step.
-		hc, err := c.dialLeader(ctx, partition)
-		if err != nil {
-			return false, err
-		}
-		err = w.checkHistory(hc, st.LastRecord)
-		hc.Close()
-		if err != nil {
+		if err := w.checkHistory(ctx, src, st.LastRecord); err != nil {
 			return false, err
 		}
 	}
 	c.markBeyondEnd(partition, 0, -1)
-	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute); err != nil {
-		return false, metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, partition, w.offset, err))
+	if err := src.seek(w.offset); err != nil {
+		return false, metrics.Failed(metrics.Kafka, err)
 	}
 	w.dirty = !st.Saved // save the start position at once so a restart resumes here
 	w.lastAct = c.opts.Now()
@@ -170,7 +161,7 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 		if ctx.Err() != nil {
 			return w.saves > 0, w.finalSave()
 		}
-		if err := w.fetch(conn); err != nil {
+		if err := src.fetch(ctx, w); err != nil {
 			if kerr := kafka.Error(0); errors.As(err, &kerr) {
 				// The broker's answer (not leader any more, unknown
 				// partition, ...): the leaders are looked up again.
@@ -181,8 +172,7 @@ func (c *Consumer) consumePartition(ctx context.Context, partition int) (progres
 				redialedAt = w.offset
 				c.metrics.FetchRedials.Inc()
 				c.log.Debug("fetch failed; dialing the partition's leader again", "partition", partition, "offset", w.offset, "error", err)
-				conn.Close()
-				if conn, err = w.redial(ctx); err == nil {
+				if err = src.recover(ctx, w); err == nil {
 					continue
 				}
 			}
@@ -207,40 +197,11 @@ func (w *worker) giveUp(err error) (progressed bool, _ error) {
 	return progressed, err
 }
 
-// redial connects to the partition's leader again and seeks to the next
-// offset to read; on failure it returns no connection.
-func (w *worker) redial(ctx context.Context) (*kafka.Conn, error) {
+// fetchWait is how long the next fetch may wait for records: a caught-up
+// partition waits at most until it would turn idle, so idleness (and the
+// closing of the last windows) is not delayed by a long fetch.
+func (w *worker) fetchWait() time.Duration {
 	c := w.c
-	conn, err := c.dialLeader(ctx, w.partition)
-	if err != nil {
-		return nil, err
-	}
-	// No check of the offset (two requests): the next fetch reports one
-	// out of range.
-	if _, err := conn.Seek(w.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
-		conn.Close()
-		return nil, metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", c.topics.InputTopic, w.partition, w.offset, err))
-	}
-	return conn, nil
-}
-
-func readOffsets(conn *kafka.Conn) (first, last int64, err error) {
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	defer conn.SetDeadline(time.Time{})
-	first, last, err = conn.ReadOffsets()
-	if err != nil {
-		return 0, 0, fmt.Errorf("read offsets: %w", err)
-	}
-	return first, last, nil
-}
-
-// fetch reads one batch and counts it. An empty batch after the broker's
-// wait is normal.
-func (w *worker) fetch(conn *kafka.Conn) error {
-	c := w.c
-	// A caught-up partition waits for new data at most until it would turn
-	// idle, so idleness (and the closing of the last windows) is not delayed
-	// by a long fetch.
 	wait := c.cfg.FetchMaxWait
 	if w.caughtUp() {
 		until := c.et.Watermark.IdleTimeout - c.opts.Now().Sub(w.lastAct)
@@ -248,66 +209,30 @@ func (w *worker) fetch(conn *kafka.Conn) error {
 			wait = min(wait, max(until, 10*time.Millisecond))
 		}
 	}
-	// The broker holds the fetch for at most wait (MaxWait, sent as it is);
-	// the connection's deadline is only a guard against a broker that does
-	// not answer. Left to derive the wait from the deadline, kafka-go takes
-	// a response that arrives just after it as a timeout and may leave the
-	// rest of it unread on the connection, whose next response is then out
-	// of step ("multiple Read calls return no data or error").
-	_ = conn.SetReadDeadline(time.Now().Add(wait + fetchGuard))
-	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.cfg.FetchMaxBytes, MaxWait: wait})
-	defer conn.SetReadDeadline(time.Time{})
-	// A fetch that failed before its response's header was read has no
-	// high-water mark (kafka-go reports 0): taken as one, it would make a
-	// partition that read nothing look caught up, soon idle, and let
-	// windows close without its records (seen with 240 partitions on a
-	// starved machine before fetches sent their own wait: 4 % of the events
-	// came too late and were dropped).
-	hw := int64(-1)
-	if batch.Err() == nil {
-		hw = batch.HighWaterMark()
+	return wait
+}
+
+// take counts one record of a fetch; it reports whether the worker must
+// stop reading there and save: the side records held reached their bound
+// in bytes, however many bad or late records the batch has.
+func (w *worker) take(msg kafka.Message) (stop bool) {
+	w.offset = msg.Offset + 1
+	w.lastMsg, w.haveLast = msg, true
+	w.dirty = true
+	w.handle(msg)
+	return w.sideFull()
+}
+
+// fetched records the end of a fetch that counted n records and saw the
+// high-water mark hw (-1: none, the fetch failed before its answer).
+func (w *worker) fetched(n int, hw int64) {
+	if n > 0 {
+		w.lastAct = w.c.opts.Now()
+		w.flushMetrics()
 	}
-	// One deadline for the whole batch: setting it per message costs a clock
-	// read and a poller lock each time (seen in the catch-up profile).
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	n := 0
-	end := func() {
-		if n > 0 {
-			w.lastAct = c.opts.Now()
-			w.flushMetrics()
-		}
-		if hw >= 0 {
-			w.highWater = hw
-			w.lag.Set(float64(max(0, hw-w.offset)))
-		}
-	}
-	for {
-		msg, err := batch.ReadMessage()
-		if err != nil {
-			batch.Close()
-			end()
-			return classifyFetchErr(err, conn, w)
-		}
-		if msg.Offset < w.offset {
-			continue // a compressed batch can start before the offset asked for
-		}
-		n++
-		w.offset = msg.Offset + 1
-		w.lastMsg = &msg
-		w.dirty = true
-		w.handle(msg)
-		if w.sideFull() {
-			// Stop here and save (maybeSave): the side records held stay
-			// bounded in bytes however many bad or late records the batch
-			// has. Closing the batch discards the rest of the response and
-			// leaves the connection at w.offset, where the next fetch reads.
-			err := batch.Close()
-			end()
-			if err != nil {
-				return fmt.Errorf("fetch %s/%d at %d: %w", c.topics.InputTopic, w.partition, w.offset, err)
-			}
-			return nil
-		}
+	if hw >= 0 {
+		w.highWater = hw
+		w.lag.Set(float64(max(0, hw-w.offset)))
 	}
 }
 
@@ -320,12 +245,15 @@ func (w *worker) sideFull() bool { return w.pendingBytes >= int64(w.c.cfg.SidePe
 // the connection counts as broken.
 const fetchGuard = 10 * time.Second
 
-func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
+// fetchFailed classifies a fetch's error: nil for the end of a batch; for
+// an offset out of range, below the log start it skips ahead, beyond the
+// log end it stops the partition (beyondEnd).
+func (w *worker) fetchFailed(ctx context.Context, err error, src source) error {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, kafka.RequestTimedOut):
 		return nil // the end of the batch; kafka-go's word for an empty one
 	case errors.Is(err, kafka.OffsetOutOfRange):
-		first, _, oerr := readOffsets(conn)
+		first, last, oerr := src.offsets(ctx)
 		if oerr != nil {
 			return oerr
 		}
@@ -333,12 +261,7 @@ func classifyFetchErr(err error, conn *kafka.Conn, w *worker) error {
 			w.c.log.Error("offset below the log start (deleted by retention before being counted); skipping ahead",
 				"partition", w.partition, "offset", w.offset, "first", first)
 			w.offset = first
-			_, serr := conn.Seek(first, kafka.SeekAbsolute)
-			return serr
-		}
-		_, last, oerr := readOffsets(conn)
-		if oerr != nil {
-			return oerr
+			return src.seek(first)
 		}
 		if w.offset > last {
 			return w.beyondEnd(last)
@@ -362,29 +285,18 @@ func (w *worker) beyondEnd(end int64) error {
 // it with the one saved: a topic deleted, created again and grown past the
 // saved offset holds another history, which the saved counts do not
 // belong to. The partition then stops as for an offset beyond the log end.
-func (w *worker) checkHistory(conn *kafka.Conn, saved string) error {
+func (w *worker) checkHistory(ctx context.Context, src source, saved string) error {
 	before := w.offset - 1
-	if _, err := conn.Seek(before, kafka.SeekAbsolute); err != nil {
-		return metrics.Failed(metrics.Kafka, fmt.Errorf("seek %s/%d to %d: %w", w.c.topics.InputTopic, w.partition, before, err))
+	msg, err := src.recordAt(ctx, before)
+	if err != nil {
+		return metrics.Failed(metrics.Kafka, fmt.Errorf("read %s/%d at %d to check the saved history: %w", w.c.topics.InputTopic, w.partition, before, err))
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 1 << 20, MaxWait: time.Second})
-	defer batch.Close()
-	for {
-		msg, err := batch.ReadMessage()
-		if err != nil {
-			return metrics.Failed(metrics.Kafka, fmt.Errorf("read %s/%d at %d to check the saved history: %w", w.c.topics.InputTopic, w.partition, before, err))
-		}
-		if msg.Offset < before {
-			continue
-		}
-		if got := RecordFingerprint(msg); got != saved {
-			w.c.markBeyondEnd(w.partition, w.offset, -2)
-			return fmt.Errorf("%s/%d: %w: the record at offset %d is %s, the saved state read %s there: the topic was recreated; stop every instance and run `stats-processor reset`",
-				w.c.topics.InputTopic, w.partition, ErrOffsetBeyondEnd, before, got, saved)
-		}
-		return nil
+	if got := RecordFingerprint(msg); got != saved {
+		w.c.markBeyondEnd(w.partition, w.offset, -2)
+		return fmt.Errorf("%s/%d: %w: the record at offset %d is %s, the saved state read %s there: the topic was recreated; stop every instance and run `stats-processor reset`",
+			w.c.topics.InputTopic, w.partition, ErrOffsetBeyondEnd, before, got, saved)
 	}
+	return nil
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -551,8 +463,8 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 		Owner:          c.opts.InstanceID,
 		Windows:        map[int64]eventtime.Counts{},
 	}
-	if w.lastMsg != nil {
-		cp.LastRecord = RecordFingerprint(*w.lastMsg)
+	if w.haveLast {
+		cp.LastRecord = RecordFingerprint(w.lastMsg)
 	}
 	if idle {
 		cp.IdleFor = c.idleLease()
@@ -579,7 +491,7 @@ func (w *worker) save(ctx context.Context, idle bool) error {
 	// partition's status hundreds of times a second (seen at 240
 	// partitions).
 	if idle != w.idleSaved || (w.caughtUp() && w.crossedWindow()) {
-		c.opts.OnProgress()
+		c.opts.OnProgress(w.partition)
 	}
 	w.savedMax = w.et.MaxEventTime()
 	w.idleSaved = idle

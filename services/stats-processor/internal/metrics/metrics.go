@@ -33,7 +33,10 @@ type Metrics struct {
 	// FetchRedials counts fetch connections dialed again after kafka-go
 	// found them out of step (a known kafka-go flaw with fetches at the
 	// log end); nothing is lost or read twice.
-	FetchRedials    prometheus.Counter
+	FetchRedials prometheus.Counter
+	// SharedFetches counts fetch requests that carried many partitions
+	// (an instance owning more than kafka.fetch_shared_above).
+	SharedFetches   prometheus.Counter
 	WatermarkLag    prometheus.Gauge
 	Watermark       prometheus.Gauge
 	ConsumerLag     *prometheus.GaugeVec
@@ -93,6 +96,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Time to save one partition's state to Redis.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}),
 		FetchRedials: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "fetch_redials_total",
 			Help: "Fetch connections dialed again after a broken or out-of-step response; the partition goes on where it was."}),
+		SharedFetches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "shared_fetches_total",
+			Help: "Fetch requests that carried every waiting partition of one broker (instances owning more than kafka.fetch_shared_above partitions)."}),
 		Fenced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "checkpoints_fenced_total",
 			Help: "Checkpoints rejected because the partition moved on (rebalance) or its window closed; the partition was replayed."}),
 		WatermarkLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "watermark_lag_seconds",
@@ -134,7 +139,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		m.eventsByType[t.Index()] = m.Events.WithLabelValues(t.String())
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.Late, m.DeadLetters, m.WindowsClosed, m.RecordsWritten, m.Checkpoint,
-		m.Fenced, m.FetchRedials, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd,
+		m.Fenced, m.FetchRedials, m.SharedFetches, m.WatermarkLag, m.Watermark, m.ConsumerLag, m.Assigned, m.Errors, m.Rebalances, m.LastCloseLeader, m.EmitDelay, m.OffsetBeyondEnd,
 		m.DeadLettersTruncated, m.LateTruncated, m.SideOutputStuck, m.LiveStreamsRefused, m.PartitionWatermark, m.PartitionIdle, m.OutputWrite} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

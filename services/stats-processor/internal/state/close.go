@@ -136,8 +136,10 @@ type Round struct {
 //     held, records each window's final counts (its pins over its sums)
 //     unless it has a decision already, raises the decided bound, and
 //     returns every decision not yet marked;
-//  4. emit: the decided windows' records are written, oldest first, and
-//     the output's end offsets read;
+//  4. emit: the decided windows' records are written, oldest first, but
+//     for those the read back found on the topic already (a write that
+//     outlived its round's lease, landed before this round read back: it
+//     is not written twice), and the output's end offsets read;
 //  5. mark: the decisions become closed windows (retained from now), the
 //     closed bound rises to the decided one, the output's end offsets are
 //     recorded;
@@ -180,7 +182,7 @@ func (s *RedisStore) CloseThrough(ctx context.Context, r Round, steps Steps) ([]
 	if err := steps.Check("emit"); err != nil {
 		return nil, err
 	}
-	out, err := steps.Emit(decided)
+	out, err := steps.Emit(unwritten(decided, records))
 	if err != nil {
 		return nil, err
 	}
@@ -305,23 +307,50 @@ func sumPartials(partials []map[int64]eventtime.Counts) map[int64]eventtime.Coun
 	return sums
 }
 
-// uncounted sets each decided window's Uncounted: by type, the sealed
-// counts of the partitions beyond those its decision covered. Such a
-// decision was emitted before those partitions were added, and then lost
-// by Redis before they registered, so they were not told the window had
-// closed, and counted it; its values stay, and their events are late.
+// uncounted sets each decided window's Uncounted: by type, how many more
+// events the sealed partial counts hold than the decision. A decision is
+// the sum of the partials, unless a record on the output topic pinned it:
+// a decision emitted and then lost by Redis (a failover or restart that
+// lost writes), taken over the partitions as they were then. Since then,
+// partitions added later counted the window (they were not told it had
+// closed), and so did an idle partition that took a straggler in before
+// the rollback's replay sealed it again. The record's value stays, and
+// those events are late.
 func uncounted(decided []ClosedWindow, partials []map[int64]eventtime.Counts) {
 	for i := range decided {
 		w := &decided[i]
-		for t, covered := range w.Partitions {
-			if covered <= 0 {
-				continue // not known: a decision of an older version
+		for t, n := range w.Counts {
+			var sum int64
+			for _, p := range partials {
+				sum += p[w.Start][t]
 			}
-			for p := covered; p < len(partials); p++ {
-				w.Uncounted[t] += partials[p][w.Start][t]
-			}
+			w.Uncounted[t] = max(0, sum-n)
 		}
 	}
+}
+
+// unwritten returns the decided windows with only the counts whose
+// records the read back did not find on the output topic (the same key,
+// value and partition count); windows with none left are left out.
+func unwritten(decided []ClosedWindow, found []OutputRecord) []ClosedWindow {
+	on := make(map[OutputRecord]bool, len(found))
+	for _, r := range found {
+		on[r] = true
+	}
+	var out []ClosedWindow
+	for _, w := range decided {
+		rest, left := w, false
+		for t, n := range w.Counts {
+			if n != 0 && on[OutputRecord{Start: w.Start, Type: t, Count: n, Partitions: w.Partitions[t]}] {
+				rest.Counts[t] = 0
+			}
+			left = left || rest.Counts[t] != 0
+		}
+		if left {
+			out = append(out, rest)
+		}
+	}
+	return out
 }
 
 // pinScript records output records Redis did not know of. KEYS: meta,

@@ -299,8 +299,10 @@ func testRestore(t *testing.T, s *state.RedisStore) {
 	// Window 0's CAR was read back from a record without the partitions
 	// header: its count's partition count is not known.
 	want := []state.ClosedWindow{{Start: 0, Counts: counts(9, 3), Partitions: [model.NumVehicleTypes]int{0, 3, 3, 3, 3}}, {Start: 20_000, Counts: counts(9), Partitions: over(3)}}
-	if err != nil || decided(emitted) != decided(want) || decided(closed) != decided(want) {
-		t.Fatalf("close after a lost decision: emitted %v, closed %v, %v; want %v", emitted, closed, err, want)
+	// CAR:0=9 is on the topic already: only the rest is written.
+	wantEmitted := []state.ClosedWindow{{Start: 0, Counts: counts(0, 3), Partitions: want[0].Partitions}, want[1]}
+	if err != nil || decided(emitted) != decided(wantEmitted) || decided(closed) != decided(want) {
+		t.Fatalf("close after a lost decision: emitted %v, closed %v, %v; want emitted %v, closed %v", emitted, closed, err, wantEmitted, want)
 	}
 	checkClosed(t, s, 40_000, want)
 	if meta, _ := s.ReadMeta(ctx); fmt.Sprint(meta.Output) != "[8]" {
@@ -465,4 +467,172 @@ func testLostDecisionAddedPartition(t *testing.T, s *state.RedisStore) {
 		t.Fatalf("close after the loss: %s %v, want %s", decided(closed), err, decided(want))
 	}
 	checkClosed(t, s, 20_000, want)
+}
+
+// The tests below replay cases of issue #21 that broke the original main
+// (b8cb7a2; tools/regress-original shows each failing there) on today's
+// protocol, interleaving for interleaving.
+
+func TestIntegrationEarlierWindowLostLaterLanded(t *testing.T) {
+	backends(t, testEarlierWindowLost)
+}
+
+// Issue #21, case 1: a close's write lost window 0 whole while window
+// 20 000's record landed (another output partition), and the decision
+// was lost. The record read back pins window 20 000; window 0 is decided
+// from its partials, not skipped because a later window is on the topic.
+func testEarlierWindowLost(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	savePartials(t, s, 2) // window 0: CAR 2, TRUCK 1; window 20 000: CAR 5
+	onTopic := []state.OutputRecord{{Start: 20_000, Type: 0, Count: 5, Partitions: 2}}
+	closed, err := closeReading(ctx, s, lead(t, s, "a"), 2, 40_000, 44_999, onTopic, []int64{1, 0}, func([]state.ClosedWindow) ([]int64, error) {
+		return []int64{1, 2}, nil
+	})
+	want := []state.ClosedWindow{{Start: 0, Counts: counts(2, 1), Partitions: over(2)}, {Start: 20_000, Counts: counts(5), Partitions: over(2)}}
+	if err != nil || decided(closed) != decided(want) {
+		t.Fatalf("close after window 0's write was lost: %s %v, want %s", decided(closed), err, decided(want))
+	}
+	checkClosed(t, s, 40_000, want)
+}
+
+func TestIntegrationPartitionAddedWhileSealed(t *testing.T) {
+	backends(t, testPartitionAddedWhileSealed)
+}
+
+// Issue #21, case 3: A seals window 0 over partitions 0 and 1 and pauses
+// before its decision; its lease lapses; partition 2 is added, registers
+// and saves counts of window 0; B closes over 3 partitions; A resumes. A
+// must emit nothing (its decide is refused: the lease is not its own), so
+// window 0 has B's value only.
+func testPartitionAddedWhileSealed(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	if _, err := s.RecordPartitions(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	savePartials(t, s, 2)
+	a := lead(t, s, "a")
+	var fromA, fromB []state.ClosedWindow
+	_, errA := s.CloseThrough(ctx, state.Round{Token: a, Owner: "a", Partitions: 2, Through: 20_000, Watermark: 24_999}, state.Steps{
+		Check: func(step string) error {
+			if step != "decide" {
+				return nil
+			}
+			// A is paused here, sealed over 2 partitions.
+			if err := s.ReleaseLead(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+			register(t, s, 2)
+			if _, err := s.Save(ctx, state.Checkpoint{Partition: 2, ExpectedOffset: -1, Offset: 4, MaxEventTime: 45_000,
+				Windows: map[int64]eventtime.Counts{0: counts(4)}}); err != nil {
+				t.Fatalf("partition 2's save: %v", err)
+			}
+			var err error
+			fromB, err = closeWith(ctx, s, lead(t, s, "b"), 3, 20_000, 24_999, func([]state.ClosedWindow) ([]int64, error) { return nil, nil })
+			if err != nil {
+				t.Fatalf("B's round: %v", err)
+			}
+			return nil
+		},
+		ReadBack: func([]int64) ([]state.OutputRecord, []int64, error) { return nil, nil, nil },
+		Emit: func(ws []state.ClosedWindow) ([]int64, error) {
+			fromA = ws
+			return nil, nil
+		},
+	})
+	want := []state.ClosedWindow{{Start: 0, Counts: counts(6, 1), Partitions: over(3)}}
+	if !errors.Is(errA, state.ErrLeaseLost) || len(fromA) != 0 || decided(fromB) != decided(want) {
+		t.Fatalf("A resumed after B's round: %v, emitted %s; B emitted %s, want %s", errA, decided(fromA), decided(fromB), decided(want))
+	}
+	checkClosed(t, s, 20_000, want)
+}
+
+func TestIntegrationSealRefusesExpiredIdleLease(t *testing.T) {
+	backends(t, testSealRefusesExpiredIdle)
+}
+
+// Issue #21, case 10: partition 1 let window 0 close only through its idle
+// lease, which ran out (by Redis's clock) after the watermark was computed
+// and before the seal. The round must decide nothing (ErrNotReady), and
+// partition 1's next event in window 0 must still count.
+func testSealRefusesExpiredIdle(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	register(t, s, 0, 1)
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 0, ExpectedOffset: -1, Offset: 5, MaxEventTime: 45_000,
+		Windows: map[int64]eventtime.Counts{0: counts(3)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 1, ExpectedOffset: -1, Offset: 2, MaxEventTime: 1_000, IdleFor: 300 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if sts, _, err := s.Statuses(ctx, 2); err != nil || !sts[1].Idle {
+		t.Fatalf("partition 1 just saved idle: %+v %v", sts, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		sts, _, err := s.Statuses(ctx, 2)
+		if err == nil && !sts[1].Idle {
+			break // the round computed its watermark before this
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("partition 1's idle lease did not run out")
+		}
+	}
+	_, err := closeWith(ctx, s, lead(t, s, "a"), 2, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
+		t.Fatalf("emitted %s on an idle lease that ran out", decided(ws))
+		return nil, nil
+	})
+	if !errors.Is(err, state.ErrNotReady) {
+		t.Fatalf("close on partition 1's expired idle lease: %v, want ErrNotReady", err)
+	}
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 1, ExpectedOffset: 2, Offset: 3, MaxEventTime: 6_000,
+		Windows: map[int64]eventtime.Counts{0: counts(1)}}); err != nil {
+		t.Fatalf("partition 1's event at 6 s in window 0: %v", err)
+	}
+}
+
+func TestIntegrationWriteOutlivesLease(t *testing.T) { backends(t, testWriteOutlivesLease) }
+
+// Issue #21, case 6: A's write is slower than its lease (a slow link, no
+// crash): the lease lapses mid-write, B takes it, and (after the grace)
+// reads A's landed records back before deciding. A's mark is refused; B
+// marks A's decision without writing it again: no key gets a second value,
+// and no record is repeated.
+func testWriteOutlivesLease(t *testing.T, s *state.RedisStore) {
+	ctx := context.Background()
+	savePartials(t, s, 1)
+	var fromA, fromB, writtenByB []state.ClosedWindow
+	_, errA := closeWith(ctx, s, lead(t, s, "a"), 1, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
+		fromA = ws
+		// A's write is on its way; its lease runs out.
+		if err := s.ReleaseLead(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		var onTopic []state.OutputRecord // A's records, landed before B reads back
+		for _, w := range ws {
+			for ty, c := range w.Counts {
+				if c != 0 {
+					onTopic = append(onTopic, state.OutputRecord{Start: w.Start, Type: ty, Count: c, Partitions: w.Partitions[ty]})
+				}
+			}
+		}
+		end := []int64{int64(len(onTopic))}
+		var err error
+		fromB, err = closeReading(ctx, s, lead(t, s, "b"), 1, 40_000, 44_999, onTopic, end, func(ws []state.ClosedWindow) ([]int64, error) {
+			writtenByB = ws
+			return end, nil
+		})
+		if err != nil {
+			t.Fatalf("B's round: %v", err)
+		}
+		return end, nil
+	})
+	if !errors.Is(errA, state.ErrLeaseLost) || len(fromA) != 2 || (len(fromB) > 0 && decided(fromB) != decided(fromA)) {
+		t.Fatalf("A emitted %s (%v), B %s: a key with two values", decided(fromA), errA, decided(fromB))
+	}
+	// B found every record of A's decision on the topic: it marks the
+	// decision without writing it again (a slow link alone repeats
+	// nothing; the contract allows repeats only after a crash).
+	if len(writtenByB) != 0 {
+		t.Errorf("B found A's records on the topic, yet wrote %s again", decided(writtenByB))
+	}
+	checkClosed(t, s, 40_000, fromA)
 }

@@ -252,3 +252,142 @@ func lead1(ctx context.Context, s *state.RedisStore, owner string) (int64, error
 	l, err := s.TryLead(ctx, owner, time.Second, 0)
 	return l.Token, err
 }
+
+// TestIntegrationRefusedTokenNotRenewed is issue #21's case 8: a
+// partition's fence is above the holder's token (a failover to a replica
+// whose clock is behind, with the lease and meta.lease lost; here the
+// fence a holder on a primary an hour ahead left). The round is refused
+// with that fence, and the closer then asks for a token above it
+// (closer.go: floor = Fence + 1, the lease released): it gets a new one,
+// never the refused token again, and that one closes.
+func TestIntegrationRefusedTokenNotRenewed(t *testing.T) {
+	env := testenv.Get(t)
+	rdb, prefix := env.Redis(t)
+	s := state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, time.Hour)
+	ctx := context.Background()
+	savePartials(t, s, 1)
+	a := lead(t, s, "a")
+	fence := time.Now().Add(time.Hour).UnixMilli()
+	if err := rdb.HSet(ctx, s.Keys().Partition(0), "fence", fence).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := closeWith(ctx, s, a, 1, 20_000, 24_999, func(ws []state.ClosedWindow) ([]int64, error) {
+		t.Fatalf("emitted %s with a token below a fence", decided(ws))
+		return nil, nil
+	})
+	var lost *state.LeaseLostError
+	if !errors.As(err, &lost) || lost.Fence != fence {
+		t.Fatalf("round with token %d below fence %d: %v, want a LeaseLostError with the fence", a, fence, err)
+	}
+	l, err := s.TryLead(ctx, "a", time.Minute, lost.Fence+1)
+	tok := l.Token
+	if err != nil || tok == a || tok <= fence {
+		t.Fatalf("after the refusal: token %d (%v); want a new one above the fence %d, not the refused %d", tok, err, fence, a)
+	}
+	owners[tok] = "a"
+	if _, err := closeWith(ctx, s, tok, 1, 20_000, 24_999, func([]state.ClosedWindow) ([]int64, error) { return nil, nil }); err != nil {
+		t.Fatalf("close with the new token: %v", err)
+	}
+}
+
+// TestIntegrationRollbackAfterAnotherClose is issue #21's case 4: A holds
+// the lease and pauses before its round; B closes window 0 (CAR:0=5, on
+// the topic); Redis then goes back to before B's round (B's seal,
+// decision, mark, drop and fences lost: an AOF everysec loss, a failover
+// to a lagging replica); a straggler of window 0 is counted on the idle
+// partition 1; A resumes (its paused round ends at its deadline; the next
+// one renews the restored lease, same token). A reads the output back
+// after its seal and before deciding, so it emits B's value, not a second
+// one, and reports the straggler late.
+func TestIntegrationRollbackAfterAnotherClose(t *testing.T) {
+	env := testenv.Get(t)
+	rdb, prefix := env.Redis(t)
+	s := state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, time.Hour)
+	ctx := context.Background()
+	if _, err := s.RecordPartitions(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	register(t, s, 0, 1)
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 0, ExpectedOffset: -1, Offset: 5, MaxEventTime: 45_000,
+		Windows: map[int64]eventtime.Counts{0: counts(5)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 1, ExpectedOffset: -1, Offset: 2, MaxEventTime: 1_000, IdleFor: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	a := lead(t, s, "a")
+	before := dumpKeys(t, s, rdb) // A is paused here
+	if err := s.ReleaseLead(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	var onTopic []state.OutputRecord
+	if _, err := closeWith(ctx, s, lead(t, s, "b"), 2, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) {
+		for _, w := range ws {
+			onTopic = append(onTopic, state.OutputRecord{Start: w.Start, Type: 0, Count: w.Counts[0], Partitions: w.Partitions[0]})
+		}
+		return []int64{int64(len(onTopic))}, nil
+	}); err != nil {
+		t.Fatalf("B's round: %v", err)
+	}
+	if len(onTopic) != 1 || onTopic[0].Count != 5 {
+		t.Fatalf("B wrote %+v, want CAR:0=5", onTopic)
+	}
+	restoreKeys(t, s, rdb, before)
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 1, ExpectedOffset: 2, Offset: 3, MaxEventTime: 6_000, IdleFor: time.Hour,
+		Windows: map[int64]eventtime.Counts{0: counts(1)}}); err != nil {
+		t.Fatalf("the straggler's save after the rollback: %v", err)
+	}
+	fromA, err := closeReading(ctx, s, a, 2, 40_000, 44_999, onTopic, []int64{1}, func([]state.ClosedWindow) ([]int64, error) { return []int64{1}, nil })
+	if err != nil || len(fromA) != 1 || fromA[0].Counts[0] != 5 {
+		t.Fatalf("A after the rollback emitted %s (%v); B wrote CAR:0=5: a key with two values", decided(fromA), err)
+	}
+	// The straggler, counted by partition 1 after the rollback, is not in
+	// B's CAR:0: it is reported late (I2), or it would be lost.
+	if fromA[0].Uncounted != counts(1) {
+		t.Errorf("A reports %v of window 0 uncounted, want the straggler (CAR 1): it is neither in CAR:0=5 nor reported late", fromA[0].Uncounted)
+	}
+}
+
+// dumpedKey is one key's DUMP and time to live (0: none).
+type dumpedKey struct {
+	val string
+	ttl time.Duration
+}
+
+// dumpKeys is every key of the pipeline: Redis at one moment, to go back
+// to.
+func dumpKeys(t *testing.T, s *state.RedisStore, rdb *redis.Client) map[string]dumpedKey {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := s.PipelineKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]dumpedKey{}
+	for _, k := range keys {
+		v, err := rdb.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = dumpedKey{val: v, ttl: max(rdb.PTTL(ctx, k).Val(), 0)}
+	}
+	return out
+}
+
+// restoreKeys puts the pipeline's keys back to a dumpKeys.
+func restoreKeys(t *testing.T, s *state.RedisStore, rdb *redis.Client, keys map[string]dumpedKey) {
+	t.Helper()
+	ctx := context.Background()
+	now, err := s.PipelineKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteKeys(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	for k, d := range keys {
+		if err := rdb.RestoreReplace(ctx, k, d.ttl, d.val).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

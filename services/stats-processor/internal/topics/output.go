@@ -80,7 +80,9 @@ func (t *Topics) OutputOffsets(ctx context.Context) (first, end []int64, err err
 }
 
 // ReadOutput returns the records of one output partition with offsets in
-// [from, to), in offset order.
+// [from, to), in offset order. It returns by ctx's deadline, with ctx's
+// error, when the records do not come (they are gone: the topic was
+// deleted and created again), not after a read of its own of 10 s.
 func (t *Topics) ReadOutput(ctx context.Context, partition int, from, to int64) ([]kafka.Message, error) {
 	if from >= to {
 		return nil, nil
@@ -106,12 +108,19 @@ func (t *Topics) ReadOutput(ctx context.Context, partition int, from, to int64) 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		deadline, callers := readDeadline(ctx, 10*time.Second)
+		_ = conn.SetReadDeadline(deadline)
 		batch := conn.ReadBatch(1, 8<<20)
 		for {
 			m, err := batch.ReadMessage()
 			if err != nil {
 				batch.Close()
+				if callers && errors.Is(err, kafka.RequestTimedOut) {
+					// The caller's deadline cut the read (kafka-go ends it
+					// up to a second early): say so once it has passed.
+					<-ctx.Done()
+					err = ctx.Err()
+				}
 				if !errors.Is(err, io.EOF) {
 					return nil, fmt.Errorf("read %s/%d at %d: %w", topic, partition, next, err)
 				}
@@ -127,4 +136,15 @@ func (t *Topics) ReadOutput(ctx context.Context, partition int, from, to int64) 
 		}
 	}
 	return msgs, nil
+}
+
+// readDeadline is the deadline of one read: limit from now, but never past
+// ctx's (a closing round's, inside its lease), which kafka-go's connection
+// does not watch while it waits for a batch. callers says it is ctx's.
+func readDeadline(ctx context.Context, limit time.Duration) (deadline time.Time, callers bool) {
+	d := time.Now().Add(limit)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		return cd, true
+	}
+	return d, false
 }

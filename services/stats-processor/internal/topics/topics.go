@@ -53,6 +53,13 @@ func (t *Topics) Config() Config { return t.cfg }
 // Dialer opens connections to the brokers.
 func (t *Topics) Dialer() *kafka.Dialer { return t.dialer }
 
+// FetchTransport returns a new transport with the topics' security
+// settings, for fetches held by the broker: on the writers' transport they
+// would hold up the produce requests queued behind them on a connection.
+func (t *Topics) FetchTransport() (*kafka.Transport, error) {
+	return t.cfg.Security().Transport("stats-processor", 10*time.Second)
+}
+
 // Prepare creates the topics that do not exist yet and learns the input
 // topic's partition count. It fails when Kafka does not answer.
 func (t *Topics) Prepare(ctx context.Context) error {
