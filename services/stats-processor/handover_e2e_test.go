@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,13 +22,15 @@ import (
 
 // TestE2EGracefulStopLeaseHolder: two instances under live traffic (events
 // stamped with the wall clock, 5 s windows); the closer lease holder gets
-// SIGTERM just after a window's end. The windows after it close on time:
+// SIGTERM a second before a window's end. The windows after it close on time:
 // the holder closes them while its successor's grace runs, then hands the
 // lease over. (A holder that gave the lease up at once left its successor
 // to wait LeaseTTL + WriteBound, 11.5 s, before closing anything: the
-// window after the SIGTERM came ~7 s late.) Counts stay exact. The bound,
-// 5 s after a window's end, is generous on purpose; bench/failover
-// measures the figure.
+// window after the SIGTERM came ~10 s late.) Counts stay exact. A window's
+// delay is counted from when the first event that lets it close (its end
+// + the out-of-orderness) was written, so that a producer slowed by a busy
+// machine does not count; the bound, 5 s, is generous on purpose, and
+// bench/failover measures the figure.
 func TestE2EGracefulStopLeaseHolder(t *testing.T) {
 	const partitions = 4
 	s := newScenario(t, partitions)
@@ -51,14 +54,17 @@ func TestE2EGracefulStopLeaseHolder(t *testing.T) {
 	}
 	size := s.window.Milliseconds()
 	nextEnd := (time.Now().UnixMilli()/size + 1) * size
-	time.Sleep(time.Until(time.UnixMilli(nextEnd + 300)))
+	if time.Until(time.UnixMilli(nextEnd)) < 1500*time.Millisecond {
+		nextEnd += size
+	}
+	time.Sleep(time.Until(time.UnixMilli(nextEnd - 1000)))
 	sigterm := time.Now()
 	stopped := make(chan error, 1)
 	go func() { stopped <- procs[holder].Stop(30 * time.Second) }()
-	t.Logf("SIGTERM to %s, the closer lease holder, %d ms after a window's end", holder, sigterm.UnixMilli()-nextEnd)
+	t.Logf("SIGTERM to %s, the closer lease holder, %d ms before a window's end", holder, nextEnd-sigterm.UnixMilli())
 
 	time.Sleep(20 * time.Second)
-	recs := stopProducing()
+	recs, written := stopProducing()
 	if err := <-stopped; err != nil {
 		t.Fatalf("the lease holder did not stop cleanly: %v\n%s", err, procs[holder].Tail(30))
 	}
@@ -68,19 +74,22 @@ func TestE2EGracefulStopLeaseHolder(t *testing.T) {
 	}
 	s.waitOutput(want)
 
-	// Every window that ended in the 15 s after the SIGTERM arrived within
-	// 5 s of its end.
+	// Every window that ended in the 17 s after the SIGTERM (the handover
+	// takes about 12) arrived within 5 s of the first event that let it
+	// close.
 	at := arrived()
-	for end := nextEnd + size; end <= sigterm.Add(15*time.Second).UnixMilli(); end += size {
+	for end := nextEnd; end <= sigterm.Add(17*time.Second).UnixMilli(); end += size {
 		got, ok := at[end-size]
-		if !ok {
-			t.Errorf("the window ending %d ms after the SIGTERM never arrived", end-sigterm.UnixMilli())
+		crossed, wrote := written(end + s.ooo.Milliseconds())
+		if !ok || !wrote {
+			t.Errorf("the window ending %d ms after the SIGTERM never arrived (%v) or never could close (%v)", end-sigterm.UnixMilli(), ok, wrote)
 			continue
 		}
-		delay := got.Sub(time.UnixMilli(end))
-		t.Logf("window ending %5d ms after the SIGTERM: on the output topic %5d ms after its end", end-sigterm.UnixMilli(), delay.Milliseconds())
+		delay := got.Sub(crossed)
+		t.Logf("window ending %5d ms after the SIGTERM: on the output topic %5d ms after its end, %5d ms after the event that let it close was written",
+			end-sigterm.UnixMilli(), got.Sub(time.UnixMilli(end)).Milliseconds(), delay.Milliseconds())
 		if delay > 5*time.Second {
-			t.Errorf("the window ending %d ms after the SIGTERM arrived %s after its end: the successor waited for the lease", end-sigterm.UnixMilli(), delay.Round(time.Millisecond))
+			t.Errorf("the window ending %d ms after the SIGTERM arrived %s after it could close: the successor waited for the lease", end-sigterm.UnixMilli(), delay.Round(time.Millisecond))
 		}
 	}
 	survivor := map[string]string{"a": "b", "b": "a"}[holder]
@@ -89,9 +98,12 @@ func TestE2EGracefulStopLeaseHolder(t *testing.T) {
 
 // produceLive writes one event stamped with the wall clock to every
 // partition every 20 ms until the returned function is called, which
-// returns what was written.
-func (s *scenario) produceLive(ctx context.Context, partitions int) func() [][]contracttest.Record {
+// returns what was written, and a function that tells when the first event
+// stamped at or after a time was written (acked) to every partition.
+func (s *scenario) produceLive(ctx context.Context, partitions int) func() ([][]contracttest.Record, func(stamp int64) (time.Time, bool)) {
 	data := make([][]contracttest.Record, partitions)
+	var stamps []int64
+	var acked []time.Time
 	done, finished := make(chan struct{}), make(chan error, 1)
 	w := s.writer()
 	types := model.VehicleTypes()
@@ -116,14 +128,21 @@ func (s *scenario) produceLive(ctx context.Context, partitions int) func() [][]c
 			for p, r := range batch {
 				data[p] = append(data[p], r)
 			}
+			stamps, acked = append(stamps, now), append(acked, time.Now())
 		}
 	}()
-	return func() [][]contracttest.Record {
+	return func() ([][]contracttest.Record, func(int64) (time.Time, bool)) {
 		close(done)
 		if err := <-finished; err != nil {
 			s.t.Fatalf("produce: %v", err)
 		}
-		return data
+		return data, func(stamp int64) (time.Time, bool) {
+			i, _ := slices.BinarySearch(stamps, stamp)
+			if i == len(stamps) {
+				return time.Time{}, false
+			}
+			return acked[i], true
+		}
 	}
 }
 
