@@ -449,7 +449,8 @@ func (c *Closer) watermark(ctx context.Context, n int, woken []int) (meta state.
 		return meta, eventtime.NoWatermark, 0, nil
 	}
 	named := woken
-	if len(named) == 0 && len(c.known) == n && c.opts.Now().Sub(c.lastFull) < fullReadEvery(c.opts.Interval, n) {
+	if every := fullReadEvery(c.opts.Interval, n); len(named) == 0 && len(c.known) == n && every > c.opts.Interval &&
+		c.opts.Now().Sub(c.lastFull) < every {
 		// A tick between two full reads of many partitions: the clock
 		// only, for idle leases and the watermark's lag.
 		named = []int{}
