@@ -97,13 +97,20 @@ func writeRecords(ctx context.Context, w *kafka.Writer, recs []contracttest.Reco
 // readAll reads a whole topic from the start up to its current end.
 func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []kafka.Message
-	if err := contracttest.ReadAll(ctx, brokers, topic, func(m kafka.Message) { out = append(out, m) }); err != nil {
+	out, err := tryReadAll(brokers, topic)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// tryReadAll is readAll returning its error.
+func tryReadAll(brokers []string, topic string) ([]kafka.Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []kafka.Message
+	err := contracttest.ReadAll(ctx, brokers, topic, func(m kafka.Message) { out = append(out, m) })
+	return out, err
 }
 
 // waitOutput waits until every expected (window, type) record is on the
@@ -114,7 +121,18 @@ func (s *scenario) waitOutput(want map[contracttest.Key]int64) {
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		msgs := readAll(t, s.env.Brokers, s.cfg.Output)
+		// A read that fails (a broker slow to answer on a loaded machine:
+		// seen in CI as a ListOffsets i/o timeout) is tried again until
+		// the deadline; the check below reads once more, and fails then.
+		msgs, err := tryReadAll(s.env.Brokers, s.cfg.Output)
+		if err != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("read the output topic: %v", err)
+			}
+			t.Logf("read the output topic (trying again): %v", err)
+			time.Sleep(500 * time.Millisecond)
+			continue
+		}
 		keys := map[string]bool{}
 		for _, m := range msgs {
 			keys[string(m.Key)] = true
