@@ -90,8 +90,7 @@ func newHistory(tb testing.TB, windows int) history {
 			tb.Fatal(err)
 		}
 	}
-	l, err := s.TryLead(ctx, "bench", time.Minute, 0)
-	tok := l.Token
+	tok, _, err := s.TryLead(ctx, "bench", time.Minute, 0)
 	if err != nil || tok == 0 {
 		tb.Fatalf("closer lease: %d %v", tok, err)
 	}

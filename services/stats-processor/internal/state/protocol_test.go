@@ -176,8 +176,7 @@ func savePartials(t *testing.T, s *state.RedisStore, n int) {
 
 func lead(t *testing.T, s *state.RedisStore, owner string) int64 {
 	t.Helper()
-	l, err := s.TryLead(context.Background(), owner, time.Minute, 0)
-	tok := l.Token
+	tok, _, err := s.TryLead(context.Background(), owner, time.Minute, 0)
 	if err != nil || tok == 0 {
 		t.Fatalf("%s could not take the lease: %d %v", owner, tok, err)
 	}

@@ -27,21 +27,15 @@ func backends(t *testing.T, test func(t *testing.T, s *state.RedisStore)) {
 
 // backendsWith is backends with closed windows retained for retention.
 func backendsWith(t *testing.T, retention time.Duration, test func(t *testing.T, s *state.RedisStore)) {
-	backendsClient(t, retention, func(t *testing.T, s *state.RedisStore, _ redis.UniversalClient) { test(t, s) })
-}
-
-// backendsClient is backendsWith that also hands the test the store's
-// client (to roll Redis back).
-func backendsClient(t *testing.T, retention time.Duration, test func(t *testing.T, s *state.RedisStore, rdb redis.UniversalClient)) {
 	env := testenv.Get(t)
 	t.Run("single", func(t *testing.T) {
 		rdb, prefix := env.Redis(t)
-		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, retention), rdb)
+		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, retention))
 	})
 	t.Run("cluster", func(t *testing.T) {
 		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: private.StartRedisCluster(t, 0).Addrs})
 		t.Cleanup(func() { rdb.Close() })
-		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size, retention), rdb)
+		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size, retention))
 	})
 }
 
@@ -249,8 +243,8 @@ func testLead(t *testing.T, s *state.RedisStore) {
 
 // lead1 takes or renews the lease for a second and returns the token.
 func lead1(ctx context.Context, s *state.RedisStore, owner string) (int64, error) {
-	l, err := s.TryLead(ctx, owner, time.Second, 0)
-	return l.Token, err
+	tok, _, err := s.TryLead(ctx, owner, time.Second, 0)
+	return tok, err
 }
 
 // TestIntegrationRefusedTokenNotRenewed is issue #21's case 8: a
@@ -279,8 +273,7 @@ func TestIntegrationRefusedTokenNotRenewed(t *testing.T) {
 	if !errors.As(err, &lost) || lost.Fence != fence {
 		t.Fatalf("round with token %d below fence %d: %v, want a LeaseLostError with the fence", a, fence, err)
 	}
-	l, err := s.TryLead(ctx, "a", time.Minute, lost.Fence+1)
-	tok := l.Token
+	tok, _, err := s.TryLead(ctx, "a", time.Minute, lost.Fence+1)
 	if err != nil || tok == a || tok <= fence {
 		t.Fatalf("after the refusal: token %d (%v); want a new one above the fence %d, not the refused %d", tok, err, fence, a)
 	}
