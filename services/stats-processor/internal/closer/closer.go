@@ -296,6 +296,8 @@ func (c *Closer) Round(ctx context.Context, woken ...int) {
 		c.log.Debug("closer waits before reading the output back", "for", c.notBefore.Sub(c.opts.Now()).Round(time.Millisecond))
 	case errors.Is(err, state.ErrDecisionLost):
 		c.log.Warn("Redis lost this round's decisions (it went back in time); the next round reads the output back and decides again", "token", c.token)
+	case errors.Is(err, state.ErrSealLost):
+		c.log.Warn("Redis lost this round's seal before its decision (it went back in time); nothing was decided; the next round seals again", "token", c.token)
 	case errors.Is(err, state.ErrNotReady), errors.Is(err, state.ErrMorePartitions):
 		c.log.Debug("closing round ended early; the next one reads the partitions again", "reason", err)
 		c.lastRefresh = time.Time{}
@@ -536,7 +538,7 @@ func (c *Closer) lead(rctx, ctx context.Context, refresh bool, woken []int) erro
 		var dep *metrics.DependencyError
 		if !errors.As(err, &dep) && !errors.Is(err, state.ErrLeaseLost) && !errors.Is(err, errWaiting) &&
 			!errors.Is(err, errDeadline) && !errors.Is(err, state.ErrNotReady) && !errors.Is(err, state.ErrMorePartitions) &&
-			!errors.Is(err, state.ErrShapeChanged) && !errors.Is(err, state.ErrDecisionLost) {
+			!errors.Is(err, state.ErrShapeChanged) && !errors.Is(err, state.ErrDecisionLost) && !errors.Is(err, state.ErrSealLost) {
 			err = metrics.Failed(metrics.Redis, err) // not the closer's: the store's
 		}
 		c.setDue(c.opts.Now(), err)

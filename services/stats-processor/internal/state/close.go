@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,13 @@ var ErrNotReady = errors.New("a partition no longer lets these windows close")
 // nothing was decided; read the partition count again.
 var ErrMorePartitions = errors.New("more partitions registered than the round covered")
 
+// ErrSealLost is returned by CloseThrough when Redis no longer holds the
+// round's seal at its decision (it went back in time after the seal: a
+// restart or failover that lost writes), so that a partition may have
+// counted more of the sealed windows since: nothing was decided; the next
+// round seals again.
+var ErrSealLost = errors.New("the round's seal is no longer in Redis")
+
 // ErrDecisionLost is returned by CloseThrough when Redis no longer holds
 // the decisions the round wrote (it went back in time meanwhile): nothing
 // was marked; the next round reads the written records back and decides
@@ -128,14 +136,17 @@ type Round struct {
 //  1. seal: each partition's closed bound is raised to Through (no later
 //     Save can change those windows) and its partial counts of them are
 //     read and summed per window; a partition that does not let windows
-//     close any more ends the round (ErrNotReady);
+//     close any more ends the round (ErrNotReady); once every partition
+//     is sealed, a random seal id is recorded in meta;
 //  2. read back: the output records beyond the offsets the last mark
 //     recorded pin their keys' values (a decision whose mark Redis lost);
 //     the new end offsets are recorded with them;
 //  3. decide: one script on the pipeline's slot, only while the lease is
-//     held, records each window's final counts (its pins over its sums)
-//     unless it has a decision already, raises the decided bound, and
-//     returns every decision not yet marked;
+//     held and meta still holds the round's seal id (else ErrSealLost:
+//     Redis went back to before the seal, and the sums may miss what the
+//     partitions counted since), records each window's final counts (its
+//     pins over its sums) unless it has a decision already, raises the
+//     decided bound, and returns every decision not yet marked;
 //  4. emit: the decided windows' records are written, oldest first, but
 //     for those the read back found on the topic already (a write that
 //     outlived its round's lease, landed before this round read back: it
@@ -160,7 +171,7 @@ func (s *RedisStore) CloseThrough(ctx context.Context, r Round, steps Steps) ([]
 	if err := steps.Check("read back"); err != nil {
 		return nil, err
 	}
-	meta, err := s.ReadMeta(ctx)
+	meta, sealID, err := s.recordSeal(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +185,7 @@ func (s *RedisStore) CloseThrough(ctx context.Context, r Round, steps Steps) ([]
 	if err := steps.Check("decide"); err != nil {
 		return nil, err
 	}
-	decided, err := s.decide(ctx, r, sums)
+	decided, err := s.decide(ctx, r, sealID, sums)
 	if err != nil {
 		return nil, err
 	}
@@ -289,6 +300,26 @@ func (s *RedisStore) seal(ctx context.Context, token int64, partitions int, thro
 		return nil, fmt.Errorf("seal windows through %d: partition %d: %w", through, notReady, ErrNotReady)
 	}
 	return partials, nil
+}
+
+// recordSeal records a new seal id in meta, once every partition is sealed,
+// and reads meta in the same round trip: the decide script acts only while
+// meta still holds that id. A rollback to before the seal (all of Redis,
+// or the meta's node) loses the id with it; a random id (not a counter)
+// cannot come back by another round's seal.
+func (s *RedisStore) recordSeal(ctx context.Context) (Meta, string, error) {
+	id := strconv.FormatUint(rand.Uint64(), 36)
+	var all *redis.MapStringStringCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.keys.Meta(), "seal", id)
+		all = p.HGetAll(ctx, s.keys.Meta())
+		return nil
+	})
+	if err != nil {
+		return Meta{}, "", fmt.Errorf("record the seal: %w", err)
+	}
+	meta, err := parseMeta(all.Val())
+	return meta, id, err
 }
 
 // sumPartials sums sealed partial counts over the partitions, by window
@@ -423,9 +454,10 @@ func (s *RedisStore) pin(ctx context.Context, r Round, records []OutputRecord, e
 
 // decideScript records the final counts of windows. KEYS: meta, lease,
 // pins, decisions. ARGV: token, owner, through, window size, partitions,
-// then per window its start and counts ("c,c,c,c,c"). It refuses unless the
-// lease is held ({-1}), the recorded window size is ARGV[4] ({-2, size}),
-// and no more partitions than ARGV[5] are registered ({-3, partitions}).
+// the round's seal id, then per window its start and counts ("c,c,c,c,c").
+// It refuses unless the lease is held ({-1}), the recorded window size is
+// ARGV[4] ({-2, size}), no more partitions than ARGV[5] are registered
+// ({-3, partitions}), and meta's seal is ARGV[6] ({-4}).
 // Each window ending above the decided bound and at or below through gets
 // its pins over its sums as its decision, unless it has one; pins of
 // windows no sum names become decisions alone. With each decision goes
@@ -440,6 +472,7 @@ local rec = redis.call('HGET', KEYS[1], 'size')
 if rec and tonumber(rec) ~= size then return {-2, tonumber(rec)} end
 local parts = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
 if parts > tonumber(ARGV[5]) then return {-3, parts} end
+if redis.call('HGET', KEYS[1], 'seal') ~= ARGV[6] then return {-4} end
 local through = tonumber(ARGV[3])
 local decided = redis.call('HGET', KEYS[1], 'decided') or redis.call('HGET', KEYS[1], 'closed')
 decided = tonumber(decided or '-inf') or -math.huge
@@ -449,7 +482,7 @@ local function split(s)
   return t
 end
 local todo = {}
-for i = 6, #ARGV, 2 do todo[ARGV[i]] = split(ARGV[i + 1]) end
+for i = 7, #ARGV, 2 do todo[ARGV[i]] = split(ARGV[i + 1]) end
 local pins = redis.call('HGETALL', KEYS[3])
 local used = {}
 local pinned, pinParts = {}, {}
@@ -496,9 +529,9 @@ return out
 
 // decide records the windows' final counts (step 3 of CloseThrough) and
 // returns every decision not yet marked, oldest first.
-func (s *RedisStore) decide(ctx context.Context, r Round, sums map[int64]eventtime.Counts) ([]ClosedWindow, error) {
-	args := make([]any, 0, 5+2*len(sums))
-	args = append(args, r.Token, r.Owner, r.Through, s.size, r.Partitions)
+func (s *RedisStore) decide(ctx context.Context, r Round, sealID string, sums map[int64]eventtime.Counts) ([]ClosedWindow, error) {
+	args := make([]any, 0, 6+2*len(sums))
+	args = append(args, r.Token, r.Owner, r.Through, s.size, r.Partitions, sealID)
 	for start, c := range sums {
 		args = append(args, start, encodeCounts(c))
 	}
@@ -514,6 +547,8 @@ func (s *RedisStore) decide(ctx context.Context, r Round, sums map[int64]eventti
 		return nil, s.shapeError(rec)
 	case int64(-3):
 		return nil, fmt.Errorf("decide windows through %d over %d partitions: %v registered: %w", r.Through, r.Partitions, res[1], ErrMorePartitions)
+	case int64(-4):
+		return nil, fmt.Errorf("decide windows through %d: %w", r.Through, ErrSealLost)
 	}
 	var out []ClosedWindow
 	covers := map[int64]string{}

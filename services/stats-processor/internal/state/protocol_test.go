@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/eventtime"
 	"github.com/vehicle-stats/vehicle-stats/services/stats-processor/internal/state"
@@ -634,4 +636,61 @@ func testWriteOutlivesLease(t *testing.T, s *state.RedisStore) {
 		t.Errorf("B found A's records on the topic, yet wrote %s again", decided(writtenByB))
 	}
 	checkClosed(t, s, 40_000, fromA)
+}
+
+func TestIntegrationSealLostBeforeDecide(t *testing.T) {
+	backendsClient(t, time.Hour, testSealLostBeforeDecide)
+}
+
+// A seals windows 0 and 20 000 (only window 20 000 has counts) and pauses
+// before its decision; Redis goes back to before the seal (a restart that
+// lost its last writes), so the partitions are no longer sealed while A's
+// lease, taken earlier, is still A's; partition 1 then counts a straggler
+// of window 0. A decision from the sums of the lost seal would raise the
+// decided bound over window 0 without the straggler: neither emitted nor
+// reported late (the explorer's seed 1796444313871429041). A's decide is
+// refused (ErrSealLost), and its next round decides window 0 with it.
+func testSealLostBeforeDecide(t *testing.T, s *state.RedisStore, rdb redis.UniversalClient) {
+	ctx := context.Background()
+	if _, err := s.RecordPartitions(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	register(t, s, 0, 1)
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 0, ExpectedOffset: -1, Offset: 5, MaxEventTime: 65_000,
+		Windows: map[int64]eventtime.Counts{20_000: counts(2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Save(ctx, state.Checkpoint{Partition: 1, ExpectedOffset: -1, Offset: 2, MaxEventTime: 65_000}); err != nil {
+		t.Fatal(err)
+	}
+	a := lead(t, s, "a")
+	before := dumpKeys(t, s, rdb)
+	var emitted []state.ClosedWindow
+	_, err := s.CloseThrough(ctx, state.Round{Token: a, Owner: "a", Partitions: 2, Through: 40_000, Watermark: 44_999}, state.Steps{
+		Check: func(step string) error {
+			if step != "decide" {
+				return nil
+			}
+			restoreKeys(t, s, rdb, before)
+			if _, err := s.Save(ctx, state.Checkpoint{Partition: 1, ExpectedOffset: 2, Offset: 3, MaxEventTime: 65_000,
+				Windows: map[int64]eventtime.Counts{0: counts(0, 1)}}); err != nil {
+				t.Fatalf("the straggler's save after the rollback: %v", err)
+			}
+			return nil
+		},
+		ReadBack: func([]int64) ([]state.OutputRecord, []int64, error) { return nil, nil, nil },
+		Emit: func(ws []state.ClosedWindow) ([]int64, error) {
+			emitted = append(emitted, ws...)
+			return nil, nil
+		},
+	})
+	if !errors.Is(err, state.ErrSealLost) || len(emitted) != 0 {
+		t.Errorf("A's round with its seal lost: %v, emitted %s; want ErrSealLost and nothing decided", err, decided(emitted))
+	}
+	closed, err := closeWith(ctx, s, a, 2, 40_000, 44_999, func(ws []state.ClosedWindow) ([]int64, error) { return nil, nil })
+	want := []state.ClosedWindow{{Start: 0, Counts: counts(0, 1), Partitions: over(2)}, {Start: 20_000, Counts: counts(2), Partitions: over(2)}}
+	if err != nil || decided(closed) != decided(want) {
+		t.Fatalf("A's next round: %s %v, want %s (the straggler in window 0)", decided(closed), err, decided(want))
+	}
+	checkClosed(t, s, 40_000, want)
 }

@@ -27,15 +27,21 @@ func backends(t *testing.T, test func(t *testing.T, s *state.RedisStore)) {
 
 // backendsWith is backends with closed windows retained for retention.
 func backendsWith(t *testing.T, retention time.Duration, test func(t *testing.T, s *state.RedisStore)) {
+	backendsClient(t, retention, func(t *testing.T, s *state.RedisStore, _ redis.UniversalClient) { test(t, s) })
+}
+
+// backendsClient is backendsWith for tests that also need the client,
+// to take Redis back in time (dumpKeys, restoreKeys).
+func backendsClient(t *testing.T, retention time.Duration, test func(t *testing.T, s *state.RedisStore, rdb redis.UniversalClient)) {
 	env := testenv.Get(t)
 	t.Run("single", func(t *testing.T) {
 		rdb, prefix := env.Redis(t)
-		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, retention))
+		test(t, state.NewRedisStore(rdb, state.NewKeys(prefix, "vehicles"), size, retention), rdb)
 	})
 	t.Run("cluster", func(t *testing.T) {
 		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: private.StartRedisCluster(t, 0).Addrs})
 		t.Cleanup(func() { rdb.Close() })
-		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size, retention))
+		test(t, state.NewRedisStore(rdb, state.NewKeys("vs", "vehicles"), size, retention), rdb)
 	})
 }
 
@@ -349,7 +355,7 @@ type dumpedKey struct {
 
 // dumpKeys is every key of the pipeline: Redis at one moment, to go back
 // to.
-func dumpKeys(t *testing.T, s *state.RedisStore, rdb *redis.Client) map[string]dumpedKey {
+func dumpKeys(t *testing.T, s *state.RedisStore, rdb redis.UniversalClient) map[string]dumpedKey {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := s.PipelineKeys(ctx)
@@ -368,7 +374,7 @@ func dumpKeys(t *testing.T, s *state.RedisStore, rdb *redis.Client) map[string]d
 }
 
 // restoreKeys puts the pipeline's keys back to a dumpKeys.
-func restoreKeys(t *testing.T, s *state.RedisStore, rdb *redis.Client, keys map[string]dumpedKey) {
+func restoreKeys(t *testing.T, s *state.RedisStore, rdb redis.UniversalClient, keys map[string]dumpedKey) {
 	t.Helper()
 	ctx := context.Background()
 	now, err := s.PipelineKeys(ctx)
