@@ -39,6 +39,8 @@ type fetchMux struct {
 
 	mu    sync.Mutex
 	loops map[string]*leaderLoop // by leader address
+
+	offs *offsetBatch // the workers' offset reads, batched
 }
 
 // fetchWant is a worker waiting for its partition's records.
@@ -85,8 +87,12 @@ const muxPace = 20 * time.Millisecond
 const muxRetry = 200 * time.Millisecond
 
 func newFetchMux(ctx context.Context, c *Consumer, transport kafka.RoundTripper) *fetchMux {
-	return &fetchMux{c: c, ctx: ctx, transport: transport, loops: map[string]*leaderLoop{},
+	m := &fetchMux{c: c, ctx: ctx, transport: transport, loops: map[string]*leaderLoop{},
 		client: &kafka.Client{Addr: kafka.TCP(c.topics.Brokers...), Timeout: 10 * time.Second, Transport: transport}}
+	m.offs = &offsetBatch{ctx: ctx, list: func(ctx context.Context, partitions []int) (map[int]offsetRange, error) {
+		return listOffsets(ctx, m.client, c.topics.InputTopic, partitions)
+	}}
+	return m
 }
 
 // fetch returns the partition's records from offset on, waiting at most

@@ -190,25 +190,10 @@ func (s *sharedSource) recover(context.Context, *worker) error {
 	return nil
 }
 
+// offsets asks with the other workers: a rebalance's 1,000 asks go in one
+// or two requests (offsetBatch).
 func (s *sharedSource) offsets(ctx context.Context) (first, last int64, err error) {
-	m := s.mux
-	topic := m.c.topics.InputTopic
-	res, err := m.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		topic: {kafka.FirstOffsetOf(s.partition), kafka.LastOffsetOf(s.partition)},
-	}})
-	if err != nil {
-		return 0, 0, fmt.Errorf("read offsets: %w", err)
-	}
-	for _, p := range res.Topics[topic] {
-		if p.Partition != s.partition {
-			continue
-		}
-		if p.Error != nil {
-			return 0, 0, fmt.Errorf("read offsets: %w", p.Error)
-		}
-		return p.FirstOffset, p.LastOffset, nil
-	}
-	return 0, 0, fmt.Errorf("read offsets: %s/%d: %w", topic, s.partition, kafka.UnknownTopicOrPartition)
+	return s.mux.offs.offsets(ctx, s.partition)
 }
 
 func (s *sharedSource) recordAt(ctx context.Context, offset int64) (kafka.Message, error) {
