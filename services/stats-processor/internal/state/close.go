@@ -722,3 +722,18 @@ func (s *RedisStore) dropClosed(ctx context.Context, token int64, partitions int
 	}
 	return nil
 }
+
+// ScriptHash returns the SHA1 (hex) by which Redis knows the script of a
+// closing step, "seal" or "decide" (EVALSHA's first argument; the SHA1 of
+// EVAL's), and "" for any other name: for tests that recognise the steps
+// in the processor's traffic to Redis (the end-to-end test that holds a
+// decide in a proxy while Redis goes back in time).
+func ScriptHash(step string) string {
+	switch step {
+	case "seal":
+		return sealScript.Hash()
+	case "decide":
+		return decideScript.Hash()
+	}
+	return ""
+}
