@@ -50,10 +50,11 @@ func (s *scenario) start(name string) *proc.Service {
 	return proc.StartProcessor(s.t, name, s.cfg)
 }
 
-// stop sends SIGTERM and requires a clean exit 0 within 10 s.
+// stop sends SIGTERM and requires a clean exit 0 within 30 s (a closer
+// lease holder hands the lease over first, in about 12 s).
 func stop(t *testing.T, p *proc.Service) {
 	t.Helper()
-	if err := p.Stop(10 * time.Second); err != nil {
+	if err := p.Stop(30 * time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, p.Tail(30))
 	}
 }
@@ -61,7 +62,17 @@ func stop(t *testing.T, p *proc.Service) {
 // produce writes records to their partitions, in order, acks=all.
 func (s *scenario) produce(ctx context.Context, recs []contracttest.Record) {
 	s.t.Helper()
-	w := &kafka.Writer{
+	w := s.writer()
+	defer w.Close()
+	if err := writeRecords(ctx, w, recs); err != nil {
+		s.t.Fatalf("produce: %v", err)
+	}
+}
+
+// writer writes to the input topic, each record to the partition its
+// header names (writeRecords), acks=all.
+func (s *scenario) writer() *kafka.Writer {
+	return &kafka.Writer{
 		Addr: kafka.TCP(s.env.Brokers...), Topic: s.cfg.Input, RequiredAcks: kafka.RequireAll,
 		Balancer: kafka.BalancerFunc(func(m kafka.Message, _ ...int) int {
 			n, _ := strconv.Atoi(string(m.Headers[0].Value))
@@ -69,7 +80,10 @@ func (s *scenario) produce(ctx context.Context, recs []contracttest.Record) {
 		}),
 		BatchSize: 5000, BatchTimeout: 2 * time.Millisecond, MaxAttempts: 10,
 	}
-	defer w.Close()
+}
+
+// writeRecords writes records with w (a writer()) to their partitions.
+func writeRecords(ctx context.Context, w *kafka.Writer, recs []contracttest.Record) error {
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
 		msgs[i] = kafka.Message{Key: []byte(r.Key), Value: r.Value, Headers: []kafka.Header{{Key: "p", Value: []byte(strconv.Itoa(r.Partition))}}}
@@ -77,9 +91,7 @@ func (s *scenario) produce(ctx context.Context, recs []contracttest.Record) {
 			msgs[i].Time = time.UnixMilli(r.RecordTime)
 		}
 	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		s.t.Fatalf("produce: %v", err)
-	}
+	return w.WriteMessages(ctx, msgs...)
 }
 
 // readAll reads a whole topic from the start up to its current end.

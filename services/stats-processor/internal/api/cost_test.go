@@ -90,7 +90,8 @@ func newHistory(tb testing.TB, windows int) history {
 			tb.Fatal(err)
 		}
 	}
-	tok, _, err := s.TryLead(ctx, "bench", time.Minute, 0)
+	l, err := s.TryLead(ctx, "bench", time.Minute, 0)
+	tok := l.Token
 	if err != nil || tok == 0 {
 		tb.Fatalf("closer lease: %d %v", tok, err)
 	}

@@ -30,12 +30,14 @@ type Store interface {
 	Waker
 }
 
-// Lease is the closer lease. TryLead returns a fencing token (0: another
-// instance holds the lease) and whether it was newly taken after another
-// holder's; ReleaseLead gives it up if owner holds it.
+// Lease is the closer lease. TryLead takes or renews it (state.Lead);
+// ReleaseLead gives it up if owner holds it; Designate and Transfer hand
+// it to another instance at a graceful stop (HandOver).
 type Lease interface {
-	TryLead(ctx context.Context, owner string, ttl time.Duration, floor int64) (token int64, afterAnother bool, err error)
+	TryLead(ctx context.Context, owner string, ttl time.Duration, floor int64) (state.Lead, error)
 	ReleaseLead(ctx context.Context, owner string) error
+	Designate(ctx context.Context, token int64, owner string, recent time.Duration, not string) (successor string, id int64, err error)
+	Transfer(ctx context.Context, token int64, owner, successor string, id int64, ttl time.Duration) (int64, error)
 }
 
 // Progress is what the pipeline watermark is computed from and recorded
@@ -135,7 +137,8 @@ type Closer struct {
 	nudgeMu sync.Mutex
 	nudged  state.Woken // the partitions Nudge named since Run last took them
 
-	// The lease, as this instance holds it (touched by Round only).
+	// The lease, as this instance holds it (touched by Round and
+	// HandOverRound only, on one goroutine).
 	token       int64     // the fencing token while held, else 0
 	floor       int64     // the lowest token to ask for: one above a fence that refused ours
 	leaseEnd    time.Time // the current round's deadline: the lease's end less a margin, on Now
@@ -147,7 +150,12 @@ type Closer struct {
 	// while nothing went wrong (see Round).
 	known []eventtime.PartitionStatus
 	// lastFull is when the holder last read every status (on Now).
-	lastFull time.Time
+	lastFull   time.Time
+	lease      state.Lead    // the last TryLead's answer
+	designated observation   // the last designation of this instance as successor, as first observed
+	handing    handing       // this instance's handover of the lease (HandOver)
+	handOver   chan struct{} // HandOver's request to Run
+	stopped    chan struct{} // closed when Run returns
 
 	mu        sync.Mutex
 	dueSince  time.Time // when windows were first seen due and not closed since (zero: none due)
@@ -171,7 +179,8 @@ func New(et eventtime.Config, store Store, parts Topics, output Sink, m *metrics
 	if opts.StallAfter <= 0 {
 		opts.StallAfter = max(30*time.Second, 2*(opts.LeaseTTL+opts.WriteBound))
 	}
-	return &Closer{et: et, store: store, parts: parts, output: output, metrics: m, log: log, opts: opts, nudge: make(chan struct{}, 1)}
+	return &Closer{et: et, store: store, parts: parts, output: output, metrics: m, log: log, opts: opts, nudge: make(chan struct{}, 1),
+		handOver: make(chan struct{}), stopped: make(chan struct{})}
 }
 
 // Nudge makes the closer run a round now rather than at its next tick,
@@ -190,26 +199,36 @@ func (c *Closer) Nudge(partition int) {
 // Run runs a round every Interval, which reads every partition's status
 // (with many partitions, every fullReadEvery; the Redis clock only in
 // between), and at once when woken, which reads the woken partitions'
-// only; until ctx ends; then it gives the lease up.
+// only; until ctx ends or a handover (HandOver) is done; then it gives the
+// lease up if it still holds it.
 func (c *Closer) Run(ctx context.Context) {
+	defer close(c.stopped)
 	t := time.NewTicker(c.opts.Interval)
 	defer t.Stop()
 	defer c.Release()
 	wakes := c.store.Wakes(ctx)
+	handing := false
 	for {
+		var woken []int
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.handOver:
+			handing = true
 		case <-t.C:
-			c.Round(ctx)
 		case <-c.nudge:
 			c.nudgeMu.Lock()
 			w := c.nudged
 			c.nudged = state.Woken{}
 			c.nudgeMu.Unlock()
-			c.Round(ctx, w.Partitions()...)
+			woken = w.Partitions()
 		case w := <-wakes:
-			c.Round(ctx, w.Partitions()...)
+			woken = w.Partitions()
+		}
+		if !handing {
+			c.Round(ctx, woken...)
+		} else if c.HandOverRound(ctx, woken...) {
+			return
 		}
 	}
 }
@@ -241,13 +260,18 @@ var errDeadline = errors.New("closing round reached its deadline inside the clos
 func (c *Closer) Round(ctx context.Context, woken ...int) {
 	c.pause(ctx, "lead")
 	asked := c.opts.Now()
-	tok, fresh, err := c.store.TryLead(ctx, c.opts.InstanceID, c.opts.LeaseTTL, c.floor)
+	lead, err := c.store.TryLead(ctx, c.opts.InstanceID, c.opts.LeaseTTL, c.floor)
 	if err != nil {
 		c.metrics.CountErrors(metrics.Failed(metrics.Redis, err))
 		return
 	}
+	c.lease = lead
+	tok, fresh := lead.Token, lead.AfterAnother
 	if tok != c.token {
 		c.log.Info("closer lease", "held", tok != 0, "token", tok)
+		if tok != 0 && lead.Handed != 0 {
+			fresh = !c.takeOver(lead.Handed)
+		}
 		c.token, c.known = tok, nil // a new holder reads every status first
 	}
 	if tok != 0 {
@@ -259,9 +283,10 @@ func (c *Closer) Round(ctx context.Context, woken ...int) {
 			// A previous holder may still be in a round, which ends
 			// within its lease, and its last write may land up to
 			// WriteBound later: also when Redis lost its lease record.
-			c.notBefore = later(c.notBefore, asked.Add(c.opts.LeaseTTL+c.opts.WriteBound))
+			c.notBefore = later(c.notBefore, asked.Add(c.grace()))
 		}
 	} else {
+		c.observe(lead.Designated)
 		c.metrics.LastCloseLeader.Set(0)
 		c.setDue(time.Time{}, nil)
 	}

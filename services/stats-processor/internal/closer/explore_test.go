@@ -44,6 +44,8 @@ import (
 //     that lands later (within the closer's write bound) or never;
 //   - a partition added to the input topic;
 //   - a closer or worker killed, and started again;
+//   - a closer stopped gracefully: it hands the lease over (HandOverRound)
+//     while the others run on;
 //   - reset, with a closer paused through it (and the output checked per
 //     epoch: the input is counted again from its beginning);
 //   - rounds woken by named partitions (the holder reads theirs only, the
@@ -139,10 +141,14 @@ type scheduleOpts struct {
 	all        bool // rollbacks and added partitions may meet in one schedule
 	noRollback bool
 	wakes      bool // closers' rounds may be woken by named partitions
+	// handOver adds graceful stops of closers, drawn from a random
+	// source of their own: a seed found without them (regressions)
+	// replays the same schedule.
+	handOver bool
 }
 
 func explore(t *testing.T, rdb redis.UniversalClient, prefix string, noRollback bool) {
-	opts := scheduleOpts{all: *exploreAll, noRollback: noRollback, wakes: true}
+	opts := scheduleOpts{all: *exploreAll, noRollback: noRollback, wakes: true, handOver: true}
 	if *exploreSeed != 0 {
 		if err := runSchedule(t, rdb, prefix, *exploreSeed, opts); err != nil {
 			t.Fatalf("seed %d: %v", *exploreSeed, err)
@@ -152,7 +158,7 @@ func explore(t *testing.T, rdb redis.UniversalClient, prefix string, noRollback 
 	start := time.Now()
 	base := uint64(time.Now().UnixNano())
 	n, failed := 0, 0
-	lateBefore := schedulesWithUncounted.Load()
+	lateBefore, handedBefore := schedulesWithUncounted.Load(), leasesHanded.Load()
 	for i := uint64(1); ; i++ {
 		if *exploreSchedules > 0 {
 			if n >= *exploreSchedules {
@@ -180,9 +186,13 @@ func explore(t *testing.T, rdb redis.UniversalClient, prefix string, noRollback 
 			t.Logf("explored %d schedules in %s, %d failed", n, time.Since(start).Round(time.Second), failed)
 		}
 	}
-	t.Logf("explored %d schedules in %s: %d failed (in %d, the closer reported late events a lost decision could not include)",
-		n, time.Since(start).Round(time.Millisecond), failed, schedulesWithUncounted.Load()-lateBefore)
+	t.Logf("explored %d schedules in %s: %d failed (in %d, the closer reported late events a lost decision could not include; %d graceful stops handed the lease over)",
+		n, time.Since(start).Round(time.Millisecond), failed, schedulesWithUncounted.Load()-lateBefore, leasesHanded.Load()-handedBefore)
 }
+
+// leasesHanded counts the graceful stops that ended in a transfer of the
+// lease (not a release): that the path runs.
+var leasesHanded atomic.Int64
 
 // schedulesWithUncounted counts the schedules whose check found events the
 // closer reported late (state.ClosedWindow.Uncounted): that the path runs.
@@ -237,6 +247,8 @@ type world struct {
 	// (none: the tick's full read), from a source of its own so that the
 	// other draws of a seed stay as they were.
 	wakes *rand.Rand
+	// hrnd draws the graceful stops (nil: none).
+	hrnd *rand.Rand
 }
 
 type pendingWrite struct {
@@ -260,6 +272,9 @@ func runSchedule(t testing.TB, rdb redis.UniversalClient, prefix string, seed ui
 	w.noRollback = w.noRollback || opts.noRollback
 	if opts.wakes {
 		w.wakes = rand.New(rand.NewPCG(seed^0x2545f4914f6cdd1d, seed))
+	}
+	if opts.handOver {
+		w.hrnd = rand.New(rand.NewPCG(seed^0x5bd1e995, seed))
 	}
 	if err := w.clear(ctx); err != nil {
 		return err
@@ -296,10 +311,10 @@ func runSchedule(t testing.TB, rdb redis.UniversalClient, prefix string, seed ui
 		a.kill()
 	}
 	w.landOrDropAll()
-	if len(w.liveClosers()) == 0 {
-		w.startCloser()
-	}
 	for i := 0; ; i++ {
+		if len(w.runningClosers()) == 0 { // a closer stopping gracefully ends
+			w.startCloser()
+		}
 		if i > 400 {
 			meta, _ := w.store().ReadMeta(ctx)
 			sts, _, _ := w.store().Statuses(ctx, w.partitions)
@@ -455,7 +470,8 @@ func (a *actor) kill() { a.cancel(); a.done = true }
 
 type closerActor struct {
 	*actor
-	c *closer.Closer
+	c        *closer.Closer
+	stopping bool // stopped gracefully: it hands the lease over, then ends
 }
 
 func (w *world) startCloser() {
@@ -482,7 +498,13 @@ func (w *world) startCloser() {
 	w.note("start %s", a.name)
 	a.start(func() {
 		for a.yield("round") {
-			a.c.Round(a.ctx, w.woken()...)
+			woken := w.woken()
+			if !a.stopping {
+				a.c.Round(a.ctx, woken...)
+			} else if a.c.HandOverRound(a.ctx, woken...) {
+				w.noteHanded(a.name)
+				return
+			}
 		}
 	})
 	w.closers = append(w.closers, a)
@@ -501,6 +523,29 @@ func (w *world) woken() []int {
 	}
 	w.note("woken by %v", named.Partitions())
 	return named.Partitions()
+}
+
+// noteHanded counts a graceful stop of closer name that handed the lease
+// over: meta records the handover of the lease's token, to another owner.
+func (w *world) noteHanded(name string) {
+	ctx := context.Background()
+	lease, _ := w.rdb.Get(ctx, w.keys.Closer()).Result()
+	handed, _ := w.rdb.HGet(ctx, w.keys.Meta(), "handed").Result()
+	tok, owner, _ := strings.Cut(lease, ":")
+	if owner != "" && owner != name && strings.HasPrefix(handed, tok+":") {
+		leasesHanded.Add(1)
+	}
+}
+
+// runningClosers are the live closers not stopping.
+func (w *world) runningClosers() []*closerActor {
+	var out []*closerActor
+	for _, c := range w.liveClosers() {
+		if !c.stopping {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (w *world) liveClosers() []*closerActor {
@@ -617,6 +662,9 @@ func (w *world) step(ctx context.Context) error {
 		}
 		w.snaps = append(w.snaps, snap)
 	}
+	if w.hrnd != nil && w.faults && w.hrnd.IntN(25) == 0 {
+		w.gracefulStop()
+	}
 	if w.rnd.IntN(12) == 0 {
 		return w.fault(ctx)
 	}
@@ -645,6 +693,19 @@ func (w *world) step(ctx context.Context) error {
 	w.note("%s: %s", a.name, a.at)
 	a.run()
 	return w.checkClosedRises(ctx)
+}
+
+// gracefulStop is SIGTERM of a closer: from its next round on it hands the
+// lease over (if it holds it), then ends. Another closer is started first
+// when fewer than two run on, so that one remains.
+func (w *world) gracefulStop() {
+	for len(w.runningClosers()) < 2 {
+		w.startCloser()
+	}
+	running := w.runningClosers()
+	c := running[w.hrnd.IntN(len(running)-1)] // not the last: it may have just started
+	c.stopping = true
+	w.note("fault: %s stopped gracefully at %q", c.name, c.at)
 }
 
 // fairStep runs every actor once, advancing time past any lease or wait,

@@ -178,7 +178,8 @@ func savePartials(t *testing.T, s *state.RedisStore, n int) {
 
 func lead(t *testing.T, s *state.RedisStore, owner string) int64 {
 	t.Helper()
-	tok, _, err := s.TryLead(context.Background(), owner, time.Minute, 0)
+	l, err := s.TryLead(context.Background(), owner, time.Minute, 0)
+	tok := l.Token
 	if err != nil || tok == 0 {
 		t.Fatalf("%s could not take the lease: %d %v", owner, tok, err)
 	}

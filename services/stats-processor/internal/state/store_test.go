@@ -249,8 +249,8 @@ func testLead(t *testing.T, s *state.RedisStore) {
 
 // lead1 takes or renews the lease for a second and returns the token.
 func lead1(ctx context.Context, s *state.RedisStore, owner string) (int64, error) {
-	tok, _, err := s.TryLead(ctx, owner, time.Second, 0)
-	return tok, err
+	l, err := s.TryLead(ctx, owner, time.Second, 0)
+	return l.Token, err
 }
 
 // TestIntegrationRefusedTokenNotRenewed is issue #21's case 8: a
@@ -279,7 +279,8 @@ func TestIntegrationRefusedTokenNotRenewed(t *testing.T) {
 	if !errors.As(err, &lost) || lost.Fence != fence {
 		t.Fatalf("round with token %d below fence %d: %v, want a LeaseLostError with the fence", a, fence, err)
 	}
-	tok, _, err := s.TryLead(ctx, "a", time.Minute, lost.Fence+1)
+	l, err := s.TryLead(ctx, "a", time.Minute, lost.Fence+1)
+	tok := l.Token
 	if err != nil || tok == a || tok <= fence {
 		t.Fatalf("after the refusal: token %d (%v); want a new one above the fence %d, not the refused %d", tok, err, fence, a)
 	}
