@@ -99,20 +99,22 @@ var regressions = []struct {
 	cluster bool
 	all     bool
 	wakes   bool // rounds woken by named partitions (schedules found since they were)
+	stops   bool // graceful stops of closers (scheduleOpts.handOver)
 	found   string
 }{
-	{1796417756071577716, false, true, false, "a round sealed, Redis went back in time, the round decided from its old sums; replays then called late what the decision counted"},
-	{1796417756071577763, false, true, false, "the same, another interleaving"},
-	{1796426673094670195, false, true, false, "a rollback lost a decision emitted before a partition was added; the new partition counted its events for the window, the topic's values (over the old partitions) won, its events neither emitted nor reported late"},
-	{1796426673094671171, false, true, false, "a rollback lost partition 2's registration while its worker ran on and saved; a window was decided over 2 partitions without its counts"},
-	{1796426673094671502, false, true, false, "the same, another interleaving"},
-	{1796427894996713573, false, true, false, "passes: the closer reports late the events of a partition added after a window's decision was emitted and lost"},
-	{1796427987227831584, true, true, false, "the same, on Cluster"},
-	{1796417756071577869, false, true, false, "the same: emitted 10, counted 8"},
-	{1796417938463470020, true, false, false, "Cluster: a round's mark after a rollback marked a decision Redis had lost; the replay then called its event late"},
-	{1796417938463470139, true, false, false, "the same, another interleaving"},
-	{1796417938463470456, true, false, false, "the same: emitted 3, counted 0"},
-	{1796440719625531272, false, true, true, "a first cut of reporting stragglers late (the sealed sum less a pinned decision) under-reported an added partition's events while a covered partition, its idle lease brought back by a rollback, still replayed: emitted 3, counted 6"},
+	{1796417756071577716, false, true, false, false, "a round sealed, Redis went back in time, the round decided from its old sums; replays then called late what the decision counted"},
+	{1796417756071577763, false, true, false, false, "the same, another interleaving"},
+	{1796426673094670195, false, true, false, false, "a rollback lost a decision emitted before a partition was added; the new partition counted its events for the window, the topic's values (over the old partitions) won, its events neither emitted nor reported late"},
+	{1796426673094671171, false, true, false, false, "a rollback lost partition 2's registration while its worker ran on and saved; a window was decided over 2 partitions without its counts"},
+	{1796426673094671502, false, true, false, false, "the same, another interleaving"},
+	{1796427894996713573, false, true, false, false, "passes: the closer reports late the events of a partition added after a window's decision was emitted and lost"},
+	{1796427987227831584, true, true, false, false, "the same, on Cluster"},
+	{1796417756071577869, false, true, false, false, "the same: emitted 10, counted 8"},
+	{1796417938463470020, true, false, false, false, "Cluster: a round's mark after a rollback marked a decision Redis had lost; the replay then called its event late"},
+	{1796417938463470139, true, false, false, false, "the same, another interleaving"},
+	{1796417938463470456, true, false, false, false, "the same: emitted 3, counted 0"},
+	{1796440719625531272, false, true, true, false, "a first cut of reporting stragglers late (the sealed sum less a pinned decision) under-reported an added partition's events while a covered partition, its idle lease brought back by a rollback, still replayed: emitted 3, counted 6"},
+	{1796444313871429041, true, true, true, true, "Cluster: Redis went back to before a round's seal while the round (its holder stopping gracefully) paused before its decision; the decision, taken from the lost seal's sums, raised the decided bound over a window a re-registered partition then counted a straggler in: emitted 0, counted 1 (fixed: the decide script refuses a seal meta no longer holds, ErrSealLost)"},
 }
 
 func TestIntegrationExploreRegressions(t *testing.T) {
@@ -129,7 +131,7 @@ func TestIntegrationExploreRegressions(t *testing.T) {
 			if strings.HasPrefix(r.found, "OPEN") {
 				t.Skip("an open case of the design doc's explorer section: " + r.found)
 			}
-			if err := runSchedule(t, rdb, fmt.Sprintf("%s-%d", prefix, r.seed%1000), r.seed, scheduleOpts{all: r.all, wakes: r.wakes}); err != nil {
+			if err := runSchedule(t, rdb, fmt.Sprintf("%s-%d", prefix, r.seed%1000), r.seed, scheduleOpts{all: r.all, wakes: r.wakes, handOver: r.stops}); err != nil {
 				t.Fatalf("seed %d (found: %s): %v", r.seed, r.found, err)
 			}
 		})
