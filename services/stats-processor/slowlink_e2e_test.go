@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -68,20 +69,24 @@ func TestE2ESlowKafkaLink(t *testing.T) {
 	s.waitOutput(want)
 	time.Sleep(3 * time.Second) // late writes of a slow round, if any, land by now
 	s.checkOutput(readAll(t, s.env.Brokers, s.cfg.Output), want)
-	cut := 0
+	// The fault was real: closing rounds ran into their deadline inside
+	// the lease, or failed on the slow link before it (on a loaded machine
+	// a Kafka read's own timeout can come first). The whole log is read: a
+	// slow half minute can log more than a tail holds.
+	cut, failed := 0, 0
 	for name, p := range map[string]*proc.Service{"a": a, "b": b} {
-		for _, line := range strings.Split(p.Tail(5000), "\n") {
+		for _, line := range strings.Split(p.Tail(math.MaxInt), "\n") {
 			cut += strings.Count(line, "reached its deadline inside the closer lease")
+			failed += strings.Count(line, "closing windows failed")
 			if strings.Contains(line, "closer lease") || strings.Contains(line, "lease was lost") || strings.Contains(line, "do not know of") {
 				t.Logf("%s: %s", name, line)
 			}
 		}
 	}
-	// The fault was real: rounds ran into their deadline inside the lease.
-	if cut == 0 {
-		t.Error("no closing round reached its deadline: the slow link did not slow the closer")
+	if cut == 0 && failed == 0 {
+		t.Error("no closing round reached its deadline or failed: the slow link did not slow the closer")
 	}
-	t.Logf("closing rounds cut at their deadline inside the lease: %d", cut)
+	t.Logf("closing rounds cut at their deadline inside the lease: %d; closing rounds failed: %d", cut, failed)
 	stop(t, a)
 	stop(t, b)
 }
