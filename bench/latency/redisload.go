@@ -23,8 +23,8 @@ type redisLoad struct {
 }
 
 // redisLoadOf reads each server at addrs: its process id (INFO server), the
-// commands it processed (INFO stats, total_commands_processed; a script
-// counts as one, whatever it calls) and that process's CPU time from /proc
+// commands it processed (INFO stats, total_commands_processed: a script
+// and each command it calls count, as do these INFO calls) and that process's CPU time from /proc
 // (the servers run on this machine). No addrs, no reading.
 func redisLoadOf(ctx context.Context, addrs []string) (redisLoad, error) {
 	l := redisLoad{servers: len(addrs)}
