@@ -86,9 +86,9 @@ bench-latency: ## [bench] window emit latency, live: ours (1 and 3 instances), F
 	$(WITH_STACK) env RATE="$(or $(RATE),10000)" DURATION="$(or $(DURATION),60s)" PARTITIONS="$(or $(PARTITIONS),6)" INSTANCES="$(or $(INSTANCES),1 3)" bench/latency/run.sh
 
 .PHONY: bench-sustain
-bench-sustain: ## [bench] sustainable throughput, live: each system climbs RATES="10000 25000 50000 100000 200000 400000" (DURATION=60s WINDOW=10s PARTITIONS=6 INSTANCES="1 3") until p99 > 1 s or latency rises; at most about 45 min (docs/benchmarks-sustain.md); DOC=docs/benchmarks-sustain.md writes the table into the docs
+bench-sustain: ## [bench] sustainable throughput, live: each system climbs RATES="10000 25000 50000 100000 200000 400000" (DURATION=60s WINDOW=10s PARTITIONS=6 INSTANCES="1 3") until p99 > 1 s or latency rises; at most about 45 min (docs/benchmarks-sustain.md); DOC=docs/benchmarks-sustain.md writes the table into the docs; SYSTEMS="ours:1 ours-cluster:1" picks the systems (ours-cluster: on a local 3-master Redis Cluster)
 	$(WITH_STACK) env RATES="$(or $(RATES),10000 25000 50000 100000 200000 400000)" DURATION="$(or $(DURATION),60s)" WINDOW="$(or $(WINDOW),10s)" \
-		PARTITIONS="$(or $(PARTITIONS),6)" INSTANCES="$(or $(INSTANCES),1 3)" DOC="$(DOC)" bench/latency/run.sh
+		PARTITIONS="$(or $(PARTITIONS),6)" INSTANCES="$(or $(INSTANCES),1 3)" SYSTEMS="$(SYSTEMS)" DOC="$(DOC)" bench/latency/run.sh
 
 .PHONY: bench-failover
 bench-failover: ## [bench] failover under live load: kill -9 and SIGTERM of the closer lease holder and of a non-holder, session timeout 10s and 6s, beside Kafka Streams (PROCESSORS=label=path,... compares builds); about 13 min (docs/capacity.md)

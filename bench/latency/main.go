@@ -70,7 +70,7 @@ func main() {
 	flag.IntVar(&o.partitions, "partitions", 6, "input partitions")
 	flag.DurationVar(&o.window, "window", 20*time.Second, "window size of every system")
 	flag.StringVar(&systems, "systems", "ours:1,ours:3,flink:at-least-once,flink:exactly-once,streams",
-		"systems to run, in order, comma-separated: ours:N (N instances), flink:at-least-once, flink:exactly-once, streams")
+		"systems to run, in order, comma-separated: ours:N (N instances), ours-cluster:N (N instances on a Redis Cluster of 3 local masters started for each step), flink:at-least-once, flink:exactly-once, streams")
 	flag.StringVar(&o.out, "out", "out/bench-latency", "directory for logs and results.md")
 	flag.StringVar(&o.processor, "processor", "bin/stats-processor", "the stats-processor binary")
 	flag.StringVar(&o.procNote, "processor-note", "", "added to stats-processor's rows, e.g. which build it is")

@@ -35,6 +35,17 @@ type row struct {
 	complete bool
 	usage    live.Usage
 	cpuWall  time.Duration
+	// For ours: what the Redis servers did over the same time, the CPU of
+	// their processes and the commands they processed (for the local
+	// stack's shared Redis, other users' commands included).
+	redis redisUsage
+}
+
+// redisUsage is what the Redis servers of a row did during its load.
+type redisUsage struct {
+	servers  int // 0: not measured
+	cpu      time.Duration
+	commands int64
 }
 
 // javaOpens are the module options Flink needs on Java 17 (Flink's own
@@ -67,12 +78,16 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 	}
 	logf := func(n string) string { return filepath.Join(o.out, o.run+"-"+n+".log") }
 	var procs []*proc.Process
+	var cluster *localCluster // ours-cluster: stopped after the processors
 	defer func() {
 		for _, p := range procs {
 			// A JVM ends with 143 (128 + SIGTERM) when its shutdown hooks have run: a clean stop.
 			if err := p.Stop(30 * time.Second); err != nil && p.ExitCode() != 143 {
 				fmt.Fprintf(os.Stderr, "  %v\n", err)
 			}
+		}
+		if cluster != nil {
+			cluster.stop()
 		}
 	}()
 	start := func(name, bin string, l proc.Launch) error {
@@ -87,22 +102,34 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 	r := row{system: system}
 	kind, arg, _ := strings.Cut(system, ":")
 	settle := o.jvmSettle
+	var redisAddrs []string // ours: the Redis servers whose load the row shows
 	switch kind {
-	case "ours":
+	case "ours", "ours-cluster":
 		n, err := strconv.Atoi(arg)
 		if err != nil || n < 1 {
-			return row{}, fmt.Errorf("ours:N needs a number of instances, not %q", arg)
+			return row{}, fmt.Errorf("%s:N needs a number of instances, not %q", kind, arg)
 		}
 		dead := base + "-dead"
 		if err := cl.CreateTopics(ctx, o.brokers, map[string]int{dead: 1}); err != nil {
 			return row{}, err
 		}
 		cl.Groups = append(cl.Groups, base)
-		cl.RedisPrefixes = append(cl.RedisPrefixes, base)
 		cfg := proc.ProcessorConfig{
 			Brokers: o.brokers, RedisAddr: o.redisAddr, KeyPrefix: base,
 			Input: in, Output: out, DeadLetter: dead, Group: base, Earliest: true,
 			Window: o.window, IdleTimeout: 30 * time.Second,
+		}
+		redisAddrs = []string{o.redisAddr}
+		if kind == "ours-cluster" {
+			// A cluster of its own for the step, gone with its keys after it.
+			if cluster, err = startLocalCluster(ctx, filepath.Join(o.out, o.run+"-redis-cluster"), clusterMasters); err != nil {
+				return row{}, err
+			}
+			redisAddrs = cluster.Addrs
+			cfg.RedisAddr = strings.Join(cluster.Addrs, ",")
+			cfg.Extra = append(cfg.Extra, "PROCESSOR_REDIS_CLUSTER=true")
+		} else {
+			cl.RedisPrefixes = append(cl.RedisPrefixes, base)
 		}
 		var names []string
 		for i := range n {
@@ -116,6 +143,10 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 		settle = o.settle
 		r.settings = fmt.Sprintf("%d instance(s); window %s, max_out_of_orderness 0, idle_timeout 30s, checkpoint.interval default; acks=all, exact counts, a key never written with two values (a crash may repeat one byte for byte); no Kafka transactions", n, o.window)
 		r.system = fmt.Sprintf("**stats-processor (ours), %d instance(s)**", n)
+		if kind == "ours-cluster" {
+			r.system = fmt.Sprintf("**stats-processor (ours), %d instance(s), Redis Cluster of %d masters**", n, clusterMasters)
+			r.settings += fmt.Sprintf("; Redis Cluster of %d local redis-server masters (no replicas, AOF fsync every second, as the single Redis)", clusterMasters)
+		}
 		if o.procNote != "" {
 			r.system += " (" + o.procNote + ")"
 		}
@@ -200,6 +231,7 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 		pids[i] = p.Pid()
 	}
 	before, uerr := live.ReadUsage(pids)
+	redisBefore, rerr := redisLoadOf(ctx, redisAddrs)
 	loadStart := time.Now()
 
 	res := live.Load(ctx, o.brokers, in, o.partitions, o.rate, o.duration, o.window)
@@ -222,10 +254,15 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 		fmt.Fprintf(os.Stderr, "  CPU and RSS not measured: %v\n", err)
 	}
 	usage := live.Usage{CPU: after.CPU - before.CPU, PeakRSS: after.PeakRSS}
+	redisAfter, err := redisLoadOf(ctx, redisAddrs)
+	redisUse, err := redisBefore.until(redisAfter, errors.Join(rerr, err))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "  Redis load not measured: %v\n", err)
+	}
 	usageWall := time.Since(loadStart)
-	got, dups, bad, rerr := rd.Snapshot()
-	if rerr != nil {
-		return r, rerr
+	got, dups, bad, serr := rd.Snapshot()
+	if serr != nil {
+		return r, serr
 	}
 	for _, b := range rd.BadOnes() {
 		fmt.Fprintf(os.Stderr, "  undecodable output record: %s\n", b)
@@ -248,11 +285,15 @@ func measure(ctx context.Context, o options, system string, cl *live.Cleanup) (r
 	}
 	procs = nil
 	late := int64(-1)
-	if kind != "ours" {
+	ours := redisAddrs != nil
+	if !ours {
 		late = live.LateEvents(logf(tag))
 	}
-	r = summarize(r, res, want, got, dups, bad, late, kind == "ours")
-	r.usage, r.cpuWall = usage, usageWall
+	r = summarize(r, res, want, got, dups, bad, late, ours)
+	r.usage, r.cpuWall, r.redis = usage, usageWall, redisUse
+	if redisUse.servers > 0 {
+		fmt.Fprintf(os.Stderr, "  Redis (%d server(s)): %s\n", redisUse.servers, redisText(r))
+	}
 	if len(exited) > 0 {
 		r.ok = false
 		r.check = "**" + strings.Join(exited, "; ") + "**; " + r.check

@@ -11,6 +11,10 @@
 # and sets VS_KAFKA_BROKERS / VS_REDIS_ADDR). Settings, as environment variables:
 #   RATE=10000 DURATION=60s PARTITIONS=6   the load: events/s, how long, input partitions
 #   INSTANCES="1 3"      stats-processor rows, one per number of instances
+#   SYSTEMS=             the systems, in order, instead of INSTANCES, FLINK and STREAMS:
+#                        ours:N, ours-cluster:N (N instances on a Redis Cluster of 3 local
+#                        redis-server masters, started for each step and stopped after it),
+#                        flink:at-least-once, flink:exactly-once, streams; e.g. "ours:1 ours-cluster:1"
 #   FLINK="at-least-once exactly-once"     Flink rows, one per sink delivery (empty: none)
 #   FLINK_CHECKPOINT=1s  checkpoint interval of the exactly-once Flink job
 #   STREAMS=1            the Kafka Streams row (0: none)
@@ -43,6 +47,7 @@ FLINK_PARALLELISM=${FLINK_PARALLELISM:-2}
 KEEP=${KEEP:-0}
 WINDOW=${WINDOW:-20s}
 RATES=${RATES:-}
+SYSTEMS=${SYSTEMS:-}
 DOC=${DOC:-}
 PROCESSOR_BIN=${PROCESSOR_BIN:-$ROOT/bin/stats-processor}
 BROKERS=${VS_KAFKA_BROKERS:?run through make bench-latency (deploy/local/with-stack.sh sets VS_KAFKA_BROKERS)}
@@ -100,21 +105,25 @@ mvn_build() {
 }
 pom_value() { sed -n "s:.*<$2>\\(.*\\)</$2>.*:\\1:p" "$1"; }
 systems=()
-for n in $INSTANCES; do systems+=("ours:$n"); done
+if [[ -n $SYSTEMS ]]; then
+	read -ra systems <<<"$SYSTEMS"
+else
+	for n in $INSTANCES; do systems+=("ours:$n"); done
+	for d in $FLINK; do systems+=("flink:$d"); done
+	[[ $STREAMS == 1 ]] && systems+=(streams)
+fi
 args=()
-if [[ -n $FLINK ]]; then
+if [[ " ${systems[*]} " == *" flink:"* ]]; then
 	FLINK_CP=$(mvn_build "$FLINK_DIR" pom-2.2.xml target-2.2)
 	# The live job reuses the reference job's classes: compile it against them.
 	mkdir -p "$OUT/flink-live-classes"
 	javac -nowarn -d "$OUT/flink-live-classes" -cp "$FLINK_CP" bench/latency/flink/io/vehiclestats/bench/*.java
 	args+=(-flink-cp "$OUT/flink-live-classes:$FLINK_CP" -flink-name "Flink $(pom_value "$FLINK_DIR/pom-2.2.xml" flink.version)"
 		-flink-parallelism "$FLINK_PARALLELISM" -flink-checkpoint "$FLINK_CHECKPOINT")
-	for d in $FLINK; do systems+=("flink:$d"); done
 fi
-if [[ $STREAMS == 1 ]]; then
+if [[ " ${systems[*]} " == *" streams "* ]]; then
 	args+=(-streams-cp "$(mvn_build "$STREAMS_DIR" pom.xml target)"
 		-streams-name "Kafka Streams $(pom_value "$STREAMS_DIR/pom.xml" kafka.version)")
-	systems+=(streams)
 fi
 
 "$BIN/latency" -brokers "$BROKERS" -redis-addr "$REDIS" -rate "$RATE" -duration "$DURATION" -partitions "$PARTITIONS" \

@@ -160,13 +160,9 @@ func renderSustain(head string, ladders []ladder) string {
 				fmt.Fprintf(&b, "| %s | %.0f | – | – | – | – | – | – | – | – | – | %s | %s |\n", l.name, g.asked, g.loadAvg, g.reason)
 				continue
 			}
-			cores := 0.0
-			if r.cpuWall > 0 {
-				cores = r.usage.CPU.Seconds() / r.cpuWall.Seconds()
-			}
-			fmt.Fprintf(&b, "| %s | %.0f | %.0f (%s) | %s | %s | %s | %.1f | %d (%d) | %s | %.2f | %d | %s | %s |\n",
+			fmt.Fprintf(&b, "| %s | %.0f | %.0f (%s) | %s | %s | %s | %.1f | %d (%d) | %s | %s | %d | %s | %s |\n",
 				l.name, g.asked, r.held, ms(r.maxBehind), ms(r.p50), ms(r.p99), ms(r.max), live.Slope(r.points), r.records, r.windows,
-				countsText(r), cores, r.usage.PeakRSS>>20, g.loadAvg, g.reason)
+				countsText(r), cpuText(r), r.usage.PeakRSS>>20, g.loadAvg, g.reason)
 		}
 	}
 	b.WriteString("\n| system | sustainable throughput |\n|---|---|\n")
@@ -175,7 +171,7 @@ func renderSustain(head string, ladders []ladder) string {
 	}
 	var ratios []string
 	for _, ours := range ladders {
-		if !strings.HasPrefix(ours.spec, "ours:") {
+		if !isOurs(ours.spec) {
 			continue
 		}
 		for _, flink := range ladders {
@@ -196,6 +192,26 @@ func renderSustain(head string, ladders []ladder) string {
 	return b.String()
 }
 
+// isOurs says whether the -systems spec is one of stats-processor's:
+// ours:N on the single Redis or ours-cluster:N on a Redis Cluster.
+func isOurs(spec string) bool {
+	kind, _, _ := strings.Cut(spec, ":")
+	return kind == "ours" || kind == "ours-cluster"
+}
+
+// cpuText is a step's CPU column: the system's cores and, for ours, the
+// Redis servers' (redisText).
+func cpuText(r row) string {
+	cores := 0.0
+	if r.cpuWall > 0 {
+		cores = r.usage.CPU.Seconds() / r.cpuWall.Seconds()
+	}
+	if redis := redisText(r); redis != "" {
+		return fmt.Sprintf("%.2f (%s)", cores, redis)
+	}
+	return fmt.Sprintf("%.2f", cores)
+}
+
 // countsText is a step's counts column: exact, or what differed.
 func countsText(r row) string {
 	if strings.HasPrefix(r.check, "ok:") {
@@ -212,8 +228,8 @@ func sustainHead(o options) string {
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	la := strings.Fields(string(load) + " ? ? ?")[:3]
-	return fmt.Sprintf("`make bench-sustain RATES=\"%s\" DURATION=%s WINDOW=%s PARTITIONS=%d`, run %s UTC, commit `%s`, %d CPUs, load average %s at the end.",
-		strings.Join(rates, " "), o.duration, o.window, o.partitions, o.run, o.commit, runtime.NumCPU(), strings.Join(la, " "))
+	return fmt.Sprintf("`make bench-sustain SYSTEMS=\"%s\" RATES=\"%s\" DURATION=%s WINDOW=%s PARTITIONS=%d`, run %s UTC, commit `%s`, %d CPUs, load average %s at the end.",
+		strings.Join(o.systems, " "), strings.Join(rates, " "), o.duration, o.window, o.partitions, o.run, o.commit, runtime.NumCPU(), strings.Join(la, " "))
 }
 
 // replaceGenerated puts section between the markers of the page at path.
@@ -240,7 +256,7 @@ func sustain(ctx context.Context, o options, cl *live.Cleanup) int {
 		l := climb(ctx, o, s, cl)
 		ladders = append(ladders, l)
 		for _, g := range l.steps {
-			if strings.HasPrefix(g.reason, "failed") || (strings.HasPrefix(s, "ours:") && g.reason == "check failed") {
+			if strings.HasPrefix(g.reason, "failed") || (isOurs(s) && g.reason == "check failed") {
 				code = 1
 			}
 		}

@@ -73,21 +73,27 @@ func TestRatio(t *testing.T) {
 }
 
 // TestRenderSustain: a row per step, a failed step without figures, the
-// summary, the ratios of each of our rows to each Flink row, the settings.
+// Redis servers' CPU and commands beside ours' where measured (one Redis,
+// a cluster of three), the summary, the ratios of each of our rows (on
+// Redis or on a cluster) to each Flink row, the settings.
 func TestRenderSustain(t *testing.T) {
 	S, U := live.Sustainable, live.Unsustainable
 	ours := steps("ours:1", "ours 1", 1e4, S, 1e5, S)
+	ours.steps[1].row.redis = redisUsage{servers: 1, cpu: 6 * time.Second, commands: 120000}
+	cluster := steps("ours-cluster:1", "ours cluster", 1e4, S)
+	cluster.steps[0].row.redis = redisUsage{servers: 3, cpu: 15 * time.Second, commands: 60000}
 	flink := steps("flink:at-least-once", "Flink", 1e4, S, 2e4, U)
 	flink.steps[1].row = row{}
 	flink.steps[1].reason = "failed: java exited"
 	streams := steps("streams", "Streams", 1e4, U)
-	got := renderSustain("HEAD", []ladder{ours, flink, streams})
+	got := renderSustain("HEAD", []ladder{ours, cluster, flink, streams})
 	want := `HEAD
 
 | system | asked, events/s | loader held, events/s (most behind, ms) | p50 ms | p99 ms | max ms | trend ms/s | records (windows) | counts | CPU, cores | peak RSS MiB | load avg | step |
 |---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|
 | ours 1 | 10000 | 10000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | 3.5 | sustainable |
-| ours 1 | 100000 | 100000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | 3.5 | sustainable |
+| ours 1 | 100000 | 100000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 (Redis 0.10, 2000 commands/s) | 30 | 3.5 | sustainable |
+| ours cluster | 10000 | 10000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 (3 Redis 0.25, 1000 commands/s) | 30 | 3.5 | sustainable |
 | Flink | 10000 | 10000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | 3.5 | sustainable |
 | Flink | 20000 | – | – | – | – | – | – | – | – | – | 3.5 | failed: java exited |
 | Streams | 10000 | 10000 (12) | 20 | 40 | 50 | 0.0 | 24 (4) | exact | 0.50 | 30 | 3.5 | p99 1500 ms > 1000 ms |
@@ -95,16 +101,19 @@ func TestRenderSustain(t *testing.T) {
 | system | sustainable throughput |
 |---|---|
 | ours 1 | ≥ 100000 events/s |
+| ours cluster | ≥ 10000 events/s |
 | Flink | 10000 events/s |
 | Streams | < 10000 events/s |
 
 Sustainable throughput, ours over Flink's:
 
 - ours 1 / Flink: ≥ 10.0×
+- ours cluster / Flink: ≥ 1.0×
 
 Settings:
 
 - ours 1: ours 1 settings
+- ours cluster: ours cluster settings
 - Flink: Flink settings
 - Streams: Streams settings
 `
