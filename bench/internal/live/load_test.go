@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +16,18 @@ import (
 	"github.com/vehicle-stats/vehicle-stats/pkg/model"
 )
 
-// TestLoadCountsWhatTheLogHolds runs the loader against the Kafka of
-// VS_KAFKA_BROKERS and reads its topic back: every record is a valid
-// vehicle, and the loader's counts are the oracle's for the log as written.
-func TestLoadCountsWhatTheLogHolds(t *testing.T) {
+// TestIntegrationLoadCountsWhatTheLogHolds runs the loader against the
+// Kafka of VS_KAFKA_BROKERS and reads its topic back: every record is a
+// valid vehicle, and the loader's counts are the oracle's for the log as
+// written. Over 3 partitions it writes through kafka-go's Writer, over 300
+// in a produce request per tick (requestsAbove).
+func TestIntegrationLoadCountsWhatTheLogHolds(t *testing.T) {
+	for _, partitions := range []int{3, 300} {
+		t.Run(strconv.Itoa(partitions), func(t *testing.T) { testLoadCounts(t, partitions) })
+	}
+}
+
+func testLoadCounts(t *testing.T, partitions int) {
 	if testing.Short() {
 		t.Skip("integration test: runs the loader for 3 s against Kafka")
 	}
@@ -30,13 +39,13 @@ func TestLoadCountsWhatTheLogHolds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	topic := scratch.UniqueName("live-load-test")
-	if err := scratch.CreateTopic(ctx, brokers, topic, 3); err != nil {
+	if err := scratch.CreateTopic(ctx, brokers, topic, partitions); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = scratch.DeleteTopics(context.Background(), brokers, topic) })
 
 	const window = 2 * time.Second // windows end during the run
-	res := Load(ctx, brokers, topic, 3, 400, 3*time.Second, window)
+	res := Load(ctx, brokers, topic, partitions, 400, 3*time.Second, window)
 	if res.FirstErr != nil || res.Failed != 0 || res.Sent != 1200 {
 		t.Fatalf("load: sent %d, failed %d, first error %v", res.Sent, res.Failed, res.FirstErr)
 	}
