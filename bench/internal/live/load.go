@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -147,12 +146,11 @@ type tick struct {
 type loadWriter struct {
 	w     *kafka.Writer
 	queue chan tick
-	// With many partitions, rt sends each tick's events to addr in one
-	// produce request (perTick), and w is not used.
+	// With many partitions (perTick) each tick's events go in one produce
+	// request through rt to w's address and topic (produce), not through w.
+	// rt is w's transport too.
 	perTick bool
 	rt      *kafka.Transport
-	addr    net.Addr
-	topic   string
 
 	mu       sync.Mutex // guards tally and firstErr, written by the writer's completions
 	tally    *contracttest.Tally
@@ -161,8 +159,7 @@ type loadWriter struct {
 }
 
 func newLoadWriter(brokers []string, topic string, window time.Duration, perTick bool) *loadWriter {
-	lw := &loadWriter{queue: make(chan tick, 16), tally: contracttest.NewTally(window, 0),
-		perTick: perTick, rt: &kafka.Transport{}, addr: kafka.TCP(brokers...), topic: topic}
+	lw := &loadWriter{queue: make(chan tick, 16), tally: contracttest.NewTally(window, 0), perTick: perTick, rt: &kafka.Transport{}}
 	lw.w = &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topic,
@@ -172,7 +169,7 @@ func newLoadWriter(brokers []string, topic string, window time.Duration, perTick
 		RequiredAcks: kafka.RequireAll,
 		MaxAttempts:  10,
 		Async:        true,
-		Transport:    &kafka.Transport{},
+		Transport:    lw.rt,
 		Completion:   lw.completed,
 	}
 	return lw
@@ -240,7 +237,7 @@ func (lw *loadWriter) produce(ctx context.Context, msgs []kafka.Message) {
 		if attempt > 0 {
 			time.Sleep(100 * time.Millisecond)
 		}
-		req := &produce.Request{Acks: -1, Timeout: 10_000, Topics: []produce.RequestTopic{{Topic: lw.topic}}}
+		req := &produce.Request{Acks: -1, Timeout: 10_000, Topics: []produce.RequestTopic{{Topic: lw.w.Topic}}}
 		for p, ms := range byPartition {
 			recs := make([]protocol.Record, len(ms))
 			for i, m := range ms {
@@ -251,18 +248,21 @@ func (lw *loadWriter) produce(ctx context.Context, msgs []kafka.Message) {
 			})
 		}
 		var res protocol.Message
-		if res, err = lw.rt.RoundTrip(ctx, lw.addr, req); err != nil {
+		if res, err = lw.rt.RoundTrip(ctx, lw.w.Addr, req); err != nil {
 			continue
 		}
 		for _, t := range res.(*produce.Response).Topics {
 			for _, rp := range t.Partitions {
-				ms, p := byPartition[int(rp.Partition)], int(rp.Partition)
-				if rp.ErrorCode == 0 {
-					lw.completed(ms, nil)
+				p, code := int(rp.Partition), kafka.Error(rp.ErrorCode)
+				switch {
+				case code == 0:
+					lw.completed(byPartition[p], nil)
 					delete(byPartition, p)
-				} else if err = kafka.Error(rp.ErrorCode); !kafka.Error(rp.ErrorCode).Temporary() {
-					lw.completed(ms, fmt.Errorf("partition %d: %w", p, err))
+				case !code.Temporary():
+					lw.completed(byPartition[p], fmt.Errorf("partition %d: %w", p, code))
 					delete(byPartition, p)
+				default:
+					err = code
 				}
 			}
 		}
@@ -275,10 +275,11 @@ func (lw *loadWriter) produce(ctx context.Context, msgs []kafka.Message) {
 	}
 }
 
-// close flushes what is queued in the writer and waits for its completions.
+// close flushes what is queued in the writer, waits for its completions and
+// closes the connections (a Writer given a transport leaves them open).
 func (lw *loadWriter) close() {
-	lw.rt.CloseIdleConnections()
 	err := lw.w.Close()
+	lw.rt.CloseIdleConnections()
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	if err != nil && lw.firstErr == nil {
