@@ -224,18 +224,22 @@ func (lw *loadWriter) drain(ctx context.Context, partitions, own, of int) {
 
 // produce writes msgs in one produce request (acks=all) holding a record
 // batch per partition, and tallies each partition's batch when the broker
-// acknowledged it. A partition refused with a retriable error, or all of
-// them after a transport error, is sent again, up to 10 attempts in all as
-// the Writer's MaxAttempts; what is still not written counts as failed.
+// acknowledged it. A partition refused with a retriable error (such as
+// Not Leader For Partition while a new topic's leaders are still being
+// elected), or all of them after a transport error, is sent again, up to
+// 10 attempts over about 6.5 s as the Writer's MaxAttempts and backoff;
+// what is still not written counts as failed.
 func (lw *loadWriter) produce(ctx context.Context, msgs []kafka.Message) {
 	byPartition := map[int][]kafka.Message{}
 	for _, m := range msgs {
 		byPartition[m.Partition] = append(byPartition[m.Partition], m)
 	}
 	var err error
+	backoff := 100 * time.Millisecond // the Writer's WriteBackoffMin, doubling up to its WriteBackoffMax
 	for attempt := 0; attempt < 10 && len(byPartition) > 0 && ctx.Err() == nil; attempt++ {
 		if attempt > 0 {
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
 		}
 		req := &produce.Request{Acks: -1, Timeout: 10_000, Topics: []produce.RequestTopic{{Topic: lw.w.Topic}}}
 		for p, ms := range byPartition {
